@@ -1,0 +1,220 @@
+//! Switchboard's configuration: the documented defaults in `default.toml`,
+//! layered under an optional file, `SWITCHBOARD_*` environment variables and
+//! command-line overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The defaults, documented key by key.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Config {
+    pub listen: String,
+    pub public_url: String,
+    pub data_dir: PathBuf,
+    pub redis_url: String,
+    pub redis_key_prefix: String,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub encryption: EncryptionConfig,
+    pub rate_limits: RateLimitConfig,
+    pub worker: WorkerConfig,
+    pub bootstrap: BootstrapConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    pub shutdown_grace_secs: u64,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AuthConfig {
+    pub access_token_ttl_secs: u64,
+    pub connect_token_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct EncryptionConfig {
+    pub active_key: String,
+    pub keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RateLimitConfig {
+    pub tokens_per_user_per_minute: u64,
+    pub accounts_per_project_per_5min: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WorkerConfig {
+    pub housekeeping_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct BootstrapConfig {
+    pub dev_project: bool,
+}
+
+/// Values given on the command line; they win over every other layer.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then `SWITCHBOARD_*`, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig
+            .merge(Env::prefixed("SWITCHBOARD_").split("__"))
+            .merge(Serialized::defaults(overrides));
+        let cfg: Config = fig.extract().map_err(Box::new)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return bad(format!(
+                "public_url must start with http:// or https://, got {:?}",
+                self.public_url
+            ));
+        }
+        if self.auth.connect_token_ttl_secs == 0 || self.auth.connect_token_ttl_secs > 14400 {
+            return bad("auth.connect_token_ttl_secs must be between 1 and 14400".into());
+        }
+        if self.auth.access_token_ttl_secs < 60 {
+            return bad("auth.access_token_ttl_secs must be at least 60".into());
+        }
+        if !self.encryption.keys.is_empty()
+            && !self
+                .encryption
+                .keys
+                .contains_key(&self.encryption.active_key)
+        {
+            return bad(format!(
+                "encryption.active_key {:?} is not one of encryption.keys",
+                self.encryption.active_key
+            ));
+        }
+        if self.http.max_body_bytes < 1024 {
+            return bad("http.max_body_bytes must be at least 1024".into());
+        }
+        Ok(())
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_base(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+
+    pub fn uses_redis(&self) -> bool {
+        !self.redis_url.trim().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_env_overrides_apply() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD_REDIS_URL", "redis://127.0.0.1:1/");
+            jail.set_env("SWITCHBOARD_LOG__FORMAT", "json");
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(cfg.redis_url, "redis://127.0.0.1:1/");
+            assert_eq!(cfg.log.format, LogFormat::Json);
+            assert_eq!(cfg.auth.access_token_ttl_secs, 3600);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn flags_win_over_env_and_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "listen = \"0.0.0.0:1\"\npublic_url = \"https://x\"",
+            )?;
+            jail.set_env("SWITCHBOARD_LISTEN", "0.0.0.0:2");
+            let ov = Overrides {
+                listen: Some("0.0.0.0:3".into()),
+                ..Default::default()
+            };
+            let cfg = Config::load(Some(Path::new("c.toml")), &ov).unwrap();
+            assert_eq!(cfg.listen, "0.0.0.0:3");
+            assert_eq!(cfg.public_url, "https://x");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_the_key_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD_AUTH__CONNECT_TOKEN_TTL_SECS", "99999");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string()
+                    .to_lowercase()
+                    .contains("connect_token_ttl_secs"),
+                "{err}"
+            );
+            jail.set_env("SWITCHBOARD_AUTH__CONNECT_TOKEN_TTL_SECS", "abc");
+            let err = Config::load(None, &Overrides::default()).unwrap_err();
+            assert!(
+                err.to_string()
+                    .to_lowercase()
+                    .contains("connect_token_ttl_secs"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,429 @@
+//! Connected accounts: listing, retrieval, key-based creation (and
+//! reconnection), deletion. Credentials are sealed with the keyring and bound
+//! by AAD to their tenant and account id.
+
+use serde_json::{Map, Value};
+use switchboard_components::{App, AuthType};
+
+use crate::Core;
+use crate::clock::now_ms;
+use crate::error::{Error, Result, invalid, not_found};
+use crate::ids::new_id;
+use crate::model::{Account, ExternalUser, Tenant};
+use crate::paging::{Page, PageRequest};
+use crate::records;
+use crate::store::{IndexRange, Key, Op};
+
+/// An account as callers see it: the record, its app, and (on request, for
+/// server callers only) the decrypted credentials.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    pub account: Account,
+    pub app: App,
+    pub credentials: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountFilter {
+    /// App id or slug.
+    pub app: Option<String>,
+    pub external_user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewKeyAccount {
+    pub app_slug: String,
+    pub cfmap_json: String,
+    pub connect_token: String,
+    pub name: Option<String>,
+    /// Reconnect: replace the credentials of this account.
+    pub account_id: Option<String>,
+    /// If given, must match the connect token's user.
+    pub external_user_id: Option<String>,
+}
+
+pub(crate) fn aad(t: &Tenant, id: &str) -> String {
+    format!("acct:{}:{}:{}", t.project_id, t.env.as_str(), id)
+}
+
+fn account_indexes(t: &Tenant, a: &Account) -> [Key; 4] {
+    [
+        records::accounts_index(t),
+        records::accounts_by_user(t, &a.external_user_id),
+        records::accounts_by_app(t, &a.app),
+        records::accounts_by_user_app(t, &a.external_user_id, &a.app),
+    ]
+}
+
+/// Checks the entered fields against the app's field definitions.
+fn credential_fields(app: &App, cfmap_json: &str) -> Result<Map<String, Value>> {
+    let raw: Map<String, Value> = serde_json::from_str(cfmap_json).map_err(|e| {
+        invalid(format!(
+            "cfmap_json must be a JSON object encoded as a string: {e}"
+        ))
+    })?;
+    let mut out = Map::new();
+    for (k, v) in raw {
+        let Some(field) = app.auth.fields.iter().find(|f| f.name == k) else {
+            let known: Vec<&str> = app.auth.fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(invalid(format!(
+                "cfmap_json has unknown field {k:?}; {} takes {known:?}",
+                app.name_slug
+            )));
+        };
+        let s = match v {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => continue,
+            _ => return Err(invalid(format!("cfmap_json field {k:?} must be a string"))),
+        };
+        if !s.is_empty() {
+            out.insert(field.name.clone(), Value::String(s));
+        }
+    }
+    let mut missing = Vec::new();
+    for f in &app.auth.fields {
+        if !out.contains_key(&f.name) {
+            match &f.default {
+                Some(d) => {
+                    out.insert(f.name.clone(), Value::String(d.clone()));
+                }
+                None if !f.optional => missing.push(f.name.as_str()),
+                None => {}
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(invalid(format!(
+            "cfmap_json is missing required fields {missing:?}"
+        )));
+    }
+    Ok(out)
+}
+
+impl Core {
+    pub fn app(&self, id_or_slug: &str) -> Result<&App> {
+        self.catalog
+            .get(id_or_slug)
+            .ok_or_else(|| invalid(format!("unknown app {id_or_slug:?}")))
+    }
+
+    fn view(&self, t: &Tenant, account: Account, include_credentials: bool) -> Result<AccountView> {
+        let app =
+            self.catalog.get(&account.app).cloned().ok_or_else(|| {
+                Error::Internal(format!("account {} has unknown app", account.id))
+            })?;
+        let credentials = if include_credentials {
+            let plain = self
+                .keyring
+                .open(&account.credentials, &aad(t, &account.id))?;
+            Some(serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.to_string()))?)
+        } else {
+            None
+        };
+        Ok(AccountView {
+            account,
+            app,
+            credentials,
+        })
+    }
+
+    async fn load_accounts(&self, t: &Tenant, ids: &[String]) -> Result<Vec<Account>> {
+        let keys: Vec<Key> = ids.iter().map(|id| records::account(t, id)).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for raw in self.store.get_many(&keys).await?.into_iter().flatten() {
+            out.push(records::from_bytes(&raw)?);
+        }
+        Ok(out)
+    }
+
+    /// Counts account reads and deletes against the per-project limit.
+    pub async fn account_rate_limit(&self, t: &Tenant) -> Result<()> {
+        self.rate_limit(
+            &format!("acct:{}:{}", t.project_id, t.env.as_str()),
+            self.settings.accounts_per_project_per_5min,
+            300,
+            "account requests per project",
+        )
+        .await
+    }
+
+    pub async fn list_accounts(
+        &self,
+        t: &Tenant,
+        filter: &AccountFilter,
+        page: &PageRequest,
+        include_credentials: bool,
+    ) -> Result<Page<AccountView>> {
+        let app = filter.app.as_deref().map(|a| self.app(a)).transpose()?;
+        let index = match (&filter.external_user_id, app) {
+            (Some(u), Some(a)) => records::accounts_by_user_app(t, u, &a.name_slug),
+            (Some(u), None) => records::accounts_by_user(t, u),
+            (None, Some(a)) => records::accounts_by_app(t, &a.name_slug),
+            (None, None) => records::accounts_index(t),
+        };
+        let members = self.store.index_range(&index, &page.range()?).await?;
+        let total = self.store.index_count(&index).await?;
+        let ids = page.page_of(members, total)?;
+        let accounts = self.load_accounts(t, &ids.data).await?;
+        let data = accounts
+            .into_iter()
+            .map(|a| self.view(t, a, include_credentials))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page {
+            data,
+            total_count: ids.total_count,
+            start_cursor: ids.start_cursor,
+            end_cursor: ids.end_cursor,
+        })
+    }
+
+    pub async fn get_account(
+        &self,
+        t: &Tenant,
+        id: &str,
+        bound_user: Option<&str>,
+        include_credentials: bool,
+    ) -> Result<AccountView> {
+        let account: Account = self
+            .read(&records::account(t, id))
+            .await?
+            .filter(|a: &Account| bound_user.is_none_or(|u| u == a.external_user_id))
+            .ok_or_else(|| not_found(format!("account {id:?} not found")))?;
+        self.view(t, account, include_credentials)
+    }
+
+    /// `users/{id}/accounts`: every account of one user (bare array).
+    pub async fn user_accounts(
+        &self,
+        t: &Tenant,
+        ext: &str,
+        app: Option<&str>,
+        include_credentials: bool,
+    ) -> Result<Vec<AccountView>> {
+        let index = match app {
+            Some(a) => records::accounts_by_user_app(t, ext, &self.app(a)?.name_slug),
+            None => records::accounts_by_user(t, ext),
+        };
+        let ids = self
+            .store
+            .index_range(
+                &index,
+                &IndexRange {
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        self.load_accounts(t, &ids)
+            .await?
+            .into_iter()
+            .map(|a| self.view(t, a, include_credentials))
+            .collect()
+    }
+
+    /// `POST accounts`: a key-based account, created with a connect token
+    /// that is spent in the process.
+    pub async fn create_key_account(&self, t: &Tenant, req: NewKeyAccount) -> Result<AccountView> {
+        if req.connect_token.is_empty() {
+            return Err(invalid("connect_token is required"));
+        }
+        let token = self
+            .live_connect_token(&req.connect_token)
+            .await
+            .map_err(|e| match e {
+                Error::Unauthorized(m) => invalid(m),
+                e => e,
+            })?;
+        if token.tenant.project_id != t.project_id {
+            return Err(Error::Forbidden(
+                "connect_token belongs to another project".into(),
+            ));
+        }
+        if token.tenant.env != t.env {
+            return Err(invalid(format!(
+                "connect_token belongs to the {} environment",
+                token.tenant.env.as_str()
+            )));
+        }
+        let ext = token.external_user_id.clone();
+        if let Some(q) = &req.external_user_id
+            && *q != ext
+        {
+            return Err(invalid(
+                "external_user_id does not match the connect token's user",
+            ));
+        }
+        let app = self.app(&req.app_slug)?.clone();
+        match app.auth.kind {
+            AuthType::Keys => {}
+            AuthType::Oauth => {
+                return Err(invalid(format!(
+                    "{} uses OAuth: connect it through the connect link, not cfmap_json",
+                    app.name_slug
+                )));
+            }
+            AuthType::None => {
+                return Err(invalid(format!("{} needs no account", app.name_slug)));
+            }
+        }
+        let fields = credential_fields(&app, &req.cfmap_json)?;
+        if let Some(n) = &req.name
+            && n.chars().count() > 200
+        {
+            return Err(invalid("name must be at most 200 characters"));
+        }
+        let now = now_ms();
+        let existing = match &req.account_id {
+            Some(id) => {
+                let a: Account = self
+                    .read(&records::account(t, id))
+                    .await?
+                    .ok_or_else(|| not_found(format!("account {id:?} not found")))?;
+                if a.external_user_id != ext || a.app != app.name_slug {
+                    return Err(invalid(format!(
+                        "account {id} belongs to another user or app; it cannot be reconnected here"
+                    )));
+                }
+                Some(a)
+            }
+            None => None,
+        };
+        let id = existing
+            .as_ref()
+            .map_or_else(|| new_id("apn"), |a| a.id.clone());
+        let plain = serde_json::to_vec(&fields).map_err(|e| Error::Internal(e.to_string()))?;
+        let account = Account {
+            id: id.clone(),
+            app: app.name_slug.clone(),
+            external_user_id: ext.clone(),
+            name: req
+                .name
+                .or_else(|| existing.as_ref().and_then(|a| a.name.clone())),
+            healthy: true,
+            dead: false,
+            error: None,
+            authorized_scopes: Vec::new(),
+            expires_at: None,
+            last_refreshed_at: None,
+            next_refresh_at: None,
+            credentials: self.keyring.seal(&plain, &aad(t, &id)),
+            created_at: existing.as_ref().map_or(now, |a| a.created_at),
+            updated_at: now,
+        };
+        let user: Option<ExternalUser> = self.read(&records::user(t, &ext)).await?;
+        self.consume_connect_token(&token).await?;
+        let mut ops = vec![records::put(records::account(t, &id), &account)];
+        ops.extend(
+            account_indexes(t, &account)
+                .into_iter()
+                .map(|ix| records::index_add(ix, &id)),
+        );
+        let user = match user {
+            Some(mut u) => {
+                u.updated_at = now;
+                u
+            }
+            None => {
+                ops.push(records::index_add(records::users_index(t), &ext));
+                ExternalUser {
+                    id: new_id("exu"),
+                    external_id: ext.clone(),
+                    created_at: now,
+                    updated_at: now,
+                }
+            }
+        };
+        ops.push(records::put(records::user(t, &ext), &user));
+        self.store.commit(ops).await?;
+        self.view(t, account, false)
+    }
+
+    pub async fn delete_account(
+        &self,
+        t: &Tenant,
+        id: &str,
+        bound_user: Option<&str>,
+    ) -> Result<()> {
+        let view = self.get_account(t, id, bound_user, false).await?;
+        self.store.commit(delete_ops(t, &view.account)).await?;
+        Ok(())
+    }
+
+    /// Deletes all of one app's accounts in the tenant; returns how many.
+    pub async fn delete_app_accounts(&self, t: &Tenant, app: &str) -> Result<u64> {
+        let slug = self.app(app)?.name_slug.clone();
+        self.delete_accounts_in(t, &records::accounts_by_app(t, &slug))
+            .await
+    }
+
+    /// Deletes every account listed in `index`, a page at a time.
+    pub(crate) async fn delete_accounts_in(&self, t: &Tenant, index: &Key) -> Result<u64> {
+        let mut n = 0;
+        loop {
+            let ids = self
+                .store
+                .index_range(
+                    index,
+                    &IndexRange {
+                        limit: 200,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if ids.is_empty() {
+                return Ok(n);
+            }
+            let accounts = self.load_accounts(t, &ids).await?;
+            let mut ops: Vec<Op> = accounts.iter().flat_map(|a| delete_ops(t, a)).collect();
+            // Index members whose record is already gone.
+            ops.extend(
+                ids.iter()
+                    .map(|id| records::index_remove(index.clone(), id)),
+            );
+            self.store.commit(ops).await?;
+            n += accounts.len() as u64;
+        }
+    }
+}
+
+fn delete_ops(t: &Tenant, a: &Account) -> Vec<Op> {
+    let mut ops = vec![Op::Delete(records::account(t, &a.id))];
+    ops.extend(
+        account_indexes(t, a)
+            .into_iter()
+            .map(|ix| records::index_remove(ix, &a.id)),
+    );
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn openai() -> App {
+        switchboard_components::Catalog::builtin()
+            .unwrap()
+            .get("openai")
+            .unwrap()
+            .clone()
+    }
+
+    #[test]
+    fn credential_fields_are_checked_against_the_app() {
+        let app = openai();
+        let ok = credential_fields(&app, r#"{"api_key":"sk-1"}"#).unwrap();
+        assert_eq!(ok["api_key"], "sk-1");
+        let e = credential_fields(&app, r#"{"organization":"o"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("api_key"), "{e}");
+        let e = credential_fields(&app, r#"{"api_key":"k","bogus":"x"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+        assert!(credential_fields(&app, "not json").is_err());
+        assert!(credential_fields(&app, r#"{"api_key":{"a":1}}"#).is_err());
+    }
+}

@@ -1,0 +1,298 @@
+//! API authentication: OAuth client credentials, the bearer tokens issued for
+//! them, connect tokens as bearers, scopes, and which tenant a request acts in.
+
+use crate::clock::now_ms;
+use crate::crypto::{ct_eq, sha256_hex};
+use crate::error::{Error, Result, invalid};
+use crate::ids::random_hex;
+use crate::model::{AccessToken, ApiClient, ConnectToken, Environment, Tenant};
+use crate::records;
+use crate::store::Op;
+use crate::{Core, records::from_bytes};
+
+/// The scopes Pipedream defines; `*` suffixes grant everything below.
+pub const KNOWN_SCOPES: &[&str] = &[
+    "*",
+    "connect:*",
+    "connect:actions:*",
+    "connect:triggers:*",
+    "connect:accounts:read",
+    "connect:accounts:write",
+    "connect:deployed_triggers:read",
+    "connect:deployed_triggers:write",
+    "connect:users:read",
+    "connect:users:write",
+    "connect:tokens:create",
+    "connect:proxy",
+    "connect:workflow:invoke",
+];
+
+/// Whether `granted` covers `required`.
+pub fn scope_allows(granted: &[String], required: &str) -> bool {
+    granted.iter().any(|g| match g.strip_suffix('*') {
+        Some(prefix) => required.starts_with(prefix),
+        None => g == required,
+    })
+}
+
+/// Parses a space-separated scope string; unknown scopes are refused.
+pub fn parse_scopes(s: &str) -> Result<Vec<String>> {
+    let scopes: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+    if scopes.is_empty() {
+        return Err(invalid("scope must name at least one scope"));
+    }
+    if let Some(bad) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
+        return Err(invalid(format!("unknown scope {bad:?}")));
+    }
+    Ok(scopes)
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// A backend holding OAuth client credentials.
+    Server {
+        project_id: String,
+        client_id: String,
+        scopes: Vec<String>,
+        environments: Vec<Environment>,
+    },
+    /// A browser holding a connect token: one user of one tenant.
+    Connect(ConnectToken),
+}
+
+impl Caller {
+    pub fn require_scope(&self, scope: &str) -> Result<()> {
+        let granted = match self {
+            Caller::Server { scopes, .. } => scopes,
+            Caller::Connect(t) => &t.scopes,
+        };
+        if scope_allows(granted, scope) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "this token lacks the {scope} scope"
+            )))
+        }
+    }
+
+    pub fn require_server(&self, what: &str) -> Result<()> {
+        match self {
+            Caller::Server { .. } => Ok(()),
+            Caller::Connect(_) => Err(Error::Forbidden(format!(
+                "{what} requires server credentials (an OAuth access token), not a connect token"
+            ))),
+        }
+    }
+
+    /// For a connect token, the only external user it may touch.
+    pub fn bound_user(&self) -> Option<&str> {
+        match self {
+            Caller::Server { .. } => None,
+            Caller::Connect(t) => Some(&t.external_user_id),
+        }
+    }
+
+    pub fn is_server(&self) -> bool {
+        matches!(self, Caller::Server { .. })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedAccessToken {
+    pub access_token: String,
+    pub expires_in: u64,
+    pub scopes: Vec<String>,
+    pub created_at: u64,
+}
+
+const TOKEN_PREFIX: &str = "sbat";
+
+impl Core {
+    /// The `client_credentials` grant.
+    pub async fn issue_access_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        scope: Option<&str>,
+    ) -> Result<IssuedAccessToken> {
+        let denied = || Error::Unauthorized("invalid client credentials".into());
+        if client_id.is_empty() || client_id.contains(['.', '{', '}']) {
+            return Err(denied());
+        }
+        let client: ApiClient = self
+            .read(&records::client(client_id))
+            .await?
+            .ok_or_else(denied)?;
+        let presented = sha256_hex(client_secret.as_bytes());
+        if !ct_eq(presented.as_bytes(), client.secret_sha256.as_bytes())
+            || client.revoked_at.is_some()
+        {
+            return Err(denied());
+        }
+        let scopes = match scope {
+            Some(s) if !s.trim().is_empty() => {
+                let wanted = parse_scopes(s)?;
+                if let Some(bad) = wanted.iter().find(|w| !scope_allows(&client.scopes, w)) {
+                    return Err(invalid(format!(
+                        "invalid_scope: this client may not request {bad:?}"
+                    )));
+                }
+                wanted
+            }
+            _ => client.scopes.clone(),
+        };
+        let secret = random_hex(32);
+        let access_token = format!("{TOKEN_PREFIX}.{client_id}.{secret}");
+        let ttl = self.settings.access_token_ttl_secs;
+        let now = now_ms();
+        let rec = AccessToken {
+            client_id: client_id.to_string(),
+            project_id: client.project_id.clone(),
+            scopes: scopes.clone(),
+            expires_at: now + ttl * 1000,
+        };
+        self.store
+            .commit(vec![Op::Put {
+                key: records::access_token(client_id, &sha256_hex(access_token.as_bytes())),
+                value: records::to_bytes(&rec),
+                ttl_ms: Some(ttl * 1000),
+            }])
+            .await?;
+        Ok(IssuedAccessToken {
+            access_token,
+            expires_in: ttl,
+            scopes,
+            created_at: now / 1000,
+        })
+    }
+
+    /// Resolves a bearer token (access token or connect token) to a caller.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Caller> {
+        if bearer.starts_with("ctok_") {
+            return Ok(Caller::Connect(self.live_connect_token(bearer).await?));
+        }
+        let unknown = || Error::Unauthorized("invalid or expired access token".into());
+        let mut parts = bearer.splitn(3, '.');
+        let (Some(TOKEN_PREFIX), Some(client_id), Some(_)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(unknown());
+        };
+        if client_id.contains(['{', '}']) {
+            return Err(unknown());
+        }
+        // Client and token share a slot: one round trip, and revoking the
+        // client takes effect at once.
+        let got = self
+            .store
+            .get_many(&[
+                records::client(client_id),
+                records::access_token(client_id, &sha256_hex(bearer.as_bytes())),
+            ])
+            .await?;
+        let (Some(c), Some(t)) = (&got[0], &got[1]) else {
+            return Err(unknown());
+        };
+        let client: ApiClient = from_bytes(c)?;
+        let token: AccessToken = from_bytes(t)?;
+        if client.revoked_at.is_some() || token.expires_at <= now_ms() {
+            return Err(unknown());
+        }
+        Ok(Caller::Server {
+            project_id: token.project_id,
+            client_id: token.client_id,
+            scopes: token.scopes,
+            environments: client.environments,
+        })
+    }
+
+    /// The tenant a request acts in: the project in the path (if any) and
+    /// the `x-pd-environment` header, checked against the caller.
+    pub async fn resolve_tenant(
+        &self,
+        caller: &Caller,
+        path_project: Option<&str>,
+        env_header: Option<&str>,
+    ) -> Result<Tenant> {
+        let env = env_header
+            .map(|h| {
+                Environment::parse(h.trim()).ok_or_else(|| {
+                    invalid(format!(
+                        "x-pd-environment must be \"development\" or \"production\", got {h:?}"
+                    ))
+                })
+            })
+            .transpose()?;
+        let (own_project, tenant) = match caller {
+            Caller::Server {
+                project_id,
+                environments,
+                ..
+            } => {
+                let env = env.unwrap_or(Environment::Production);
+                if !environments.contains(&env) {
+                    return Err(Error::Forbidden(format!(
+                        "these credentials may not act in the {} environment",
+                        env.as_str()
+                    )));
+                }
+                (
+                    project_id,
+                    Tenant {
+                        project_id: project_id.clone(),
+                        env,
+                    },
+                )
+            }
+            Caller::Connect(t) => {
+                if let Some(env) = env
+                    && env != t.tenant.env
+                {
+                    return Err(invalid(format!(
+                        "this connect token belongs to the {} environment, not {}",
+                        t.tenant.env.as_str(),
+                        env.as_str()
+                    )));
+                }
+                (&t.tenant.project_id, t.tenant.clone())
+            }
+        };
+        if let Some(p) = path_project
+            && p != own_project
+        {
+            if !p.starts_with("proj_") || self.project(p).await?.is_none() {
+                return Err(Error::NotFound(format!("project {p:?} not found")));
+            }
+            return Err(Error::Forbidden(format!(
+                "these credentials are not valid for project {p}"
+            )));
+        }
+        Ok(tenant)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_scopes_cover_their_subtree() {
+        let g = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(scope_allows(&g(&["*"]), "connect:accounts:read"));
+        assert!(scope_allows(&g(&["connect:*"]), "connect:users:write"));
+        assert!(scope_allows(
+            &g(&["connect:accounts:read"]),
+            "connect:accounts:read"
+        ));
+        assert!(!scope_allows(
+            &g(&["connect:accounts:read"]),
+            "connect:accounts:write"
+        ));
+        assert!(!scope_allows(
+            &g(&["connect:actions:*"]),
+            "connect:accounts:read"
+        ));
+        assert!(parse_scopes("connect:accounts:read connect:bogus").is_err());
+    }
+}

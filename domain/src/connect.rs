@@ -1,0 +1,182 @@
+//! Connect tokens: short-lived, single-use credentials that let one external
+//! user connect an account, and authenticate that user's browser calls.
+
+use crate::Core;
+use crate::auth::parse_scopes;
+use crate::clock::now_ms;
+use crate::crypto::sha256_hex;
+use crate::error::{Error, Result, invalid};
+use crate::ids::random_hex;
+use crate::model::{ConnectToken, Tenant};
+use crate::records;
+use crate::store::Op;
+use crate::validate;
+
+/// Tombstones outlive a token by this much, to tell "expired" from "unknown".
+const TOMBSTONE_MS: u64 = 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewConnectToken {
+    pub external_user_id: String,
+    pub allowed_origins: Vec<String>,
+    pub success_redirect_uri: Option<String>,
+    pub error_redirect_uri: Option<String>,
+    pub webhook_uri: Option<String>,
+    pub expires_in: Option<u64>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedConnectToken {
+    pub token: String,
+    pub expires_at: u64,
+    pub connect_link_url: String,
+}
+
+impl Core {
+    pub async fn create_connect_token(
+        &self,
+        tenant: &Tenant,
+        req: NewConnectToken,
+    ) -> Result<IssuedConnectToken> {
+        validate::external_user_id(&req.external_user_id)?;
+        for o in &req.allowed_origins {
+            validate::origin(o)?;
+        }
+        for (field, url) in [
+            ("success_redirect_uri", &req.success_redirect_uri),
+            ("error_redirect_uri", &req.error_redirect_uri),
+            ("webhook_uri", &req.webhook_uri),
+        ] {
+            if let Some(u) = url {
+                validate::http_url(field, u)?;
+            }
+        }
+        let max = self.settings.connect_token_ttl_secs;
+        let ttl = req.expires_in.unwrap_or(max);
+        if ttl == 0 || ttl > max {
+            return Err(invalid(format!(
+                "expires_in must be between 1 and {max} seconds"
+            )));
+        }
+        let scopes = parse_scopes(req.scope.as_deref().unwrap_or("connect:*"))?;
+        self.rate_limit(
+            &format!(
+                "tok:{}:{}:{}",
+                tenant.project_id,
+                tenant.env.as_str(),
+                req.external_user_id
+            ),
+            self.settings.tokens_per_user_per_minute,
+            60,
+            "connect tokens per external user",
+        )
+        .await?;
+
+        let token = format!("ctok_{}", random_hex(16));
+        let sha = sha256_hex(token.as_bytes());
+        let now = now_ms();
+        let expires_at = now + ttl * 1000;
+        let rec = ConnectToken {
+            token_sha256: sha.clone(),
+            tenant: tenant.clone(),
+            external_user_id: req.external_user_id.clone(),
+            allowed_origins: req.allowed_origins,
+            success_redirect_uri: req.success_redirect_uri,
+            error_redirect_uri: req.error_redirect_uri,
+            webhook_uri: req.webhook_uri,
+            scopes,
+            created_at: now,
+            expires_at,
+        };
+        self.store
+            .commit(vec![
+                Op::Put {
+                    key: records::connect_token(&sha),
+                    value: records::to_bytes(&rec),
+                    ttl_ms: Some(ttl * 1000 + TOMBSTONE_MS),
+                },
+                records::index_add(records::user_tokens(tenant, &req.external_user_id), &sha),
+            ])
+            .await?;
+        let connect_link_url = format!(
+            "{}/_static/connect.html?token={token}&connectLink=true",
+            self.settings.public_base
+        );
+        Ok(IssuedConnectToken {
+            token,
+            expires_at,
+            connect_link_url,
+        })
+    }
+
+    /// The token's record if it is known, unexpired and unused.
+    pub async fn live_connect_token(&self, token: &str) -> Result<ConnectToken> {
+        let sha = sha256_hex(token.as_bytes());
+        let got = self
+            .store
+            .get_many(&[
+                records::connect_token(&sha),
+                records::connect_token_used(&sha),
+            ])
+            .await?;
+        let rec: ConnectToken = match &got[0] {
+            Some(raw) => records::from_bytes(raw)?,
+            None => return Err(Error::Unauthorized("invalid connect token".into())),
+        };
+        if got[1].is_some() {
+            return Err(Error::Unauthorized(
+                "connect token has already been used".into(),
+            ));
+        }
+        if rec.expires_at <= now_ms() {
+            return Err(Error::Unauthorized("connect token has expired".into()));
+        }
+        Ok(rec)
+    }
+
+    /// Marks a token used; only one caller ever succeeds.
+    pub(crate) async fn consume_connect_token(&self, rec: &ConnectToken) -> Result<()> {
+        let left = rec.expires_at.saturating_sub(now_ms()) + TOMBSTONE_MS;
+        let won = self
+            .store
+            .put_if_absent(
+                &records::connect_token_used(&rec.token_sha256),
+                b"1".to_vec(),
+                Some(left),
+            )
+            .await?;
+        if won {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized(
+                "connect token has already been used".into(),
+            ))
+        }
+    }
+
+    /// Deletes every connect token of one user (GDPR delete).
+    pub(crate) async fn revoke_user_tokens(&self, tenant: &Tenant, ext: &str) -> Result<()> {
+        let index = records::user_tokens(tenant, ext);
+        let shas = self
+            .store
+            .index_range(
+                &index,
+                &crate::store::IndexRange {
+                    limit: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut ops: Vec<Op> = shas
+            .iter()
+            .map(|sha| Op::Delete(records::connect_token(sha)))
+            .collect();
+        ops.extend(
+            shas.iter()
+                .map(|sha| records::index_remove(index.clone(), sha)),
+        );
+        self.store.commit(ops).await?;
+        Ok(())
+    }
+}

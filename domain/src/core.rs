@@ -1,0 +1,145 @@
+//! `Core`: the store, the keyring and the catalog, shared by the server, the
+//! workers and the admin commands.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use switchboard_components::Catalog;
+
+use crate::crypto::Keyring;
+use crate::error::{Error, Result};
+use crate::records;
+use crate::store::{EmbeddedStore, Key, RedisStore, Store};
+
+/// What the domain needs from configuration.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// Public base URL without a trailing slash.
+    pub public_base: String,
+    pub access_token_ttl_secs: u64,
+    pub connect_token_ttl_secs: u64,
+    /// 0 disables.
+    pub tokens_per_user_per_minute: u64,
+    /// 0 disables.
+    pub accounts_per_project_per_5min: u64,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            public_base: "http://127.0.0.1:8080".into(),
+            access_token_ttl_secs: 3600,
+            connect_token_ttl_secs: 14400,
+            tokens_per_user_per_minute: 100,
+            accounts_per_project_per_5min: 2000,
+        }
+    }
+}
+
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub(crate) keyring: Keyring,
+    pub catalog: Catalog,
+    pub settings: CoreSettings,
+}
+
+/// Redis when a URL is given, else the embedded store in `data_dir`.
+pub async fn open_store(
+    redis_url: &str,
+    redis_prefix: &str,
+    data_dir: &Path,
+) -> Result<Arc<dyn Store>> {
+    if redis_url.trim().is_empty() {
+        let dir = data_dir.to_path_buf();
+        let s = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??;
+        Ok(Arc::new(s))
+    } else {
+        Ok(Arc::new(
+            RedisStore::connect(redis_url, redis_prefix).await?,
+        ))
+    }
+}
+
+const KEYCHECK_PLAINTEXT: &[u8] = b"switchboard keycheck v1";
+
+impl Core {
+    /// Checks the keyring against the store before anything is served: a
+    /// wrong or missing key stops start-up here, with the reason.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        keyring: Keyring,
+        catalog: Catalog,
+        settings: CoreSettings,
+    ) -> Result<Self> {
+        let core = Core {
+            store,
+            keyring,
+            catalog,
+            settings,
+        };
+        core.verify_keyring().await?;
+        Ok(core)
+    }
+
+    async fn verify_keyring(&self) -> Result<()> {
+        let ids = self
+            .store
+            .index_range(
+                &records::keychecks_index(),
+                &crate::store::IndexRange {
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for id in &ids {
+            if !self.keyring.key_ids().any(|k| k == id) {
+                return Err(Error::Invalid(format!(
+                    "this store holds credentials encrypted with key {id:?}, which is not in the \
+                     configured keyring (keys: {:?}); restore that key or its keyring.json",
+                    self.keyring.key_ids().collect::<Vec<_>>()
+                )));
+            }
+            let sealed = self.store.get(&records::keycheck(id)).await?;
+            let ok = sealed
+                .map(|s| String::from_utf8_lossy(&s).to_string())
+                .is_some_and(|s| self.keyring.open(&s, "keycheck").is_ok());
+            if !ok {
+                return Err(Error::Invalid(format!(
+                    "encryption key {id:?} is wrong: it does not decrypt the data this store was \
+                     written with; check SWITCHBOARD_ENCRYPTION__KEYS or <data_dir>/keyring.json"
+                )));
+            }
+        }
+        let active = self.keyring.active_id().to_string();
+        if !ids.contains(&active) {
+            self.record_keycheck(&active).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn record_keycheck(&self, id: &str) -> Result<()> {
+        let sealed = self.keyring.seal(KEYCHECK_PLAINTEXT, "keycheck");
+        self.store
+            .commit(vec![
+                crate::store::Op::put(records::keycheck(id), sealed.into_bytes()),
+                records::index_add(records::keychecks_index(), id),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn read<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>> {
+        match self.store.get(key).await? {
+            Some(b) => Ok(Some(records::from_bytes(&b)?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+}

@@ -1,0 +1,60 @@
+//! Identifiers and secrets.
+//!
+//! Object ids are a type prefix plus 22 base62 characters of a UUIDv7: they
+//! sort by creation time, so an index of ids is also a creation-ordered list
+//! and a stable paging cursor. Secrets are 128 to 256 bits from the OS RNG.
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Fixed-width base62, so byte order matches numeric order.
+fn base62(mut n: u128) -> String {
+    let mut out = [b'0'; 22];
+    for slot in out.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    String::from_utf8(out.to_vec()).unwrap_or_default()
+}
+
+/// A new time-ordered id, e.g. `new_id("apn")` -> `apn_0Ffj…`.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", base62(uuid::Uuid::now_v7().as_u128()))
+}
+
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("OS random number generator unavailable");
+    b
+}
+
+/// `n` random bytes as lowercase hex.
+pub fn random_hex(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    getrandom::fill(&mut b).expect("OS random number generator unavailable");
+    hex(&b)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_sort_by_creation_and_are_url_safe() {
+        let ids: Vec<String> = (0..200).map(|_| new_id("apn")).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids.iter().all(|i| i.len() == 26 && i.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')));
+    }
+
+    #[test]
+    fn base62_is_fixed_width_and_ordered() {
+        assert_eq!(base62(0).len(), 22);
+        assert_eq!(base62(u128::MAX).len(), 22);
+        assert!(base62(61) < base62(62));
+    }
+}

@@ -1,0 +1,25 @@
+//! Switchboard's domain: the model every process shares, the rules that
+//! govern it (tenancy, credentials, tokens, accounts, users), credential
+//! encryption, and storage behind the [`store::Store`] trait.
+
+pub mod accounts;
+pub mod auth;
+pub mod clock;
+pub mod connect;
+mod core;
+pub mod crypto;
+mod error;
+pub mod ids;
+pub mod model;
+pub mod paging;
+pub mod projects;
+pub mod ratelimit;
+mod records;
+pub mod rotation;
+pub mod store;
+pub mod users;
+pub mod validate;
+
+pub use crate::core::{Core, CoreSettings, open_store};
+pub use error::{Error, Result};
+pub use switchboard_components as components;

@@ -1,0 +1,141 @@
+//! Projects and their API client credentials (the `admin` commands).
+
+use serde::Serialize;
+
+use crate::Core;
+use crate::auth::parse_scopes;
+use crate::clock::now_ms;
+use crate::crypto::sha256_hex;
+use crate::error::{Error, Result, invalid, not_found};
+use crate::ids::{new_id, random_hex};
+use crate::model::{ApiClient, Environment, Project};
+use crate::records;
+use crate::store::IndexRange;
+
+/// A client secret is shown once, at issue time.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientCredentials {
+    pub project_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub scopes: Vec<String>,
+    pub environments: Vec<Environment>,
+}
+
+impl Core {
+    pub async fn project(&self, id: &str) -> Result<Option<Project>> {
+        self.read(&records::project(id)).await
+    }
+
+    pub async fn create_project(&self, name: &str) -> Result<(Project, ClientCredentials)> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(invalid("project name must be 1 to 200 characters"));
+        }
+        let now = now_ms();
+        let project = Project {
+            id: new_id("proj"),
+            name: name.to_string(),
+            app_name: None,
+            support_email: None,
+            connect_require_key_auth_test: false,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .commit(vec![
+                records::put(records::project(&project.id), &project),
+                records::index_add(records::projects_index(), &project.id),
+            ])
+            .await?;
+        let creds = self
+            .issue_client(&project.id, None, &Environment::ALL)
+            .await?;
+        Ok((project, creds))
+    }
+
+    pub async fn list_projects(&self) -> Result<Vec<Project>> {
+        let ids = self
+            .store
+            .index_range(
+                &records::projects_index(),
+                &IndexRange {
+                    limit: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let keys: Vec<_> = ids.iter().map(|id| records::project(id)).collect();
+        let mut out = Vec::new();
+        for raw in self.store.get_many(&keys).await?.into_iter().flatten() {
+            out.push(records::from_bytes(&raw)?);
+        }
+        Ok(out)
+    }
+
+    /// New client credentials for a project. `scope` defaults to `*`.
+    pub async fn issue_client(
+        &self,
+        project_id: &str,
+        scope: Option<&str>,
+        environments: &[Environment],
+    ) -> Result<ClientCredentials> {
+        if self.project(project_id).await?.is_none() {
+            return Err(not_found(format!("project {project_id:?} not found")));
+        }
+        if environments.is_empty() {
+            return Err(invalid("a client needs at least one environment"));
+        }
+        let scopes = parse_scopes(scope.unwrap_or("*"))?;
+        let client_id = new_id("cl");
+        let client_secret = format!("sbcs_{}", random_hex(32));
+        let client = ApiClient {
+            client_id: client_id.clone(),
+            project_id: project_id.to_string(),
+            secret_sha256: sha256_hex(client_secret.as_bytes()),
+            scopes: scopes.clone(),
+            environments: environments.to_vec(),
+            created_at: now_ms(),
+            revoked_at: None,
+        };
+        self.store
+            .commit(vec![
+                records::put(records::client(&client_id), &client),
+                records::index_add(records::project_clients(project_id), &client_id),
+            ])
+            .await?;
+        Ok(ClientCredentials {
+            project_id: project_id.to_string(),
+            client_id,
+            client_secret,
+            scopes,
+            environments: environments.to_vec(),
+        })
+    }
+
+    /// Revokes a client; its access tokens stop working at once.
+    pub async fn revoke_client(&self, client_id: &str) -> Result<ApiClient> {
+        if client_id.contains(['{', '}']) {
+            return Err(invalid("malformed client id"));
+        }
+        let mut client: ApiClient = self
+            .read(&records::client(client_id))
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("client {client_id:?} not found")))?;
+        if client.revoked_at.is_none() {
+            client.revoked_at = Some(now_ms());
+            self.store
+                .commit(vec![records::put(records::client(client_id), &client)])
+                .await?;
+        }
+        Ok(client)
+    }
+
+    /// On an empty store, a first project with credentials; else `None`.
+    pub async fn bootstrap(&self, name: &str) -> Result<Option<(Project, ClientCredentials)>> {
+        if self.store.index_count(&records::projects_index()).await? > 0 {
+            return Ok(None);
+        }
+        self.create_project(name).await.map(Some)
+    }
+}

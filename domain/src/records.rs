@@ -1,0 +1,86 @@
+//! Where each object lives in the store, and typed JSON reads and writes.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::model::Tenant;
+use crate::store::{Key, Op};
+
+pub(crate) fn project(id: &str) -> Key {
+    Key::global(format!("p:{id}"), "project")
+}
+pub(crate) fn projects_index() -> Key {
+    Key::global("projects", "idx")
+}
+pub(crate) fn project_clients(id: &str) -> Key {
+    Key::global(format!("p:{id}"), "idx:clients")
+}
+pub(crate) fn client(id: &str) -> Key {
+    Key::global(format!("c:{id}"), "client")
+}
+pub(crate) fn access_token(client_id: &str, sha: &str) -> Key {
+    Key::global(format!("c:{client_id}"), format!("at:{sha}"))
+}
+pub(crate) fn connect_token(sha: &str) -> Key {
+    Key::global(format!("ctok:{sha}"), "rec")
+}
+pub(crate) fn connect_token_used(sha: &str) -> Key {
+    Key::global(format!("ctok:{sha}"), "used")
+}
+pub(crate) fn user_tokens(t: &Tenant, ext: &str) -> Key {
+    Key::tenant(t, format!("idx:ctoks:user:{ext}"))
+}
+pub(crate) fn user(t: &Tenant, ext: &str) -> Key {
+    Key::tenant(t, format!("user:{ext}"))
+}
+pub(crate) fn users_index(t: &Tenant) -> Key {
+    Key::tenant(t, "idx:users")
+}
+pub(crate) fn account(t: &Tenant, id: &str) -> Key {
+    Key::tenant(t, format!("acct:{id}"))
+}
+pub(crate) fn accounts_index(t: &Tenant) -> Key {
+    Key::tenant(t, "idx:accounts")
+}
+pub(crate) fn accounts_by_user(t: &Tenant, ext: &str) -> Key {
+    Key::tenant(t, format!("idx:accounts:user:{ext}"))
+}
+pub(crate) fn accounts_by_app(t: &Tenant, app: &str) -> Key {
+    Key::tenant(t, format!("idx:accounts:app:{app}"))
+}
+pub(crate) fn accounts_by_user_app(t: &Tenant, ext: &str, app: &str) -> Key {
+    Key::tenant(t, format!("idx:accounts:user_app:{ext}:{app}"))
+}
+pub(crate) fn keycheck(id: &str) -> Key {
+    Key::global("meta", format!("keycheck:{id}"))
+}
+pub(crate) fn keychecks_index() -> Key {
+    Key::global("meta", "idx:keychecks")
+}
+
+pub(crate) fn to_bytes<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).expect("domain records serialize")
+}
+
+pub(crate) fn from_bytes<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Internal(format!("corrupt record: {e}")))
+}
+
+pub(crate) fn put<T: Serialize>(key: Key, v: &T) -> Op {
+    Op::put(key, to_bytes(v))
+}
+
+pub(crate) fn index_add(index: Key, member: &str) -> Op {
+    Op::IndexAdd {
+        index,
+        member: member.to_string(),
+    }
+}
+
+pub(crate) fn index_remove(index: Key, member: &str) -> Op {
+    Op::IndexRemove {
+        index,
+        member: member.to_string(),
+    }
+}

@@ -1,0 +1,194 @@
+//! One conformance suite, run against both backends: the embedded store in a
+//! temporary directory and Redis at `SWITCHBOARD_TEST_REDIS_URL` (the test
+//! command starts a throwaway redis-server and sets it).
+
+use super::*;
+use crate::model::{Environment, Tenant};
+
+fn tenant(p: &str) -> Tenant {
+    Tenant {
+        project_id: p.into(),
+        env: Environment::Production,
+    }
+}
+
+async fn run_all(s: &dyn Store) {
+    records_and_ttl(s).await;
+    commits_are_atomic_and_indexes_page(s).await;
+    put_if_absent_is_exclusive(s).await;
+    counters_count_within_a_window(s).await;
+    s.ping().await.unwrap();
+}
+
+async fn records_and_ttl(s: &dyn Store) {
+    let t = tenant("proj_a");
+    let k = Key::tenant(&t, "rec:1");
+    assert_eq!(s.get(&k).await.unwrap(), None);
+    s.commit(vec![Op::put(k.clone(), b"one".to_vec())])
+        .await
+        .unwrap();
+    assert_eq!(s.get(&k).await.unwrap().as_deref(), Some(&b"one"[..]));
+    // Same name in another tenant or environment is another key.
+    let other = Key::tenant(
+        &Tenant {
+            env: Environment::Development,
+            ..t.clone()
+        },
+        "rec:1",
+    );
+    assert_eq!(s.get(&other).await.unwrap(), None);
+    let short = Key::global("ttl:x", "");
+    s.commit(vec![Op::Put {
+        key: short.clone(),
+        value: b"v".to_vec(),
+        ttl_ms: Some(150),
+    }])
+    .await
+    .unwrap();
+    let got = s
+        .get_many(&[k.clone(), short.clone(), other])
+        .await
+        .unwrap();
+    assert_eq!(got[0].as_deref(), Some(&b"one"[..]));
+    assert_eq!(got[1].as_deref(), Some(&b"v"[..]));
+    assert_eq!(got[2], None);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.get(&short).await.unwrap(), None, "expired record is gone");
+    s.sweep_expired().await.unwrap();
+    s.commit(vec![Op::Delete(k.clone())]).await.unwrap();
+    assert_eq!(s.get(&k).await.unwrap(), None);
+}
+
+async fn commits_are_atomic_and_indexes_page(s: &dyn Store) {
+    let t = tenant("proj_b");
+    let ix = Key::tenant(&t, "idx:things");
+    let mut ops = Vec::new();
+    for i in 0..25 {
+        let id = format!("id{i:02}");
+        ops.push(Op::put(
+            Key::tenant(&t, format!("thing:{id}")),
+            id.clone().into_bytes(),
+        ));
+        ops.push(Op::IndexAdd {
+            index: ix.clone(),
+            member: id,
+        });
+    }
+    s.commit(ops).await.unwrap();
+    assert_eq!(s.index_count(&ix).await.unwrap(), 25);
+    let page = |after: Option<&str>, before: Option<&str>, limit| IndexRange {
+        after: after.map(str::to_string),
+        before: before.map(str::to_string),
+        limit,
+    };
+    let first = s.index_range(&ix, &page(None, None, 10)).await.unwrap();
+    assert_eq!(first.first().unwrap(), "id00");
+    assert_eq!(first.last().unwrap(), "id09");
+    let next = s
+        .index_range(&ix, &page(Some("id09"), None, 10))
+        .await
+        .unwrap();
+    assert_eq!(next.first().unwrap(), "id10");
+    let last = s
+        .index_range(&ix, &page(Some("id19"), None, 10))
+        .await
+        .unwrap();
+    assert_eq!(last.len(), 5);
+    let back = s
+        .index_range(&ix, &page(None, Some("id10"), 4))
+        .await
+        .unwrap();
+    assert_eq!(back, vec!["id06", "id07", "id08", "id09"]);
+    let empty = s
+        .index_range(&ix, &page(Some("id24"), None, 10))
+        .await
+        .unwrap();
+    assert!(empty.is_empty());
+    // Another index with a name that sorts right after must not leak in.
+    let ix2 = Key::tenant(&t, "idx:things2");
+    s.commit(vec![Op::IndexAdd {
+        index: ix2.clone(),
+        member: "zz".into(),
+    }])
+    .await
+    .unwrap();
+    assert_eq!(s.index_count(&ix).await.unwrap(), 25);
+    let all = s.index_range(&ix, &page(None, None, 100)).await.unwrap();
+    assert_eq!(all.len(), 25);
+    s.commit(vec![
+        Op::IndexRemove {
+            index: ix.clone(),
+            member: "id00".into(),
+        },
+        Op::Delete(Key::tenant(&t, "thing:id00")),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.index_count(&ix).await.unwrap(), 24);
+    assert_eq!(s.get(&Key::tenant(&t, "thing:id00")).await.unwrap(), None);
+}
+
+async fn put_if_absent_is_exclusive(s: &dyn Store) {
+    let k = Key::global("once:1", "used");
+    let (a, b) = tokio::join!(
+        s.put_if_absent(&k, b"a".to_vec(), Some(60_000)),
+        s.put_if_absent(&k, b"b".to_vec(), Some(60_000))
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one writer wins");
+}
+
+async fn counters_count_within_a_window(s: &dyn Store) {
+    let k = Key::global("rl:x", "");
+    for i in 1..=3 {
+        let (n, left) = s.incr_window(&k, 200).await.unwrap();
+        assert_eq!(n, i);
+        assert!(left <= 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(s.incr_window(&k, 200).await.unwrap().0, 1, "new window");
+}
+
+#[tokio::test]
+async fn embedded_backend_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    run_all(&s).await;
+}
+
+#[tokio::test]
+async fn embedded_backend_is_durable_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Key::global("dur", "x");
+    {
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        s.commit(vec![Op::put(k.clone(), b"kept".to_vec())])
+            .await
+            .unwrap();
+        assert!(
+            EmbeddedStore::open(dir.path()).is_err(),
+            "second opener is refused"
+        );
+    }
+    let s = EmbeddedStore::open(dir.path()).unwrap();
+    assert_eq!(s.get(&k).await.unwrap().as_deref(), Some(&b"kept"[..]));
+}
+
+/// The Redis URL of the throwaway server the test command starts.
+pub(crate) fn test_redis_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!(
+            "SWITCHBOARD_TEST_REDIS_URL is not set. Run the suite with ./scripts/test \
+             (it starts a throwaway redis-server; install one with `apt-get install \
+             redis-server`), or point the variable at a Redis you can flush."
+        )
+    })
+}
+
+#[tokio::test]
+async fn redis_backend_conforms() {
+    let prefix = format!("sbtest{}", crate::ids::random_hex(6));
+    let s = RedisStore::connect(&test_redis_url(), &prefix)
+        .await
+        .unwrap();
+    run_all(&s).await;
+}

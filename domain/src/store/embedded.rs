@@ -1,0 +1,325 @@
+//! The embedded backend: one redb file in the data directory. ACID commits
+//! with immediate durability; blocking calls run on tokio's blocking pool.
+//! Rate-limit counters live in memory, since an embedded store has one process.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{IndexRange, Key, Op, Store, StoreError, StoreResult};
+use crate::clock::now_ms;
+
+/// Full key -> 8-byte big-endian expiry (0 = never) followed by the value.
+const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv_v1");
+/// (index key, member) -> ().
+const IDX: TableDefinition<(&str, &str), ()> = TableDefinition::new("idx_v1");
+/// (expires at ms, full key) -> (), for sweeping.
+const EXP: TableDefinition<(u64, &str), ()> = TableDefinition::new("exp_v1");
+
+const SCHEMA_KEY: &str = "\u{1}meta\u{1}schema_version";
+const SCHEMA_VERSION: &[u8] = b"1";
+
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    counters: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+fn full(key: &Key) -> String {
+    format!("{}\u{1}{}", key.slot, key.name)
+}
+
+fn backend<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn live(raw: &[u8], now: u64) -> Option<Vec<u8>> {
+    let (exp, val) = raw.split_at(8);
+    let exp = u64::from_be_bytes(exp.try_into().ok()?);
+    (exp == 0 || exp > now).then(|| val.to_vec())
+}
+
+fn encode(value: &[u8], expires: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + value.len());
+    v.extend_from_slice(&expires.to_be_bytes());
+    v.extend_from_slice(value);
+    v
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) `<dir>/switchboard.redb`.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backend(format!("cannot create data dir {}: {e}", dir.display())))?;
+        let path = dir.join("switchboard.redb");
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => backend(format!(
+                "{} is in use by another switchboard process; the embedded store serves one \
+                 process (use Redis to run several)",
+                path.display()
+            )),
+            e => backend(format!("cannot open {}: {e}", path.display())),
+        })?;
+        let store = EmbeddedStore {
+            db: Arc::new(db),
+            counters: Mutex::new(HashMap::new()),
+        };
+        store.init_schema()?;
+        Ok(store)
+    }
+
+    fn init_schema(&self) -> StoreResult<()> {
+        let tx = self.db.begin_write().map_err(backend)?;
+        {
+            let mut kv = tx.open_table(KV).map_err(backend)?;
+            tx.open_table(IDX).map_err(backend)?;
+            tx.open_table(EXP).map_err(backend)?;
+            let existing = kv
+                .get(SCHEMA_KEY)
+                .map_err(backend)?
+                .map(|g| g.value().to_vec());
+            match existing {
+                None => {
+                    kv.insert(SCHEMA_KEY, encode(SCHEMA_VERSION, 0).as_slice())
+                        .map_err(backend)?;
+                }
+                Some(v) if &v[8..] == SCHEMA_VERSION => {}
+                Some(v) => {
+                    return Err(backend(format!(
+                        "data directory has schema version {}, this build reads {}",
+                        String::from_utf8_lossy(&v[8..]),
+                        String::from_utf8_lossy(SCHEMA_VERSION)
+                    )));
+                }
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Database) -> StoreResult<T> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(backend)?
+    }
+}
+
+fn apply(tx: &redb::WriteTransaction, ops: &[Op], now: u64) -> StoreResult<()> {
+    let mut kv = tx.open_table(KV).map_err(backend)?;
+    let mut idx = tx.open_table(IDX).map_err(backend)?;
+    let mut exp = tx.open_table(EXP).map_err(backend)?;
+    for op in ops {
+        match op {
+            Op::Put { key, value, ttl_ms } => {
+                let k = full(key);
+                let expires = ttl_ms.map_or(0, |t| now + t.max(1));
+                kv.insert(k.as_str(), encode(value, expires).as_slice())
+                    .map_err(backend)?;
+                if expires != 0 {
+                    exp.insert((expires, k.as_str()), ()).map_err(backend)?;
+                }
+            }
+            Op::Delete(key) => {
+                kv.remove(full(key).as_str()).map_err(backend)?;
+            }
+            Op::IndexAdd { index, member } => {
+                idx.insert((full(index).as_str(), member.as_str()), ())
+                    .map_err(backend)?;
+            }
+            Op::IndexRemove { index, member } => {
+                idx.remove((full(index).as_str(), member.as_str()))
+                    .map_err(backend)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl Store for EmbeddedStore {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.blocking(|db| db.begin_read().map(|_| ()).map_err(backend))
+            .await
+    }
+
+    async fn get(&self, key: &Key) -> StoreResult<Option<Vec<u8>>> {
+        let mut all = self.get_many(std::slice::from_ref(key)).await?;
+        Ok(all.pop().flatten())
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Vec<u8>>>> {
+        let keys: Vec<String> = keys.iter().map(full).collect();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let kv = tx.open_table(KV).map_err(backend)?;
+            let now = now_ms();
+            keys.iter()
+                .map(|k| {
+                    Ok(kv
+                        .get(k.as_str())
+                        .map_err(backend)?
+                        .and_then(|g| live(g.value(), now)))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn commit(&self, ops: Vec<Op>) -> StoreResult<()> {
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(backend)?;
+            apply(&tx, &ops, now_ms())?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &Key,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> StoreResult<bool> {
+        let key = key.clone();
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(backend)?;
+            let now = now_ms();
+            let exists = {
+                let kv = tx.open_table(KV).map_err(backend)?;
+                kv.get(full(&key).as_str())
+                    .map_err(backend)?
+                    .and_then(|g| live(g.value(), now))
+                    .is_some()
+            };
+            if exists {
+                return Ok(false);
+            }
+            apply(&tx, &[Op::Put { key, value, ttl_ms }], now)?;
+            tx.commit().map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>> {
+        let ix = full(index);
+        let range = range.clone();
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let table = tx.open_table(IDX).map_err(backend)?;
+            let lower = match &range.after {
+                Some(a) => Bound::Excluded((ix.as_str(), a.as_str())),
+                None => Bound::Included((ix.as_str(), "")),
+            };
+            let mut out = Vec::new();
+            if let Some(b) = &range.before {
+                let upper = Bound::Excluded((ix.as_str(), b.as_str()));
+                for item in table.range((lower, upper)).map_err(backend)?.rev() {
+                    if out.len() >= range.limit {
+                        break;
+                    }
+                    let (k, _) = item.map_err(backend)?;
+                    out.push(k.value().1.to_string());
+                }
+                out.reverse();
+            } else {
+                for item in table.range((lower, Bound::Unbounded)).map_err(backend)? {
+                    if out.len() >= range.limit {
+                        break;
+                    }
+                    let (k, _) = item.map_err(backend)?;
+                    let (name, member) = k.value();
+                    if name != ix {
+                        break;
+                    }
+                    out.push(member.to_string());
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn index_count(&self, index: &Key) -> StoreResult<u64> {
+        let ix = full(index);
+        self.blocking(move |db| {
+            let tx = db.begin_read().map_err(backend)?;
+            let table = tx.open_table(IDX).map_err(backend)?;
+            let mut n = 0;
+            for item in table
+                .range((Bound::Included((ix.as_str(), "")), Bound::Unbounded))
+                .map_err(backend)?
+            {
+                let (k, _) = item.map_err(backend)?;
+                if k.value().0 != ix {
+                    break;
+                }
+                n += 1;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn incr_window(&self, key: &Key, window_ms: u64) -> StoreResult<(u64, u64)> {
+        let now = now_ms();
+        let mut map = self.counters.lock().map_err(backend)?;
+        let entry = map.entry(full(key)).or_insert((now + window_ms, 0));
+        if entry.0 <= now {
+            *entry = (now + window_ms, 0);
+        }
+        entry.1 += 1;
+        Ok((entry.1, entry.0 - now))
+    }
+
+    async fn sweep_expired(&self) -> StoreResult<usize> {
+        {
+            let now = now_ms();
+            let mut map = self.counters.lock().map_err(backend)?;
+            map.retain(|_, (end, _)| *end > now);
+        }
+        self.blocking(|db| {
+            let now = now_ms();
+            let tx = db.begin_write().map_err(backend)?;
+            let mut removed = 0;
+            {
+                let mut kv = tx.open_table(KV).map_err(backend)?;
+                let mut exp = tx.open_table(EXP).map_err(backend)?;
+                let due: Vec<(u64, String)> = exp
+                    .range((Bound::Unbounded, Bound::Included((now, "\u{10FFFF}"))))
+                    .map_err(backend)?
+                    .map(|item| {
+                        let (k, _) = item.map_err(backend)?;
+                        let (at, key) = k.value();
+                        Ok((at, key.to_string()))
+                    })
+                    .collect::<StoreResult<_>>()?;
+                for (at, key) in due {
+                    exp.remove((at, key.as_str())).map_err(backend)?;
+                    // The record may have been rewritten with another expiry.
+                    let current = kv
+                        .get(key.as_str())
+                        .map_err(backend)?
+                        .map(|g| u64::from_be_bytes(g.value()[..8].try_into().unwrap_or_default()));
+                    if current == Some(at) {
+                        kv.remove(key.as_str()).map_err(backend)?;
+                        removed += 1;
+                    }
+                }
+            }
+            tx.commit().map_err(backend)?;
+            Ok(removed)
+        })
+        .await
+    }
+}

@@ -1,0 +1,128 @@
+//! Storage behind one interface, with an embedded (redb) and a Redis backend.
+//!
+//! The interface is a small key-value model that both backends implement with
+//! the same semantics (checked by the conformance suite in `conformance.rs`):
+//! records with optional TTL, lexicographically ordered indexes (sorted sets)
+//! for listing and paging, atomic commits, and fixed-window counters.
+//!
+//! Every key names a *slot* (a Redis Cluster hash tag). Keys of one tenant
+//! share a slot, so a commit touching one tenant is one atomic MULTI even on
+//! Redis Cluster; global records each get their own slot.
+
+mod embedded;
+mod redis;
+
+#[cfg(test)]
+mod conformance;
+
+pub use self::embedded::EmbeddedStore;
+pub use self::redis::RedisStore;
+
+use crate::model::Tenant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached right now; callers answer 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A key: the slot (hash tag) it lives in, and its name within the slot.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub slot: String,
+    pub name: String,
+}
+
+impl Key {
+    pub fn tenant(t: &Tenant, name: impl Into<String>) -> Self {
+        Key {
+            slot: format!("t:{}:{}", t.project_id, t.env.as_str()),
+            name: name.into(),
+        }
+    }
+
+    pub fn global(slot: impl Into<String>, name: impl Into<String>) -> Self {
+        Key {
+            slot: slot.into(),
+            name: name.into(),
+        }
+    }
+}
+
+/// One write inside an atomic [`Store::commit`].
+#[derive(Debug, Clone)]
+pub enum Op {
+    Put {
+        key: Key,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    },
+    Delete(Key),
+    IndexAdd {
+        index: Key,
+        member: String,
+    },
+    IndexRemove {
+        index: Key,
+        member: String,
+    },
+}
+
+impl Op {
+    pub fn put(key: Key, value: Vec<u8>) -> Self {
+        Op::Put {
+            key,
+            value,
+            ttl_ms: None,
+        }
+    }
+    fn key(&self) -> &Key {
+        match self {
+            Op::Put { key, .. } | Op::Delete(key) => key,
+            Op::IndexAdd { index, .. } | Op::IndexRemove { index, .. } => index,
+        }
+    }
+}
+
+/// Which part of an index to read. Members sort by byte order.
+#[derive(Debug, Clone, Default)]
+pub struct IndexRange {
+    /// Only members strictly greater than this.
+    pub after: Option<String>,
+    /// Only members strictly less than this; the page is the `limit` members
+    /// just before it.
+    pub before: Option<String>,
+    pub limit: usize,
+}
+
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs and `/readyz`.
+    fn kind(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+    async fn get(&self, key: &Key) -> StoreResult<Option<Vec<u8>>>;
+    /// Reads several keys at once (of one slot on Redis Cluster).
+    async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Vec<u8>>>>;
+    /// Applies all ops atomically. Ops of different slots are atomic per slot
+    /// on Redis; on the embedded store the whole commit is one transaction.
+    async fn commit(&self, ops: Vec<Op>) -> StoreResult<()>;
+    /// Writes only if the key does not exist; returns whether it wrote.
+    async fn put_if_absent(
+        &self,
+        key: &Key,
+        value: Vec<u8>,
+        ttl_ms: Option<u64>,
+    ) -> StoreResult<bool>;
+    async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>>;
+    async fn index_count(&self, index: &Key) -> StoreResult<u64>;
+    /// Counts a hit in a fixed window; returns the count so far and the ms
+    /// left in the window.
+    async fn incr_window(&self, key: &Key, window_ms: u64) -> StoreResult<(u64, u64)>;
+    /// Removes expired records; a no-op where the backend expires keys itself.
+    async fn sweep_expired(&self) -> StoreResult<usize>;
+}

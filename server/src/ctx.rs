@@ -1,0 +1,165 @@
+//! Request context extractors: who is calling (bearer token) and which
+//! tenant (project in the path, `x-pd-environment`) the request acts in.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{AUTHORIZATION, ORIGIN};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use switchboard_domain::auth::Caller;
+use switchboard_domain::model::Tenant;
+use switchboard_domain::{Core, Error as DomainError};
+
+use crate::error::ApiError;
+
+/// An origin the caller's connect token allows; the CORS middleware echoes it.
+#[derive(Clone)]
+pub struct ApprovedOrigin(pub String);
+
+/// An authenticated caller acting in one tenant.
+pub struct Ctx {
+    pub core: web::Data<Core>,
+    pub caller: Caller,
+    pub tenant: Tenant,
+}
+
+/// Proof of an authenticated caller, for endpoints that are not tenant-scoped.
+pub struct Authed {
+    pub core: web::Data<Core>,
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, ApiError> {
+    let missing =
+        || DomainError::Unauthorized("missing bearer token in the Authorization header".into());
+    let h = req.headers().get(AUTHORIZATION).ok_or_else(missing)?;
+    let h = h.to_str().map_err(|_| missing())?;
+    let (scheme, token) = h.split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing().into());
+    }
+    Ok(token.trim().to_string())
+}
+
+pub fn core(req: &HttpRequest) -> web::Data<Core> {
+    req.app_data::<web::Data<Core>>()
+        .cloned()
+        .expect("Core is registered as app data")
+}
+
+/// Percent-decodes a path parameter. actix leaves `%`, `/` and `+`
+/// encoded; both SDKs' encodings of ids end up the same after this.
+pub fn path_param(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
+    let raw = req
+        .match_info()
+        .get(name)
+        .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))?;
+    percent_decode(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("path parameter {name} is not valid UTF-8")))
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).ok()?, 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+type Fut<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+impl FromRequest for Authed {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let core = core(req);
+        let token = bearer(req);
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = core.authenticate(&token?).await?;
+            check_origin(&req, &caller)?;
+            Ok(Authed { core })
+        })
+    }
+}
+
+impl FromRequest for Ctx {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let core = core(req);
+        let token = bearer(req);
+        let project = req
+            .match_info()
+            .get("project")
+            .map(|_| path_param(req, "project"));
+        let env = req
+            .headers()
+            .get("x-pd-environment")
+            .map(|v| v.to_str().map(str::to_string));
+        let req = req.clone();
+        Box::pin(async move {
+            let caller = core.authenticate(&token?).await?;
+            let project = project.transpose()?;
+            let env = env
+                .transpose()
+                .map_err(|_| ApiError::BadRequest("x-pd-environment is not valid text".into()))?;
+            let tenant = core
+                .resolve_tenant(&caller, project.as_deref(), env.as_deref())
+                .await?;
+            check_origin(&req, &caller)?;
+            Ok(Ctx {
+                core,
+                caller,
+                tenant,
+            })
+        })
+    }
+}
+
+/// Browser calls with a connect token must come from one of its
+/// `allowed_origins`.
+fn check_origin(req: &HttpRequest, caller: &Caller) -> Result<(), ApiError> {
+    let (Caller::Connect(t), Some(origin)) = (caller, req.headers().get(ORIGIN)) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("");
+    if !t.allowed_origins.iter().any(|o| o == origin) {
+        return Err(DomainError::Forbidden(format!(
+            "origin {origin:?} is not in this connect token's allowed_origins"
+        ))
+        .into());
+    }
+    req.extensions_mut()
+        .insert(ApprovedOrigin(origin.to_string()));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_what_actix_leaves_encoded() {
+        assert_eq!(
+            percent_decode("user%2Fwith%20slash").unwrap(),
+            "user/with slash"
+        );
+        assert_eq!(percent_decode("a%2Bb%25").unwrap(), "a+b%");
+        assert_eq!(percent_decode("bad%zz%").unwrap(), "bad%zz%");
+        assert!(percent_decode("%ff").is_none());
+    }
+}

@@ -1,0 +1,161 @@
+//! Cross-cutting request handling: body and query limits, CORS for browser
+//! calls, JSON bodies on every error (including actix's own 404/405/413),
+//! and the access log.
+
+use std::future::Future;
+use std::time::Instant;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
+use serde_json::json;
+
+use crate::ctx::ApprovedOrigin;
+use crate::error::ApiError;
+
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, _req| {
+            match err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge(
+                    format!("request body is larger than the {limit}-byte limit"),
+                ),
+                JsonPayloadError::ContentType => {
+                    ApiError::BadRequest("Content-Type must be application/json".into())
+                }
+                JsonPayloadError::Deserialize(e) => {
+                    ApiError::BadRequest(format!("invalid JSON body: {e}"))
+                }
+                e => ApiError::BadRequest(format!("invalid request body: {e}")),
+            }
+            .into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let QueryPayloadError::Deserialize(e) = err else {
+            return ApiError::BadRequest("invalid query string".into()).into();
+        };
+        ApiError::BadRequest(format!("invalid query string: {e}")).into()
+    })
+}
+
+pub async fn no_route(req: HttpRequest) -> HttpResponse {
+    ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+fn preflight(req: &ServiceRequest) -> Option<HttpResponse> {
+    let origin = req.headers().get(header::ORIGIN)?;
+    if req.method() != Method::OPTIONS
+        || !req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return None;
+    }
+    // Preflights carry no credentials; the real request is checked against
+    // the connect token's allowed_origins.
+    let allow_headers = req
+        .headers()
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_static("authorization, content-type, x-pd-environment")
+        });
+    Some(
+        HttpResponse::NoContent()
+            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()))
+            .insert_header((
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                "GET, POST, PUT, PATCH, DELETE",
+            ))
+            .insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, allow_headers))
+            .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+            .insert_header((header::VARY, "Origin"))
+            .finish(),
+    )
+}
+
+fn canonical_error(status: StatusCode) -> HttpResponse {
+    let msg = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_string(),
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this path".to_string(),
+        s => s.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    HttpResponse::build(status).json(json!({ "error": msg }))
+}
+
+pub fn cors_and_json_errors<S>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
+{
+    let early =
+        preflight(&req).map(|r| req.request().clone().pipe(|hr| ServiceResponse::new(hr, r)));
+    let fut = early.is_none().then(|| srv.call(req));
+    async move {
+        if let Some(r) = early {
+            return Ok(r);
+        }
+        let mut res = fut.expect("called when not a preflight").await?;
+        let approved = res.request().extensions().get::<ApprovedOrigin>().cloned();
+        if let Some(ApprovedOrigin(o)) = approved
+            && let Ok(v) = HeaderValue::from_str(&o)
+        {
+            res.headers_mut()
+                .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            res.headers_mut()
+                .insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if res.status().as_u16() >= 400 && !is_json {
+            let status = res.status();
+            return Ok(res.into_response(canonical_error(status)));
+        }
+        Ok(res)
+    }
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+pub fn access_log<S>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<BoxBody>, actix_web::Error>> + use<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
+{
+    let start = Instant::now();
+    let method = req.method().clone();
+    // The path only: queries and headers may carry tokens.
+    let path = req.path().to_string();
+    let fut = srv.call(req);
+    async move {
+        let res = fut.await?;
+        tracing::info!(
+            target: "switchboard::http",
+            method = %method,
+            path = %path,
+            status = res.status().as_u16(),
+            ms = start.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        );
+        Ok(res)
+    }
+}

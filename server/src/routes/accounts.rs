@@ -1,0 +1,145 @@
+//! Connected accounts.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use switchboard_domain::accounts::{AccountFilter, NewKeyAccount};
+use switchboard_domain::auth::Caller;
+use switchboard_domain::paging::PageRequest;
+
+use crate::ctx::{Ctx, path_param};
+use crate::error::{ApiError, ApiResult};
+use crate::wire;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    external_user_id: Option<String>,
+    app: Option<String>,
+    #[serde(default)]
+    include_credentials: bool,
+    limit: Option<usize>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+/// Credentials go only to server callers that ask for them.
+pub(crate) fn credentials_allowed(caller: &Caller, include: bool) -> ApiResult<bool> {
+    if include {
+        caller.require_server("include_credentials")?;
+    }
+    Ok(include)
+}
+
+/// A connect token sees only its own user, whatever the query says.
+pub(crate) fn user_filter(caller: &Caller, asked: Option<String>) -> ApiResult<Option<String>> {
+    match (caller.bound_user(), asked) {
+        (Some(own), Some(asked)) if own != asked => {
+            Err(ApiError::Domain(switchboard_domain::Error::Forbidden(
+                "a connect token may only read its own user's accounts".into(),
+            )))
+        }
+        (Some(own), _) => Ok(Some(own.to_string())),
+        (None, asked) => Ok(asked),
+    }
+}
+
+pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:accounts:read")?;
+    let q = q.into_inner();
+    let include = credentials_allowed(&ctx.caller, q.include_credentials)?;
+    let filter = AccountFilter {
+        app: q.app,
+        external_user_id: user_filter(&ctx.caller, q.external_user_id)?,
+    };
+    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
+        before: q.before,
+    };
+    let p = ctx
+        .core
+        .list_accounts(&ctx.tenant, &filter, &page, include)
+        .await?;
+    let base = &ctx.core.settings.public_base;
+    Ok(HttpResponse::Ok().json(wire::page(p, |v| wire::account(&v, base))))
+}
+
+#[derive(Deserialize)]
+pub struct RetrieveQuery {
+    #[serde(default)]
+    include_credentials: bool,
+}
+
+pub async fn retrieve(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<RetrieveQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:accounts:read")?;
+    let include = credentials_allowed(&ctx.caller, q.include_credentials)?;
+    let id = path_param(&req, "account_id")?;
+    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    let v = ctx
+        .core
+        .get_account(&ctx.tenant, &id, ctx.caller.bound_user(), include)
+        .await?;
+    Ok(HttpResponse::Ok().json(wire::account(&v, &ctx.core.settings.public_base)))
+}
+
+#[derive(Deserialize)]
+pub struct CreateQuery {
+    external_user_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CreateBody {
+    app_slug: String,
+    cfmap_json: String,
+    connect_token: String,
+    name: Option<String>,
+    account_id: Option<String>,
+}
+
+pub async fn create(
+    ctx: Ctx,
+    q: web::Query<CreateQuery>,
+    body: web::Json<CreateBody>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:accounts:write")?;
+    let b = body.into_inner();
+    let v = ctx
+        .core
+        .create_key_account(
+            &ctx.tenant,
+            NewKeyAccount {
+                app_slug: b.app_slug,
+                cfmap_json: b.cfmap_json,
+                connect_token: b.connect_token,
+                name: b.name,
+                account_id: b.account_id,
+                external_user_id: q.into_inner().external_user_id,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(wire::account(&v, &ctx.core.settings.public_base)))
+}
+
+pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:accounts:write")?;
+    let id = path_param(&req, "account_id")?;
+    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    ctx.core
+        .delete_account(&ctx.tenant, &id, ctx.caller.bound_user())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn delete_for_app(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    ctx.caller
+        .require_server("deleting all of an app's accounts")?;
+    ctx.caller.require_scope("connect:accounts:write")?;
+    let app = path_param(&req, "app_id")?;
+    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    ctx.core.delete_app_accounts(&ctx.tenant, &app).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

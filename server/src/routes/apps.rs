@@ -1,0 +1,195 @@
+//! The app catalog: `apps`, `apps/{id}`, `app_categories`, and the logos
+//! `img_src` points at (served here, so no page needs a third-party asset).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+use switchboard_components::App;
+
+use crate::ctx::{Authed, core, path_param};
+use crate::error::{ApiError, ApiResult};
+use crate::wire;
+
+fn category_id(name: &str) -> String {
+    let slug: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("cat_{slug}")
+}
+
+fn flag(v: &str, name: &str) -> ApiResult<bool> {
+    v.parse()
+        .map_err(|_| ApiError::BadRequest(format!("{name} must be true or false")))
+}
+
+pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResult<HttpResponse> {
+    let mut apps: Vec<&App> = auth.core.catalog.apps().iter().collect();
+    let (mut sort_key, mut desc, mut limit, mut after, mut before) =
+        ("name_slug".to_string(), false, 10usize, None, None);
+    let mut categories = Vec::new();
+    for (k, v) in q.into_inner() {
+        match k.as_str() {
+            "q" => {
+                let needle = v.to_lowercase();
+                apps.retain(|a| {
+                    a.name.to_lowercase().contains(&needle)
+                        || a.name_slug.contains(&needle)
+                        || a.description.to_lowercase().contains(&needle)
+                });
+            }
+            "sort_key" => match v.as_str() {
+                "name" | "name_slug" | "featured_weight" => sort_key = v,
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "sort_key must be name, name_slug or featured_weight".into(),
+                    ));
+                }
+            },
+            "sort_direction" => match v.as_str() {
+                "asc" => desc = false,
+                "desc" => desc = true,
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "sort_direction must be asc or desc".into(),
+                    ));
+                }
+            },
+            "category_ids" => categories.push(v),
+            // No app has components until the component runtime lands.
+            "has_components" | "has_actions" | "has_triggers" => {
+                if flag(&v, &k)? {
+                    apps.clear();
+                }
+            }
+            "limit" => {
+                limit = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest("limit must be an integer from 1 to 100".into())
+                    })?
+            }
+            "after" => after = Some(v),
+            "before" => before = Some(v),
+            _ => {}
+        }
+    }
+    if !categories.is_empty() {
+        apps.retain(|a| {
+            a.categories
+                .iter()
+                .any(|c| categories.contains(&category_id(c)))
+        });
+    }
+    match sort_key.as_str() {
+        "name" => apps.sort_by(|a, b| a.name.cmp(&b.name)),
+        "featured_weight" => apps.sort_by_key(|a| a.featured_weight),
+        _ => apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug)),
+    }
+    if desc {
+        apps.reverse();
+    }
+    // Cursors are positions in this ordering.
+    let pos = |c: &Option<String>, name: &str| -> ApiResult<Option<usize>> {
+        c.as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<usize>().map_err(|_| {
+                    ApiError::BadRequest(format!("{name} is not a cursor from this API"))
+                })
+            })
+            .transpose()
+    };
+    let total = apps.len();
+    let (start, end) = match (pos(&after, "after")?, pos(&before, "before")?) {
+        (_, Some(b)) => (b.saturating_sub(limit), b.min(total)),
+        (Some(a), None) => ((a + 1).min(total), (a + 1 + limit).min(total)),
+        (None, None) => (0, limit.min(total)),
+    };
+    let base = &auth.core.settings.public_base;
+    let data: Vec<Value> = apps[start..end]
+        .iter()
+        .map(|a| wire::app(a, base))
+        .collect();
+    let has_page = end > start;
+    Ok(HttpResponse::Ok().json(json!({
+        "data": data,
+        "page_info": {
+            "count": data.len(),
+            "total_count": total,
+            "start_cursor": has_page.then(|| start.to_string()),
+            "end_cursor": (has_page && end < total).then(|| (end - 1).to_string()),
+        }
+    })))
+}
+
+pub async fn retrieve(auth: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let id = path_param(&req, "app_id")?;
+    let app = auth
+        .core
+        .catalog
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("app {id:?} not found")))?;
+    Ok(HttpResponse::Ok().json(json!({"data": wire::app(app, &auth.core.settings.public_base)})))
+}
+
+fn all_categories(auth: &Authed) -> Vec<Value> {
+    let mut names: Vec<&String> = auth
+        .core
+        .catalog
+        .apps()
+        .iter()
+        .flat_map(|a| &a.categories)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| json!({"id": category_id(n), "name": n, "description": ""}))
+        .collect()
+}
+
+pub async fn categories(auth: Authed) -> HttpResponse {
+    HttpResponse::Ok().json(all_categories(&auth))
+}
+
+pub async fn category(auth: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
+    let id = path_param(&req, "id")?;
+    all_categories(&auth)
+        .into_iter()
+        .find(|c| c["id"] == id.as_str())
+        .map(|c| HttpResponse::Ok().json(c))
+        .ok_or_else(|| ApiError::NotFound(format!("category {id:?} not found")))
+}
+
+/// A generated monogram, so catalog entries need no third-party image.
+pub async fn logo(req: HttpRequest) -> ApiResult<HttpResponse> {
+    let slug = path_param(&req, "app")?;
+    let core = core(&req);
+    let app = core
+        .catalog
+        .get(&slug)
+        .ok_or_else(|| ApiError::NotFound(format!("app {slug:?} not found")))?;
+    let letter = app.name.chars().next().unwrap_or('?').to_ascii_uppercase();
+    let hue = app
+        .name_slug
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()))
+        % 360;
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 64 64\" role=\"img\" aria-label=\"{name}\">\
+<rect width=\"64\" height=\"64\" rx=\"14\" fill=\"hsl({hue},55%,42%)\"/>\
+<text x=\"32\" y=\"43\" font-family=\"sans-serif\" font-size=\"32\" font-weight=\"700\" fill=\"#fff\" text-anchor=\"middle\">{letter}</text></svg>",
+        name = app
+            .name
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;"),
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(svg))
+}

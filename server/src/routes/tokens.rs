@@ -1,0 +1,82 @@
+//! Connect tokens: creation (server) and validation (hosted connect page).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use switchboard_domain::clock::iso;
+use switchboard_domain::connect::NewConnectToken;
+
+use crate::ctx::{Ctx, core, path_param};
+use crate::error::ApiResult;
+use crate::wire;
+
+#[derive(Deserialize)]
+pub struct CreateToken {
+    external_user_id: String,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+    success_redirect_uri: Option<String>,
+    error_redirect_uri: Option<String>,
+    webhook_uri: Option<String>,
+    expires_in: Option<u64>,
+    scope: Option<String>,
+}
+
+pub async fn create(ctx: Ctx, body: web::Json<CreateToken>) -> ApiResult<HttpResponse> {
+    ctx.caller.require_server("creating connect tokens")?;
+    ctx.caller.require_scope("connect:tokens:create")?;
+    let b = body.into_inner();
+    let t = ctx
+        .core
+        .create_connect_token(
+            &ctx.tenant,
+            NewConnectToken {
+                external_user_id: b.external_user_id,
+                allowed_origins: b.allowed_origins,
+                success_redirect_uri: b.success_redirect_uri,
+                error_redirect_uri: b.error_redirect_uri,
+                webhook_uri: b.webhook_uri,
+                expires_in: b.expires_in,
+                scope: b.scope,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "token": t.token,
+        "expires_at": iso(t.expires_at),
+        "connect_link_url": t.connect_link_url,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ValidateQuery {
+    app_id: Option<String>,
+}
+
+/// `GET tokens/{ctok}/validate`: the token in the path is the credential.
+pub async fn validate(req: HttpRequest, q: web::Query<ValidateQuery>) -> ApiResult<HttpResponse> {
+    let core = core(&req);
+    let token = path_param(&req, "ctok")?;
+    let rec = match core.live_connect_token(&token).await {
+        Ok(rec) => rec,
+        Err(switchboard_domain::Error::Unauthorized(msg)) => {
+            return Ok(HttpResponse::Ok().json(json!({"success": false, "error": msg})));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let project = core.project(&rec.tenant.project_id).await?;
+    let app = match &q.app_id {
+        Some(a) => Some(wire::app(core.app(a)?, &core.settings.public_base)),
+        None => None,
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "success": true,
+        "app": app,
+        "project_id": rec.tenant.project_id,
+        "project_environment": rec.tenant.env.as_str(),
+        "project_app_name": project.as_ref().and_then(|p| p.app_name.clone()).or(project.as_ref().map(|p| p.name.clone())),
+        "project_support_email": project.and_then(|p| p.support_email),
+        "success_redirect_uri": rec.success_redirect_uri,
+        "error_redirect_uri": rec.error_redirect_uri,
+    })))
+}

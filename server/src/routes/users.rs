@@ -1,0 +1,69 @@
+//! External users.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::Value;
+use switchboard_domain::paging::PageRequest;
+use switchboard_domain::validate;
+
+use super::accounts::{credentials_allowed, user_filter};
+use crate::ctx::{Ctx, path_param};
+use crate::error::ApiResult;
+use crate::wire;
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    ctx.caller.require_server("listing users")?;
+    ctx.caller.require_scope("connect:users:read")?;
+    let q = q.into_inner();
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
+        before: q.before,
+    };
+    let p = ctx.core.list_users(&ctx.tenant, &page).await?;
+    Ok(HttpResponse::Ok().json(wire::page(p, |u| wire::user(&u))))
+}
+
+pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    ctx.caller.require_server("deleting users")?;
+    ctx.caller.require_scope("connect:users:write")?;
+    let ext = path_param(&req, "external_user_id")?;
+    validate::external_user_id(&ext)?;
+    ctx.core.delete_user(&ctx.tenant, &ext).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+pub struct AccountsQuery {
+    app: Option<String>,
+    #[serde(default)]
+    include_credentials: bool,
+}
+
+/// `users/{id}/accounts`: a bare array.
+pub async fn accounts(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<AccountsQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:accounts:read")?;
+    let include = credentials_allowed(&ctx.caller, q.include_credentials)?;
+    let ext = path_param(&req, "external_user_id")?;
+    validate::external_user_id(&ext)?;
+    let ext = user_filter(&ctx.caller, Some(ext))?.unwrap_or_default();
+    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    let list = ctx
+        .core
+        .user_accounts(&ctx.tenant, &ext, q.app.as_deref(), include)
+        .await?;
+    let base = &ctx.core.settings.public_base;
+    let out: Vec<Value> = list.iter().map(|v| wire::account(v, base)).collect();
+    Ok(HttpResponse::Ok().json(out))
+}

@@ -1,0 +1,125 @@
+//! `switchboard admin …`: runs against the store directly. On the embedded
+//! store the server must be stopped first (one process owns the file).
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use switchboard_config::Config;
+use switchboard_domain::Core;
+use switchboard_domain::model::Environment;
+use switchboard_domain::rotation::KeyringSource;
+
+use crate::cli::AdminCommand;
+use crate::startup::credentials_json;
+
+fn print(json_out: bool, value: serde_json::Value, human: String) {
+    if json_out {
+        println!("{value}");
+    } else {
+        println!("{human}");
+    }
+}
+
+pub async fn run(
+    cfg: &Config,
+    core: Arc<Core>,
+    source: KeyringSource,
+    cmd: AdminCommand,
+    json_out: bool,
+) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::CreateProject { name } => {
+            let (p, c) = core.create_project(&name).await?;
+            let mut v = credentials_json(&p.id, &c, cfg);
+            v["name"] = json!(p.name);
+            print(
+                json_out,
+                v,
+                format!(
+                    "project {} ({})\nclient_id     {}\nclient_secret {}\n(the secret is shown once)",
+                    p.name, p.id, c.client_id, c.client_secret
+                ),
+            );
+        }
+        AdminCommand::ListProjects => {
+            let ps = core.list_projects().await?;
+            let human = ps
+                .iter()
+                .map(|p| format!("{}  {}", p.id, p.name))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let v = json!(
+                ps.iter()
+                    .map(|p| json!({"project_id": p.id, "name": p.name}))
+                    .collect::<Vec<_>>()
+            );
+            print(json_out, v, human);
+        }
+        AdminCommand::IssueClient {
+            project,
+            scope,
+            envs,
+        } => {
+            let envs: Vec<Environment> = if envs.is_empty() {
+                Environment::ALL.to_vec()
+            } else {
+                envs.iter().filter_map(|e| Environment::parse(e)).collect()
+            };
+            let c = core.issue_client(&project, scope.as_deref(), &envs).await?;
+            print(
+                json_out,
+                credentials_json(&project, &c, cfg),
+                format!(
+                    "client_id     {}\nclient_secret {}\n(the secret is shown once)",
+                    c.client_id, c.client_secret
+                ),
+            );
+        }
+        AdminCommand::RevokeClient { client_id } => {
+            let c = core.revoke_client(&client_id).await?;
+            print(
+                json_out,
+                json!({"client_id": c.client_id, "project_id": c.project_id, "revoked": true}),
+                format!("revoked {}", c.client_id),
+            );
+        }
+        AdminCommand::RotateKey => {
+            let report = match source {
+                KeyringSource::Config => core.reencrypt_all().await?,
+                KeyringSource::File(path) => {
+                    if cfg.uses_redis() {
+                        bail!(
+                            "with Redis, keys must be configured on every machine: add the new key to \
+                             SWITCHBOARD_ENCRYPTION__KEYS, make it active everywhere, then run rotate-key"
+                        );
+                    }
+                    let mut ring = core.keyring().clone();
+                    ring.add_generated();
+                    // Keep the old key on disk until everything is re-sealed.
+                    ring.save_file(&path)?;
+                    drop(core);
+                    let (core, _) = crate::startup::open_core(cfg).await?;
+                    let report = core.reencrypt_all().await?;
+                    let mut ring = core.keyring().clone();
+                    ring.retain_active();
+                    ring.save_file(&path)
+                        .context("re-encrypted, but could not drop the old key")?;
+                    report
+                }
+            };
+            print(
+                json_out,
+                serde_json::to_value(&report)?,
+                format!(
+                    "active key {}: {} re-encrypted, {} already current; retired {:?}",
+                    report.active_key,
+                    report.reencrypted,
+                    report.already_current,
+                    report.retired_keys
+                ),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! The command line. Each flag also reads a `SWITCHBOARD_*` variable, and
+//! both override the config file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Self-hosted triggers, connected accounts and event delivery, wire-compatible with Pipedream Connect",
+    long_about = "Self-hosted triggers, connected accounts and event delivery, wire-compatible with \
+Pipedream Connect.\n\nWith no command, runs `all`: the API and the workers in one process, on the \
+embedded store in --data-dir unless --redis-url is given. Every setting of config/default.toml can \
+also be set as SWITCHBOARD_<KEY> (nested keys joined with __, e.g. SWITCHBOARD_LOG__FORMAT=json)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// TOML config file layered over the defaults.
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address the HTTP API listens on, e.g. 0.0.0.0:8080.
+    #[arg(long, global = true, env = "SWITCHBOARD_LISTEN")]
+    pub listen: Option<String>,
+    /// Public base URL of this server (used in connect links and webhook URLs).
+    #[arg(long, global = true, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directory of the embedded store and the generated keyring.
+    #[arg(long, global = true, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Redis URL (redis://host:port/db); when set, Redis is the store.
+    #[arg(long, global = true, env = "SWITCHBOARD_REDIS_URL")]
+    pub redis_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the HTTP API only.
+    Serve,
+    /// Run the background workers only.
+    Work,
+    /// Serve the API and run the workers in one process (the default).
+    All,
+    /// Administer projects, credentials and keys.
+    Admin {
+        /// Print machine-readable JSON.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create a project with a first pair of client credentials.
+    CreateProject {
+        #[arg(long)]
+        name: String,
+    },
+    /// List projects.
+    ListProjects,
+    /// Issue new client credentials for a project.
+    IssueClient {
+        #[arg(long)]
+        project: String,
+        /// Space-separated scopes (default `*`).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Environments the client may act in (repeatable; default both).
+        #[arg(long = "env", value_parser = ["development", "production"])]
+        envs: Vec<String>,
+    },
+    /// Revoke client credentials; their access tokens stop working at once.
+    RevokeClient {
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Re-encrypt every credential under a new (or the configured active) key.
+    RotateKey,
+}
