@@ -1,0 +1,355 @@
+//! Runs the real `switchboard` binary on a free loopback port, against the
+//! embedded store in a temp dir or the throwaway Redis the test command
+//! started (with a key prefix per server, so tests never see each other).
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Embedded,
+    Redis,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Embedded, Backend::Redis];
+
+pub fn redis_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| {
+        panic!(
+            "SWITCHBOARD_TEST_REDIS_URL is not set. Run ./scripts/test (it starts a throwaway \
+             redis-server; install one with `apt-get install redis-server`)."
+        )
+    })
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn unique(tag: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}{n}")
+}
+
+/// Where a server keeps its state; survives restarts of the process.
+pub struct Instance {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub redis_prefix: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl Instance {
+    pub fn new(backend: Backend) -> Self {
+        Instance {
+            backend,
+            dir: tempfile::tempdir().unwrap(),
+            port: free_port(),
+            redis_prefix: unique("sbe2e"),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn with_env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("SWITCHBOARD_PUBLIC_URL", self.base())
+            .env("SWITCHBOARD_DATA_DIR", self.data_dir())
+            .env("SWITCHBOARD_BOOTSTRAP__DEV_PROJECT", "false")
+            .env("SWITCHBOARD_LOG__LEVEL", "info")
+            .env_remove("RUST_LOG");
+        match self.backend {
+            Backend::Embedded => c.env("SWITCHBOARD_REDIS_URL", ""),
+            Backend::Redis => c
+                .env("SWITCHBOARD_REDIS_URL", redis_url())
+                .env("SWITCHBOARD_REDIS_KEY_PREFIX", &self.redis_prefix),
+        };
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// `switchboard admin --json …`; panics with stderr on failure.
+    pub fn admin(&self, args: &[&str]) -> Value {
+        let out = self
+            .command()
+            .arg("admin")
+            .arg("--json")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "admin {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "admin output is not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    pub fn create_project(&self, name: &str) -> Project {
+        let v = self.admin(&["create-project", "--name", name]);
+        Project {
+            id: v["project_id"].as_str().unwrap().into(),
+            client_id: v["client_id"].as_str().unwrap().into(),
+            client_secret: v["client_secret"].as_str().unwrap().into(),
+        }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.data_dir().join("server.log")
+    }
+
+    /// Runs the binary with extra args and returns (success, stderr) without
+    /// waiting for readiness: for start-up failures.
+    pub fn run_expecting_exit(&self, timeout: Duration) -> (bool, String) {
+        let mut child = self
+            .command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                use std::io::Read;
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                return (status.success(), err);
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                panic!("switchboard did not exit within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub async fn start(&self) -> Server {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let mut child = self
+            .command()
+            .arg("all")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!(
+                    "switchboard exited with {status} before it was ready:\n{}",
+                    std::fs::read_to_string(self.log_path()).unwrap_or_default()
+                );
+            }
+            if let Ok(r) = http.get(format!("{}/readyz", self.base())).send().await
+                && r.status().is_success()
+            {
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "switchboard not ready in 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Server {
+            child: Some(child),
+            base: self.base(),
+            http,
+        }
+    }
+}
+
+pub struct Project {
+    pub id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Server {
+    /// SIGTERM, then expect a clean exit.
+    pub fn stop(mut self) {
+        let mut child = self.child.take().unwrap();
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let start = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "switchboard exited with {status} on SIGTERM"
+                );
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "no exit 30 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub async fn token(&self, p: &Project) -> String {
+        let r = self
+            .http
+            .post(format!("{}/v1/oauth/token", self.base))
+            .json(&json!({"grant_type": "client_credentials", "client_id": p.client_id, "client_secret": p.client_secret}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// A request with a bearer and optional environment; returns (status, JSON body or Null).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: &str,
+        env: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(bearer);
+        if let Some(e) = env {
+            rb = rb.header("x-pd-environment", e);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
+        };
+        (status, v, headers)
+    }
+
+    pub async fn connect_token(
+        &self,
+        bearer: &str,
+        project: &str,
+        env: Option<&str>,
+        user: &str,
+    ) -> String {
+        let (s, v, _) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/connect/{project}/tokens"),
+                bearer,
+                env,
+                Some(json!({"external_user_id": user})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a key-based (stripe) account for `user`; returns its id.
+    pub async fn key_account(
+        &self,
+        bearer: &str,
+        project: &str,
+        env: Option<&str>,
+        user: &str,
+        key: &str,
+    ) -> String {
+        let ct = self.connect_token(bearer, project, env, user).await;
+        let (s, v, _) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/connect/{project}/accounts"),
+                bearer,
+                env,
+                Some(json!({"app_slug": "stripe", "cfmap_json": json!({"api_key": key}).to_string(), "connect_token": ct})),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Asserts a clear JSON error with a 4xx status.
+pub fn assert_client_error(what: &str, status: u16, body: &Value, expected: u16, needle: &str) {
+    assert_eq!(status, expected, "{what}: got {status} {body}");
+    let msg = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no error string in {body}"));
+    assert!(
+        msg.to_lowercase().contains(&needle.to_lowercase()),
+        "{what}: error {msg:?} should mention {needle:?}"
+    );
+}

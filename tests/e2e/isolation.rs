@@ -1,0 +1,248 @@
+//! Credentials of project A reach nothing of project B, nor anything of A's
+//! other environment; connect tokens reach only their own user.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{BACKENDS, Instance, assert_client_error};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenants_are_isolated_by_project_and_environment() {
+    for backend in BACKENDS {
+        let inst = Instance::new(backend);
+        let a = inst.create_project("A");
+        let b = inst.create_project("B");
+        let prod_only = inst.admin(&["issue-client", "--project", &a.id, "--env", "production"]);
+        let s = inst.start().await;
+        let ta = s.token(&a).await;
+        let tb = s.token(&b).await;
+        let ctx = |w: &str| format!("{backend:?}: {w}");
+        let b_acct = s.key_account(&tb, &b.id, None, "bob", "sk_b").await;
+        let a_prod = s
+            .key_account(&ta, &a.id, Some("production"), "alice", "sk_a")
+            .await;
+
+        // A's credentials on B's paths.
+        for (m, path) in [
+            (Method::GET, format!("/v1/connect/{}/accounts", b.id)),
+            (
+                Method::GET,
+                format!("/v1/connect/{}/accounts/{b_acct}", b.id),
+            ),
+            (
+                Method::DELETE,
+                format!("/v1/connect/{}/accounts/{b_acct}", b.id),
+            ),
+            (Method::GET, format!("/v1/connect/{}/users", b.id)),
+            (Method::DELETE, format!("/v1/connect/{}/users/bob", b.id)),
+            (
+                Method::DELETE,
+                format!("/v1/connect/{}/apps/stripe/accounts", b.id),
+            ),
+            (
+                Method::GET,
+                format!("/v1/connect/{}/users/bob/accounts", b.id),
+            ),
+        ] {
+            let (st, v, _) = s.call(m.clone(), &path, &ta, None, None).await;
+            assert_client_error(
+                &ctx(&format!("{m} {path}")),
+                st,
+                &v,
+                403,
+                "not valid for project",
+            );
+        }
+        let (st, v, _) = s
+            .call(
+                Method::POST,
+                &format!("/v1/connect/{}/tokens", b.id),
+                &ta,
+                None,
+                Some(json!({"external_user_id": "x"})),
+            )
+            .await;
+        assert_client_error(&ctx("token for B"), st, &v, 403, "not valid for project");
+        // B's account id on A's own path is simply not there.
+        let (st, _, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/accounts/{b_acct}", a.id),
+                &ta,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(st, 404, "{}", ctx("B's id under A"));
+        let (st, _, _) = s
+            .call(
+                Method::DELETE,
+                &format!("/v1/connect/{}/accounts/{b_acct}", a.id),
+                &ta,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(st, 404);
+        let (_, v, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/accounts", a.id),
+                &ta,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            v["data"].as_array().unwrap().len(),
+            1,
+            "A sees only its own account"
+        );
+
+        // A's development environment sees nothing of A's production.
+        let a_acct = |id: &str| format!("/v1/connect/{}/accounts/{id}", a.id);
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/accounts", a.id),
+                &ta,
+                Some("development"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (st, v["data"].as_array().unwrap().len()),
+            (200, 0),
+            "{}",
+            ctx("dev list")
+        );
+        let (st, _, _) = s
+            .call(
+                Method::GET,
+                &a_acct(&a_prod),
+                &ta,
+                Some("development"),
+                None,
+            )
+            .await;
+        assert_eq!(st, 404);
+        let (st, _, _) = s
+            .call(
+                Method::DELETE,
+                &a_acct(&a_prod),
+                &ta,
+                Some("development"),
+                None,
+            )
+            .await;
+        assert_eq!(st, 404);
+        let (_, v, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/users", a.id),
+                &ta,
+                Some("development"),
+                None,
+            )
+            .await;
+        assert_eq!(v["data"].as_array().unwrap().len(), 0);
+        let (st, _, _) = s
+            .call(
+                Method::DELETE,
+                &format!("/v1/connect/{}/users/alice", a.id),
+                &ta,
+                Some("development"),
+                None,
+            )
+            .await;
+        assert_eq!(st, 404);
+        let (st, v, _) = s
+            .call(Method::GET, &a_acct(&a_prod), &ta, Some("production"), None)
+            .await;
+        assert_eq!(st, 200, "production account still there: {v}");
+
+        // A client limited to production cannot act in development.
+        let prod = crate::harness::Project {
+            id: a.id.clone(),
+            client_id: prod_only["client_id"].as_str().unwrap().into(),
+            client_secret: prod_only["client_secret"].as_str().unwrap().into(),
+        };
+        let tp = s.token(&prod).await;
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/accounts", a.id),
+                &tp,
+                Some("development"),
+                None,
+            )
+            .await;
+        assert_client_error(&ctx("prod-only client"), st, &v, 403, "development");
+
+        // A connect token reaches only its user, its tenant, and no credentials.
+        let ct = s
+            .connect_token(&ta, &a.id, Some("development"), "carol")
+            .await;
+        let (st, v, _) = s
+            .call(Method::GET, "/v1/connect/accounts", &ct, None, None)
+            .await;
+        assert_eq!((st, v["data"].as_array().unwrap().len()), (200, 0), "{v}");
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                "/v1/connect/accounts?external_user_id=alice",
+                &ct,
+                None,
+                None,
+            )
+            .await;
+        assert_client_error(&ctx("other user"), st, &v, 403, "own user");
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                "/v1/connect/accounts",
+                &ct,
+                Some("production"),
+                None,
+            )
+            .await;
+        assert_client_error(&ctx("token env"), st, &v, 400, "development");
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                "/v1/connect/accounts?include_credentials=true",
+                &ct,
+                None,
+                None,
+            )
+            .await;
+        assert_client_error(&ctx("ctok credentials"), st, &v, 403, "server credentials");
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/users", a.id),
+                &ct,
+                None,
+                None,
+            )
+            .await;
+        assert_client_error(&ctx("ctok users"), st, &v, 403, "server credentials");
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/accounts", b.id),
+                &ct,
+                None,
+                None,
+            )
+            .await;
+        assert_client_error(
+            &ctx("ctok other project"),
+            st,
+            &v,
+            403,
+            "not valid for project",
+        );
+        s.stop();
+    }
+}

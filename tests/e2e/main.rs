@@ -1,0 +1,8 @@
+//! End-to-end tests against the real `switchboard` binary over loopback.
+
+mod bad_input;
+mod durability;
+mod harness;
+mod isolation;
+mod ops;
+mod sdk;

@@ -1,0 +1,78 @@
+//! The official SDKs, unmodified, against a running switchboard.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{Backend, Instance};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_scenario(name: &str, mut cmd: Command, inst: &Instance, p: &crate::harness::Project) {
+    let out = cmd
+        .env("SB_BASE_URL", inst.base())
+        .env("SB_PROJECT_ID", &p.id)
+        .env("SB_CLIENT_ID", &p.client_id)
+        .env("SB_CLIENT_SECRET", &p.client_secret)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the {name} scenario: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(
+        out.status.success(),
+        "{name} SDK scenario failed on {:?}:\n{text}\nserver log:\n{}",
+        inst.backend,
+        std::fs::read_to_string(inst.log_path()).unwrap_or_default()
+    );
+}
+
+fn node() -> Command {
+    let dir = root().join("tests/sdk/js");
+    assert!(
+        dir.join("node_modules/@pipedream/sdk").exists(),
+        "@pipedream/sdk is not installed: run `npm ci --prefix tests/sdk/js` (./scripts/test does)"
+    );
+    let mut c = Command::new("node");
+    c.arg(dir.join("scenario.mjs")).current_dir(dir);
+    c
+}
+
+fn python() -> Command {
+    let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", "import pipedream"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{py} cannot import the pipedream SDK: install tests/sdk/python/requirements.txt \
+         (./scripts/test does, into a venv) and set SWITCHBOARD_TEST_PYTHON"
+    );
+    let mut c = Command::new(py);
+    c.arg(root().join("tests/sdk/python/scenario.py"));
+    c
+}
+
+async fn both_sdks(backend: Backend) {
+    let inst = Instance::new(backend);
+    let p = inst.create_project("SDK scenario");
+    let server = inst.start().await;
+    run_scenario("JavaScript", node(), &inst, &p);
+    run_scenario("Python", python(), &inst, &p);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn js_and_python_sdks_on_the_embedded_store() {
+    both_sdks(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn js_and_python_sdks_on_redis() {
+    both_sdks(Backend::Redis).await;
+}
