@@ -161,6 +161,7 @@ impl Config {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::result_large_err)] // figment::Jail's closure signature
     use super::*;
 
     #[test]

@@ -206,6 +206,23 @@ async fn bad_inputs_get_clear_4xx_errors() {
             .await;
         assert_client_error(&ctx("used bearer"), st, &v, 401, "already been used");
 
+        // Path ids are percent-decoded, however the SDK escaped them.
+        let (st, v, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/users/%75se%64/accounts", a.id),
+                &ta,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            (st, v.as_array().map(Vec::len)),
+            (200, Some(1)),
+            "{}",
+            ctx("decoded path id")
+        );
+
         // A connect token of another project.
         let foreign = s.connect_token(&tb, &b.id, None, "someone").await;
         let (st, v, _) = s

@@ -57,11 +57,7 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
             },
             "category_ids" => categories.push(v),
             // No app has components until the component runtime lands.
-            "has_components" | "has_actions" | "has_triggers" => {
-                if flag(&v, &k)? {
-                    apps.clear();
-                }
-            }
+            "has_components" | "has_actions" | "has_triggers" if flag(&v, &k)? => apps.clear(),
             "limit" => {
                 limit = v
                     .parse()

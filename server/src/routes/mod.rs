@@ -1,6 +1,7 @@
 //! Route table. Project-scoped resources are served both under
 //! `/v1/connect/{project}/…` (server credentials) and the project-less
-//! `/v1/connect/…` the browser client uses with a connect token.
+//! `/v1/connect/…` the browser client uses with a connect token. One
+//! resource per path, so a wrong method gets 405 rather than 404.
 
 mod accounts;
 mod apps;
@@ -9,54 +10,48 @@ mod oauth;
 mod tokens;
 mod users;
 
-use actix_web::web::{self, delete, get, post};
+use actix_web::web::{self, delete, get, resource};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", get().to(health::healthz))
-        .route("/readyz", get().to(health::readyz))
-        .route("/apps/{app}/logo.svg", get().to(apps::logo))
-        .route("/v1/oauth/token", post().to(oauth::token))
+    cfg.service(resource("/healthz").get(health::healthz))
+        .service(resource("/readyz").get(health::readyz))
+        .service(resource("/apps/{app}/logo.svg").get(apps::logo))
+        .service(resource("/v1/oauth/token").post(oauth::token))
         .service(
             web::scope("/v1/connect")
                 // Not project-scoped.
-                .route("/apps", get().to(apps::list))
-                .route("/apps/{app_id}", get().to(apps::retrieve))
-                .route("/app_categories", get().to(apps::categories))
-                .route("/app_categories/{id}", get().to(apps::category))
-                .route("/tokens/{ctok}/validate", get().to(tokens::validate))
-                // Project-less (connect token) forms.
-                .route("/accounts", get().to(accounts::list))
-                .route("/accounts", post().to(accounts::create))
-                .route("/accounts/{account_id}", get().to(accounts::retrieve))
-                .route("/accounts/{account_id}", delete().to(accounts::delete))
-                .route(
-                    "/users/{external_user_id}/accounts",
-                    get().to(users::accounts),
+                .service(resource("/apps").get(apps::list))
+                .service(resource("/apps/{app_id}").get(apps::retrieve))
+                .service(resource("/app_categories").get(apps::categories))
+                .service(resource("/app_categories/{id}").get(apps::category))
+                .service(resource("/tokens/{ctok}/validate").get(tokens::validate))
+                // Project-less (connect token) and project-scoped forms.
+                .service(
+                    resource(["/accounts", "/{project}/accounts"])
+                        .get(accounts::list)
+                        .post(accounts::create),
                 )
-                // Project-scoped.
-                .route("/{project}/tokens", post().to(tokens::create))
-                .route("/{project}/accounts", get().to(accounts::list))
-                .route("/{project}/accounts", post().to(accounts::create))
-                .route(
-                    "/{project}/accounts/{account_id}",
-                    get().to(accounts::retrieve),
+                .service(
+                    resource(["/accounts/{account_id}", "/{project}/accounts/{account_id}"])
+                        .get(accounts::retrieve)
+                        .delete(accounts::delete),
                 )
-                .route(
-                    "/{project}/accounts/{account_id}",
-                    delete().to(accounts::delete),
+                .service(
+                    resource([
+                        "/users/{external_user_id}/accounts",
+                        "/{project}/users/{external_user_id}/accounts",
+                    ])
+                    .get(users::accounts),
                 )
-                .route(
-                    "/{project}/apps/{app_id}/accounts",
-                    delete().to(accounts::delete_for_app),
+                .service(resource("/{project}/tokens").post(tokens::create))
+                .service(
+                    resource("/{project}/apps/{app_id}/accounts")
+                        .route(delete().to(accounts::delete_for_app)),
                 )
-                .route("/{project}/users", get().to(users::list))
-                .route(
-                    "/{project}/users/{external_user_id}",
-                    delete().to(users::delete),
-                )
-                .route(
-                    "/{project}/users/{external_user_id}/accounts",
-                    get().to(users::accounts),
+                .service(resource("/{project}/users").route(get().to(users::list)))
+                .service(
+                    resource("/{project}/users/{external_user_id}")
+                        .route(delete().to(users::delete)),
                 ),
         );
 }
