@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{BACKENDS, Instance, assert_client_error};
+use crate::harness::{BACKENDS, Instance, Server, assert_client_error};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_inputs_get_clear_4xx_errors() {
@@ -92,21 +92,8 @@ async fn bad_inputs_get_clear_4xx_errors() {
             .call(Method::POST, &tokens, &ta, None, Some(big.clone()))
             .await;
         assert_client_error(&ctx("oversized body"), st, &v, 413, "large");
-        let r = s
-            .http
-            .post(format!("{}/v1/oauth/token", s.base))
-            .json(&big)
-            .send()
-            .await
-            .unwrap();
-        let st = r.status().as_u16();
-        assert_client_error(
-            &ctx("oversized token body"),
-            st,
-            &r.json().await.unwrap(),
-            413,
-            "large",
-        );
+        let (st, v) = s.oauth(&big).await;
+        assert_client_error(&ctx("oversized token body"), st, &v, 413, "large");
 
         // Over-long or non-URL-safe external user ids.
         let (st, v, _) = s
@@ -235,37 +222,13 @@ async fn bad_inputs_get_clear_4xx_errors() {
             (a.client_id.as_str(), "sbcs_wrong"),
             ("cl_unknown", a.client_secret.as_str()),
         ] {
-            let r = s
-                .http
-                .post(format!("{}/v1/oauth/token", s.base))
-                .json(&json!({"grant_type": "client_credentials", "client_id": id, "client_secret": secret}))
-                .send()
-                .await
-                .unwrap();
-            let st = r.status().as_u16();
-            assert_client_error(
-                &ctx("wrong secret"),
-                st,
-                &r.json().await.unwrap(),
-                401,
-                "invalid client",
-            );
+            let (st, v) = s.oauth(&Server::grant(id, secret)).await;
+            assert_client_error(&ctx("wrong secret"), st, &v, 401, "invalid client");
         }
-        let r = s
-            .http
-            .post(format!("{}/v1/oauth/token", s.base))
-            .json(&json!({"grant_type": "password", "client_id": a.client_id, "client_secret": a.client_secret}))
-            .send()
-            .await
-            .unwrap();
-        let st = r.status().as_u16();
-        assert_client_error(
-            &ctx("grant type"),
-            st,
-            &r.json().await.unwrap(),
-            400,
-            "unsupported_grant_type",
-        );
+        let mut grant = Server::grant(&a.client_id, &a.client_secret);
+        grant["grant_type"] = json!("password");
+        let (st, v) = s.oauth(&grant).await;
+        assert_client_error(&ctx("grant type"), st, &v, 400, "unsupported_grant_type");
         let (st, v, _) = s
             .call(Method::GET, &accounts, "sbat.nope.nope", None, None)
             .await;

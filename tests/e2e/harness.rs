@@ -242,19 +242,28 @@ impl Server {
         }
     }
 
-    pub async fn token(&self, p: &Project) -> String {
+    /// `POST /v1/oauth/token` with any body; returns (status, JSON).
+    pub async fn oauth(&self, body: &Value) -> (u16, Value) {
         let r = self
             .http
             .post(format!("{}/v1/oauth/token", self.base))
-            .json(&json!({"grant_type": "client_credentials", "client_id": p.client_id, "client_secret": p.client_secret}))
+            .json(body)
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    pub fn grant(client_id: &str, client_secret: &str) -> Value {
+        json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret})
+    }
+
+    pub async fn token(&self, p: &Project) -> String {
+        let (status, v) = self
+            .oauth(&Self::grant(&p.client_id, &p.client_secret))
+            .await;
+        assert_eq!(status, 200, "{v}");
+        v["access_token"].as_str().unwrap().to_string()
     }
 
     /// A request with a bearer and optional environment; returns (status, JSON body or Null).

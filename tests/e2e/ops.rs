@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{BIN, Backend, Instance, assert_client_error, free_port};
+use crate::harness::{BIN, Backend, Instance, Server, assert_client_error, free_port};
 
 /// A Redis of this test's own, which it can stop and restart.
 struct OwnRedis {
@@ -217,14 +217,10 @@ async fn revoking_a_client_cuts_off_its_tokens_at_once() {
     assert_eq!(out["revoked"], true);
     let (st, v, _) = s.call(Method::GET, &path, &bearer, None, None).await;
     assert_client_error("revoked token", st, &v, 401, "invalid");
-    let r = s
-        .http
-        .post(format!("{}/v1/oauth/token", s.base))
-        .json(&json!({"grant_type": "client_credentials", "client_id": p.client_id, "client_secret": p.client_secret}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 401);
+    let (st, _) = s
+        .oauth(&Server::grant(&p.client_id, &p.client_secret))
+        .await;
+    assert_eq!(st, 401);
     s.stop();
 }
 
