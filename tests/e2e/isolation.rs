@@ -13,6 +13,13 @@ async fn tenants_are_isolated_by_project_and_environment() {
         let a = inst.create_project("A");
         let b = inst.create_project("B");
         let prod_only = inst.admin(&["issue-client", "--project", &a.id, "--env", "production"]);
+        let read_only = inst.admin(&[
+            "issue-client",
+            "--project",
+            &a.id,
+            "--scope",
+            "connect:accounts:read",
+        ]);
         let s = inst.start().await;
         let ta = s.token(&a).await;
         let tb = s.token(&b).await;
@@ -178,6 +185,44 @@ async fn tenants_are_isolated_by_project_and_environment() {
             )
             .await;
         assert_client_error(&ctx("prod-only client"), st, &v, 403, "development");
+
+        // A client's scopes bound what its tokens may do.
+        let ro = crate::harness::Project {
+            id: a.id.clone(),
+            client_id: read_only["client_id"].as_str().unwrap().into(),
+            client_secret: read_only["client_secret"].as_str().unwrap().into(),
+        };
+        let tro = s.token(&ro).await;
+        let (st, _, _) = s
+            .call(
+                Method::GET,
+                &format!("/v1/connect/{}/accounts", a.id),
+                &tro,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200);
+        let (st, v, _) = s
+            .call(
+                Method::POST,
+                &format!("/v1/connect/{}/tokens", a.id),
+                &tro,
+                None,
+                Some(json!({"external_user_id": "x"})),
+            )
+            .await;
+        assert_client_error(
+            &ctx("read-only scope"),
+            st,
+            &v,
+            403,
+            "connect:tokens:create",
+        );
+        let mut wider = crate::harness::Server::grant(&ro.client_id, &ro.client_secret);
+        wider["scope"] = json!("connect:accounts:write");
+        let (st, v) = s.oauth(&wider).await;
+        assert_client_error(&ctx("scope escalation"), st, &v, 400, "invalid_scope");
 
         // A connect token reaches only its user, its tenant, and no credentials.
         let ct = s
