@@ -98,8 +98,7 @@ pub fn cors_and_json_errors<S>(
 where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
 {
-    let early =
-        preflight(&req).map(|r| req.request().clone().pipe(|hr| ServiceResponse::new(hr, r)));
+    let early = preflight(&req).map(|r| ServiceResponse::new(req.request().clone(), r));
     let fut = early.is_none().then(|| srv.call(req));
     async move {
         if let Some(r) = early {
@@ -126,13 +125,6 @@ where
         Ok(res)
     }
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 pub fn access_log<S>(
     req: ServiceRequest,
