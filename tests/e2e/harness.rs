@@ -120,12 +120,7 @@ impl Instance {
     }
 
     pub fn create_project(&self, name: &str) -> Project {
-        let v = self.admin(&["create-project", "--name", name]);
-        Project {
-            id: v["project_id"].as_str().unwrap().into(),
-            client_id: v["client_id"].as_str().unwrap().into(),
-            client_secret: v["client_secret"].as_str().unwrap().into(),
-        }
+        Project::from_json(&self.admin(&["create-project", "--name", name]))
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -207,6 +202,22 @@ pub struct Project {
     pub id: String,
     pub client_id: String,
     pub client_secret: String,
+}
+
+impl Project {
+    /// From admin `--json` output or `credentials.json`.
+    pub fn from_json(v: &Value) -> Self {
+        let field = |k: &str| {
+            v[k].as_str()
+                .unwrap_or_else(|| panic!("no {k} in {v}"))
+                .to_string()
+        };
+        Project {
+            id: field("project_id"),
+            client_id: field("client_id"),
+            client_secret: field("client_secret"),
+        }
+    }
 }
 
 pub struct Server {

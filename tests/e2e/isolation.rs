@@ -169,11 +169,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
         assert_eq!(st, 200, "production account still there: {v}");
 
         // A client limited to production cannot act in development.
-        let prod = crate::harness::Project {
-            id: a.id.clone(),
-            client_id: prod_only["client_id"].as_str().unwrap().into(),
-            client_secret: prod_only["client_secret"].as_str().unwrap().into(),
-        };
+        let prod = crate::harness::Project::from_json(&prod_only);
         let tp = s.token(&prod).await;
         let (st, v, _) = s
             .call(
@@ -187,11 +183,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
         assert_client_error(&ctx("prod-only client"), st, &v, 403, "development");
 
         // A client's scopes bound what its tokens may do.
-        let ro = crate::harness::Project {
-            id: a.id.clone(),
-            client_id: read_only["client_id"].as_str().unwrap().into(),
-            client_secret: read_only["client_secret"].as_str().unwrap().into(),
-        };
+        let ro = crate::harness::Project::from_json(&read_only);
         let tro = s.token(&ro).await;
         let (st, _, _) = s
             .call(

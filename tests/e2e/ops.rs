@@ -254,27 +254,20 @@ async fn cors_follows_the_connect_tokens_allowed_origins() {
         pre.headers()["access-control-allow-origin"],
         "http://localhost:3000"
     );
-    let ok = s
-        .http
-        .get(format!("{}/v1/connect/accounts", s.base))
-        .bearer_auth(ct)
-        .header("origin", "http://localhost:3000")
-        .send()
-        .await
-        .unwrap();
+    let from = |origin: &'static str| {
+        s.http
+            .get(format!("{}/v1/connect/accounts", s.base))
+            .bearer_auth(ct)
+            .header("origin", origin)
+            .send()
+    };
+    let ok = from("http://localhost:3000").await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(
         ok.headers()["access-control-allow-origin"],
         "http://localhost:3000"
     );
-    let bad = s
-        .http
-        .get(format!("{}/v1/connect/accounts", s.base))
-        .bearer_auth(ct)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
+    let bad = from("https://evil.example").await.unwrap();
     assert_eq!(bad.status(), 403);
     assert!(bad.headers().get("access-control-allow-origin").is_none());
     s.stop();
@@ -366,11 +359,7 @@ async fn first_start_bootstraps_a_project_and_prints_its_credentials() {
         log.contains(creds["client_secret"].as_str().unwrap()),
         "printed once for the user"
     );
-    let p = crate::harness::Project {
-        id: creds["project_id"].as_str().unwrap().into(),
-        client_id: creds["client_id"].as_str().unwrap().into(),
-        client_secret: creds["client_secret"].as_str().unwrap().into(),
-    };
+    let p = crate::harness::Project::from_json(&creds);
     let bearer = s.token(&p).await;
     let (st, _, _) = s
         .call(
