@@ -280,6 +280,7 @@ async fn bad_inputs_get_clear_4xx_errors() {
             ("?limit=0", "limit"),
             ("?limit=1000", "limit"),
             ("?app=nope", "unknown app"),
+            ("?external_user_id=a%3Ab", "may only contain"),
         ] {
             let (st, v, _) = s
                 .call(Method::GET, &format!("{accounts}{q}"), &ta, None, None)

@@ -31,6 +31,9 @@ pub(crate) fn credentials_allowed(caller: &Caller, include: bool) -> ApiResult<b
 
 /// A connect token sees only its own user, whatever the query says.
 pub(crate) fn user_filter(caller: &Caller, asked: Option<String>) -> ApiResult<Option<String>> {
+    if let Some(a) = &asked {
+        switchboard_domain::validate::external_user_id(a)?;
+    }
     match (caller.bound_user(), asked) {
         (Some(own), Some(asked)) if own != asked => {
             Err(ApiError::Domain(switchboard_domain::Error::Forbidden(

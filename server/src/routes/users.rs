@@ -56,7 +56,6 @@ pub async fn accounts(
     ctx.caller.require_scope("connect:accounts:read")?;
     let include = credentials_allowed(&ctx.caller, q.include_credentials)?;
     let ext = path_param(&req, "external_user_id")?;
-    validate::external_user_id(&ext)?;
     let ext = user_filter(&ctx.caller, Some(ext))?.unwrap_or_default();
     ctx.core.account_rate_limit(&ctx.tenant).await?;
     let list = ctx
