@@ -3,6 +3,7 @@
 //! load time with the file, the field and the reason of any defect.
 
 mod app;
+pub mod props;
 
 pub use app::{App, AuthSpec, AuthType, ConnectInfo, CustomField, OAuthSpec, ScopeProfile};
 
