@@ -163,9 +163,7 @@ impl Core {
             (None, Some(a)) => records::accounts_by_app(t, &a.name_slug),
             (None, None) => records::accounts_index(t),
         };
-        let members = self.store.index_range(&index, &page.range()?).await?;
-        let total = self.store.index_count(&index).await?;
-        let ids = page.page_of(members, total)?;
+        let ids = page.page_ids(self.store.as_ref(), &index).await?;
         let accounts = self.load_accounts(t, &ids.data).await?;
         let data = accounts
             .into_iter()

@@ -62,12 +62,15 @@ pub enum Caller {
 }
 
 impl Caller {
-    pub fn require_scope(&self, scope: &str) -> Result<()> {
-        let granted = match self {
+    pub fn scopes(&self) -> &[String] {
+        match self {
             Caller::Server { scopes, .. } => scopes,
             Caller::Connect(t) => &t.scopes,
-        };
-        if scope_allows(granted, scope) {
+        }
+    }
+
+    pub fn require_scope(&self, scope: &str) -> Result<()> {
+        if scope_allows(self.scopes(), scope) {
             Ok(())
         } else {
             Err(Error::Forbidden(format!(
@@ -249,7 +252,7 @@ impl Core {
                 if let Some(env) = env
                     && env != t.tenant.env
                 {
-                    return Err(invalid(format!(
+                    return Err(Error::Forbidden(format!(
                         "this connect token belongs to the {} environment, not {}",
                         t.tenant.env.as_str(),
                         env.as_str()

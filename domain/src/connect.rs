@@ -2,18 +2,27 @@
 //! user connect an account, and authenticate that user's browser calls.
 
 use crate::Core;
-use crate::auth::parse_scopes;
+use crate::auth::{parse_scopes, scope_allows};
 use crate::clock::now_ms;
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result, invalid};
 use crate::ids::random_hex;
 use crate::model::{ConnectToken, Tenant};
 use crate::records;
-use crate::store::Op;
+use crate::store::{IndexRange, Op};
 use crate::validate;
 
 /// Tombstones outlive a token by this much, to tell "expired" from "unknown".
 const TOMBSTONE_MS: u64 = 24 * 3600 * 1000;
+
+/// `<expires at, zero-padded ms>:<sha256>`
+fn token_member(expires_at: u64, sha: &str) -> String {
+    format!("{expires_at:016}:{sha}")
+}
+
+fn member_expiry(member: &str) -> Option<u64> {
+    member.split(':').next()?.parse().ok()
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct NewConnectToken {
@@ -34,9 +43,12 @@ pub struct IssuedConnectToken {
 }
 
 impl Core {
+    /// `granted` are the creating caller's scopes: a connect token never
+    /// carries more than its creator holds.
     pub async fn create_connect_token(
         &self,
         tenant: &Tenant,
+        granted: &[String],
         req: NewConnectToken,
     ) -> Result<IssuedConnectToken> {
         validate::external_user_id(&req.external_user_id)?;
@@ -59,7 +71,19 @@ impl Core {
                 "expires_in must be between 1 and {max} seconds"
             )));
         }
-        let scopes = parse_scopes(req.scope.as_deref().unwrap_or("connect:*"))?;
+        let scopes = match req.scope.as_deref() {
+            Some(s) => {
+                let wanted = parse_scopes(s)?;
+                if let Some(bad) = wanted.iter().find(|w| !scope_allows(granted, w)) {
+                    return Err(Error::Forbidden(format!(
+                        "cannot grant scope {bad:?}: these credentials do not hold it"
+                    )));
+                }
+                wanted
+            }
+            None if scope_allows(granted, "connect:*") => vec!["connect:*".to_string()],
+            None => granted.to_vec(),
+        };
         self.rate_limit(
             &format!(
                 "tok:{}:{}:{}",
@@ -89,16 +113,33 @@ impl Core {
             created_at: now,
             expires_at,
         };
-        self.store
-            .commit(vec![
-                Op::Put {
-                    key: records::connect_token(&sha),
-                    value: records::to_bytes(&rec),
-                    ttl_ms: Some(ttl * 1000 + TOMBSTONE_MS),
+        // Index members sort by expiry, so expired ones are pruned from the front.
+        let index = records::user_tokens(tenant, &req.external_user_id);
+        let mut ops = vec![
+            Op::Put {
+                key: records::connect_token(&sha),
+                value: records::to_bytes(&rec),
+                ttl_ms: Some(ttl * 1000 + TOMBSTONE_MS),
+            },
+            records::index_add(index.clone(), &token_member(expires_at, &sha)),
+        ];
+        let oldest = self
+            .store
+            .index_range(
+                &index,
+                &IndexRange {
+                    limit: 20,
+                    ..Default::default()
                 },
-                records::index_add(records::user_tokens(tenant, &req.external_user_id), &sha),
-            ])
+            )
             .await?;
+        ops.extend(
+            oldest
+                .iter()
+                .filter(|m| member_expiry(m).is_some_and(|e| e <= now))
+                .map(|m| records::index_remove(index.clone(), m)),
+        );
+        self.store.commit(ops).await?;
         let connect_link_url = format!(
             "{}/_static/connect.html?token={token}&connectLink=true",
             self.settings.public_base
@@ -158,25 +199,27 @@ impl Core {
     /// Deletes every connect token of one user (GDPR delete).
     pub(crate) async fn revoke_user_tokens(&self, tenant: &Tenant, ext: &str) -> Result<()> {
         let index = records::user_tokens(tenant, ext);
-        let shas = self
-            .store
-            .index_range(
-                &index,
-                &crate::store::IndexRange {
-                    limit: 100_000,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let mut ops: Vec<Op> = shas
-            .iter()
-            .map(|sha| Op::Delete(records::connect_token(sha)))
-            .collect();
-        ops.extend(
-            shas.iter()
-                .map(|sha| records::index_remove(index.clone(), sha)),
-        );
-        self.store.commit(ops).await?;
-        Ok(())
+        loop {
+            let members = self
+                .store
+                .index_range(
+                    &index,
+                    &IndexRange {
+                        limit: 500,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            if members.is_empty() {
+                return Ok(());
+            }
+            let mut ops = Vec::with_capacity(members.len() * 2);
+            for m in &members {
+                let sha = m.rsplit(':').next().unwrap_or(m);
+                ops.push(Op::Delete(records::connect_token(sha)));
+                ops.push(records::index_remove(index.clone(), m));
+            }
+            self.store.commit(ops).await?;
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Cursor paging over store indexes, in Pipedream's `page_info` shape.
 
 use crate::error::{Result, invalid};
-use crate::store::IndexRange;
+use crate::store::{IndexRange, Key, Store};
 
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 100;
@@ -43,32 +43,94 @@ impl PageRequest {
         }
     }
 
-    /// The range to read: one more than the limit, to learn if more follow.
-    pub(crate) fn range(&self) -> Result<IndexRange> {
-        let clean = |c: &Option<String>| c.clone().filter(|s| !s.is_empty());
-        Ok(IndexRange {
-            after: clean(&self.after),
-            before: clean(&self.before),
-            limit: self.limit()? + usize::from(self.before.is_none()),
-        })
+    fn cursor(c: &Option<String>) -> Option<String> {
+        c.clone().filter(|s| !s.is_empty())
     }
 
-    /// Cuts `members` (read with [`Self::range`]) into a page of ids.
-    pub(crate) fn page_of(&self, mut members: Vec<String>, total: u64) -> Result<Page<String>> {
+    /// One page of an index's members, with `page_info` cursors. `end_cursor`
+    /// is set only when members really follow the page.
+    pub(crate) async fn page_ids(&self, store: &dyn Store, index: &Key) -> Result<Page<String>> {
         let limit = self.limit()?;
-        let more = if self.before.as_deref().is_some_and(|b| !b.is_empty()) {
-            // Paging backwards: the `before` item itself follows this page.
-            !members.is_empty()
+        let (after, before) = (Self::cursor(&self.after), Self::cursor(&self.before));
+        let backwards = before.is_some();
+        let mut members = store
+            .index_range(
+                index,
+                &IndexRange {
+                    after,
+                    before,
+                    // Forwards, one extra member tells whether more follow.
+                    limit: limit + usize::from(!backwards),
+                },
+            )
+            .await?;
+        let more = if backwards {
+            match members.last() {
+                Some(last) => {
+                    let next = IndexRange {
+                        after: Some(last.clone()),
+                        before: None,
+                        limit: 1,
+                    };
+                    !store.index_range(index, &next).await?.is_empty()
+                }
+                None => false,
+            }
         } else {
             let more = members.len() > limit;
             members.truncate(limit);
             more
         };
+        let total_count = store.index_count(index).await?;
         Ok(Page {
             start_cursor: members.first().cloned(),
             end_cursor: if more { members.last().cloned() } else { None },
             data: members,
-            total_count: total,
+            total_count,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{EmbeddedStore, Op};
+
+    #[tokio::test]
+    async fn cursors_walk_both_ways_and_end_with_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let ix = Key::global("t", "idx");
+        let ops = (0..12)
+            .map(|i| Op::IndexAdd {
+                index: ix.clone(),
+                member: format!("m{i:02}"),
+            })
+            .collect();
+        store.commit(ops).await.unwrap();
+        let req = |after: Option<&str>, before: Option<&str>| PageRequest {
+            limit: Some(10),
+            after: after.map(str::to_string),
+            before: before.map(str::to_string),
+        };
+        let p1 = req(None, None).page_ids(&store, &ix).await.unwrap();
+        assert_eq!(
+            (p1.data.len(), p1.end_cursor.as_deref(), p1.total_count),
+            (10, Some("m09"), 12)
+        );
+        let p2 = req(Some("m09"), None).page_ids(&store, &ix).await.unwrap();
+        assert_eq!((p2.data.len(), p2.end_cursor), (2, None));
+        // Empty cursors are no cursors.
+        let p = req(Some(""), Some("")).page_ids(&store, &ix).await.unwrap();
+        assert_eq!((p.data.len(), p.end_cursor.as_deref()), (10, Some("m09")));
+        // Backwards from the end: members follow, so a cursor.
+        let b = req(None, Some("m11")).page_ids(&store, &ix).await.unwrap();
+        assert_eq!(
+            (b.data.first().map(String::as_str), b.end_cursor.as_deref()),
+            (Some("m01"), Some("m10"))
+        );
+        // Backwards from beyond the last member: nothing follows.
+        let b = req(None, Some("zz")).page_ids(&store, &ix).await.unwrap();
+        assert_eq!((b.data.len(), b.end_cursor), (10, None));
     }
 }

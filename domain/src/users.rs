@@ -10,9 +10,7 @@ use crate::store::{Key, Op};
 impl Core {
     pub async fn list_users(&self, t: &Tenant, page: &PageRequest) -> Result<Page<ExternalUser>> {
         let index = records::users_index(t);
-        let members = self.store.index_range(&index, &page.range()?).await?;
-        let total = self.store.index_count(&index).await?;
-        let ids = page.page_of(members, total)?;
+        let ids = page.page_ids(self.store.as_ref(), &index).await?;
         let keys: Vec<Key> = ids.data.iter().map(|e| records::user(t, e)).collect();
         let mut data = Vec::with_capacity(keys.len());
         for raw in self.store.get_many(&keys).await?.into_iter().flatten() {

@@ -65,9 +65,11 @@ fn percent_decode(s: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%'
             && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).ok()?, 16)
+            && b[i + 1].is_ascii_hexdigit()
+            && b[i + 2].is_ascii_hexdigit()
         {
-            out.push(v);
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
             out.push(b[i]);
@@ -160,6 +162,7 @@ mod tests {
         );
         assert_eq!(percent_decode("a%2Bb%25").unwrap(), "a+b%");
         assert_eq!(percent_decode("bad%zz%").unwrap(), "bad%zz%");
+        assert_eq!(percent_decode("%+1").unwrap(), "%+1");
         assert!(percent_decode("%ff").is_none());
     }
 }

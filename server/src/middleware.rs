@@ -105,6 +105,14 @@ where
             return Ok(r);
         }
         let mut res = fut.expect("called when not a preflight").await?;
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if res.status().as_u16() >= 400 && !is_json {
+            let status = res.status();
+            res = res.into_response(canonical_error(status));
+        }
         let approved = res.request().extensions().get::<ApprovedOrigin>().cloned();
         if let Some(ApprovedOrigin(o)) = approved
             && let Ok(v) = HeaderValue::from_str(&o)
@@ -113,14 +121,6 @@ where
                 .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
             res.headers_mut()
                 .insert(header::VARY, HeaderValue::from_static("Origin"));
-        }
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if res.status().as_u16() >= 400 && !is_json {
-            let status = res.status();
-            return Ok(res.into_response(canonical_error(status)));
         }
         Ok(res)
     }
@@ -135,11 +135,15 @@ where
 {
     let start = Instant::now();
     let method = req.method().clone();
-    // The path only: queries and headers may carry tokens.
-    let path = req.path().to_string();
     let fut = srv.call(req);
     async move {
         let res = fut.await?;
+        // The route pattern, never the path: paths and queries may carry
+        // tokens (tokens/{ctok}/validate) and user ids.
+        let path = res
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "(no route)".into());
         tracing::info!(
             target: "switchboard::http",
             method = %method,

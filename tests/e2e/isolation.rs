@@ -20,6 +20,13 @@ async fn tenants_are_isolated_by_project_and_environment() {
             "--scope",
             "connect:accounts:read",
         ]);
+        let minter = inst.admin(&[
+            "issue-client",
+            "--project",
+            &a.id,
+            "--scope",
+            "connect:tokens:create",
+        ]);
         let s = inst.start().await;
         let ta = s.token(&a).await;
         let tb = s.token(&b).await;
@@ -216,6 +223,41 @@ async fn tenants_are_isolated_by_project_and_environment() {
         let (st, v) = s.oauth(&wider).await;
         assert_client_error(&ctx("scope escalation"), st, &v, 400, "invalid_scope");
 
+        // A connect token never carries more than its creator holds.
+        let tm = s.token(&crate::harness::Project::from_json(&minter)).await;
+        let tokens = format!("/v1/connect/{}/tokens", a.id);
+        let (st, v, _) = s
+            .call(
+                Method::POST,
+                &tokens,
+                &tm,
+                None,
+                Some(json!({"external_user_id": "alice", "scope": "*"})),
+            )
+            .await;
+        assert_client_error(&ctx("scope via connect token"), st, &v, 403, "cannot grant");
+        let (st, v, _) = s
+            .call(
+                Method::POST,
+                &tokens,
+                &tm,
+                None,
+                Some(json!({"external_user_id": "alice"})),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        let narrow = v["token"].as_str().unwrap();
+        let (st, v, _) = s
+            .call(Method::GET, "/v1/connect/accounts", narrow, None, None)
+            .await;
+        assert_client_error(
+            &ctx("narrow connect token"),
+            st,
+            &v,
+            403,
+            "connect:accounts:read",
+        );
+
         // A connect token reaches only its user, its tenant, and no credentials.
         let ct = s
             .connect_token(&ta, &a.id, Some("development"), "carol")
@@ -243,7 +285,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
                 None,
             )
             .await;
-        assert_client_error(&ctx("token env"), st, &v, 400, "development");
+        assert_client_error(&ctx("token env"), st, &v, 403, "development");
         let (st, v, _) = s
             .call(
                 Method::GET,

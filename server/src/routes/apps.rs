@@ -100,8 +100,14 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
     };
     let total = apps.len();
     let (start, end) = match (pos(&after, "after")?, pos(&before, "before")?) {
-        (_, Some(b)) => (b.saturating_sub(limit), b.min(total)),
-        (Some(a), None) => ((a + 1).min(total), (a + 1 + limit).min(total)),
+        (_, Some(b)) => {
+            let b = b.min(total);
+            (b.saturating_sub(limit), b)
+        }
+        (Some(a), None) => {
+            let from = a.saturating_add(1).min(total);
+            (from, from.saturating_add(limit).min(total))
+        }
         (None, None) => (0, limit.min(total)),
     };
     let base = &auth.core.settings.public_base;

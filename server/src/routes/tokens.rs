@@ -30,6 +30,7 @@ pub async fn create(ctx: Ctx, body: web::Json<CreateToken>) -> ApiResult<HttpRes
         .core
         .create_connect_token(
             &ctx.tenant,
+            ctx.caller.scopes(),
             NewConnectToken {
                 external_user_id: b.external_user_id,
                 allowed_origins: b.allowed_origins,
