@@ -142,38 +142,29 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let tok: Value = http
-        .post(format!("{base}/v1/oauth/token"))
-        .json(&json!({"grant_type": "client_credentials", "client_id": p["client_id"], "client_secret": p["client_secret"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grant = json!({"grant_type": "client_credentials", "client_id": p["client_id"], "client_secret": p["client_secret"]});
+    let tok = post_json(&http, format!("{base}/v1/oauth/token"), None, grant).await;
     let bearer = tok["access_token"].as_str().unwrap().to_string();
     let project = p["project_id"].as_str().unwrap().to_string();
 
     // 10 accounts for the user whose accounts are listed.
     for i in 0..10 {
-        let ct: Value = http
-            .post(format!("{base}/v1/connect/{project}/tokens"))
-            .bearer_auth(&bearer)
-            .json(&json!({"external_user_id": "bench-user"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let r = http
-            .post(format!("{base}/v1/connect/{project}/accounts"))
-            .bearer_auth(&bearer)
-            .json(&json!({"app_slug": "stripe", "cfmap_json": json!({"api_key": format!("sk_{i}")}).to_string(), "connect_token": ct["token"]}))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+        let url = format!("{base}/v1/connect/{project}/tokens");
+        let ct = post_json(
+            &http,
+            url,
+            Some(&bearer),
+            json!({"external_user_id": "bench-user"}),
+        )
+        .await;
+        let body = json!({"app_slug": "stripe", "cfmap_json": json!({"api_key": format!("sk_{i}")}).to_string(), "connect_token": ct["token"]});
+        post_json(
+            &http,
+            format!("{base}/v1/connect/{project}/accounts"),
+            Some(&bearer),
+            body,
+        )
+        .await;
     }
 
     let mut rows = Vec::new();
@@ -216,6 +207,21 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
     .await;
     rows.push(row(name, "POST tokens", &s));
     rows
+}
+
+async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    bearer: Option<&str>,
+    body: Value,
+) -> Value {
+    let mut rb = http.post(url).json(&body);
+    if let Some(b) = bearer {
+        rb = rb.bearer_auth(b);
+    }
+    let r = rb.send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
 }
 
 fn row(backend: &str, case: &str, s: &Stats) -> String {

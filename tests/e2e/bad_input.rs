@@ -21,30 +21,14 @@ async fn bad_inputs_get_clear_4xx_errors() {
 
         // Unknown project.
         let (st, v, _) = s
-            .call(
-                Method::GET,
-                "/v1/connect/proj_doesnotexist/accounts",
-                &ta,
-                None,
-                None,
-            )
+            .get("/v1/connect/proj_doesnotexist/accounts", &ta, None)
             .await;
         assert_client_error(&ctx("unknown project"), st, &v, 404, "not found");
-        let (st, v, _) = s
-            .call(
-                Method::GET,
-                "/v1/connect/not-a-project/accounts",
-                &ta,
-                None,
-                None,
-            )
-            .await;
+        let (st, v, _) = s.get("/v1/connect/not-a-project/accounts", &ta, None).await;
         assert_client_error(&ctx("malformed project"), st, &v, 404, "not found");
 
         // Wrong environment.
-        let (st, v, _) = s
-            .call(Method::GET, &accounts, &ta, Some("staging"), None)
-            .await;
+        let (st, v, _) = s.get(&accounts, &ta, Some("staging")).await;
         assert_client_error(&ctx("wrong environment"), st, &v, 400, "x-pd-environment");
 
         // Malformed JSON, and JSON of the wrong shape.
@@ -173,9 +157,7 @@ async fn bad_inputs_get_clear_4xx_errors() {
             .call(Method::POST, &accounts, &ta, None, Some(create(&expired)))
             .await;
         assert_client_error(&ctx("expired token"), st, &v, 400, "expired");
-        let (st, v, _) = s
-            .call(Method::GET, "/v1/connect/accounts", &expired, None, None)
-            .await;
+        let (st, v, _) = s.get("/v1/connect/accounts", &expired, None).await;
         assert_client_error(&ctx("expired bearer"), st, &v, 401, "expired");
 
         // Already-used connect token.
@@ -188,18 +170,14 @@ async fn bad_inputs_get_clear_4xx_errors() {
             .call(Method::POST, &accounts, &ta, None, Some(create(&used)))
             .await;
         assert_client_error(&ctx("used token"), st, &v, 400, "already been used");
-        let (st, v, _) = s
-            .call(Method::GET, "/v1/connect/accounts", &used, None, None)
-            .await;
+        let (st, v, _) = s.get("/v1/connect/accounts", &used, None).await;
         assert_client_error(&ctx("used bearer"), st, &v, 401, "already been used");
 
         // Path ids are percent-decoded, however the SDK escaped them.
         let (st, v, _) = s
-            .call(
-                Method::GET,
+            .get(
                 &format!("/v1/connect/{}/users/%75se%64/accounts", a.id),
                 &ta,
-                None,
                 None,
             )
             .await;
@@ -229,9 +207,7 @@ async fn bad_inputs_get_clear_4xx_errors() {
         grant["grant_type"] = json!("password");
         let (st, v) = s.oauth(&grant).await;
         assert_client_error(&ctx("grant type"), st, &v, 400, "unsupported_grant_type");
-        let (st, v, _) = s
-            .call(Method::GET, &accounts, "sbat.nope.nope", None, None)
-            .await;
+        let (st, v, _) = s.get(&accounts, "sbat.nope.nope", None).await;
         assert_client_error(&ctx("bad bearer"), st, &v, 401, "invalid");
         let r = s
             .http
@@ -282,24 +258,12 @@ async fn bad_inputs_get_clear_4xx_errors() {
             ("?app=nope", "unknown app"),
             ("?external_user_id=a%3Ab", "may only contain"),
         ] {
-            let (st, v, _) = s
-                .call(Method::GET, &format!("{accounts}{q}"), &ta, None, None)
-                .await;
+            let (st, v, _) = s.get(&format!("{accounts}{q}"), &ta, None).await;
             assert_client_error(&ctx(q), st, &v, 400, needle);
         }
-        let (st, v, _) = s
-            .call(
-                Method::GET,
-                &format!("{accounts}/apn_missing"),
-                &ta,
-                None,
-                None,
-            )
-            .await;
+        let (st, v, _) = s.get(&format!("{accounts}/apn_missing"), &ta, None).await;
         assert_client_error(&ctx("missing account"), st, &v, 404, "not found");
-        let (st, v, _) = s
-            .call(Method::GET, "/v1/nothing/here", &ta, None, None)
-            .await;
+        let (st, v, _) = s.get("/v1/nothing/here", &ta, None).await;
         assert_client_error(&ctx("no route"), st, &v, 404, "no route");
         s.stop();
     }

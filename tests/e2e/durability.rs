@@ -1,7 +1,5 @@
 //! Data survives a restart, and credentials still decrypt.
 
-use reqwest::Method;
-
 use crate::harness::{BACKENDS, Instance};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -19,7 +17,7 @@ async fn accounts_survive_a_restart_on_both_backends() {
         let server = inst.start().await;
         // The access token was persisted too.
         let path = format!("/v1/connect/{}/accounts?include_credentials=true", p.id);
-        let (s, v, _) = server.call(Method::GET, &path, &bearer, None, None).await;
+        let (s, v, _) = server.get(&path, &bearer, None).await;
         assert_eq!(s, 200, "{backend:?}: {v}");
         assert_eq!(v["data"][0]["id"], id.as_str(), "{backend:?}");
         assert_eq!(

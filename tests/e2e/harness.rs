@@ -119,6 +119,18 @@ impl Instance {
         })
     }
 
+    /// A running server with one project and an access token for it.
+    pub async fn serve_project(
+        backend: Backend,
+        name: &str,
+    ) -> (Instance, Project, Server, String) {
+        let inst = Instance::new(backend);
+        let p = inst.create_project(name);
+        let s = inst.start().await;
+        let bearer = s.token(&p).await;
+        (inst, p, s, bearer)
+    }
+
     pub fn create_project(&self, name: &str) -> Project {
         Project::from_json(&self.admin(&["create-project", "--name", name]))
     }
@@ -307,6 +319,16 @@ impl Server {
                 .unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
         };
         (status, v, headers)
+    }
+
+    pub async fn get(
+        &self,
+        path: &str,
+        bearer: &str,
+        env: Option<&str>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.call(reqwest::Method::GET, path, bearer, env, None)
+            .await
     }
 
     pub async fn connect_token(

@@ -79,11 +79,9 @@ async fn tenants_are_isolated_by_project_and_environment() {
         assert_client_error(&ctx("token for B"), st, &v, 403, "not valid for project");
         // B's account id on A's own path is simply not there.
         let (st, _, _) = s
-            .call(
-                Method::GET,
+            .get(
                 &format!("/v1/connect/{}/accounts/{b_acct}", a.id),
                 &ta,
-                None,
                 None,
             )
             .await;
@@ -99,13 +97,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
             .await;
         assert_eq!(st, 404);
         let (_, v, _) = s
-            .call(
-                Method::GET,
-                &format!("/v1/connect/{}/accounts", a.id),
-                &ta,
-                None,
-                None,
-            )
+            .get(&format!("/v1/connect/{}/accounts", a.id), &ta, None)
             .await;
         assert_eq!(
             v["data"].as_array().unwrap().len(),
@@ -116,12 +108,10 @@ async fn tenants_are_isolated_by_project_and_environment() {
         // A's development environment sees nothing of A's production.
         let a_acct = |id: &str| format!("/v1/connect/{}/accounts/{id}", a.id);
         let (st, v, _) = s
-            .call(
-                Method::GET,
+            .get(
                 &format!("/v1/connect/{}/accounts", a.id),
                 &ta,
                 Some("development"),
-                None,
             )
             .await;
         assert_eq!(
@@ -130,15 +120,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
             "{}",
             ctx("dev list")
         );
-        let (st, _, _) = s
-            .call(
-                Method::GET,
-                &a_acct(&a_prod),
-                &ta,
-                Some("development"),
-                None,
-            )
-            .await;
+        let (st, _, _) = s.get(&a_acct(&a_prod), &ta, Some("development")).await;
         assert_eq!(st, 404);
         let (st, _, _) = s
             .call(
@@ -151,12 +133,10 @@ async fn tenants_are_isolated_by_project_and_environment() {
             .await;
         assert_eq!(st, 404);
         let (_, v, _) = s
-            .call(
-                Method::GET,
+            .get(
                 &format!("/v1/connect/{}/users", a.id),
                 &ta,
                 Some("development"),
-                None,
             )
             .await;
         assert_eq!(v["data"].as_array().unwrap().len(), 0);
@@ -170,21 +150,17 @@ async fn tenants_are_isolated_by_project_and_environment() {
             )
             .await;
         assert_eq!(st, 404);
-        let (st, v, _) = s
-            .call(Method::GET, &a_acct(&a_prod), &ta, Some("production"), None)
-            .await;
+        let (st, v, _) = s.get(&a_acct(&a_prod), &ta, Some("production")).await;
         assert_eq!(st, 200, "production account still there: {v}");
 
         // A client limited to production cannot act in development.
         let prod = crate::harness::Project::from_json(&prod_only);
         let tp = s.token(&prod).await;
         let (st, v, _) = s
-            .call(
-                Method::GET,
+            .get(
                 &format!("/v1/connect/{}/accounts", a.id),
                 &tp,
                 Some("development"),
-                None,
             )
             .await;
         assert_client_error(&ctx("prod-only client"), st, &v, 403, "development");
@@ -193,13 +169,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
         let ro = crate::harness::Project::from_json(&read_only);
         let tro = s.token(&ro).await;
         let (st, _, _) = s
-            .call(
-                Method::GET,
-                &format!("/v1/connect/{}/accounts", a.id),
-                &tro,
-                None,
-                None,
-            )
+            .get(&format!("/v1/connect/{}/accounts", a.id), &tro, None)
             .await;
         assert_eq!(st, 200);
         let (st, v, _) = s
@@ -247,9 +217,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
             .await;
         assert_eq!(st, 200, "{v}");
         let narrow = v["token"].as_str().unwrap();
-        let (st, v, _) = s
-            .call(Method::GET, "/v1/connect/accounts", narrow, None, None)
-            .await;
+        let (st, v, _) = s.get("/v1/connect/accounts", narrow, None).await;
         assert_client_error(
             &ctx("narrow connect token"),
             st,
@@ -262,58 +230,24 @@ async fn tenants_are_isolated_by_project_and_environment() {
         let ct = s
             .connect_token(&ta, &a.id, Some("development"), "carol")
             .await;
-        let (st, v, _) = s
-            .call(Method::GET, "/v1/connect/accounts", &ct, None, None)
-            .await;
+        let (st, v, _) = s.get("/v1/connect/accounts", &ct, None).await;
         assert_eq!((st, v["data"].as_array().unwrap().len()), (200, 0), "{v}");
         let (st, v, _) = s
-            .call(
-                Method::GET,
-                "/v1/connect/accounts?external_user_id=alice",
-                &ct,
-                None,
-                None,
-            )
+            .get("/v1/connect/accounts?external_user_id=alice", &ct, None)
             .await;
         assert_client_error(&ctx("other user"), st, &v, 403, "own user");
-        let (st, v, _) = s
-            .call(
-                Method::GET,
-                "/v1/connect/accounts",
-                &ct,
-                Some("production"),
-                None,
-            )
-            .await;
+        let (st, v, _) = s.get("/v1/connect/accounts", &ct, Some("production")).await;
         assert_client_error(&ctx("token env"), st, &v, 403, "development");
         let (st, v, _) = s
-            .call(
-                Method::GET,
-                "/v1/connect/accounts?include_credentials=true",
-                &ct,
-                None,
-                None,
-            )
+            .get("/v1/connect/accounts?include_credentials=true", &ct, None)
             .await;
         assert_client_error(&ctx("ctok credentials"), st, &v, 403, "server credentials");
         let (st, v, _) = s
-            .call(
-                Method::GET,
-                &format!("/v1/connect/{}/users", a.id),
-                &ct,
-                None,
-                None,
-            )
+            .get(&format!("/v1/connect/{}/users", a.id), &ct, None)
             .await;
         assert_client_error(&ctx("ctok users"), st, &v, 403, "server credentials");
         let (st, v, _) = s
-            .call(
-                Method::GET,
-                &format!("/v1/connect/{}/accounts", b.id),
-                &ct,
-                None,
-                None,
-            )
+            .get(&format!("/v1/connect/{}/accounts", b.id), &ct, None)
             .await;
         assert_client_error(
             &ctx("ctok other project"),

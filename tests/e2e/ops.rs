@@ -79,11 +79,11 @@ async fn redis_outage_answers_503_with_retry_after_and_recovers() {
     let s = inst.start().await;
     let bearer = s.token(&p).await;
     let path = format!("/v1/connect/{}/accounts", p.id);
-    let (st, _, _) = s.call(Method::GET, &path, &bearer, None, None).await;
+    let (st, _, _) = s.get(&path, &bearer, None).await;
     assert_eq!(st, 200);
 
     redis.stop();
-    let (st, v, h) = s.call(Method::GET, &path, &bearer, None, None).await;
+    let (st, v, h) = s.get(&path, &bearer, None).await;
     assert_eq!(st, 503, "{v}");
     assert!(v["error"].as_str().unwrap().contains("unavailable"));
     assert!(h.get("retry-after").is_some(), "503 carries Retry-After");
@@ -105,7 +105,7 @@ async fn redis_outage_answers_503_with_retry_after_and_recovers() {
     redis.spawn();
     let mut recovered = false;
     for _ in 0..100 {
-        let (st, _, _) = s.call(Method::GET, &path, &bearer, None, None).await;
+        let (st, _, _) = s.get(&path, &bearer, None).await;
         if st == 200 {
             recovered = true;
             break;
@@ -118,10 +118,7 @@ async fn redis_outage_answers_503_with_retry_after_and_recovers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_encryption_key_stops_startup_with_a_clear_message() {
-    let inst = Instance::new(Backend::Embedded);
-    let p = inst.create_project("Keys");
-    let s = inst.start().await;
-    let bearer = s.token(&p).await;
+    let (inst, p, s, bearer) = Instance::serve_project(Backend::Embedded, "Keys").await;
     s.key_account(&bearer, &p.id, None, "u", "sk_1").await;
     s.stop();
 
@@ -155,10 +152,7 @@ async fn a_wrong_encryption_key_stops_startup_with_a_clear_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
-    let inst = Instance::new(Backend::Embedded);
-    let p = inst.create_project("Rotate");
-    let s = inst.start().await;
-    let bearer = s.token(&p).await;
+    let (inst, p, s, bearer) = Instance::serve_project(Backend::Embedded, "Rotate").await;
     for i in 0..3 {
         s.key_account(&bearer, &p.id, None, &format!("u{i}"), &format!("sk_{i}"))
             .await;
@@ -184,11 +178,9 @@ async fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
 
     let s = inst.start().await;
     let (_, v, _) = s
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/connect/{}/accounts?include_credentials=true", p.id),
             &bearer,
-            None,
             None,
         )
         .await;
@@ -212,10 +204,10 @@ async fn revoking_a_client_cuts_off_its_tokens_at_once() {
     let s = inst.start().await;
     let bearer = s.token(&p).await;
     let path = format!("/v1/connect/{}/accounts", p.id);
-    assert_eq!(s.call(Method::GET, &path, &bearer, None, None).await.0, 200);
+    assert_eq!(s.get(&path, &bearer, None).await.0, 200);
     let out = inst.admin(&["revoke-client", "--client-id", &p.client_id]);
     assert_eq!(out["revoked"], true);
-    let (st, v, _) = s.call(Method::GET, &path, &bearer, None, None).await;
+    let (st, v, _) = s.get(&path, &bearer, None).await;
     assert_client_error("revoked token", st, &v, 401, "invalid");
     let (st, _) = s
         .oauth(&Server::grant(&p.client_id, &p.client_secret))
@@ -226,10 +218,7 @@ async fn revoking_a_client_cuts_off_its_tokens_at_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cors_follows_the_connect_tokens_allowed_origins() {
-    let inst = Instance::new(Backend::Embedded);
-    let p = inst.create_project("Cors");
-    let s = inst.start().await;
-    let bearer = s.token(&p).await;
+    let (_inst, p, s, bearer) = Instance::serve_project(Backend::Embedded, "Cors").await;
     let (_, v, _) = s
         .call(
             Method::POST,
@@ -362,12 +351,10 @@ async fn first_start_bootstraps_a_project_and_prints_its_credentials() {
     let p = crate::harness::Project::from_json(&creds);
     let bearer = s.token(&p).await;
     let (st, _, _) = s
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/connect/{}/accounts", p.id),
             &bearer,
             Some("development"),
-            None,
         )
         .await;
     assert_eq!(st, 200);
