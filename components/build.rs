@@ -1,25 +1,42 @@
-//! Embeds every manifest under `apps/` into the binary, so adding an app is
-//! adding a file: no list to edit.
+//! Embeds every manifest under `apps/`, `actions/` and `triggers/` into the
+//! binary, so adding a component is adding a file: no list to edit.
 
 use std::fmt::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+}
 
 fn main() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("apps");
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("components/apps exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for d in ["apps", "actions", "triggers"] {
+        walk(&root.join(d), &mut files);
+    }
     files.sort();
-    let mut out = String::from("pub const BUILTIN_APPS: &[(&str, &str)] = &[\n");
+    let mut out = String::from("pub const BUILTIN: &[(&str, &str)] = &[\n");
     for f in files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_name().unwrap().to_string_lossy();
+        let rel = f
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         writeln!(
             out,
-            "    (\"apps/{name}\", include_str!({:?})),",
+            "    ({rel:?}, include_str!({:?})),",
             f.display().to_string()
         )
         .unwrap();

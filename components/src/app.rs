@@ -7,12 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::ManifestError;
 
-pub const MANIFEST_VERSION: u32 = 1;
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct App {
     pub manifest_version: u32,
+    pub kind: ManifestKind,
     pub id: String,
     pub name_slug: String,
     pub name: String,
@@ -26,6 +25,9 @@ pub struct App {
     pub scope_profiles: Vec<ScopeProfile>,
     #[serde(default)]
     pub connect: ConnectInfo,
+    /// How requests to the app's API are built; absent for apps without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +35,17 @@ pub struct App {
 pub enum AuthType {
     None,
     Keys,
+    Basic,
     Oauth,
+}
+
+/// The `kind` every manifest starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ManifestKind {
+    App,
+    Action,
+    Trigger,
 }
 
 impl AuthType {
@@ -41,6 +53,7 @@ impl AuthType {
         match self {
             AuthType::None => "none",
             AuthType::Keys => "keys",
+            AuthType::Basic => "basic",
             AuthType::Oauth => "oauth",
         }
     }
@@ -87,6 +100,59 @@ pub struct OAuthSpec {
     pub pkce: bool,
     #[serde(default)]
     pub extra_authorize_params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub extra_token_params: BTreeMap<String, String>,
+    /// Where the token response keeps each field (JSONPath), for providers
+    /// that nest them (Slack user tokens live under `authed_user`).
+    #[serde(default)]
+    pub token_fields: TokenFields,
+    /// Whether access tokens can be refreshed with a refresh token.
+    #[serde(default = "yes")]
+    pub refresh: bool,
+    /// Refresh this long before expiry.
+    #[serde(default = "five_minutes")]
+    pub refresh_margin_secs: u64,
+    /// How the client authenticates at the token endpoint.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFields {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: String,
+    pub scope: String,
+}
+
+impl Default for TokenFields {
+    fn default() -> Self {
+        TokenFields {
+            access_token: "$.access_token".into(),
+            refresh_token: "$.refresh_token".into(),
+            expires_in: "$.expires_in".into(),
+            scope: "$.scope".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the form body.
+    #[default]
+    Body,
+    /// HTTP Basic with the client id and secret.
+    Basic,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn five_minutes() -> u64 {
+    300
 }
 
 fn space() -> String {
@@ -111,79 +177,247 @@ pub struct ConnectInfo {
     pub base_proxy_target_url: Option<String>,
 }
 
-fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+/// The app's API: base URL, credential injection, limits and paging. Every
+/// string is a template over `account` (the decrypted credential fields).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSpec {
+    /// May depend on account fields, e.g. `https://{{ account.subdomain }}.zendesk.com/api/v2`.
+    pub base_url: String,
+    /// Headers on every request: credential injection and defaults.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Query parameters on every request (for apps that take keys there).
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    pub rate_limit: RateLimitHeaders,
+    #[serde(default)]
+    pub retry: RetryRules,
+    #[serde(default)]
+    pub auth_error: AuthErrorRule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<Pagination>,
+    /// A request that succeeds only with working credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// Response headers that report the provider's rate limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitHeaders {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining: Option<String>,
+    /// Epoch seconds at which the window resets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<String>,
+    #[serde(default = "retry_after")]
+    pub retry_after: String,
+}
+
+fn retry_after() -> String {
+    "retry-after".into()
+}
+
+impl Default for RateLimitHeaders {
+    fn default() -> Self {
+        RateLimitHeaders {
+            limit: None,
+            remaining: None,
+            reset: None,
+            retry_after: retry_after(),
+        }
+    }
+}
+
+/// Which responses are retried, how often, and how long a wait is allowed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryRules {
+    pub statuses: Vec<u16>,
+    pub max_attempts: u32,
+    /// A `Retry-After` longer than this is not waited out: the call fails.
+    pub max_wait_secs: u64,
+}
+
+impl Default for RetryRules {
+    fn default() -> Self {
+        RetryRules {
+            statuses: vec![429, 502, 503],
+            max_attempts: 3,
+            max_wait_secs: 10,
+        }
+    }
+}
+
+/// How an expired or revoked credential shows itself: by status, or (for
+/// APIs like Slack that answer 200 `{ok:false}`) by a condition on `response`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthErrorRule {
+    pub statuses: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+}
+
+impl Default for AuthErrorRule {
+    fn default() -> Self {
+        AuthErrorRule {
+            statuses: vec![401],
+            when: None,
+        }
+    }
+}
+
+/// How list endpoints page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Pagination {
+    /// RFC 8288 `Link: <…>; rel="next"` (GitHub).
+    LinkHeader,
+    /// An opaque cursor in the body, sent back as a query parameter (Slack).
+    Cursor {
+        /// JSONPath of the next cursor; empty or absent ends the list.
+        cursor_path: String,
+        param: String,
+    },
+    /// The last item's id as the next page's start, while a flag says more
+    /// (Stripe's `starting_after` and `has_more`).
+    LastItem {
+        param: String,
+        /// JSONPath within an item.
+        id_path: String,
+        has_more_path: String,
+    },
+    /// A numeric offset advanced by the page size.
+    Offset {
+        param: String,
+        #[serde(default)]
+        start: u64,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySpec {
+    #[serde(default = "get")]
+    pub method: String,
+    pub url: String,
+    #[serde(default = "ok_statuses")]
+    pub expect_status: Vec<u16>,
+    /// A condition on `response` for APIs that answer 200 to bad keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok_if: Option<String>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+fn ok_statuses() -> Vec<u16> {
+    vec![200]
+}
+
+/// Site-specific endpoints for an app (a GitHub Enterprise host, or a local
+/// test double), set in configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppOverride {
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub authorize_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
 }
 
 impl App {
-    pub fn parse(file: &str, text: &str) -> Result<Self, ManifestError> {
-        let err = |path: &str, reason: String| ManifestError {
-            file: file.to_string(),
-            path: path.to_string(),
-            reason,
-        };
-        let app: App = serde_json::from_str(text)
-            .map_err(|e| err("$", format!("invalid JSON manifest: {e}")))?;
-        if app.manifest_version != MANIFEST_VERSION {
-            return Err(err(
-                "manifest_version",
-                format!("must be {MANIFEST_VERSION}, got {}", app.manifest_version),
-            ));
-        }
-        if !is_slug(&app.name_slug) {
-            return Err(err("name_slug", "must match ^[a-z0-9_]+$".into()));
-        }
-        if !app.id.starts_with("app_") || !is_slug(&app.id[4..].to_ascii_lowercase()) {
-            return Err(err("id", "must be app_ followed by [A-Za-z0-9_]".into()));
-        }
-        if app.name.trim().is_empty() {
-            return Err(err("name", "must not be empty".into()));
-        }
-        if app.categories.is_empty() {
-            return Err(err("categories", "needs at least one category".into()));
-        }
-        match app.auth.kind {
-            AuthType::Oauth if app.auth.oauth.is_none() => {
-                return Err(err(
-                    "auth.oauth",
-                    "an oauth app needs authorize_url and token_url".into(),
-                ));
-            }
-            AuthType::Keys if app.auth.fields.is_empty() => {
-                return Err(err(
-                    "auth.fields",
-                    "a keys app needs at least one field".into(),
-                ));
-            }
-            _ => {}
-        }
-        for (i, f) in app.auth.fields.iter().enumerate() {
-            if !is_slug(&f.name) {
-                return Err(err(
-                    &format!("auth.fields[{i}].name"),
-                    "must match ^[a-z0-9_]+$".into(),
-                ));
-            }
-            if app.auth.fields[..i].iter().any(|g| g.name == f.name) {
+    /// Checks beyond the schema: unique field names, JSONPaths that parse.
+    pub(crate) fn check(&self, file: &str) -> Result<(), ManifestError> {
+        let err = |path: &str, reason: String| crate::manifest::error(file, path, reason);
+        for (i, f) in self.auth.fields.iter().enumerate() {
+            if self.auth.fields[..i].iter().any(|g| g.name == f.name) {
                 return Err(err(
                     &format!("auth.fields[{i}].name"),
                     format!("{:?} is repeated", f.name),
                 ));
             }
         }
-        if let Some(o) = &app.auth.oauth {
-            for (path, url) in [
-                ("auth.oauth.authorize_url", &o.authorize_url),
-                ("auth.oauth.token_url", &o.token_url),
-            ] {
-                if !url.starts_with("https://") && !url.starts_with("http://") {
-                    return Err(err(path, "must be an http(s) URL".into()));
+        let mut paths: Vec<(&str, &str)> = Vec::new();
+        if let Some(o) = &self.auth.oauth {
+            let t = &o.token_fields;
+            paths.extend([
+                (
+                    "auth.oauth.token_fields.access_token",
+                    t.access_token.as_str(),
+                ),
+                (
+                    "auth.oauth.token_fields.refresh_token",
+                    t.refresh_token.as_str(),
+                ),
+                ("auth.oauth.token_fields.expires_in", t.expires_in.as_str()),
+                ("auth.oauth.token_fields.scope", t.scope.as_str()),
+            ]);
+        }
+        match self.api.as_ref().and_then(|a| a.pagination.as_ref()) {
+            Some(Pagination::Cursor { cursor_path, .. }) => {
+                paths.push(("api.pagination.cursor_path", cursor_path))
+            }
+            Some(Pagination::LastItem {
+                id_path,
+                has_more_path,
+                ..
+            }) => paths.extend([
+                ("api.pagination.id_path", id_path.as_str()),
+                ("api.pagination.has_more_path", has_more_path.as_str()),
+            ]),
+            _ => {}
+        }
+        for (at, p) in paths {
+            crate::jsonpath::compile(p).map_err(|e| err(at, e))?;
+        }
+        Ok(())
+    }
+
+    /// Applies site-specific endpoints from configuration; the overridden
+    /// base URL's host joins the allowed proxy domains.
+    pub fn apply_override(&mut self, o: &AppOverride) {
+        if let Some(base) = &o.base_url {
+            let base = base.trim_end_matches('/').to_string();
+            if let Some(api) = &mut self.api {
+                api.base_url = base.clone();
+            }
+            self.connect.base_proxy_target_url = Some(base.clone());
+            if let Some(host) = url::Url::parse(&base)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+            {
+                if !self.connect.allowed_domains.contains(&host) {
+                    self.connect.allowed_domains.push(host);
                 }
             }
         }
-        Ok(app)
+        if let Some(oauth) = &mut self.auth.oauth {
+            if let Some(u) = &o.authorize_url {
+                oauth.authorize_url = u.clone();
+            }
+            if let Some(u) = &o.token_url {
+                oauth.token_url = u.clone();
+            }
+        }
     }
 
     /// Pipedream's `custom_fields_json`: the fields as a JSON *string*.

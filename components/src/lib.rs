@@ -1,17 +1,33 @@
-//! Switchboard's component catalog. Components are data: each app is a JSON
-//! manifest under `components/apps/`, embedded at build time, validated at
-//! load time with the file, the field and the reason of any defect.
+//! Switchboard's components are data. Each app, action and trigger is a JSON
+//! manifest (`apps/`, `actions/`, `triggers/`), embedded at build time or
+//! registered at runtime, validated against `schema/manifest.v1.json` when
+//! loaded, and interpreted by this crate's runtime: templates, HTTP steps,
+//! remote options, reload props and the proxy.
 
+pub mod action;
 mod app;
+pub mod component;
+pub mod jsonpath;
+pub mod manifest;
+pub mod options;
+pub mod outbound;
 pub mod props;
+pub mod proxy;
+pub mod runtime;
+pub mod template;
 
-pub use app::{App, AuthSpec, AuthType, ConnectInfo, CustomField, OAuthSpec, ScopeProfile};
+pub use app::{
+    ApiSpec, App, AppOverride, AuthSpec, AuthType, ClientAuth, ConnectInfo, CustomField,
+    ManifestKind, OAuthSpec, Pagination, ScopeProfile,
+};
+pub use component::Component;
+pub use manifest::Manifest;
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{file}: {path}: {reason}")]
 pub struct ManifestError {
     pub file: String,
@@ -19,16 +35,17 @@ pub struct ManifestError {
     pub reason: String,
 }
 
-/// All apps, ordered by slug.
+/// The built-in apps and components.
 #[derive(Debug, Clone)]
 pub struct Catalog {
     apps: Vec<App>,
+    components: Vec<Component>,
 }
 
 impl Catalog {
     /// The manifests compiled into this binary.
     pub fn builtin() -> Result<Self, ManifestError> {
-        Self::from_sources(builtin::BUILTIN_APPS.iter().copied())
+        Self::from_sources(builtin::BUILTIN.iter().copied())
     }
 
     /// Parses and validates `(file name, JSON text)` pairs.
@@ -36,22 +53,102 @@ impl Catalog {
         sources: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<Self, ManifestError> {
         let mut apps: Vec<App> = Vec::new();
+        let mut components: Vec<(String, Component)> = Vec::new();
         for (file, text) in sources {
-            let app = App::parse(file, text)?;
-            if let Some(dup) = apps
-                .iter()
-                .find(|a| a.name_slug == app.name_slug || a.id == app.id)
-            {
-                return Err(ManifestError {
-                    file: file.to_string(),
-                    path: "name_slug".into(),
-                    reason: format!("app {:?} is defined twice", dup.name_slug),
-                });
+            match manifest::parse(file, text)? {
+                Manifest::App(app) => {
+                    if let Some(dup) = apps
+                        .iter()
+                        .find(|a| a.name_slug == app.name_slug || a.id == app.id)
+                    {
+                        return Err(manifest::error(
+                            file,
+                            "name_slug",
+                            format!("app {:?} is defined twice", dup.name_slug),
+                        ));
+                    }
+                    apps.push(*app);
+                }
+                Manifest::Component(c) => components.push((file.to_string(), *c)),
             }
-            apps.push(app);
         }
         apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug));
-        Ok(Catalog { apps })
+        let mut catalog = Catalog {
+            apps,
+            components: Vec::new(),
+        };
+        for (file, c) in components {
+            catalog.check_component(&file, &c)?;
+            if catalog.component(&c.key).is_some() {
+                return Err(manifest::error(
+                    &file,
+                    "key",
+                    format!("component {:?} is defined twice", c.key),
+                ));
+            }
+            catalog.components.push(c);
+        }
+        catalog.components.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(catalog)
+    }
+
+    /// Checks a component against the apps it names (built-in or private).
+    pub fn check_component(&self, file: &str, c: &Component) -> Result<(), ManifestError> {
+        if self.get(&c.app).is_none() {
+            return Err(manifest::error(
+                file,
+                "app",
+                format!("unknown app {:?}", c.app),
+            ));
+        }
+        for (i, p) in c.props.iter().enumerate() {
+            if let Some(app) = &p.app
+                && self.get(app).is_none()
+            {
+                return Err(manifest::error(
+                    file,
+                    format!("props[{i}].app"),
+                    format!("unknown app {app:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses a manifest registered at runtime: it must be an action or a
+    /// trigger, and pass every check a built-in one does.
+    pub fn parse_component(
+        &self,
+        file: &str,
+        manifest: serde_json::Value,
+    ) -> Result<Component, ManifestError> {
+        match manifest::parse_value(file, manifest)? {
+            Manifest::Component(c) => {
+                self.check_component(file, &c)?;
+                Ok(*c)
+            }
+            Manifest::App(_) => Err(manifest::error(
+                file,
+                "kind",
+                "only actions and triggers can be registered through the API",
+            )),
+        }
+    }
+
+    /// Applies site-specific endpoints (by app slug) from configuration.
+    pub fn apply_overrides<'a>(
+        &mut self,
+        overrides: impl IntoIterator<Item = (&'a String, &'a AppOverride)>,
+    ) -> Result<(), String> {
+        for (slug, o) in overrides {
+            let app = self
+                .apps
+                .iter_mut()
+                .find(|a| &a.name_slug == slug)
+                .ok_or_else(|| format!("apps.{slug}: no such app"))?;
+            app.apply_override(o);
+        }
+        Ok(())
     }
 
     pub fn apps(&self) -> &[App] {
@@ -64,6 +161,14 @@ impl Catalog {
             .iter()
             .find(|a| a.name_slug == id_or_slug || a.id == id_or_slug)
     }
+
+    pub fn components(&self) -> &[Component] {
+        &self.components
+    }
+
+    pub fn component(&self, key: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.key == key)
+    }
 }
 
 #[cfg(test)]
@@ -71,49 +176,105 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_catalog_loads_the_apps_later_work_needs() {
+    fn builtin_catalog_loads() {
         let c = Catalog::builtin().unwrap();
         for slug in ["github", "slack", "stripe", "rss", "http", "schedule"] {
             assert!(c.get(slug).is_some(), "{slug} missing");
         }
         assert_eq!(c.get("app_github").unwrap().name_slug, "github");
         assert_eq!(c.get("stripe").unwrap().auth.kind, AuthType::Keys);
+        for key in [
+            "slack-send-message",
+            "github-create-issue",
+            "http-custom-request",
+        ] {
+            assert!(c.component(key).is_some(), "{key} missing");
+        }
     }
+
+    const APP: &str = r#"{"manifest_version":1,"kind":"app","id":"app_x","name_slug":"x","name":"X","categories":["c"],"auth":{"type":"none"}}"#;
 
     #[test]
     fn malformed_manifests_name_file_path_and_reason() {
         let bad = [
-            ("a.json", "{", "JSON"),
+            ("a.json", "{".to_string(), "JSON"),
             (
                 "b.json",
-                r#"{"manifest_version":1,"id":"app_x","name_slug":"X Y","name":"X","categories":["c"],"auth":{"type":"none"}}"#,
+                APP.replace(r#""name_slug":"x""#, r#""name_slug":"X Y""#),
                 "name_slug",
             ),
             (
                 "c.json",
-                r#"{"manifest_version":1,"id":"app_x","name_slug":"x","name":"X","categories":["c"],"auth":{"type":"oauth"}}"#,
-                "auth.oauth",
+                APP.replace(r#"{"type":"none"}"#, r#"{"type":"oauth"}"#),
+                "auth",
             ),
             (
                 "d.json",
-                r#"{"manifest_version":1,"id":"app_x","name_slug":"x","name":"X","categories":["c"],"auth":{"type":"keys","fields":[]}}"#,
+                APP.replace(r#"{"type":"none"}"#, r#"{"type":"keys","fields":[]}"#),
                 "auth.fields",
             ),
             (
                 "e.json",
-                r#"{"manifest_version":2,"id":"app_x","name_slug":"x","name":"X","categories":["c"],"auth":{"type":"none"}}"#,
+                APP.replace(r#""manifest_version":1"#, r#""manifest_version":2"#),
                 "manifest_version",
+            ),
+            (
+                "f.json",
+                APP.replace(r#""kind":"app""#, r#""kind":"widget""#),
+                "kind",
+            ),
+            (
+                "g.json",
+                APP.replace(r#""name":"X""#, r#""name":"X","colour":"red""#),
+                "colour",
             ),
         ];
         for (file, text, needle) in bad {
-            let err = Catalog::from_sources([(file, text)])
+            let err = Catalog::from_sources([(file, text.as_str())])
                 .unwrap_err()
                 .to_string();
             assert!(err.starts_with(file), "{err}");
             assert!(err.contains(needle), "{err} should mention {needle}");
         }
-        let ok = r#"{"manifest_version":1,"id":"app_x","name_slug":"x","name":"X","categories":["c"],"auth":{"type":"none"}}"#;
-        let err = Catalog::from_sources([("f.json", ok), ("g.json", ok)]).unwrap_err();
+        let err = Catalog::from_sources([("f.json", APP), ("g.json", APP)]).unwrap_err();
         assert!(err.to_string().contains("twice"));
+    }
+
+    fn action(extra: &str) -> String {
+        format!(
+            r#"{{"manifest_version":1,"kind":"action","key":"x-do","name":"Do","version":"0.1.0","app":"x",
+               "props":[{{"name":"n","type":"integer"}}],
+               "steps":[{{"name":"s","request":{{"url":"https://x.test/{{{{ props.n }}}}"}}}}]{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn component_defects_are_refused_with_their_path() {
+        let ok = action("");
+        Catalog::from_sources([("x.json", APP), ("a.json", ok.as_str())]).unwrap();
+        let cases = [
+            (action(r#","summary":"{{ props.n + }}""#), "summary"),
+            (action(r#","timeout_secs":90"#), "timeout_secs"),
+            (ok.replace(r#""key":"x-do""#, r#""key":"y-do""#), "key"),
+            (ok.replace(r#""app":"x""#, r#""app":"nope""#), "app"),
+            (
+                ok.replace(r#""type":"integer""#, r#""type":"$.interface.foo""#),
+                "props[0].type",
+            ),
+            (
+                ok.replace(r#""url":"#, r#""bogus":1,"url":"#),
+                "steps[0].request",
+            ),
+            (action(r#","exports":{"a":"{% for %}"}"#), "exports.a"),
+        ];
+        for (text, needle) in cases {
+            let err =
+                Catalog::from_sources([("x.json", APP), ("a.json", text.as_str())]).unwrap_err();
+            assert_eq!(err.file, "a.json", "{err}");
+            assert!(
+                err.path.contains(needle) || err.reason.contains(needle),
+                "{err} should point at {needle}"
+            );
+        }
     }
 }

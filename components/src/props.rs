@@ -3,7 +3,9 @@
 //! (missing, wrong type, out of range, not an option, unknown).
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
+
+use crate::component::OptionsRequest;
 
 /// Pipedream's prop types that Switchboard components may declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,13 +87,90 @@ pub struct Prop {
     pub max: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Vec<PropOption>>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub remote_options: bool,
+    /// Where remote options come from; on the wire, `remoteOptions: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options_request: Option<Box<OptionsRequest>>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reload_props: bool,
     /// For `alert` props.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_type: Option<String>,
+    /// For `$.interface.http`: the trigger answers requests itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub custom_response: bool,
+}
+
+impl Prop {
+    pub fn remote_options(&self) -> bool {
+        self.options_request.is_some()
+    }
+
+    /// The prop as Pipedream's `ConfigurableProp`: every variant's required
+    /// fields present (the Python SDK parses strictly), internals left out.
+    pub fn wire(&self) -> Value {
+        let mut v = json!({"name": self.name, "type": self.kind});
+        let o = v.as_object_mut().expect("object");
+        let mut put = |k: &str, val: Value| {
+            o.insert(k.to_string(), val);
+        };
+        if let Some(app) = &self.app {
+            put("app", json!(app));
+        }
+        if let Some(l) = &self.label {
+            put("label", json!(l));
+        }
+        if let Some(d) = &self.description {
+            put("description", json!(d));
+        }
+        if self.optional {
+            put("optional", json!(true));
+        }
+        if let Some(d) = &self.default {
+            put("default", d.clone());
+        }
+        if self.secret {
+            put("secret", json!(true));
+        }
+        if let Some(m) = self.min {
+            put("min", json!(m));
+        }
+        if let Some(m) = self.max {
+            put("max", json!(m));
+        }
+        if let Some(opts) = &self.options {
+            put("options", serde_json::to_value(opts).unwrap_or_default());
+        }
+        if self.remote_options() {
+            put("remoteOptions", json!(true));
+            put(
+                "useQuery",
+                json!(
+                    self.options_request
+                        .as_ref()
+                        .is_some_and(|r| r.filter_by_query)
+                ),
+            );
+        }
+        if self.reload_props {
+            put("reloadProps", json!(true));
+        }
+        if self.kind == PropType::Alert {
+            put(
+                "alertType",
+                json!(self.alert_type.as_deref().unwrap_or("info")),
+            );
+            put(
+                "content",
+                json!(self.content.as_deref().unwrap_or_default()),
+            );
+        }
+        if self.kind == PropType::HttpInterface {
+            put("customResponse", json!(self.custom_response));
+        }
+        v
+    }
 }
 
 /// Why one configured prop is bad.
@@ -267,7 +346,7 @@ mod tests {
     fn props() -> Vec<Prop> {
         serde_json::from_value(json!([
             {"name": "slack", "type": "app", "app": "slack"},
-            {"name": "channel", "type": "string", "remoteOptions": true},
+            {"name": "channel", "type": "string"},
             {"name": "text", "type": "string"},
             {"name": "count", "type": "integer", "min": 1, "max": 10, "optional": true},
             {"name": "mode", "type": "string", "options": ["a", {"label": "B", "value": "b"}], "default": "a"},
