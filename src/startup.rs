@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use switchboard_config::{Config, LogFormat, Overrides};
-use switchboard_domain::components::Catalog;
+use switchboard_domain::components::{AppOverride, Catalog};
 use switchboard_domain::projects::ClientCredentials;
 use switchboard_domain::rotation::{KeyringSource, load_keyring};
 use switchboard_domain::{Core, CoreSettings, open_store};
@@ -63,13 +63,32 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         &cfg.data_dir,
     )
     .context("cannot load the encryption keyring")?;
-    let catalog = Catalog::builtin().context("the built-in component catalog is invalid")?;
+    let mut catalog = Catalog::builtin().context("the built-in component catalog is invalid")?;
+    let overrides: Vec<(String, AppOverride)> = cfg
+        .apps
+        .iter()
+        .map(|(slug, e)| {
+            (
+                slug.clone(),
+                AppOverride {
+                    base_url: e.base_url.clone(),
+                    authorize_url: e.authorize_url.clone(),
+                    token_url: e.token_url.clone(),
+                },
+            )
+        })
+        .collect();
+    catalog
+        .apply_overrides(overrides.iter().map(|(s, o)| (s, o)))
+        .map_err(anyhow::Error::msg)
+        .context("invalid [apps] configuration")?;
     let settings = CoreSettings {
         public_base: cfg.public_base().to_string(),
         access_token_ttl_secs: cfg.auth.access_token_ttl_secs,
         connect_token_ttl_secs: cfg.auth.connect_token_ttl_secs,
         tokens_per_user_per_minute: cfg.rate_limits.tokens_per_user_per_minute,
         accounts_per_project_per_5min: cfg.rate_limits.accounts_per_project_per_5min,
+        allow_private_networks: cfg.outbound.allow_private_networks.clone(),
     };
     let core = Core::new(store, keyring, catalog, settings)
         .await

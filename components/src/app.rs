@@ -52,8 +52,9 @@ impl AuthType {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthType::None => "none",
-            AuthType::Keys => "keys",
-            AuthType::Basic => "basic",
+            // Pipedream's `auth_type` enum has no "basic": it is a keys app
+            // whose fields are a username and a password.
+            AuthType::Keys | AuthType::Basic => "keys",
             AuthType::Oauth => "oauth",
         }
     }

@@ -26,6 +26,25 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     pub worker: WorkerConfig,
     pub bootstrap: BootstrapConfig,
+    pub outbound: OutboundConfig,
+    /// Per-app endpoint overrides, by app slug.
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppEndpoints>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct OutboundConfig {
+    pub allow_private_networks: Vec<String>,
+}
+
+/// Where an app's API and OAuth endpoints live, when not where its manifest
+/// says (GitHub Enterprise Server, a regional host, a test double).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppEndpoints {
+    pub base_url: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -40,6 +40,72 @@ pub struct NewKeyAccount {
     pub account_id: Option<String>,
     /// If given, must match the connect token's user.
     pub external_user_id: Option<String>,
+    /// Server callers may import OAuth tokens obtained elsewhere.
+    pub allow_token_import: bool,
+}
+
+/// Credential fields an imported OAuth account may carry.
+const OAUTH_FIELDS: &[&str] = &[
+    "oauth_access_token",
+    "oauth_refresh_token",
+    "oauth_uid",
+    "expires_in",
+];
+
+/// Reads imported OAuth tokens (or the app's alternative key fields, such
+/// as a GitHub PAT); returns the fields and when the access token expires.
+fn oauth_import_fields(app: &App, cfmap_json: &str) -> Result<(Map<String, Value>, Option<u64>)> {
+    let raw: Map<String, Value> = serde_json::from_str(cfmap_json).map_err(|e| {
+        invalid(format!(
+            "cfmap_json must be a JSON object encoded as a string: {e}"
+        ))
+    })?;
+    let mut out = Map::new();
+    let mut expires_at = None;
+    for (k, v) in raw {
+        let known =
+            OAUTH_FIELDS.contains(&k.as_str()) || app.auth.fields.iter().any(|f| f.name == k);
+        if !known {
+            return Err(invalid(format!(
+                "cfmap_json has unknown field {k:?}; an imported {} account takes {OAUTH_FIELDS:?} or {:?}",
+                app.name_slug,
+                app.auth
+                    .fields
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+            )));
+        }
+        if k == "expires_in" {
+            let secs = v
+                .as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .ok_or_else(|| invalid("cfmap_json expires_in must be a number of seconds"))?;
+            expires_at = Some(now_ms() + secs * 1000);
+            continue;
+        }
+        match v {
+            Value::String(s) if !s.is_empty() => {
+                out.insert(k, Value::String(s));
+            }
+            Value::Null => {}
+            Value::String(_) => {}
+            _ => return Err(invalid(format!("cfmap_json field {k:?} must be a string"))),
+        }
+    }
+    let has_key = app.auth.fields.iter().any(|f| out.contains_key(&f.name));
+    if !out.contains_key("oauth_access_token") && !has_key {
+        return Err(invalid(format!(
+            "cfmap_json needs oauth_access_token (or one of {:?}) to import a {} account",
+            app.auth
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>(),
+            app.name_slug
+        )));
+    }
+    Ok((out, expires_at))
 }
 
 pub(crate) fn aad(t: &Tenant, id: &str) -> String {
@@ -254,19 +320,21 @@ impl Core {
             ));
         }
         let app = self.app(&req.app_slug)?.clone();
-        match app.auth.kind {
-            AuthType::Keys => {}
+        let (fields, expires_at) = match app.auth.kind {
+            AuthType::Keys | AuthType::Basic => (credential_fields(&app, &req.cfmap_json)?, None),
+            AuthType::Oauth if req.allow_token_import => {
+                oauth_import_fields(&app, &req.cfmap_json)?
+            }
             AuthType::Oauth => {
                 return Err(invalid(format!(
-                    "{} uses OAuth: connect it through the connect link, not cfmap_json",
+                    "{} uses OAuth: connect it through the connect link (server callers may import tokens with cfmap_json)",
                     app.name_slug
                 )));
             }
             AuthType::None => {
                 return Err(invalid(format!("{} needs no account", app.name_slug)));
             }
-        }
-        let fields = credential_fields(&app, &req.cfmap_json)?;
+        };
         if let Some(n) = &req.name
             && n.chars().count() > 200
         {
@@ -303,7 +371,7 @@ impl Core {
             dead: false,
             error: None,
             authorized_scopes: Vec::new(),
-            expires_at: None,
+            expires_at,
             last_refreshed_at: None,
             next_refresh_at: None,
             credentials: self.keyring.seal(&plain, &aad(t, &id)),

@@ -24,6 +24,7 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "connect:users:write",
     "connect:tokens:create",
     "connect:proxy",
+    "connect:components:write",
     "connect:workflow:invoke",
 ];
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use switchboard_components::Catalog;
+use switchboard_components::outbound::{Outbound, Policy};
 
 use crate::crypto::Keyring;
 use crate::error::{Error, Result};
@@ -23,6 +24,8 @@ pub struct CoreSettings {
     pub tokens_per_user_per_minute: u64,
     /// 0 disables.
     pub accounts_per_project_per_5min: u64,
+    /// Non-public networks outbound requests may reach (CIDRs).
+    pub allow_private_networks: Vec<String>,
 }
 
 impl Default for CoreSettings {
@@ -33,6 +36,7 @@ impl Default for CoreSettings {
             connect_token_ttl_secs: 14400,
             tokens_per_user_per_minute: 100,
             accounts_per_project_per_5min: 2000,
+            allow_private_networks: Vec::new(),
         }
     }
 }
@@ -42,6 +46,8 @@ pub struct Core {
     pub(crate) keyring: Keyring,
     pub catalog: Catalog,
     pub settings: CoreSettings,
+    /// Every outbound request (actions, options, proxy, refresh).
+    pub outbound: Outbound,
 }
 
 /// Redis when a URL is given, else the embedded store in `data_dir`.
@@ -74,11 +80,15 @@ impl Core {
         catalog: Catalog,
         settings: CoreSettings,
     ) -> Result<Self> {
+        let policy = Policy::new(&settings.allow_private_networks)
+            .map_err(|e| Error::Invalid(format!("outbound.allow_private_networks: {e}")))?;
+        let outbound = Outbound::new(policy).map_err(Error::Internal)?;
         let core = Core {
             store,
             keyring,
             catalog,
             settings,
+            outbound,
         };
         core.verify_keyring().await?;
         Ok(core)

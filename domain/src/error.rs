@@ -1,7 +1,43 @@
 //! The domain's one error type. The server maps it to HTTP in one place.
 
+use serde::{Deserialize, Serialize};
+use switchboard_components::props::PropError;
+use switchboard_components::runtime::Observation;
+
 use crate::crypto::CryptoError;
 use crate::store::StoreError;
+
+/// An action that ran and failed: reported as a 4xx so the SDKs do not
+/// replay a call that may have had effects.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionFailure {
+    pub message: String,
+    /// `step_failed`, `timeout`, `auth_error`, `template_error`, `unreachable`.
+    pub code: String,
+    #[serde(default)]
+    pub details: serde_json::Value,
+    #[serde(default)]
+    pub os: Vec<serde_json::Value>,
+}
+
+impl ActionFailure {
+    pub fn new(
+        code: &str,
+        message: impl Into<String>,
+        details: serde_json::Value,
+        os: &[Observation],
+    ) -> Self {
+        ActionFailure {
+            message: message.into(),
+            code: code.to_string(),
+            details,
+            os: os
+                .iter()
+                .filter_map(|o| serde_json::to_value(o).ok())
+                .collect(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -16,6 +52,27 @@ pub enum Error {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// `configured_props` that are wrong, each with why (400).
+    #[error("configured_props are invalid: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    InvalidProps(Vec<PropError>),
+    /// The action ran and failed (422).
+    #[error("{}", .0.message)]
+    ActionFailed(Box<ActionFailure>),
+    /// Well-formed but conflicting with an earlier request (422).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// The same request is still being processed (409, retry later).
+    #[error("{message}")]
+    InProgress {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// The upstream API could not be reached (502).
+    #[error("{0}")]
+    Upstream(String),
+    /// The upstream API did not answer in time (504).
+    #[error("{0}")]
+    UpstreamTimeout(String),
     #[error("{message}")]
     RateLimited {
         message: String,

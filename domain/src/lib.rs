@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod catalog;
 pub mod clock;
 pub mod connect;
 mod core;
@@ -11,15 +12,19 @@ pub mod crypto;
 mod error;
 pub mod ids;
 pub mod model;
+pub mod oauth_apps;
 pub mod paging;
 pub mod projects;
+pub mod proxy;
 pub mod ratelimit;
 mod records;
+mod refresh;
 pub mod rotation;
+pub mod runs;
 pub mod store;
 pub mod users;
 pub mod validate;
 
 pub use crate::core::{Core, CoreSettings, open_store};
-pub use error::{Error, Result};
+pub use error::{ActionFailure, Error, Result};
 pub use switchboard_components as components;

@@ -52,6 +52,27 @@ pub(crate) fn accounts_by_app(t: &Tenant, app: &str) -> Key {
 pub(crate) fn accounts_by_user_app(t: &Tenant, ext: &str, app: &str) -> Key {
     Key::tenant(t, format!("idx:accounts:user_app:{ext}:{app}"))
 }
+pub(crate) fn oauth_app(project: &str, id: &str) -> Key {
+    Key::global(format!("p:{project}"), format!("oauth_app:{id}"))
+}
+pub(crate) fn oauth_apps_index(project: &str) -> Key {
+    Key::global(format!("p:{project}"), "idx:oauth_apps")
+}
+pub(crate) fn oauth_apps_by_app(project: &str, app: &str) -> Key {
+    Key::global(format!("p:{project}"), format!("idx:oauth_apps:app:{app}"))
+}
+pub(crate) fn component(t: &Tenant, key: &str) -> Key {
+    Key::tenant(t, format!("component:{key}"))
+}
+pub(crate) fn components_index(t: &Tenant) -> Key {
+    Key::tenant(t, "idx:components")
+}
+pub(crate) fn refresh_lock(t: &Tenant, account: &str) -> Key {
+    Key::tenant(t, format!("lock:refresh:{account}"))
+}
+pub(crate) fn idempotency(t: &Tenant, key_sha: &str) -> Key {
+    Key::tenant(t, format!("idem:{key_sha}"))
+}
 pub(crate) fn keycheck(id: &str) -> Key {
     Key::global("meta", format!("keycheck:{id}"))
 }

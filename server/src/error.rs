@@ -29,6 +29,9 @@ impl ApiError {
             ApiError::Domain(DomainError::RateLimited {
                 retry_after_secs, ..
             }) => Some(*retry_after_secs),
+            ApiError::Domain(DomainError::InProgress {
+                retry_after_secs, ..
+            }) => Some(*retry_after_secs),
             ApiError::Domain(DomainError::Store(StoreError::Unavailable(_))) => Some(1),
             _ => None,
         }
@@ -43,7 +46,13 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Domain(e) => match e {
-                DomainError::Invalid(_) => StatusCode::BAD_REQUEST,
+                DomainError::Invalid(_) | DomainError::InvalidProps(_) => StatusCode::BAD_REQUEST,
+                DomainError::ActionFailed(_) | DomainError::Unprocessable(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
+                DomainError::InProgress { .. } => StatusCode::CONFLICT,
+                DomainError::Upstream(_) => StatusCode::BAD_GATEWAY,
+                DomainError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
                 DomainError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
                 DomainError::Forbidden(_) => StatusCode::FORBIDDEN,
                 DomainError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -74,6 +83,19 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after() {
             res.insert_header((RETRY_AFTER, secs.to_string()));
         }
-        res.body(serde_json::json!({ "error": message }).to_string())
+        let mut body = serde_json::json!({ "error": message });
+        match self {
+            ApiError::Domain(DomainError::InvalidProps(errs)) => {
+                body["code"] = "invalid_props".into();
+                body["details"] = serde_json::json!({ "props": errs });
+            }
+            ApiError::Domain(DomainError::ActionFailed(f)) => {
+                body["code"] = f.code.clone().into();
+                body["details"] = f.details.clone();
+                body["os"] = f.os.clone().into();
+            }
+            _ => {}
+        }
+        res.body(body.to_string())
     }
 }

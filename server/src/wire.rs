@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use switchboard_components::App;
+use switchboard_components::{App, Component};
 use switchboard_domain::accounts::AccountView;
 use switchboard_domain::clock::iso;
 use switchboard_domain::model::ExternalUser;
@@ -25,6 +25,29 @@ pub fn page<T, U: Serialize>(page: Page<T>, f: impl FnMut(T) -> U) -> Value {
             "start_cursor": start,
             "end_cursor": end,
         }
+    })
+}
+
+/// Pipedream's `Component`: every configurable prop in its strict shape.
+pub fn component(c: &Component, private: bool) -> Value {
+    let props: Vec<Value> = c.props.iter().map(|p| p.wire()).collect();
+    let a = &c.annotations;
+    json!({
+        "key": c.key,
+        "name": c.name,
+        "version": c.version,
+        "description": c.description,
+        "component_type": c.component_type(),
+        "app": c.app,
+        "registry": if private { "private" } else { "public" },
+        "configurable_props": props,
+        "annotations": {
+            "title": c.name,
+            "readOnlyHint": a.read_only_hint,
+            "destructiveHint": a.destructive_hint,
+            "idempotentHint": a.idempotent_hint,
+            "openWorldHint": a.open_world_hint,
+        },
     })
 }
 

@@ -121,6 +121,7 @@ pub async fn create(
                 name: b.name,
                 account_id: b.account_id,
                 external_user_id: q.into_inner().external_user_id,
+                allow_token_import: ctx.caller.bound_user().is_none(),
             },
         )
         .await?;

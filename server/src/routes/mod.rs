@@ -4,13 +4,55 @@
 //! resource per path, so a wrong method gets 405 rather than 404.
 
 mod accounts;
+mod actions;
 mod apps;
+mod components;
 mod health;
 mod oauth;
+mod oauth_apps;
+mod proxy;
 mod tokens;
 mod users;
 
 use actix_web::web::{self, delete, get, resource};
+
+use components::Prefix;
+
+/// `/x` and `/{project}/x`.
+fn both(path: &str) -> [String; 2] {
+    [path.to_string(), format!("/{{project}}{path}")]
+}
+
+/// `components`, `actions` and `triggers` share their routes; each
+/// resource carries which prefix it serves.
+fn catalog(cfg: &mut web::ServiceConfig, prefix: Prefix, name: &str) {
+    let data = web::Data::new(prefix);
+    let res = |path: String| resource(both(&path)).app_data(data.clone());
+    cfg.service(res(format!("/{name}/configure")).post(components::configure))
+        .service(res(format!("/{name}/props")).post(components::reload_props));
+    match prefix {
+        Prefix::Components => {
+            cfg.service(
+                res("/components".into())
+                    .get(components::list)
+                    .post(components::create_private),
+            )
+            .service(
+                res("/components/{key}".into())
+                    .get(components::retrieve)
+                    .put(components::update_private)
+                    .delete(components::delete_private),
+            );
+        }
+        _ => {
+            if matches!(prefix, Prefix::Actions) {
+                cfg.service(resource(both("/actions/run")).post(actions::run));
+            }
+            cfg.service(res(format!("/{name}")).get(components::list))
+                .service(res(format!("/{name}/{{key}}")).get(components::retrieve));
+        }
+    }
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").get(health::healthz))
@@ -25,6 +67,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/app_categories").get(apps::categories))
                 .service(resource("/app_categories/{id}").get(apps::category))
                 .service(resource("/tokens/{ctok}/validate").get(tokens::validate))
+                .configure(|c| catalog(c, Prefix::Components, "components"))
+                .configure(|c| catalog(c, Prefix::Actions, "actions"))
+                .configure(|c| catalog(c, Prefix::Triggers, "triggers"))
                 // Project-less (connect token) and project-scoped forms.
                 .service(
                     resource(["/accounts", "/{project}/accounts"])
@@ -44,6 +89,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(users::accounts),
                 )
                 .service(resource("/{project}/tokens").post(tokens::create))
+                .service(resource(both("/proxy/{url_64}")).route(web::route().to(proxy::forward)))
+                .service(
+                    resource("/{project}/oauth_apps")
+                        .get(oauth_apps::list)
+                        .post(oauth_apps::create),
+                )
+                .service(
+                    resource("/{project}/oauth_apps/{id}")
+                        .get(oauth_apps::retrieve)
+                        .put(oauth_apps::update)
+                        .delete(oauth_apps::delete),
+                )
                 .service(
                     resource("/{project}/apps/{app_id}/accounts")
                         .route(delete().to(accounts::delete_for_app)),

@@ -1,0 +1,206 @@
+//! OAuth clients a project registers per app ("bring your own client"). The
+//! client secret is sealed at rest and never returned.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Core;
+use crate::clock::now_ms;
+use crate::error::{Result, invalid, not_found};
+use crate::ids::new_id;
+use crate::paging::{Page, PageRequest};
+use crate::records;
+use crate::store::Op;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthApp {
+    pub id: String,
+    /// App slug.
+    pub app: String,
+    pub client_id: String,
+    /// Sealed; see `crypto`.
+    pub client_secret: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OAuthAppInput {
+    pub app: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub scopes: Option<Vec<String>>,
+}
+
+fn aad(project: &str, id: &str) -> String {
+    format!("oauth_app:{project}:{id}")
+}
+
+fn text(field: &str, v: &str, max: usize) -> Result<()> {
+    if v.trim().is_empty() || v.len() > max {
+        return Err(invalid(format!("{field} must be 1 to {max} characters")));
+    }
+    Ok(())
+}
+
+impl Core {
+    pub async fn create_oauth_app(&self, project: &str, input: OAuthAppInput) -> Result<OAuthApp> {
+        let app_ref = input
+            .app
+            .as_deref()
+            .ok_or_else(|| invalid("app is required"))?;
+        let app = self.app(app_ref)?;
+        if app.auth.oauth.is_none() {
+            return Err(invalid(format!("{} does not use OAuth", app.name_slug)));
+        }
+        let client_id = input
+            .client_id
+            .ok_or_else(|| invalid("client_id is required"))?;
+        let secret = input
+            .client_secret
+            .ok_or_else(|| invalid("client_secret is required"))?;
+        text("client_id", &client_id, 500)?;
+        text("client_secret", &secret, 2000)?;
+        let id = new_id("oa");
+        let now = now_ms();
+        let rec = OAuthApp {
+            id: id.clone(),
+            app: app.name_slug.clone(),
+            client_id,
+            client_secret: self.keyring.seal(secret.as_bytes(), &aad(project, &id)),
+            name: input.name,
+            description: input.description,
+            scopes: input.scopes.unwrap_or_default(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .commit(vec![
+                records::put(records::oauth_app(project, &id), &rec),
+                records::index_add(records::oauth_apps_index(project), &id),
+                records::index_add(records::oauth_apps_by_app(project, &rec.app), &id),
+            ])
+            .await?;
+        Ok(rec)
+    }
+
+    pub async fn get_oauth_app(&self, project: &str, id: &str) -> Result<OAuthApp> {
+        self.read(&records::oauth_app(project, id))
+            .await?
+            .ok_or_else(|| not_found(format!("oauth app {id:?} not found")))
+    }
+
+    pub async fn list_oauth_apps(
+        &self,
+        project: &str,
+        app: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<OAuthApp>> {
+        let index = match app {
+            Some(a) => records::oauth_apps_by_app(project, &self.app(a)?.name_slug),
+            None => records::oauth_apps_index(project),
+        };
+        let ids = page.page_ids(self.store.as_ref(), &index).await?;
+        let mut data = Vec::new();
+        for id in &ids.data {
+            if let Some(a) = self
+                .read::<OAuthApp>(&records::oauth_app(project, id))
+                .await?
+            {
+                data.push(a);
+            }
+        }
+        Ok(Page {
+            data,
+            total_count: ids.total_count,
+            start_cursor: ids.start_cursor,
+            end_cursor: ids.end_cursor,
+        })
+    }
+
+    pub async fn update_oauth_app(
+        &self,
+        project: &str,
+        id: &str,
+        input: OAuthAppInput,
+    ) -> Result<OAuthApp> {
+        let mut rec = self.get_oauth_app(project, id).await?;
+        if input
+            .app
+            .as_deref()
+            .is_some_and(|a| self.app(a).map(|x| x.name_slug != rec.app).unwrap_or(true))
+        {
+            return Err(invalid(
+                "an oauth app's app cannot change; create a new one",
+            ));
+        }
+        if let Some(c) = input.client_id {
+            text("client_id", &c, 500)?;
+            rec.client_id = c;
+        }
+        if let Some(s) = input.client_secret {
+            text("client_secret", &s, 2000)?;
+            rec.client_secret = self.keyring.seal(s.as_bytes(), &aad(project, id));
+        }
+        if input.name.is_some() {
+            rec.name = input.name;
+        }
+        if input.description.is_some() {
+            rec.description = input.description;
+        }
+        if let Some(s) = input.scopes {
+            rec.scopes = s;
+        }
+        rec.updated_at = now_ms();
+        self.store
+            .commit(vec![records::put(records::oauth_app(project, id), &rec)])
+            .await?;
+        Ok(rec)
+    }
+
+    pub async fn delete_oauth_app(&self, project: &str, id: &str) -> Result<()> {
+        let rec = self.get_oauth_app(project, id).await?;
+        self.store
+            .commit(vec![
+                Op::Delete(records::oauth_app(project, id)),
+                records::index_remove(records::oauth_apps_index(project), id),
+                records::index_remove(records::oauth_apps_by_app(project, &rec.app), id),
+            ])
+            .await?;
+        Ok(())
+    }
+
+    /// The newest client registered for an app, with its secret opened.
+    pub(crate) async fn oauth_client(
+        &self,
+        project: &str,
+        app: &str,
+    ) -> Result<Option<(String, String)>> {
+        let ids = self
+            .store
+            .index_range(
+                &records::oauth_apps_by_app(project, app),
+                &crate::store::IndexRange {
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let Some(id) = ids.last() else {
+            return Ok(None);
+        };
+        let rec = self.get_oauth_app(project, id).await?;
+        let secret = self.keyring.open(&rec.client_secret, &aad(project, id))?;
+        Ok(Some((
+            rec.client_id,
+            String::from_utf8_lossy(&secret).into_owned(),
+        )))
+    }
+}

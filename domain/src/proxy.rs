@@ -1,0 +1,135 @@
+//! The Connect proxy: a request to the app's API on the user's behalf, with
+//! the account's credentials injected and refreshed once on 401. The target
+//! must be one of the app's domains and not a private address.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use switchboard_components::outbound::HttpRequest;
+use switchboard_components::proxy::{
+    decode_url64, forbidden_header, repair_query, upstream_header,
+};
+use switchboard_components::runtime::{RunError, Session};
+
+use crate::Core;
+use crate::error::{Error, Result, invalid};
+use crate::model::{Account, Tenant};
+use crate::records;
+
+pub const PROXY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub struct ProxyRequest {
+    pub external_user_id: String,
+    pub account_id: String,
+    pub method: String,
+    pub url_64: String,
+    /// The caller's headers; only `x-pd-proxy-*` ones are forwarded.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+pub struct ProxyResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Core {
+    pub async fn proxy(&self, t: &Tenant, req: ProxyRequest) -> Result<ProxyResponse> {
+        crate::validate::external_user_id(&req.external_user_id)?;
+        let target = repair_query(&decode_url64(&req.url_64).map_err(invalid)?);
+        let account: Account = self
+            .read(&records::account(t, &req.account_id))
+            .await?
+            .filter(|a: &Account| a.external_user_id == req.external_user_id)
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "account {:?} not found for this user",
+                    req.account_id
+                ))
+            })?;
+        let app = self.app(&account.app)?;
+        if !app.connect.proxy_enabled {
+            return Err(Error::Forbidden(format!(
+                "the proxy is not enabled for {}",
+                app.name_slug
+            )));
+        }
+        let creds = self.open_credentials(t, &account)?;
+        let refresher = crate::refresh::AccountRefresher {
+            core: self,
+            tenant: t.clone(),
+            account_id: account.id.clone(),
+            stale_token: creds
+                .get("oauth_access_token")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        let mut s = Session::new(
+            &self.outbound,
+            app,
+            Some(creds),
+            Some(&refresher),
+            PROXY_TIMEOUT,
+        );
+        let url = if target.starts_with("http://") || target.starts_with("https://") {
+            url::Url::parse(&target)
+                .map_err(|e| invalid(format!("url_64 is not a valid URL: {e}")))?
+        } else {
+            let base = app
+                .connect
+                .base_proxy_target_url
+                .clone()
+                .map(Ok)
+                .unwrap_or_else(|| s.base_url())
+                .map_err(|e| {
+                    invalid(format!(
+                        "{} has no base URL for relative paths: {e}",
+                        app.name_slug
+                    ))
+                })?;
+            let joined = format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                target.trim_start_matches('/')
+            );
+            url::Url::parse(&joined)
+                .map_err(|e| invalid(format!("bad relative URL {target:?}: {e}")))?
+        };
+        let mut headers = Vec::new();
+        for (k, v) in &req.headers {
+            if let Some(name) = upstream_header(k)
+                && !forbidden_header(name)
+            {
+                headers.push((name.to_string(), v.clone()));
+            }
+        }
+        let out = s
+            .send(
+                HttpRequest {
+                    method: req.method.to_ascii_uppercase(),
+                    url,
+                    headers,
+                    body: req.body,
+                },
+                false,
+            )
+            .await;
+        match out {
+            Ok(r) => Ok(ProxyResponse {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(RunError::Blocked(m)) => Err(Error::Forbidden(m)),
+            Err(RunError::Timeout(_)) => Err(Error::UpstreamTimeout(format!(
+                "{} did not answer within {} s",
+                app.name,
+                PROXY_TIMEOUT.as_secs()
+            ))),
+            Err(RunError::Auth(m)) => Err(Error::Upstream(m)),
+            Err(RunError::Invalid(m)) | Err(RunError::Unreachable(m)) => Err(Error::Upstream(m)),
+            Err(e) => Err(Error::Upstream(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! `actions/run`: validate the props, run the action with the user's
+//! account under its timeout, and report the outcome. With an idempotency
+//! key the outcome is kept for a day, so a retried request (the SDKs retry
+//! every method on 5xx and 429) replays it instead of running again.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use switchboard_components::action::{self, props_context};
+use switchboard_components::options::{dynamic_props_id, resolve_props};
+use switchboard_components::props::validate_configured;
+use switchboard_components::runtime::{RunError, Session};
+
+use crate::Core;
+use crate::crypto::sha256_hex;
+use crate::error::{ActionFailure, Error, Result, invalid};
+use crate::model::Tenant;
+use crate::records;
+
+const IDEMPOTENCY_TTL_MS: u64 = 24 * 3600 * 1000;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub key: String,
+    pub version: Option<String>,
+    pub external_user_id: String,
+    pub configured_props: Map<String, Value>,
+    pub dynamic_props_id: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Pipedream's run response.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunOutput {
+    pub exports: Map<String, Value>,
+    pub ret: Value,
+    pub os: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+enum Remembered {
+    Running {
+        fingerprint: String,
+    },
+    Done {
+        fingerprint: String,
+        outcome: std::result::Result<RunOutput, ActionFailure>,
+    },
+}
+
+/// The outcome, and whether it was replayed from an earlier request.
+pub struct RunReply {
+    pub outcome: std::result::Result<RunOutput, ActionFailure>,
+    pub replayed: bool,
+}
+
+fn observations(s: &Session<'_>) -> Vec<Value> {
+    s.observations
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .collect()
+}
+
+/// What went wrong, as a failure the caller must not blindly retry.
+fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, Error> {
+    let os = &s.observations;
+    Ok(match e {
+        RunError::Blocked(m) => return Err(Error::Forbidden(m)),
+        RunError::Failed {
+            step,
+            status,
+            message,
+            body,
+            retry_after_secs,
+        } => ActionFailure::new(
+            "step_failed",
+            message,
+            json!({"step": step, "status": status, "body": body, "retry_after_secs": retry_after_secs}),
+            os,
+        ),
+        RunError::Timeout(_) => ActionFailure::new(
+            "timeout",
+            "the action did not finish within its time limit",
+            Value::Null,
+            os,
+        ),
+        RunError::Auth(m) => ActionFailure::new("auth_error", m, Value::Null, os),
+        RunError::Template(t) => {
+            ActionFailure::new("template_error", t.to_string(), Value::Null, os)
+        }
+        RunError::Unreachable(m) => ActionFailure::new("unreachable", m, Value::Null, os),
+        RunError::Invalid(m) => ActionFailure::new("invalid_request", m, Value::Null, os),
+    })
+}
+
+impl Core {
+    pub async fn run_action(&self, t: &Tenant, req: RunRequest) -> Result<RunReply> {
+        crate::validate::external_user_id(&req.external_user_id)?;
+        let Some(idem) = req.idempotency_key.clone() else {
+            return Ok(RunReply {
+                outcome: self.run_once(t, &req).await?,
+                replayed: false,
+            });
+        };
+        if idem.is_empty() || idem.len() > 255 {
+            return Err(invalid("Idempotency-Key must be 1 to 255 characters"));
+        }
+        let key = records::idempotency(
+            t,
+            &sha256_hex(format!("{}\n{idem}", req.external_user_id).as_bytes()),
+        );
+        let fingerprint = sha256_hex(
+            json!({"id": req.key, "version": req.version, "props": req.configured_props})
+                .to_string()
+                .as_bytes(),
+        );
+        let entry = self.component(t, &req.key, req.version.as_deref()).await?;
+        let running_ttl = (action::timeout(&entry.component).as_millis() as u64) + 30_000;
+        let marker = records::to_bytes(&Remembered::Running {
+            fingerprint: fingerprint.clone(),
+        });
+        if !self
+            .store
+            .put_if_absent(&key, marker, Some(running_ttl))
+            .await?
+        {
+            return match self.read::<Remembered>(&key).await? {
+                Some(Remembered::Done {
+                    fingerprint: f,
+                    outcome,
+                }) if f == fingerprint => Ok(RunReply {
+                    outcome,
+                    replayed: true,
+                }),
+                Some(Remembered::Running { fingerprint: f }) if f == fingerprint => {
+                    Err(Error::InProgress {
+                        message: "a run with this Idempotency-Key is in progress; retry shortly"
+                            .into(),
+                        retry_after_secs: 1,
+                    })
+                }
+                Some(_) => Err(Error::Unprocessable(
+                    "this Idempotency-Key was used with a different request".into(),
+                )),
+                // Expired between the two reads: treat as in progress.
+                None => Err(Error::InProgress {
+                    message: "retry shortly".into(),
+                    retry_after_secs: 1,
+                }),
+            };
+        }
+        let outcome = match self.run_once(t, &req).await {
+            Ok(o) => o,
+            Err(e) => {
+                // Refused before running: the key may be used again.
+                let _ = self.store.commit(vec![crate::store::Op::Delete(key)]).await;
+                return Err(e);
+            }
+        };
+        let done = Remembered::Done {
+            fingerprint,
+            outcome: outcome.clone(),
+        };
+        self.store
+            .commit(vec![crate::store::Op::Put {
+                key,
+                value: records::to_bytes(&done),
+                ttl_ms: Some(IDEMPOTENCY_TTL_MS),
+            }])
+            .await?;
+        Ok(RunReply {
+            outcome,
+            replayed: false,
+        })
+    }
+
+    /// Validates and runs; `Err` when nothing ran (bad input), `Ok(Err)`
+    /// when the action ran and failed.
+    async fn run_once(
+        &self,
+        t: &Tenant,
+        req: &RunRequest,
+    ) -> Result<std::result::Result<RunOutput, ActionFailure>> {
+        let entry = self.component(t, &req.key, req.version.as_deref()).await?;
+        let c = &entry.component;
+        if !c.is_action() {
+            return Err(invalid(format!(
+                "{} is a trigger; deploy it instead of running it",
+                c.key
+            )));
+        }
+        let props = resolve_props(c, &req.configured_props).map_err(|e| invalid(e.to_string()))?;
+        if let Some(id) = req.dynamic_props_id.as_deref().filter(|s| !s.is_empty())
+            && c.props.iter().any(|p| p.reload_props)
+            && id != dynamic_props_id(&props)
+        {
+            return Err(invalid(format!(
+                "dynamic_props_id {id} does not match the props these configured_props produce; reload props first"
+            )));
+        }
+        let owned: Vec<_> = props.iter().map(|p| (*p).clone()).collect();
+        let mut errors = validate_configured(&owned, &req.configured_props)
+            .err()
+            .unwrap_or_default();
+        let accounts = self
+            .check_accounts(
+                t,
+                &req.external_user_id,
+                &props,
+                &req.configured_props,
+                &mut errors,
+            )
+            .await?;
+        if !errors.is_empty() {
+            return Err(Error::InvalidProps(errors));
+        }
+        let app = self.app(&c.app)?;
+        let account = accounts
+            .iter()
+            .find(|(_, a)| a.app == c.app)
+            .map(|(_, a)| a);
+        let creds = account.map(|a| self.open_credentials(t, a)).transpose()?;
+        let refresher = account.map(|a| crate::refresh::AccountRefresher {
+            core: self,
+            tenant: t.clone(),
+            account_id: a.id.clone(),
+            stale_token: creds
+                .as_ref()
+                .and_then(|c| c.get("oauth_access_token"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        });
+        let timeout = action::timeout(c);
+        let mut s = Session::new(
+            &self.outbound,
+            app,
+            creds,
+            refresher
+                .as_ref()
+                .map(|r| r as &dyn switchboard_components::runtime::Refresher),
+            timeout,
+        );
+        s.idempotent = c.annotations.idempotent_hint;
+        let ctx = props_context(&props, &req.configured_props);
+        let result = tokio::time::timeout(timeout, action::run(&mut s, c, ctx))
+            .await
+            .unwrap_or(Err(RunError::Timeout(timeout)));
+        match result {
+            Ok(out) => Ok(Ok(RunOutput {
+                exports: out.exports,
+                ret: out.ret,
+                os: observations(&s),
+            })),
+            Err(e) => {
+                s.log_error("ActionError", &e.to_string());
+                Ok(Err(failure(e, &s)?))
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `oauth_apps`: the project's own OAuth clients, one or more per app.
+//! Secrets go in and never come out.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_domain::clock::iso;
+use switchboard_domain::oauth_apps::{OAuthApp, OAuthAppInput};
+use switchboard_domain::paging::PageRequest;
+
+use crate::ctx::{Ctx, path_param};
+use crate::error::ApiResult;
+use crate::wire;
+
+fn view(a: &OAuthApp) -> Value {
+    json!({
+        "id": a.id,
+        "app": a.app,
+        "client_id": a.client_id,
+        "name": a.name,
+        "description": a.description,
+        "scopes": a.scopes,
+        "client_secret_set": true,
+        "created_at": iso(a.created_at),
+        "updated_at": iso(a.updated_at),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct Body {
+    app: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    name: Option<String>,
+    description: Option<String>,
+    scopes: Option<Vec<String>>,
+}
+
+impl From<Body> for OAuthAppInput {
+    fn from(b: Body) -> Self {
+        OAuthAppInput {
+            app: b.app,
+            client_id: b.client_id,
+            client_secret: b.client_secret,
+            name: b.name,
+            description: b.description,
+            scopes: b.scopes,
+        }
+    }
+}
+
+fn server(ctx: &Ctx) -> ApiResult<()> {
+    ctx.caller.require_server("managing OAuth apps")?;
+    ctx.caller.require_scope("connect:*")?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    app: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let q = q.into_inner();
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
+        before: q.before,
+    };
+    let p = ctx
+        .core
+        .list_oauth_apps(&ctx.tenant.project_id, q.app.as_deref(), &page)
+        .await?;
+    Ok(HttpResponse::Ok().json(wire::page(p, |a| view(&a))))
+}
+
+pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let a = ctx
+        .core
+        .create_oauth_app(&ctx.tenant.project_id, body.into_inner().into())
+        .await?;
+    Ok(HttpResponse::Created().json(json!({"data": view(&a)})))
+}
+
+pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let a = ctx
+        .core
+        .get_oauth_app(&ctx.tenant.project_id, &path_param(&req, "id")?)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": view(&a)})))
+}
+
+pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let id = path_param(&req, "id")?;
+    let a = ctx
+        .core
+        .update_oauth_app(&ctx.tenant.project_id, &id, body.into_inner().into())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": view(&a)})))
+}
+
+pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    ctx.core
+        .delete_oauth_app(&ctx.tenant.project_id, &path_param(&req, "id")?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

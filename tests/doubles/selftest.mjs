@@ -1,0 +1,707 @@
+#!/usr/bin/env node
+// Self-test of the doubles: starts server.mjs as a child, reads its JSON
+// line and exercises every provider over HTTP. Exits non-zero on failure.
+// Run: node tests/doubles/selftest.mjs
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SERVER = join(dirname(fileURLToPath(import.meta.url)), 'server.mjs');
+
+// ------------------------------------------------------------ harness
+
+function startServer(stdin = 'pipe') {
+  const child = spawn(process.execPath, [SERVER], { stdio: [stdin, 'pipe', 'inherit'] });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const firstLine = new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('no JSON line from server.mjs within 10s')), 10_000);
+    child.stdout.on('data', (chunk) => {
+      buf += chunk;
+      const i = buf.indexOf('\n');
+      if (i >= 0) {
+        clearTimeout(timer);
+        resolve(buf.slice(0, i));
+      }
+    });
+    child.once('exit', () => reject(new Error(`server.mjs exited before printing (stdout: ${JSON.stringify(buf)})`)));
+  });
+  return { child, exited, firstLine, stdout: () => child.stdout };
+}
+
+const withTimeout = (p, ms, what) =>
+  Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: timed out after ${ms}ms`)), ms))]);
+
+async function call(url, { method = 'GET', headers = {}, body, json, form, signal } = {}) {
+  const h = { ...headers };
+  let payload = body;
+  if (json !== undefined) {
+    payload = JSON.stringify(json);
+    h['content-type'] ??= 'application/json';
+  }
+  if (form !== undefined) {
+    payload = new URLSearchParams(form).toString();
+    h['content-type'] ??= 'application/x-www-form-urlencoded';
+  }
+  const res = await fetch(url, { method, headers: h, body: payload, signal, redirect: 'manual' });
+  const text = await res.text();
+  let parsed = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, headers: res.headers, text, json: parsed };
+}
+
+const ctl = async (base, method, path, json) => {
+  const r = await call(`${base}${path}`, { method, json });
+  assert.ok(r.status === 200, `control ${method} ${path} -> ${r.status} ${r.text}`);
+  return r.json;
+};
+
+const bearer = (t) => ({ authorization: `Bearer ${t}` });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+/** Parse a Link header into {rel: url}. */
+function links(header) {
+  const out = {};
+  for (const part of (header || '').split(',')) {
+    const m = /<([^>]+)>;\s*rel="([^"]+)"/.exec(part.trim());
+    if (m) out[m[2]] = m[1];
+  }
+  return out;
+}
+
+// --------------------------------------------------------------- GitHub
+
+let U; // urls
+
+test('github: auth errors (missing, unknown, expired) are 401 Bad credentials', async () => {
+  const G = U.github;
+  await ctl(G, 'POST', '/__control/tokens', { token: 'gh-expired', expires_in: 0 });
+  const expected = { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest', status: '401' };
+  for (const headers of [{}, bearer('nope'), { authorization: 'token gh-expired' }]) {
+    const r = await call(`${G}/user`, { headers });
+    assert.equal(r.status, 401);
+    assert.deepEqual(r.json, expected);
+    assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.ok(r.headers.get('x-ratelimit-limit'));
+  }
+});
+
+test('github: registered token, user, repo shapes, rate-limit headers, 404', async () => {
+  const G = U.github;
+  await ctl(G, 'POST', '/__control/tokens', { token: 'gh-1', expires_in: null });
+  const r1 = await call(`${G}/user`, { headers: { authorization: 'token gh-1' } });
+  assert.equal(r1.status, 200);
+  assert.equal(r1.json.login, 'octocat');
+  assert.equal(r1.json.id, 1);
+  assert.equal(r1.headers.get('x-ratelimit-limit'), '5000');
+  assert.equal(r1.headers.get('x-ratelimit-remaining'), '4999');
+  assert.equal(r1.headers.get('x-ratelimit-used'), '1');
+  assert.equal(r1.headers.get('x-ratelimit-resource'), 'core');
+  assert.match(r1.headers.get('x-ratelimit-reset'), /^\d{10}$/);
+  assert.ok(r1.headers.get('x-github-request-id'));
+  const r2 = await call(`${G}/repos/octocat/hello-world`, { headers: bearer('gh-1') });
+  assert.equal(r2.headers.get('x-ratelimit-remaining'), '4998');
+  const repo = r2.json;
+  assert.equal(repo.full_name, 'octocat/hello-world');
+  assert.equal(repo.name, 'hello-world');
+  assert.equal(repo.owner.login, 'octocat');
+  assert.equal(repo.private, false);
+  assert.equal(repo.html_url, 'https://github.com/octocat/hello-world');
+  assert.equal(repo.url, `${G}/repos/octocat/hello-world`);
+  assert.equal(repo.default_branch, 'master');
+  assert.equal(repo.open_issues_count, 30);
+  assert.equal(typeof repo.id, 'number');
+  assert.ok(!JSON.stringify(repo).includes('octokit-fixture'));
+  const r3 = await call(`${G}/repos/octocat/nope`, { headers: bearer('gh-1') });
+  assert.equal(r3.status, 404);
+  assert.deepEqual(r3.json, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' });
+  const r4 = await call(`${G}/user/repos?per_page=1`, { headers: bearer('gh-1') });
+  assert.equal(r4.json.length, 1);
+  assert.equal(r4.json[0].full_name, 'octocat/hello-world');
+  assert.equal(links(r4.headers.get('link')).last, `${G}/user/repos?per_page=1&page=2`);
+});
+
+test('github: issues Link pagination to the last page, newest first', async () => {
+  const G = U.github;
+  let url = `${G}/repos/octocat/hello-world/issues?state=all&per_page=10`;
+  const seen = [];
+  let pages = 0;
+  let first;
+  while (url) {
+    const r = await call(url, { headers: bearer('gh-1') });
+    assert.equal(r.status, 200);
+    pages += 1;
+    if (pages === 1) {
+      first = r;
+      assert.equal(
+        r.headers.get('link'),
+        `<${G}/repos/octocat/hello-world/issues?state=all&per_page=10&page=2>; rel="next", <${G}/repos/octocat/hello-world/issues?state=all&per_page=10&page=5>; rel="last"`,
+      );
+    }
+    if (pages === 2) {
+      const l = links(r.headers.get('link'));
+      assert.deepEqual(Object.keys(l), ['prev', 'next', 'last', 'first']);
+    }
+    seen.push(...r.json);
+    const l = links(r.headers.get('link'));
+    if (!l.next) {
+      assert.deepEqual(Object.keys(l), ['prev', 'first']);
+      assert.equal(r.json.length, 5);
+    }
+    url = l.next;
+  }
+  assert.equal(pages, 5);
+  assert.deepEqual(seen.map((i) => i.number), Array.from({ length: 45 }, (_, i) => 45 - i));
+  const issue = first.json[0];
+  for (const k of ['id', 'node_id', 'number', 'title', 'body', 'state', 'user', 'labels', 'html_url', 'url', 'created_at', 'updated_at']) assert.ok(k in issue, k);
+  const open = await call(`${G}/repos/octocat/hello-world/issues?per_page=100`, { headers: bearer('gh-1') });
+  assert.equal(open.json.length, 30);
+  assert.ok(open.json.every((i) => i.state === 'open'));
+  assert.equal(open.headers.get('link'), null);
+  const closed = await call(`${G}/repos/octocat/hello-world/issues?state=closed&direction=asc&per_page=100`, { headers: bearer('gh-1') });
+  assert.equal(closed.json.length, 15);
+  assert.equal(closed.json[0].number, 3);
+  const bad = await call(`${G}/repos/octocat/hello-world/issues?state=bogus`, { headers: bearer('gh-1') });
+  assert.equal(bad.status, 422);
+});
+
+test('github: create issue (201), 422 missing title, 400 bad JSON', async () => {
+  const G = U.github;
+  const r = await call(`${G}/repos/octocat/hello-world/issues`, { method: 'POST', headers: bearer('gh-1'), json: { title: 'Hi', body: 'there', labels: ['bug', 'new-label'] } });
+  assert.equal(r.status, 201);
+  assert.equal(r.json.number, 46);
+  assert.equal(r.json.state, 'open');
+  assert.equal(r.json.title, 'Hi');
+  assert.equal(r.json.user.login, 'octocat');
+  assert.deepEqual(r.json.labels.map((l) => l.name), ['bug', 'new-label']);
+  assert.equal(r.headers.get('location'), `${G}/repos/octocat/hello-world/issues/46`);
+  const missing = await call(`${G}/repos/octocat/hello-world/issues`, { method: 'POST', headers: bearer('gh-1'), json: { body: 'x' } });
+  assert.equal(missing.status, 422);
+  assert.deepEqual(missing.json.errors, [{ resource: 'Issue', code: 'missing_field', field: 'title' }]);
+  assert.equal(missing.json.message, 'Validation Failed');
+  assert.equal(missing.json.status, '422');
+  const badJson = await call(`${G}/repos/octocat/hello-world/issues`, { method: 'POST', headers: { ...bearer('gh-1'), 'content-type': 'application/json' }, body: '{nope' });
+  assert.equal(badJson.status, 400);
+  assert.equal(badJson.json.message, 'Problems parsing JSON');
+});
+
+test('github: conditional GET answers 304 without spending rate limit', async () => {
+  const G = U.github;
+  const a = await call(`${G}/repos/octocat/spoon-knife`, { headers: bearer('gh-1') });
+  const etag = a.headers.get('etag');
+  assert.ok(etag);
+  const b = await call(`${G}/repos/octocat/spoon-knife`, { headers: { ...bearer('gh-1'), 'if-none-match': etag } });
+  assert.equal(b.status, 304);
+  assert.equal(b.headers.get('x-ratelimit-remaining'), a.headers.get('x-ratelimit-remaining'));
+});
+
+test('github: primary rate limit -> 403 with remaining 0 and retry-after', async () => {
+  const G = U.github;
+  await ctl(G, 'POST', '/__control/tokens', { token: 'gh-rl' });
+  await ctl(G, 'POST', '/__control/config', { rate_limit: 2 });
+  for (const left of ['1', '0']) {
+    const r = await call(`${G}/user`, { headers: bearer('gh-rl') });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('x-ratelimit-remaining'), left);
+  }
+  const r = await call(`${G}/user`, { headers: bearer('gh-rl') });
+  assert.equal(r.status, 403);
+  assert.equal(r.json.message, 'API rate limit exceeded for user ID 1.');
+  assert.equal(r.headers.get('x-ratelimit-remaining'), '0');
+  assert.ok(Number(r.headers.get('retry-after')) > 0);
+  await ctl(G, 'POST', '/__control/config', { rate_limit: 5000 });
+});
+
+test('github: injected 429 secondary rate limit with Retry-After, then recovery', async () => {
+  const G = U.github;
+  await ctl(G, 'POST', '/__control/fail', { status: 429, count: 1, retry_after: 1, path_prefix: '/repos' });
+  const other = await call(`${G}/user`, { headers: bearer('gh-1') });
+  assert.equal(other.status, 200, 'path_prefix must limit the injection');
+  const r = await call(`${G}/repos/octocat/hello-world`, { headers: bearer('gh-1') });
+  assert.equal(r.status, 429);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.match(r.json.message, /^You have exceeded a secondary rate limit/);
+  const again = await call(`${G}/repos/octocat/hello-world`, { headers: bearer('gh-1') });
+  assert.equal(again.status, 200);
+});
+
+test('github: refresh-token rotation, reuse fails, client errors, stats', async () => {
+  const G = U.github;
+  await ctl(G, 'POST', '/__control/clients', { client_id: 'Iv1.client', client_secret: 's3cret' });
+  await ctl(G, 'POST', '/__control/refresh_tokens', { refresh_token: 'ghr_old', client_id: 'Iv1.client' });
+  const endpoint = `${G}/login/oauth/access_token`;
+  const accept = { accept: 'application/json' };
+  const r = await call(endpoint, { method: 'POST', headers: accept, form: { grant_type: 'refresh_token', refresh_token: 'ghr_old', client_id: 'Iv1.client', client_secret: 's3cret' } });
+  assert.equal(r.status, 200);
+  assert.match(r.json.access_token, /^ghu_/);
+  assert.match(r.json.refresh_token, /^ghr_/);
+  assert.equal(r.json.expires_in, 28800);
+  assert.equal(r.json.refresh_token_expires_in, 15897600);
+  assert.equal(r.json.token_type, 'bearer');
+  assert.equal(r.json.scope, '');
+  assert.equal((await call(`${G}/user`, { headers: bearer(r.json.access_token) })).status, 200);
+  const reuse = await call(endpoint, { method: 'POST', headers: accept, form: { grant_type: 'refresh_token', refresh_token: 'ghr_old', client_id: 'Iv1.client', client_secret: 's3cret' } });
+  assert.equal(reuse.status, 200);
+  assert.equal(reuse.json.error, 'bad_refresh_token');
+  const badClient = await call(endpoint, { method: 'POST', headers: accept, form: { grant_type: 'refresh_token', refresh_token: r.json.refresh_token, client_id: 'Iv1.client', client_secret: 'wrong' } });
+  assert.equal(badClient.json.error, 'incorrect_client_credentials');
+  // Basic client auth, JSON request body, default (form-encoded) response.
+  await ctl(G, 'POST', '/__control/config', { access_token_ttl: 60 });
+  const basic = await call(endpoint, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('Iv1.client:s3cret').toString('base64')}` },
+    json: { grant_type: 'refresh_token', refresh_token: r.json.refresh_token },
+  });
+  assert.match(basic.headers.get('content-type'), /^application\/x-www-form-urlencoded/);
+  const f = new URLSearchParams(basic.text);
+  assert.match(f.get('access_token'), /^ghu_/);
+  assert.equal(f.get('expires_in'), '60');
+  const stats = await ctl(G, 'GET', '/__control/stats');
+  assert.equal(stats.refreshes, 2);
+  assert.ok(stats.requests > 0);
+});
+
+test('github: tokens with a TTL expire', async () => {
+  const G = U.github;
+  await ctl(G, 'POST', '/__control/tokens', { token: 'gh-short', expires_in: 0.3 });
+  assert.equal((await call(`${G}/user`, { headers: bearer('gh-short') })).status, 200);
+  await sleep(400);
+  assert.equal((await call(`${G}/user`, { headers: bearer('gh-short') })).status, 401);
+});
+
+test('github: hooks create, list, delete, 404', async () => {
+  const G = U.github;
+  const base = `${G}/repos/octocat/hello-world/hooks`;
+  const c = await call(base, { method: 'POST', headers: bearer('gh-1'), json: { name: 'web', config: { url: 'http://127.0.0.1:9/h', content_type: 'json', secret: 'x' }, events: ['issues'], active: true } });
+  assert.equal(c.status, 201);
+  assert.equal(typeof c.json.id, 'number');
+  assert.deepEqual(c.json.events, ['issues']);
+  assert.equal(c.json.config.secret, '********');
+  const l = await call(base, { headers: bearer('gh-1') });
+  assert.equal(l.json.length, 1);
+  assert.equal((await call(`${base}/${c.json.id}`, { method: 'DELETE', headers: bearer('gh-1') })).status, 204);
+  assert.equal((await call(`${base}/${c.json.id}`, { method: 'DELETE', headers: bearer('gh-1') })).status, 404);
+});
+
+test('github: request log records non-control requests; reset restores data', async () => {
+  const G = U.github;
+  await ctl(G, 'DELETE', '/__control/requests');
+  await call(`${G}/user?x=1`, { headers: { ...bearer('gh-1'), 'X-Custom': 'Yes' } });
+  await ctl(G, 'GET', '/__control/stats');
+  const log = (await ctl(G, 'GET', '/__control/requests')).requests;
+  assert.equal(log.length, 1);
+  assert.equal(log[0].method, 'GET');
+  assert.equal(log[0].path, '/user');
+  assert.deepEqual(log[0].query, { x: '1' });
+  assert.equal(log[0].headers['x-custom'], 'Yes');
+  assert.equal(log[0].body, '');
+  assert.equal(log[0].status, 200);
+  assert.equal(typeof log[0].ts, 'number');
+  await ctl(G, 'POST', '/__control/reset');
+  assert.equal((await call(`${G}/user`, { headers: bearer('gh-1') })).status, 401);
+  await ctl(G, 'POST', '/__control/tokens', { token: 'gh-1' });
+  const issues = await call(`${G}/repos/octocat/hello-world/issues?state=all&per_page=100`, { headers: bearer('gh-1') });
+  assert.equal(issues.json.length, 45);
+  assert.equal((await ctl(G, 'GET', '/__control/stats')).refreshes, 0);
+});
+
+// ---------------------------------------------------------------- Slack
+
+test('slack: auth errors are 200 ok:false (not_authed, invalid_auth, token_expired)', async () => {
+  const S = U.slack;
+  await ctl(S, 'POST', '/__control/tokens', { token: 'xoxb-expired', expires_in: 0 });
+  for (const [headers, error] of [[{}, 'not_authed'], [bearer('xoxb-nope'), 'invalid_auth'], [bearer('xoxb-expired'), 'token_expired']]) {
+    const r = await call(`${S}/api/auth.test`, { method: 'POST', headers });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { ok: false, error });
+    assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
+  }
+  await ctl(S, 'POST', '/__control/tokens', { token: 'xoxb-1' });
+  const ok = await call(`${S}/api/auth.test`, { method: 'POST', headers: bearer('xoxb-1') });
+  assert.equal(ok.json.ok, true);
+  assert.equal(ok.json.team_id, 'T0TEAM');
+  const viaForm = await call(`${S}/api/auth.test`, { method: 'POST', form: { token: 'xoxb-1' } });
+  assert.equal(viaForm.json.ok, true);
+  const unknown = await call(`${S}/api/nope.nope`, { method: 'POST', headers: bearer('xoxb-1') });
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.json.error, 'unknown_method');
+});
+
+test('slack: conversations.list cursor pagination to the end', async () => {
+  const S = U.slack;
+  const seen = [];
+  let cursor = '';
+  let pages = 0;
+  do {
+    const q = new URLSearchParams({ limit: '10', ...(cursor ? { cursor } : {}) });
+    const r = await call(`${S}/api/conversations.list?${q}`, { headers: bearer('xoxb-1') });
+    assert.equal(r.json.ok, true);
+    pages += 1;
+    seen.push(...r.json.channels);
+    cursor = r.json.response_metadata.next_cursor;
+    if (pages === 1) assert.match(Buffer.from(cursor, 'base64').toString(), /^team:C\w+$/);
+  } while (cursor);
+  assert.equal(pages, 3);
+  assert.equal(seen.length, 25);
+  assert.equal(new Set(seen.map((c) => c.id)).size, 25);
+  assert.deepEqual(seen.slice(0, 3).map((c) => c.name), ['general', 'random', 'dev-1']);
+  const c = seen[0];
+  for (const k of ['id', 'name', 'is_channel', 'is_private', 'is_archived', 'created', 'num_members']) assert.ok(k in c, k);
+  // POST form and JSON bodies take the same arguments
+  const form = await call(`${S}/api/conversations.list`, { method: 'POST', headers: bearer('xoxb-1'), form: { exclude_archived: 'true', limit: '1000' } });
+  assert.equal(form.json.channels.length, 22);
+  assert.equal(form.json.response_metadata.next_cursor, '');
+  const js = await call(`${S}/api/conversations.list`, { method: 'POST', headers: bearer('xoxb-1'), json: { limit: 5 } });
+  assert.equal(js.json.channels.length, 5);
+  const bad = await call(`${S}/api/conversations.list?cursor=garbage`, { headers: bearer('xoxb-1') });
+  assert.deepEqual(bad.json, { ok: false, error: 'invalid_cursor' });
+});
+
+test('slack: chat.postMessage JSON and form, errors, stored messages', async () => {
+  const S = U.slack;
+  const r = await call(`${S}/api/chat.postMessage`, { method: 'POST', headers: bearer('xoxb-1'), json: { channel: '#general', text: 'hello', thread_ts: '1700000000.000001' } });
+  assert.equal(r.json.ok, true);
+  assert.match(r.json.channel, /^C/);
+  assert.match(r.json.ts, /^\d{10}\.\d{6}$/);
+  assert.equal(r.json.message.text, 'hello');
+  assert.equal(r.json.message.user, 'U0BOT');
+  assert.equal(r.json.message.bot_id, 'B0BOT');
+  assert.equal(r.json.message.team, 'T0TEAM');
+  const f = await call(`${S}/api/chat.postMessage`, { method: 'POST', form: { token: 'xoxb-1', channel: r.json.channel, blocks: JSON.stringify([{ type: 'section', text: { type: 'mrkdwn', text: '*hi*' } }]) } });
+  assert.equal(f.json.ok, true);
+  assert.notEqual(f.json.ts, r.json.ts);
+  const nf = await call(`${S}/api/chat.postMessage`, { method: 'POST', headers: bearer('xoxb-1'), json: { channel: 'C999', text: 'x' } });
+  assert.deepEqual(nf.json, { ok: false, error: 'channel_not_found' });
+  const nt = await call(`${S}/api/chat.postMessage`, { method: 'POST', headers: bearer('xoxb-1'), json: { channel: '#random' } });
+  assert.deepEqual(nt.json, { ok: false, error: 'no_text' });
+  const msgs = (await ctl(S, 'GET', '/__control/messages')).messages;
+  assert.equal(msgs.length, 2);
+  assert.equal(msgs[0].channel_name, 'general');
+  assert.equal(msgs[0].thread_ts, '1700000000.000001');
+});
+
+test('slack: oauth.v2.access refresh rotation, reuse and client errors', async () => {
+  const S = U.slack;
+  await ctl(S, 'POST', '/__control/clients', { client_id: '111.222', client_secret: 'shh' });
+  await ctl(S, 'POST', '/__control/refresh_tokens', { refresh_token: 'xoxe-1-old', client_id: '111.222' });
+  const endpoint = `${S}/api/oauth.v2.access`;
+  const r = await call(endpoint, { method: 'POST', form: { grant_type: 'refresh_token', refresh_token: 'xoxe-1-old', client_id: '111.222', client_secret: 'shh' } });
+  assert.equal(r.json.ok, true);
+  assert.equal(r.json.token_type, 'bot');
+  assert.equal(r.json.bot_user_id, 'U0BOT');
+  assert.equal(r.json.app_id, 'A0APP');
+  assert.deepEqual(r.json.team, { id: 'T0TEAM', name: 'Test Team' });
+  assert.equal(r.json.expires_in, 28800);
+  assert.ok(r.json.refresh_token && r.json.refresh_token !== 'xoxe-1-old');
+  assert.equal((await call(`${S}/api/auth.test`, { method: 'POST', headers: bearer(r.json.access_token) })).json.ok, true);
+  const reuse = await call(endpoint, { method: 'POST', form: { grant_type: 'refresh_token', refresh_token: 'xoxe-1-old', client_id: '111.222', client_secret: 'shh' } });
+  assert.equal(reuse.status, 200);
+  assert.deepEqual(reuse.json, { ok: false, error: 'invalid_refresh_token' });
+  const secret = await call(endpoint, { method: 'POST', form: { grant_type: 'refresh_token', refresh_token: r.json.refresh_token, client_id: '111.222', client_secret: 'bad' } });
+  assert.deepEqual(secret.json, { ok: false, error: 'bad_client_secret' });
+  const basic = await call(endpoint, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from('111.222:shh').toString('base64')}` },
+    form: { grant_type: 'refresh_token', refresh_token: r.json.refresh_token },
+  });
+  assert.equal(basic.json.ok, true);
+  assert.equal((await ctl(S, 'GET', '/__control/stats')).refreshes, 2);
+});
+
+test('slack: injected 429 carries Retry-After and ratelimited', async () => {
+  const S = U.slack;
+  await ctl(S, 'POST', '/__control/fail', { status: 429, retry_after: 3 });
+  const r = await call(`${S}/api/chat.postMessage`, { method: 'POST', headers: bearer('xoxb-1'), json: { channel: '#general', text: 'x' } });
+  assert.equal(r.status, 429);
+  assert.equal(r.headers.get('retry-after'), '3');
+  assert.deepEqual(r.json, { ok: false, error: 'ratelimited' });
+});
+
+// --------------------------------------------------------------- Stripe
+
+const sk = 'sk_test_abcdefgh1234';
+const skAuth = { authorization: `Bearer ${sk}` };
+
+test('stripe: missing and invalid API keys', async () => {
+  const P = U.stripe;
+  const m = await call(`${P}/v1/customers`);
+  assert.equal(m.status, 401);
+  assert.equal(m.json.error.type, 'invalid_request_error');
+  assert.match(m.json.error.message, /^You did not provide an API key/);
+  const i = await call(`${P}/v1/customers`, { headers: bearer('sk_test_wxyz1234') });
+  assert.equal(i.status, 401);
+  assert.equal(i.json.error.message, 'Invalid API Key provided: sk_test_****1234');
+  assert.match(i.headers.get('request-id'), /^req_/);
+  await ctl(P, 'POST', '/__control/tokens', { token: sk });
+  const basic = await call(`${P}/v1/customers`, { headers: { authorization: `Basic ${Buffer.from(`${sk}:`).toString('base64')}` } });
+  assert.equal(basic.status, 200);
+  assert.equal(basic.json.object, 'list');
+  assert.ok(basic.headers.get('stripe-version'));
+});
+
+test('stripe: form bodies with brackets, JSON refused, retrieve, 404', async () => {
+  const P = U.stripe;
+  const c = await call(`${P}/v1/customers`, { method: 'POST', body: 'email=a%40example.com&name=Ann&metadata[plan]=pro&metadata[seats]=3', headers: { ...skAuth, 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(c.status, 200);
+  assert.match(c.json.id, /^cus_/);
+  assert.equal(c.json.object, 'customer');
+  assert.equal(c.json.livemode, false);
+  assert.equal(c.json.email, 'a@example.com');
+  assert.deepEqual(c.json.metadata, { plan: 'pro', seats: '3' });
+  assert.equal(typeof c.json.created, 'number');
+  const got = await call(`${P}/v1/customers/${c.json.id}`, { headers: skAuth });
+  assert.deepEqual(got.json, c.json);
+  const byEmail = await call(`${P}/v1/customers?email=a%40example.com`, { headers: skAuth });
+  assert.deepEqual(byEmail.json.data.map((x) => x.id), [c.json.id]);
+  const js = await call(`${P}/v1/customers`, { method: 'POST', headers: skAuth, json: { email: 'b@example.com' } });
+  assert.equal(js.status, 400);
+  assert.equal(js.json.error.type, 'invalid_request_error');
+  const nf = await call(`${P}/v1/customers/cus_nope`, { headers: skAuth });
+  assert.equal(nf.status, 404);
+  assert.equal(nf.json.error.code, 'resource_missing');
+  const unk = await call(`${P}/v1/customers`, { method: 'POST', headers: skAuth, form: { bogus: '1' } });
+  assert.equal(unk.status, 400);
+  assert.equal(unk.json.error.code, 'parameter_unknown');
+});
+
+test('stripe: idempotency replay and mismatch', async () => {
+  const P = U.stripe;
+  const h = { ...skAuth, 'idempotency-key': 'idem-1' };
+  const a = await call(`${P}/v1/customers`, { method: 'POST', headers: h, form: { email: 'i@example.com' } });
+  const b = await call(`${P}/v1/customers`, { method: 'POST', headers: h, form: { email: 'i@example.com' } });
+  assert.equal(a.status, 200);
+  assert.equal(b.status, 200);
+  assert.equal(b.json.id, a.json.id);
+  assert.equal(b.headers.get('idempotent-replayed'), 'true');
+  assert.equal(a.headers.get('idempotent-replayed'), null);
+  const c = await call(`${P}/v1/customers`, { method: 'POST', headers: h, form: { email: 'other@example.com' } });
+  assert.equal(c.status, 400);
+  assert.equal(c.json.error.type, 'idempotency_error');
+  const list = await call(`${P}/v1/customers?email=i%40example.com`, { headers: skAuth });
+  assert.equal(list.json.data.length, 1);
+});
+
+test('stripe: charges list pagination with starting_after / ending_before and errors', async () => {
+  const P = U.stripe;
+  const first = await call(`${P}/v1/charges`, { headers: skAuth });
+  assert.equal(first.json.object, 'list');
+  assert.equal(first.json.url, '/v1/charges');
+  assert.equal(first.json.data.length, 10);
+  assert.equal(first.json.has_more, true);
+  const all = [];
+  let after = null;
+  for (;;) {
+    const r = await call(`${P}/v1/charges?limit=7${after ? `&starting_after=${after}` : ''}`, { headers: skAuth });
+    assert.equal(r.status, 200);
+    all.push(...r.json.data);
+    if (!r.json.has_more) break;
+    after = r.json.data.at(-1).id;
+  }
+  assert.equal(all.length, 30);
+  assert.ok(all.every((c, i) => i === 0 || all[i - 1].created > c.created), 'created descending');
+  assert.ok(all.every((c) => /^ch_/.test(c.id) && c.currency === 'usd' && c.status === 'succeeded' && c.object === 'charge'));
+  const before = await call(`${P}/v1/charges?limit=3&ending_before=${all[5].id}`, { headers: skAuth });
+  assert.deepEqual(before.json.data.map((c) => c.id), all.slice(2, 5).map((c) => c.id));
+  assert.equal(before.json.has_more, true);
+  const missing = await call(`${P}/v1/charges?starting_after=ch_nope`, { headers: skAuth });
+  assert.equal(missing.status, 400);
+  assert.equal(missing.json.error.code, 'resource_missing');
+  for (const limit of ['0', '101', 'abc']) {
+    const r = await call(`${P}/v1/charges?limit=${limit}`, { headers: skAuth });
+    assert.equal(r.status, 400, limit);
+    assert.equal(r.json.error.code, 'parameter_invalid_integer');
+    assert.equal(r.json.error.param, 'limit');
+  }
+  const byCustomer = await call(`${P}/v1/charges?limit=100&customer=${all[0].customer}`, { headers: skAuth });
+  assert.equal(byCustomer.json.data.length, 10);
+});
+
+test('stripe: webhook endpoints and events', async () => {
+  const P = U.stripe;
+  const we = await call(`${P}/v1/webhook_endpoints`, { method: 'POST', body: 'url=https%3A%2F%2Fexample.com%2Fhook&enabled_events[]=charge.succeeded&enabled_events[]=customer.created', headers: { ...skAuth, 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(we.status, 200);
+  assert.match(we.json.id, /^we_/);
+  assert.match(we.json.secret, /^whsec_/);
+  assert.deepEqual(we.json.enabled_events, ['charge.succeeded', 'customer.created']);
+  assert.equal(we.json.status, 'enabled');
+  const del = await call(`${P}/v1/webhook_endpoints/${we.json.id}`, { method: 'DELETE', headers: skAuth });
+  assert.deepEqual(del.json, { id: we.json.id, object: 'webhook_endpoint', deleted: true });
+  assert.equal((await call(`${P}/v1/webhook_endpoints/${we.json.id}`, { method: 'DELETE', headers: skAuth })).status, 404);
+  const ev = await call(`${P}/v1/events?type=customer.created&limit=100`, { headers: skAuth });
+  assert.ok(ev.json.data.length >= 3);
+  assert.ok(ev.json.data.every((e) => e.object === 'event' && e.type === 'customer.created'));
+});
+
+test('stripe: injected 429 rate_limit_error with Retry-After', async () => {
+  const P = U.stripe;
+  await ctl(P, 'POST', '/__control/fail', { status: 429, retry_after: 2, path_prefix: '/v1/charges' });
+  const r = await call(`${P}/v1/charges`, { headers: skAuth });
+  assert.equal(r.status, 429);
+  assert.equal(r.headers.get('retry-after'), '2');
+  assert.equal(r.json.error.type, 'rate_limit_error');
+  assert.equal((await call(`${P}/v1/charges`, { headers: skAuth })).status, 200);
+});
+
+// ------------------------------------------------------------------ RSS
+
+test('rss: RSS and Atom with ETag / Last-Modified, 304s, new item changes ETag', async () => {
+  const R = U.rss;
+  const a = await call(`${R}/feed.xml`);
+  assert.equal(a.status, 200);
+  assert.match(a.headers.get('content-type'), /^application\/rss\+xml/);
+  assert.equal((a.text.match(/<item>/g) || []).length, 20);
+  assert.ok(a.text.indexOf('Seeded item 20') < a.text.indexOf('Seeded item 19'), 'newest first');
+  assert.match(a.text, /<pubDate>\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT<\/pubDate>/);
+  const etag = a.headers.get('etag');
+  const lm = a.headers.get('last-modified');
+  assert.ok(etag && lm);
+  assert.equal((await call(`${R}/feed.xml`, { headers: { 'if-none-match': etag } })).status, 304);
+  assert.equal((await call(`${R}/feed.xml`, { headers: { 'if-modified-since': lm } })).status, 304);
+  const atom = await call(`${R}/atom.xml`);
+  assert.match(atom.headers.get('content-type'), /^application\/atom\+xml/);
+  assert.equal((atom.text.match(/<entry>/g) || []).length, 20);
+  assert.equal((await call(`${R}/atom.xml`, { headers: { 'if-none-match': atom.headers.get('etag') } })).status, 304);
+  await ctl(R, 'POST', '/__control/items', { title: 'Fresh & new', description: 'hot' });
+  const b = await call(`${R}/feed.xml`, { headers: { 'if-none-match': etag } });
+  assert.equal(b.status, 200);
+  assert.notEqual(b.headers.get('etag'), etag);
+  assert.equal((b.text.match(/<item>/g) || []).length, 21);
+  assert.ok(b.text.indexOf('Fresh &amp; new') < b.text.indexOf('Seeded item 20'));
+  assert.equal((await call(`${R}/feed.xml`, { headers: { 'if-modified-since': lm } })).status, 200);
+});
+
+test('rss: injected delay delays the response', async () => {
+  const R = U.rss;
+  await ctl(R, 'POST', '/__control/fail', { delay_ms: 300 });
+  const t0 = Date.now();
+  assert.equal((await call(`${R}/feed.xml`)).status, 200);
+  assert.ok(Date.now() - t0 >= 290);
+});
+
+// ----------------------------------------------------------------- HTTP
+
+test('http: anything, status, delay, bytes, headers, bearer', async () => {
+  const H = U.http;
+  const a = await call(`${H}/anything/x/y?q=1&q=2`, { method: 'PUT', json: { k: 'v' }, headers: { 'x-test': 't' } });
+  assert.equal(a.json.method, 'PUT');
+  assert.equal(a.json.path, '/anything/x/y');
+  assert.deepEqual(a.json.query, { q: ['1', '2'] });
+  assert.equal(a.json.headers['x-test'], 't');
+  assert.equal(a.json.body, '{"k":"v"}');
+  assert.deepEqual(a.json.json, { k: 'v' });
+  const s = await call(`${H}/status/418`, { method: 'POST' });
+  assert.equal(s.status, 418);
+  assert.deepEqual(s.json, { status: 418 });
+  const t0 = Date.now();
+  const d = await call(`${H}/delay/200`);
+  assert.deepEqual(d.json, { delayed_ms: 200 });
+  assert.ok(Date.now() - t0 >= 190);
+  await assert.rejects(call(`${H}/delay/2000`, { signal: AbortSignal.timeout(100) }), (e) => e.name === 'TimeoutError');
+  const res = await fetch(`${H}/bytes/100000`);
+  assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+  assert.equal((await res.arrayBuffer()).byteLength, 100000);
+  const h = await call(`${H}/headers`, { headers: { 'x-a': 'b' } });
+  assert.equal(h.json.headers['x-a'], 'b');
+  assert.deepEqual((await call(`${H}/bearer`)).json, { authenticated: false });
+  assert.equal((await call(`${H}/bearer`, { headers: bearer('h-1') })).status, 401);
+  await ctl(H, 'POST', '/__control/tokens', { token: 'h-1' });
+  assert.deepEqual((await call(`${H}/bearer`, { headers: bearer('h-1') })).json, { authenticated: true, token: 'h-1' });
+});
+
+test('http: injected 503 then normal; control endpoints stay out of the log', async () => {
+  const H = U.http;
+  await ctl(H, 'DELETE', '/__control/requests');
+  await ctl(H, 'POST', '/__control/fail', { status: 503, count: 2, retry_after: 1, body: { custom: true } });
+  const r1 = await call(`${H}/anything`);
+  assert.equal(r1.status, 503);
+  assert.deepEqual(r1.json, { custom: true });
+  assert.equal(r1.headers.get('retry-after'), '1');
+  assert.equal((await call(`${H}/anything`)).status, 503);
+  assert.equal((await call(`${H}/anything`)).status, 200);
+  const log = (await ctl(H, 'GET', '/__control/requests')).requests;
+  assert.deepEqual(log.map((e) => e.status), [503, 503, 200]);
+  assert.equal((await call(`${H}/__control/nope`)).status, 404);
+});
+
+// ---------------------------------------------------------------- main
+
+async function main() {
+  let passed = 0;
+  let failed = 0;
+  const srv = startServer('pipe');
+  const line = await srv.firstLine;
+  U = JSON.parse(line);
+  assert.deepEqual(Object.keys(U), ['github', 'slack', 'stripe', 'rss', 'http']);
+  for (const v of Object.values(U)) assert.match(v, /^http:\/\/127\.0\.0\.1:\d+$/);
+  let extraStdout = '';
+  srv.child.stdout.on('data', (c) => (extraStdout += c));
+
+  for (const t of tests) {
+    try {
+      await withTimeout(t.fn(), 15_000, t.name);
+      passed += 1;
+      process.stdout.write(`ok     ${t.name}\n`);
+    } catch (err) {
+      failed += 1;
+      process.stdout.write(`FAILED ${t.name}\n${err.stack || err}\n`);
+    }
+  }
+
+  const lifecycle = [
+    [
+      'server prints exactly one stdout line and exits when stdin closes',
+      async () => {
+        assert.equal(extraStdout, '', 'nothing but the JSON line on stdout');
+        srv.child.stdin.end();
+        const { code } = await withTimeout(srv.exited, 3000, 'exit after stdin close');
+        assert.equal(code, 0);
+      },
+    ],
+    [
+      'server with stdin at /dev/null prints its line, then exits',
+      async () => {
+        const s = startServer('ignore');
+        assert.match(await s.firstLine, /^\{"github":"http:\/\/127\.0\.0\.1:\d+"/);
+        assert.equal((await withTimeout(s.exited, 3000, 'exit with /dev/null stdin')).code, 0);
+      },
+    ],
+    [
+      'server exits on SIGTERM',
+      async () => {
+        const s = startServer('pipe');
+        await s.firstLine;
+        s.child.kill('SIGTERM');
+        const r = await withTimeout(s.exited, 3000, 'exit on SIGTERM');
+        assert.ok(r.code === 0 || r.signal === 'SIGTERM');
+      },
+    ],
+  ];
+  for (const [name, fn] of lifecycle) {
+    try {
+      await fn();
+      passed += 1;
+      process.stdout.write(`ok     ${name}\n`);
+    } catch (err) {
+      failed += 1;
+      process.stdout.write(`FAILED ${name}\n${err.stack || err}\n`);
+    }
+  }
+  if (srv.child.exitCode === null) srv.child.kill('SIGTERM');
+
+  process.stdout.write(`selftest: ${passed} passed, ${failed} failed\n`);
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((err) => {
+  process.stdout.write(`selftest crashed: ${err.stack || err}\nselftest: 0 passed, 1 failed\n`);
+  process.exit(1);
+});
