@@ -127,6 +127,7 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()

@@ -35,6 +35,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct OutboundConfig {
     pub allow_private_networks: Vec<String>,
+    pub proxy_timeout_secs: u64,
 }
 
 /// Where an app's API and OAuth endpoints live, when not where its manifest

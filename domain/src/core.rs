@@ -26,6 +26,8 @@ pub struct CoreSettings {
     pub accounts_per_project_per_5min: u64,
     /// Non-public networks outbound requests may reach (CIDRs).
     pub allow_private_networks: Vec<String>,
+    /// How long the proxy waits for the upstream before answering 504.
+    pub proxy_timeout_secs: u64,
 }
 
 impl Default for CoreSettings {
@@ -37,6 +39,7 @@ impl Default for CoreSettings {
             tokens_per_user_per_minute: 100,
             accounts_per_project_per_5min: 2000,
             allow_private_networks: Vec::new(),
+            proxy_timeout_secs: 30,
         }
     }
 }

@@ -16,8 +16,6 @@ use crate::error::{Error, Result, invalid};
 use crate::model::{Account, Tenant};
 use crate::records;
 
-pub const PROXY_TIMEOUT: Duration = Duration::from_secs(30);
-
 pub struct ProxyRequest {
     pub external_user_id: String,
     pub account_id: String,
@@ -65,13 +63,8 @@ impl Core {
                 .and_then(Value::as_str)
                 .map(str::to_string),
         };
-        let mut s = Session::new(
-            &self.outbound,
-            app,
-            Some(creds),
-            Some(&refresher),
-            PROXY_TIMEOUT,
-        );
+        let timeout = Duration::from_secs(self.settings.proxy_timeout_secs);
+        let mut s = Session::new(&self.outbound, app, Some(creds), Some(&refresher), timeout);
         let url = if target.starts_with("http://") || target.starts_with("https://") {
             url::Url::parse(&target)
                 .map_err(|e| invalid(format!("url_64 is not a valid URL: {e}")))?
@@ -125,7 +118,7 @@ impl Core {
             Err(RunError::Timeout(_)) => Err(Error::UpstreamTimeout(format!(
                 "{} did not answer within {} s",
                 app.name,
-                PROXY_TIMEOUT.as_secs()
+                timeout.as_secs()
             ))),
             Err(RunError::Auth(m)) => Err(Error::Upstream(m)),
             Err(RunError::Invalid(m)) | Err(RunError::Unreachable(m)) => Err(Error::Upstream(m)),

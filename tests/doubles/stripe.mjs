@@ -289,6 +289,11 @@ function applyCustomerParams(c, params) {
     c.email = params.email === '' ? null : params.email;
   }
   for (const k of ['name', 'description', 'phone']) if (params[k] !== undefined) c[k] = params[k] === '' ? null : params[k];
+  if (params.address !== undefined) {
+    if (params.address === '') c.address = null;
+    else if (typeof params.address !== 'object' || Array.isArray(params.address)) throw invalid('Invalid object', 'parameter_invalid_empty', 'address');
+    else c.address = { city: null, country: null, line1: null, line2: null, postal_code: null, state: null, ...params.address };
+  }
   if (params.metadata !== undefined) {
     if (params.metadata === '') c.metadata = {};
     else if (typeof params.metadata !== 'object' || Array.isArray(params.metadata)) throw invalid('Invalid object', 'parameter_invalid_empty', 'metadata');

@@ -11,6 +11,13 @@ use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
+/// An HTTP client for tests. reqwest is built with rustls and no default
+/// crypto provider (the server picks ring), so install it first.
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
     Embedded,
@@ -182,7 +189,7 @@ impl Instance {
             .stderr(log)
             .spawn()
             .unwrap();
-        let http = reqwest::Client::new();
+        let http = client();
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -394,4 +401,154 @@ pub fn assert_client_error(what: &str, status: u16, body: &Value, expected: u16,
         msg.to_lowercase().contains(&needle.to_lowercase()),
         "{what}: error {msg:?} should mention {needle:?}"
     );
+}
+
+/// The provider test doubles (`tests/doubles/server.mjs`): one local HTTP
+/// server per provider. They exit when this handle (their stdin) drops.
+pub struct Doubles {
+    child: Child,
+    pub urls: Value,
+    http: reqwest::Client,
+}
+
+impl Doubles {
+    pub fn start() -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/doubles");
+        assert!(
+            dir.join("node_modules/@octokit/fixtures").exists(),
+            "the provider doubles' packages are not installed: run `npm ci --prefix tests/doubles` (./scripts/test does)"
+        );
+        let mut child = Command::new("node")
+            .arg(dir.join("server.mjs"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot run node (install Node.js 20)");
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let urls: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("doubles printed {line:?}: {e}"));
+        Doubles {
+            child,
+            urls,
+            http: client(),
+        }
+    }
+
+    pub fn url(&self, provider: &str) -> String {
+        self.urls[provider].as_str().unwrap().to_string()
+    }
+
+    /// Points an instance's apps at the doubles and allowlists loopback.
+    pub fn configure(&self, inst: Instance, allow_loopback: bool) -> Instance {
+        let mut inst = inst
+            .with_env("SWITCHBOARD_APPS__GITHUB__BASE_URL", &self.url("github"))
+            .with_env(
+                "SWITCHBOARD_APPS__GITHUB__TOKEN_URL",
+                &format!("{}/login/oauth/access_token", self.url("github")),
+            )
+            .with_env(
+                "SWITCHBOARD_APPS__SLACK__BASE_URL",
+                &format!("{}/api", self.url("slack")),
+            )
+            .with_env(
+                "SWITCHBOARD_APPS__SLACK__TOKEN_URL",
+                &format!("{}/api/oauth.v2.access", self.url("slack")),
+            )
+            .with_env("SWITCHBOARD_APPS__STRIPE__BASE_URL", &self.url("stripe"))
+            .with_env("SWITCHBOARD_OUTBOUND__PROXY_TIMEOUT_SECS", "2");
+        if allow_loopback {
+            inst = inst.with_env(
+                "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+                "[\"127.0.0.0/8\"]",
+            );
+        }
+        inst
+    }
+
+    /// A control call on one provider's double.
+    pub async fn control(
+        &self,
+        provider: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut rb = self
+            .http
+            .request(method, format!("{}/__control/{path}", self.url(provider)));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert!(
+            status.is_success(),
+            "control {provider} {path}: {status} {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn post(&self, provider: &str, path: &str, body: Value) -> Value {
+        self.control(provider, reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    /// Requests the double received (control calls excluded).
+    pub async fn requests(&self, provider: &str) -> Vec<Value> {
+        self.control(provider, reqwest::Method::GET, "requests", None)
+            .await["requests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Doubles {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Imports an account with the given credential fields for `user`.
+    pub async fn import_account(
+        &self,
+        bearer: &str,
+        project: &str,
+        user: &str,
+        app: &str,
+        cfmap: Value,
+    ) -> String {
+        let ct = self.connect_token(bearer, project, None, user).await;
+        let (s, v, _) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/connect/{project}/accounts"),
+                bearer,
+                None,
+                Some(
+                    json!({"app_slug": app, "cfmap_json": cfmap.to_string(), "connect_token": ct}),
+                ),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        bearer: &str,
+        body: Value,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        self.call(reqwest::Method::POST, path, bearer, None, Some(body))
+            .await
+    }
 }

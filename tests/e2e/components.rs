@@ -1,0 +1,603 @@
+//! Components as data, end to end: the catalog, remote options, reload
+//! props, runAction and the proxy, against the provider test doubles.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, Doubles, Instance, Project, Server, assert_client_error};
+
+pub struct World {
+    pub doubles: Doubles,
+    pub inst: Instance,
+    pub project: Project,
+    /// A second project, for isolation checks.
+    pub other: Project,
+    pub server: Server,
+    pub bearer: String,
+    pub user: String,
+    pub slack: String,
+    pub github: String,
+    pub stripe: String,
+}
+
+impl World {
+    pub async fn new(backend: Backend) -> Self {
+        let doubles = Doubles::start();
+        let inst = doubles.configure(Instance::new(backend), true);
+        let project = inst.create_project("components");
+        let other = inst.create_project("other");
+        let server = inst.start().await;
+        let bearer = server.token(&project).await;
+        let user = "user-1".to_string();
+        doubles
+            .post(
+                "slack",
+                "tokens",
+                json!({"token": "xoxb-valid", "expires_in": null}),
+            )
+            .await;
+        doubles
+            .post(
+                "github",
+                "tokens",
+                json!({"token": "gho_valid", "expires_in": null}),
+            )
+            .await;
+        doubles
+            .post(
+                "stripe",
+                "tokens",
+                json!({"token": "sk_test_valid1234", "expires_in": null}),
+            )
+            .await;
+        let slack = server
+            .import_account(
+                &bearer,
+                &project.id,
+                &user,
+                "slack",
+                json!({"oauth_access_token": "xoxb-valid"}),
+            )
+            .await;
+        let github = server
+            .import_account(
+                &bearer,
+                &project.id,
+                &user,
+                "github",
+                json!({"oauth_access_token": "gho_valid"}),
+            )
+            .await;
+        let stripe = server
+            .import_account(
+                &bearer,
+                &project.id,
+                &user,
+                "stripe",
+                json!({"api_key": "sk_test_valid1234"}),
+            )
+            .await;
+        World {
+            doubles,
+            inst,
+            project,
+            other,
+            server,
+            bearer,
+            user,
+            slack,
+            github,
+            stripe,
+        }
+    }
+
+    pub fn path(&self, rest: &str) -> String {
+        format!("/v1/connect/{}/{rest}", self.project.id)
+    }
+
+    pub async fn get(&self, rest: &str) -> (u16, Value) {
+        let (s, v, _) = self.server.get(&self.path(rest), &self.bearer, None).await;
+        (s, v)
+    }
+
+    pub async fn post(&self, rest: &str, body: Value) -> (u16, Value) {
+        let (s, v, _) = self.server.post(&self.path(rest), &self.bearer, body).await;
+        (s, v)
+    }
+
+    pub async fn run(&self, id: &str, props: Value) -> (u16, Value) {
+        self.post(
+            "actions/run",
+            json!({"id": id, "external_user_id": self.user, "configured_props": props}),
+        )
+        .await
+    }
+
+    /// A Slack channel's id, found through the remote options.
+    pub async fn channel(&self, name: &str) -> String {
+        let (_, v) = self
+            .post("actions/configure", json!({"id": "slack-send-message", "external_user_id": self.user, "prop_name": "channel",
+                                              "query": name, "configured_props": {"slack": self.app(&self.slack)}}))
+            .await;
+        v["options"][0]["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no channel {name}: {v}"))
+            .to_string()
+    }
+
+    pub fn app(&self, id: &str) -> Value {
+        json!({"authProvisionId": id})
+    }
+}
+
+async fn catalog(w: &World) {
+    let (s, v) = w.get("actions?limit=100").await;
+    assert_eq!(s, 200, "{v}");
+    let keys: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    for k in [
+        "slack-send-message",
+        "github-create-issue",
+        "stripe-create-customer",
+        "http-custom-request",
+    ] {
+        assert!(keys.contains(&k), "{k} not in {keys:?}");
+    }
+    assert!(
+        !keys.contains(&"rss-new-item-in-feed"),
+        "triggers are not actions"
+    );
+    let (_, v) = w.get("triggers").await;
+    let keys: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert!(
+        keys.contains(&"rss-new-item-in-feed") && keys.contains(&"schedule-custom-interval"),
+        "{keys:?}"
+    );
+    let (_, v) = w.get("components?app=slack&q=send").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["data"][0]["key"], "slack-send-message");
+    // Paging walks every component exactly once.
+    let (_, all) = w.get("components?limit=100").await;
+    let total = all["page_info"]["total_count"].as_u64().unwrap();
+    let mut seen = Vec::new();
+    let mut after = String::new();
+    loop {
+        let (_, p) = w.get(&format!("components?limit=3{after}")).await;
+        for c in p["data"].as_array().unwrap() {
+            seen.push(c["key"].as_str().unwrap().to_string());
+        }
+        match p["page_info"]["end_cursor"].as_str() {
+            Some(c) => after = format!("&after={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len() as u64, total);
+    let (s, v) = w.get("actions/slack-send-message").await;
+    assert_eq!(s, 200);
+    let props = v["data"]["configurable_props"].as_array().unwrap();
+    let channel = props.iter().find(|p| p["name"] == "channel").unwrap();
+    assert_eq!(channel["remoteOptions"], true);
+    assert!(
+        channel.get("optionsRequest").is_none(),
+        "internals stay internal"
+    );
+    let (s, _) = w.get("triggers/slack-send-message").await;
+    assert_eq!(s, 404, "an action is not a trigger");
+}
+
+async fn remote_options_and_reload_props(w: &World) {
+    let body = json!({"id": "slack-send-message", "external_user_id": w.user, "prop_name": "channel",
+                      "configured_props": {"slack": w.app(&w.slack)}});
+    let (s, v) = w.post("actions/configure", body.clone()).await;
+    assert_eq!(s, 200, "{v}");
+    let first = v["options"].as_array().unwrap().clone();
+    assert!(
+        !first.is_empty() && first[0]["label"].as_str().unwrap().starts_with('#'),
+        "{v}"
+    );
+    assert_eq!(v["errors"], json!([]));
+    // Ask with a query: only matching labels.
+    let mut q = body.clone();
+    q["query"] = json!("random");
+    let (_, v) = w.post("actions/configure", q).await;
+    let labels: Vec<&str> = v["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, vec!["#random"], "{v}");
+    // Reload props: the address group appears only when asked for.
+    let (s, v) = w
+        .post("actions/props", json!({"id": "stripe-create-customer", "external_user_id": w.user, "configured_props": {"include_address": true}}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let names: Vec<&str> = v["dynamic_props"]["configurable_props"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"address_line1"), "{names:?}");
+    let (_, v2) = w
+        .post("actions/props", json!({"id": "stripe-create-customer", "external_user_id": w.user, "configured_props": {"include_address": false}}))
+        .await;
+    assert!(!v2.to_string().contains("address_line1"));
+    assert_ne!(v["dynamic_props"]["id"], v2["dynamic_props"]["id"]);
+}
+
+async fn actions_run(w: &World) {
+    let general = w.channel("general").await;
+    let (s, v) = w
+        .run(
+            "slack-send-message",
+            json!({"slack": w.app(&w.slack), "channel": general, "text": "hello from switchboard"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["exports"]["$summary"]
+            .as_str()
+            .unwrap()
+            .contains("Successfully sent"),
+        "{v}"
+    );
+    assert_eq!(v["ret"]["ok"], true, "{v}");
+    assert!(
+        v["os"].as_array().unwrap().iter().any(|o| o["msg"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("chat.postMessage")),
+        "{v}"
+    );
+    let msgs = w
+        .doubles
+        .control("slack", Method::GET, "messages", None)
+        .await;
+    assert!(
+        msgs.to_string().contains("hello from switchboard"),
+        "{msgs}"
+    );
+
+    let (s, v) = w
+        .run("github-create-issue", json!({"github": w.app(&w.github), "repoFullname": "octocat/hello-world", "title": "Bug", "labels": ["bug"]}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["exports"]["$summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Successfully created issue #"),
+        "{v}"
+    );
+    assert_eq!(v["ret"]["title"], "Bug");
+    let sent = w.doubles.requests("github").await;
+    let create = sent.iter().rev().find(|r| r["method"] == "POST").unwrap();
+    let body: Value = serde_json::from_str(create["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body,
+        json!({"title": "Bug", "labels": ["bug"]}),
+        "unset optional props are not sent"
+    );
+    assert_eq!(create["headers"]["authorization"], "Bearer gho_valid");
+
+    // Link-header pagination across pages up to maxResults.
+    let (s, v) = w
+        .run("github-list-issues", json!({"github": w.app(&w.github), "repoFullname": "octocat/hello-world", "state": "all", "maxResults": 40}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["ret"].as_array().unwrap().len(), 40, "{}", v["exports"]);
+
+    // Stripe: form bodies, and starting_after pagination.
+    let (s, v) = w
+        .run("stripe-create-customer", json!({"stripe": w.app(&w.stripe), "email": "a@example.com", "metadata": {"plan": "pro"},
+                                              "include_address": true, "address_line1": "1 Main St"}))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["ret"]["metadata"]["plan"], "pro", "{v}");
+    assert_eq!(v["ret"]["address"]["line1"], "1 Main St", "{v}");
+    let (s, v) = w
+        .run(
+            "stripe-list-charges",
+            json!({"stripe": w.app(&w.stripe), "limit": 25}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["ret"].as_array().unwrap().len(), 25);
+}
+
+async fn failures_are_structured_4xx(w: &World) {
+    let general = w.channel("general").await;
+    // The provider refuses: a 422 naming the step, with observations.
+    let (s, v) = w
+        .run(
+            "github-get-repository",
+            json!({"github": w.app(&w.github), "repoFullname": "octocat/nope"}),
+        )
+        .await;
+    assert_client_error("missing repo", s, &v, 422, "404");
+    assert_eq!(v["code"], "step_failed");
+    assert_eq!(v["details"]["status"], 404);
+    assert!(!v["os"].as_array().unwrap().is_empty());
+    // Slack's 200 {ok:false} is a failure too.
+    let (s, v) = w
+        .run(
+            "slack-send-message",
+            json!({"slack": w.app(&w.slack), "channel": "C9999999999", "text": "x"}),
+        )
+        .await;
+    assert_client_error("unknown channel", s, &v, 422, "channel_not_found");
+    // A 429 with Retry-After is waited out and retried.
+    w.doubles.post("slack", "fail", json!({"status": 429, "count": 1, "retry_after": 1, "path_prefix": "/api/chat.postMessage"})).await;
+    let (s, v) = w
+        .run(
+            "slack-send-message",
+            json!({"slack": w.app(&w.slack), "channel": general, "text": "after a 429"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(v["os"].to_string().contains("retrying"), "{v}");
+}
+
+async fn idempotency(w: &World) {
+    let general = w.channel("general").await;
+    let body = json!({"id": "slack-send-message", "external_user_id": w.user,
+                      "configured_props": {"slack": w.app(&w.slack), "channel": general, "text": "exactly once"}});
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let r = crate::harness::client()
+            .post(format!("{}{}", w.inst.base(), w.path("actions/run")))
+            .bearer_auth(&w.bearer)
+            .header("Idempotency-Key", "key-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        statuses.push((
+            r.status().as_u16(),
+            r.headers().get("idempotent-replayed").is_some(),
+        ));
+    }
+    assert_eq!(statuses, vec![(200, false), (200, true)]);
+    let msgs = w
+        .doubles
+        .control("slack", Method::GET, "messages", None)
+        .await;
+    let n = msgs["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["text"] == "exactly once")
+        .count();
+    assert_eq!(n, 1, "ran twice: {msgs}");
+    let mut other = body.clone();
+    other["idempotency_key"] = json!("key-1");
+    other["configured_props"]["text"] = json!("something else");
+    let (s, v) = w.post("actions/run", other).await;
+    assert_client_error("reused key", s, &v, 422, "different request");
+}
+
+async fn refresh_on_401(w: &World) {
+    // An expired GitHub token with a refresh token and the project's client.
+    w.doubles
+        .post(
+            "github",
+            "clients",
+            json!({"client_id": "cid", "client_secret": "csecret"}),
+        )
+        .await;
+    w.doubles
+        .post(
+            "github",
+            "refresh_tokens",
+            json!({"refresh_token": "ghr_1", "client_id": "cid"}),
+        )
+        .await;
+    w.doubles
+        .post(
+            "github",
+            "tokens",
+            json!({"token": "gho_expired", "expires_in": 0}),
+        )
+        .await;
+    let (s, v) = w
+        .post(
+            "oauth_apps",
+            json!({"app": "github", "client_id": "cid", "client_secret": "csecret"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert!(
+        !v.to_string().contains("csecret"),
+        "secrets never come back: {v}"
+    );
+    let acct = w
+        .server
+        .import_account(
+            &w.bearer,
+            &w.project.id,
+            &w.user,
+            "github",
+            json!({"oauth_access_token": "gho_expired", "oauth_refresh_token": "ghr_1"}),
+        )
+        .await;
+    for _ in 0..2 {
+        let (s, v) = w
+            .run(
+                "github-get-repository",
+                json!({"github": w.app(&acct), "repoFullname": "octocat/hello-world"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let stats = w
+        .doubles
+        .control("github", Method::GET, "stats", None)
+        .await;
+    assert_eq!(
+        stats["refreshes"], 1,
+        "refreshed once, then reused the new token: {stats}"
+    );
+}
+
+async fn proxy(w: &World) {
+    use base64::Engine;
+    let url = "/repos/octocat/hello-world/issues?per_page=2";
+    let encodings = [
+        urlencode(&base64::engine::general_purpose::STANDARD.encode(url)),
+        base64::engine::general_purpose::URL_SAFE.encode(url),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(url),
+    ];
+    for enc in &encodings {
+        let (s, v) = w
+            .get(&format!(
+                "proxy/{enc}?external_user_id={}&account_id={}",
+                w.user, w.github
+            ))
+            .await;
+        assert_eq!(s, 200, "{enc}: {v}");
+        assert_eq!(v.as_array().unwrap().len(), 2);
+    }
+    // POST with a JSON body and an x-pd-proxy- header in any case.
+    let full = format!(
+        "{}/repos/octocat/hello-world/issues",
+        w.doubles.url("github")
+    );
+    let enc = base64::engine::general_purpose::URL_SAFE.encode(&full);
+    let r = crate::harness::client()
+        .post(format!(
+            "{}{}?external_user_id={}&account_id={}",
+            w.inst.base(),
+            w.path(&format!("proxy/{enc}")),
+            w.user,
+            w.github
+        ))
+        .bearer_auth(&w.bearer)
+        .header("X-PD-PROXY-X-Custom", "yes")
+        .json(&json!({"title": "via proxy"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let sent = w.doubles.requests("github").await;
+    let last = sent.last().unwrap();
+    assert_eq!(last["headers"]["x-custom"], "yes");
+    assert!(last["headers"].get("x-pd-proxy-x-custom").is_none());
+    // Upstream errors pass through with their status and body.
+    let enc = base64::engine::general_purpose::URL_SAFE.encode("/repos/octocat/missing");
+    let (s, v) = w
+        .get(&format!(
+            "proxy/{enc}?external_user_id={}&account_id={}",
+            w.user, w.github
+        ))
+        .await;
+    assert_eq!((s, v["message"].as_str()), (404, Some("Not Found")));
+    // An upstream slower than the proxy timeout (2 s here) is a 504.
+    w.doubles
+        .post("github", "fail", json!({"delay_ms": 4000, "count": 1}))
+        .await;
+    let enc = base64::engine::general_purpose::URL_SAFE.encode("/user");
+    let (s, v) = w
+        .get(&format!(
+            "proxy/{enc}?external_user_id={}&account_id={}",
+            w.user, w.github
+        ))
+        .await;
+    assert_client_error("slow upstream", s, &v, 504, "did not answer");
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D")
+}
+
+async fn private_components(w: &World) {
+    let http = w.doubles.url("http");
+    let manifest = json!({
+        "manifest_version": 1, "kind": "action", "key": "http-echo-thing", "name": "Echo", "version": "0.1.0", "app": "http",
+        "props": [{"name": "word", "type": "string"}],
+        "steps": [{"name": "echo", "request": {"method": "POST", "url": format!("{http}/anything/echo"), "json": {"w": "{{ props.word }}"}}}],
+        "summary": "echoed {{ steps.echo.body.json.w }}"
+    });
+    let (s, v) = w.post("components", manifest.clone()).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["data"]["registry"], "private");
+    let (_, v) = w.get("components?registry=private").await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+    let (s, v) = w.run("http-echo-thing", json!({"word": "hi"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["exports"]["$summary"], "echoed hi");
+    // Another project does not see it.
+    let ob = w.server.token(&w.other).await;
+    let (s, _, _) = w
+        .server
+        .get(
+            &format!("/v1/connect/{}/components/http-echo-thing", w.other.id),
+            &ob,
+            None,
+        )
+        .await;
+    assert_eq!(s, 404);
+    // Update, then delete.
+    let mut m2 = manifest.clone();
+    m2["summary"] = json!("v2 {{ props.word }}");
+    m2["version"] = json!("0.2.0");
+    let (s, v, _) = w
+        .server
+        .call(
+            Method::PUT,
+            &w.path("components/http-echo-thing"),
+            &w.bearer,
+            None,
+            Some(m2),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = w.run("http-echo-thing", json!({"word": "x"})).await;
+    assert_eq!(v["exports"]["$summary"], "v2 x");
+    let (s, _, _) = w
+        .server
+        .call(
+            Method::DELETE,
+            &w.path("components/http-echo-thing"),
+            &w.bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let (s, _) = w.run("http-echo-thing", json!({"word": "x"})).await;
+    assert_eq!(s, 404);
+}
+
+async fn everything(backend: Backend) {
+    let w = World::new(backend).await;
+    catalog(&w).await;
+    remote_options_and_reload_props(&w).await;
+    actions_run(&w).await;
+    failures_are_structured_4xx(&w).await;
+    idempotency(&w).await;
+    refresh_on_401(&w).await;
+    proxy(&w).await;
+    private_components(&w).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn components_catalog_run_and_proxy_on_the_embedded_store() {
+    everything(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn components_catalog_run_and_proxy_on_redis() {
+    everything(Backend::Redis).await;
+}
