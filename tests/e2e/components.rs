@@ -601,3 +601,171 @@ async fn components_catalog_run_and_proxy_on_the_embedded_store() {
 async fn components_catalog_run_and_proxy_on_redis() {
     everything(Backend::Redis).await;
 }
+
+/// Every class of bad input gets a clear 4xx, and nothing reaches the provider.
+async fn bad_input(w: &World) {
+    let general = w.channel("general").await;
+    w.doubles.control("slack", Method::DELETE, "requests", None).await;
+    let slack = w.app(&w.slack);
+    // Another user's account, and an account of another app.
+    let theirs = w
+        .server
+        .import_account(&w.bearer, &w.project.id, "user-2", "slack", json!({"oauth_access_token": "xoxb-valid"}))
+        .await;
+    let cases = [
+        ("unknown component", json!({"id": "slack-nope", "external_user_id": w.user, "configured_props": {}}), 404, "not found"),
+        (
+            "missing prop",
+            json!({"id": "slack-send-message", "external_user_id": w.user, "configured_props": {"slack": slack, "channel": general}}),
+            400,
+            "text: missing required prop",
+        ),
+        (
+            "wrong type",
+            json!({"id": "slack-send-message", "external_user_id": w.user, "configured_props": {"slack": slack, "channel": general, "text": 5}}),
+            400,
+            "text: must be a string",
+        ),
+        (
+            "out of range",
+            json!({"id": "slack-list-channels", "external_user_id": w.user, "configured_props": {"slack": slack, "pageSize": 5000}}),
+            400,
+            "above the maximum",
+        ),
+        (
+            "unknown prop",
+            json!({"id": "slack-send-message", "external_user_id": w.user, "configured_props": {"slack": slack, "channel": general, "text": "x", "colour": "red"}}),
+            400,
+            "colour: unknown prop",
+        ),
+        (
+            "another user's account",
+            json!({"id": "slack-send-message", "external_user_id": w.user, "configured_props": {"slack": w.app(&theirs), "channel": general, "text": "x"}}),
+            400,
+            "belongs to another user",
+        ),
+        (
+            "another app's account",
+            json!({"id": "slack-send-message", "external_user_id": w.user, "configured_props": {"slack": w.app(&w.github), "channel": general, "text": "x"}}),
+            400,
+            "is a github account",
+        ),
+        (
+            "configured_props not an object",
+            json!({"id": "slack-send-message", "external_user_id": w.user, "configured_props": [1]}),
+            400,
+            "must be an object",
+        ),
+        ("no user", json!({"id": "slack-send-message", "configured_props": {}}), 400, "external_user_id"),
+        (
+            "a trigger",
+            json!({"id": "rss-new-item-in-feed", "external_user_id": w.user, "configured_props": {}}),
+            400,
+            "trigger",
+        ),
+    ];
+    for (what, body, status, needle) in cases {
+        let (s, v) = w.post("actions/run", body).await;
+        assert_client_error(what, s, &v, status, needle);
+    }
+    // Every bad prop is named at once.
+    let (s, v) = w
+        .run("slack-send-message", json!({"slack": w.app(&theirs), "text": 5, "colour": 1}))
+        .await;
+    assert_eq!(s, 400);
+    let props: Vec<&str> = v["details"]["props"].as_array().unwrap().iter().map(|p| p["prop"].as_str().unwrap()).collect();
+    for p in ["slack", "channel", "text", "colour"] {
+        assert!(props.contains(&p), "{p} not reported: {v}");
+    }
+    assert!(w.doubles.requests("slack").await.is_empty(), "nothing may run on bad input");
+
+    // Malformed manifests are refused with the path and the reason.
+    let good = json!({"manifest_version": 1, "kind": "action", "key": "http-bad-one", "name": "B", "version": "0.1.0", "app": "http",
+                      "props": [], "steps": [{"name": "s", "request": {"url": "https://example.com"}}]});
+    let mut bad_template = good.clone();
+    bad_template["summary"] = json!("{{ oops + }}");
+    let mut bad_field = good.clone();
+    bad_field["steps"][0]["request"]["verb"] = json!("GET");
+    let mut builtin_key = good.clone();
+    builtin_key["key"] = json!("http-custom-request");
+    let mut as_app = good.clone();
+    as_app["kind"] = json!("app");
+    for (what, m, needle) in [
+        ("template syntax", bad_template, "summary"),
+        ("unknown field", bad_field, "steps[0].request"),
+        ("built-in key", builtin_key, "built-in"),
+        ("not JSON object", json!([1, 2]), "manifest"),
+        ("an app", as_app, "manifest"),
+    ] {
+        let (s, v) = w.post("components", m).await;
+        assert_client_error(what, s, &v, 400, needle);
+    }
+    // A template that exhausts its fuel fails before any request is sent.
+    let http = w.doubles.url("http");
+    let mut fuel = good.clone();
+    fuel["key"] = json!("http-burns-fuel");
+    fuel["steps"][0]["request"]["url"] =
+        json!(format!("{http}/anything/{{% for i in range(100000) %}}{{% for j in range(100000) %}}{{% endfor %}}{{% endfor %}}"));
+    let (s, v) = w.post("components", fuel).await;
+    assert_eq!(s, 201, "{v}");
+    w.doubles.control("http", Method::DELETE, "requests", None).await;
+    let (s, v) = w.run("http-burns-fuel", json!({})).await;
+    assert_client_error("fuel", s, &v, 422, "fuel");
+    assert_eq!(v["code"], "template_error");
+    // A per-action timeout.
+    let mut slow = good.clone();
+    slow["key"] = json!("http-too-slow");
+    slow["timeout_secs"] = json!(1);
+    slow["steps"][0]["request"]["url"] = json!(format!("{http}/delay/3000"));
+    assert_eq!(w.post("components", slow).await.0, 201);
+    let (s, v) = w.run("http-too-slow", json!({})).await;
+    assert_client_error("timeout", s, &v, 422, "time limit");
+    assert_eq!(v["code"], "timeout");
+    assert!(w.doubles.requests("http").await.iter().all(|r| !r["path"].as_str().unwrap().contains("anything")));
+
+    // Proxy: bad base64, a URL outside the app's domains.
+    use base64::Engine;
+    let q = format!("external_user_id={}&account_id={}", w.user, w.github);
+    let (s, v) = w.get(&format!("proxy/%%%?{q}")).await;
+    assert_client_error("bad base64", s, &v, 400, "base64");
+    let evil = base64::engine::general_purpose::URL_SAFE.encode("https://evil.example.com/steal");
+    let (s, v) = w.get(&format!("proxy/{evil}?{q}")).await;
+    assert_client_error("foreign domain", s, &v, 403, "not one of github's domains");
+    let (s, v) = w.get(&format!("proxy/{evil}?external_user_id=user-2&account_id={}", w.github)).await;
+    assert_client_error("another user's account", s, &v, 404, "not found");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_component_input_gets_clear_errors_and_runs_nothing() {
+    let w = World::new(Backend::Embedded).await;
+    bad_input(&w).await;
+}
+
+/// Without the loopback allowlist, the doubles are private addresses: the
+/// proxy and actions refuse them even though they are the app's domain.
+#[tokio::test(flavor = "multi_thread")]
+async fn private_addresses_are_refused_unless_allowlisted() {
+    let doubles = Doubles::start();
+    let inst = doubles.configure(Instance::new(Backend::Embedded), false);
+    let p = inst.create_project("ssrf");
+    let server = inst.start().await;
+    let bearer = server.token(&p).await;
+    let acct = server
+        .import_account(&bearer, &p.id, "u", "github", json!({"oauth_access_token": "gho_valid"}))
+        .await;
+    use base64::Engine;
+    let enc = base64::engine::general_purpose::URL_SAFE.encode("/user");
+    let (s, v, _) = server
+        .get(&format!("/v1/connect/{}/proxy/{enc}?external_user_id=u&account_id={acct}", p.id), &bearer, None)
+        .await;
+    assert_client_error("loopback proxy target", s, &v, 403, "private");
+    let (s, v, _) = server
+        .post(
+            &format!("/v1/connect/{}/actions/run", p.id),
+            &bearer,
+            json!({"id": "http-custom-request", "external_user_id": "u", "configured_props": {"url": "http://169.254.169.254/latest/meta-data"}}),
+        )
+        .await;
+    assert_client_error("metadata address", s, &v, 403, "private");
+    assert!(doubles.requests("github").await.is_empty());
+}
