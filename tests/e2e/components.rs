@@ -605,15 +605,28 @@ async fn components_catalog_run_and_proxy_on_redis() {
 /// Every class of bad input gets a clear 4xx, and nothing reaches the provider.
 async fn bad_input(w: &World) {
     let general = w.channel("general").await;
-    w.doubles.control("slack", Method::DELETE, "requests", None).await;
+    w.doubles
+        .control("slack", Method::DELETE, "requests", None)
+        .await;
     let slack = w.app(&w.slack);
     // Another user's account, and an account of another app.
     let theirs = w
         .server
-        .import_account(&w.bearer, &w.project.id, "user-2", "slack", json!({"oauth_access_token": "xoxb-valid"}))
+        .import_account(
+            &w.bearer,
+            &w.project.id,
+            "user-2",
+            "slack",
+            json!({"oauth_access_token": "xoxb-valid"}),
+        )
         .await;
     let cases = [
-        ("unknown component", json!({"id": "slack-nope", "external_user_id": w.user, "configured_props": {}}), 404, "not found"),
+        (
+            "unknown component",
+            json!({"id": "slack-nope", "external_user_id": w.user, "configured_props": {}}),
+            404,
+            "not found",
+        ),
         (
             "missing prop",
             json!({"id": "slack-send-message", "external_user_id": w.user, "configured_props": {"slack": slack, "channel": general}}),
@@ -656,7 +669,12 @@ async fn bad_input(w: &World) {
             400,
             "must be an object",
         ),
-        ("no user", json!({"id": "slack-send-message", "configured_props": {}}), 400, "external_user_id"),
+        (
+            "no user",
+            json!({"id": "slack-send-message", "configured_props": {}}),
+            400,
+            "external_user_id",
+        ),
         (
             "a trigger",
             json!({"id": "rss-new-item-in-feed", "external_user_id": w.user, "configured_props": {}}),
@@ -670,14 +688,25 @@ async fn bad_input(w: &World) {
     }
     // Every bad prop is named at once.
     let (s, v) = w
-        .run("slack-send-message", json!({"slack": w.app(&theirs), "text": 5, "colour": 1}))
+        .run(
+            "slack-send-message",
+            json!({"slack": w.app(&theirs), "text": 5, "colour": 1}),
+        )
         .await;
     assert_eq!(s, 400);
-    let props: Vec<&str> = v["details"]["props"].as_array().unwrap().iter().map(|p| p["prop"].as_str().unwrap()).collect();
+    let props: Vec<&str> = v["details"]["props"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["prop"].as_str().unwrap())
+        .collect();
     for p in ["slack", "channel", "text", "colour"] {
         assert!(props.contains(&p), "{p} not reported: {v}");
     }
-    assert!(w.doubles.requests("slack").await.is_empty(), "nothing may run on bad input");
+    assert!(
+        w.doubles.requests("slack").await.is_empty(),
+        "nothing may run on bad input"
+    );
 
     // Malformed manifests are refused with the path and the reason.
     let good = json!({"manifest_version": 1, "kind": "action", "key": "http-bad-one", "name": "B", "version": "0.1.0", "app": "http",
@@ -704,11 +733,14 @@ async fn bad_input(w: &World) {
     let http = w.doubles.url("http");
     let mut fuel = good.clone();
     fuel["key"] = json!("http-burns-fuel");
-    fuel["steps"][0]["request"]["url"] =
-        json!(format!("{http}/anything/{{% for i in range(100000) %}}{{% for j in range(100000) %}}{{% endfor %}}{{% endfor %}}"));
+    fuel["steps"][0]["request"]["url"] = json!(format!(
+        "{http}/anything/{{% for i in range(100000) %}}{{% for j in range(100000) %}}{{% endfor %}}{{% endfor %}}"
+    ));
     let (s, v) = w.post("components", fuel).await;
     assert_eq!(s, 201, "{v}");
-    w.doubles.control("http", Method::DELETE, "requests", None).await;
+    w.doubles
+        .control("http", Method::DELETE, "requests", None)
+        .await;
     let (s, v) = w.run("http-burns-fuel", json!({})).await;
     assert_client_error("fuel", s, &v, 422, "fuel");
     assert_eq!(v["code"], "template_error");
@@ -721,7 +753,13 @@ async fn bad_input(w: &World) {
     let (s, v) = w.run("http-too-slow", json!({})).await;
     assert_client_error("timeout", s, &v, 422, "time limit");
     assert_eq!(v["code"], "timeout");
-    assert!(w.doubles.requests("http").await.iter().all(|r| !r["path"].as_str().unwrap().contains("anything")));
+    assert!(
+        w.doubles
+            .requests("http")
+            .await
+            .iter()
+            .all(|r| !r["path"].as_str().unwrap().contains("anything"))
+    );
 
     // Proxy: bad base64, a URL outside the app's domains.
     use base64::Engine;
@@ -731,7 +769,12 @@ async fn bad_input(w: &World) {
     let evil = base64::engine::general_purpose::URL_SAFE.encode("https://evil.example.com/steal");
     let (s, v) = w.get(&format!("proxy/{evil}?{q}")).await;
     assert_client_error("foreign domain", s, &v, 403, "not one of github's domains");
-    let (s, v) = w.get(&format!("proxy/{evil}?external_user_id=user-2&account_id={}", w.github)).await;
+    let (s, v) = w
+        .get(&format!(
+            "proxy/{evil}?external_user_id=user-2&account_id={}",
+            w.github
+        ))
+        .await;
     assert_client_error("another user's account", s, &v, 404, "not found");
 }
 
@@ -751,12 +794,25 @@ async fn private_addresses_are_refused_unless_allowlisted() {
     let server = inst.start().await;
     let bearer = server.token(&p).await;
     let acct = server
-        .import_account(&bearer, &p.id, "u", "github", json!({"oauth_access_token": "gho_valid"}))
+        .import_account(
+            &bearer,
+            &p.id,
+            "u",
+            "github",
+            json!({"oauth_access_token": "gho_valid"}),
+        )
         .await;
     use base64::Engine;
     let enc = base64::engine::general_purpose::URL_SAFE.encode("/user");
     let (s, v, _) = server
-        .get(&format!("/v1/connect/{}/proxy/{enc}?external_user_id=u&account_id={acct}", p.id), &bearer, None)
+        .get(
+            &format!(
+                "/v1/connect/{}/proxy/{enc}?external_user_id=u&account_id={acct}",
+                p.id
+            ),
+            &bearer,
+            None,
+        )
         .await;
     assert_client_error("loopback proxy target", s, &v, 403, "private");
     let (s, v, _) = server

@@ -31,18 +31,26 @@ fn run_scenario(name: &str, mut cmd: Command, inst: &Instance, p: &crate::harnes
     );
 }
 
-fn node() -> Command {
+fn node_script(script: &str) -> Command {
     let dir = root().join("tests/sdk/js");
     assert!(
         dir.join("node_modules/@pipedream/sdk").exists(),
         "@pipedream/sdk is not installed: run `npm ci --prefix tests/sdk/js` (./scripts/test does)"
     );
     let mut c = Command::new("node");
-    c.arg(dir.join("scenario.mjs")).current_dir(dir);
+    c.arg(dir.join(script)).current_dir(dir);
     c
 }
 
+fn node() -> Command {
+    node_script("scenario.mjs")
+}
+
 fn python() -> Command {
+    python_script("scenario.py")
+}
+
+fn python_script(script: &str) -> Command {
     let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&py)
         .args(["-c", "import pipedream"])
@@ -54,7 +62,7 @@ fn python() -> Command {
          (./scripts/test does, into a venv) and set SWITCHBOARD_TEST_PYTHON"
     );
     let mut c = Command::new(py);
-    c.arg(root().join("tests/sdk/python/scenario.py"));
+    c.arg(root().join("tests/sdk/python").join(script));
     c
 }
 
@@ -75,4 +83,29 @@ async fn js_and_python_sdks_on_the_embedded_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn js_and_python_sdks_on_redis() {
     both_sdks(Backend::Redis).await;
+}
+
+/// The components scenario: catalog, remote options, reload props, runs and
+/// the proxy, through both SDKs, against the provider doubles.
+async fn components_with_both_sdks(backend: Backend) {
+    let w = crate::components::World::new(backend).await;
+    for (name, mut cmd) in [
+        ("JavaScript", node_script("components.mjs")),
+        ("Python", python_script("components.py")),
+    ] {
+        cmd.env("SB_USER", &w.user)
+            .env("SB_SLACK_ACCOUNT", &w.slack)
+            .env("SB_GITHUB_ACCOUNT", &w.github);
+        run_scenario(name, cmd, &w.inst, &w.project);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdks_drive_components_on_the_embedded_store() {
+    components_with_both_sdks(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdks_drive_components_on_redis() {
+    components_with_both_sdks(Backend::Redis).await;
 }

@@ -187,8 +187,11 @@ pub async fn configure(
             v => v.to_string(),
         })
         .collect();
+    // The SDKs read camelCase keys here (`stringOptions`); the snake_case
+    // copy serves callers following Pipedream's REST docs.
     Ok(HttpResponse::Ok().json(json!({
         "options": r.options,
+        "stringOptions": string_options,
         "string_options": string_options,
         "context": r.context,
         "observations": r.observations,
@@ -223,9 +226,11 @@ pub async fn reload_props(
         .reload_props(&ctx.tenant, &b.id, b.version.as_deref(), &configured)
         .await?;
     let props: Vec<Value> = props.iter().map(|p| p.wire()).collect();
+    // As with `configure`, the SDKs read camelCase keys; snake_case for the docs.
     Ok(HttpResponse::Ok().json(json!({
         "observations": [],
         "errors": [],
+        "dynamicProps": {"id": id, "configurableProps": props},
         "dynamic_props": {"id": id, "configurable_props": props},
     })))
 }
