@@ -405,10 +405,9 @@ impl App {
             if let Some(host) = url::Url::parse(&base)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_string))
+                && !self.connect.allowed_domains.contains(&host)
             {
-                if !self.connect.allowed_domains.contains(&host) {
-                    self.connect.allowed_domains.push(host);
-                }
+                self.connect.allowed_domains.push(host);
             }
         }
         if let Some(oauth) = &mut self.auth.oauth {

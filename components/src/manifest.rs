@@ -268,15 +268,14 @@ fn check_component(file: &str, c: &Component) -> Result<(), ManifestError> {
                 ));
             }
         }
-        Some(Source::Timer(_)) => {
-            if !c.props.iter().any(|p| p.kind == PropType::TimerInterface) {
-                return Err(error(
-                    file,
-                    "props",
-                    "a timer trigger needs a $.interface.timer prop",
-                ));
-            }
+        Some(Source::Timer(_)) if !c.props.iter().any(|p| p.kind == PropType::TimerInterface) => {
+            return Err(error(
+                file,
+                "props",
+                "a timer trigger needs a $.interface.timer prop",
+            ));
         }
+        Some(Source::Timer(_)) => {}
         None => {}
     }
     Ok(())

@@ -433,26 +433,27 @@ impl<'a> Session<'a> {
                 resp.status,
                 started.elapsed().as_millis()
             ));
-            if self.is_auth_error(&resp)? && !self.refreshed {
-                if let Some(r) = self.refresher {
-                    self.refreshed = true;
-                    match r.refresh().await {
-                        Ok(fields) => {
-                            self.log(
-                                "credentials were rejected; refreshed the token and retrying once",
-                            );
-                            self.account = fields;
-                            req = template_req.clone();
-                            self.inject(&mut req)?;
-                            continue;
-                        }
-                        Err(e) => {
-                            self.log_error("RefreshError", &e);
-                            return Err(RunError::Auth(format!(
-                                "{} rejected the account's credentials and the refresh failed: {e}",
-                                self.app.name
-                            )));
-                        }
+            if self.is_auth_error(&resp)?
+                && !self.refreshed
+                && let Some(r) = self.refresher
+            {
+                self.refreshed = true;
+                match r.refresh().await {
+                    Ok(fields) => {
+                        self.log(
+                            "credentials were rejected; refreshed the token and retrying once",
+                        );
+                        self.account = fields;
+                        req = template_req.clone();
+                        self.inject(&mut req)?;
+                        continue;
+                    }
+                    Err(e) => {
+                        self.log_error("RefreshError", &e);
+                        return Err(RunError::Auth(format!(
+                            "{} rejected the account's credentials and the refresh failed: {e}",
+                            self.app.name
+                        )));
                     }
                 }
             }
