@@ -7,104 +7,15 @@
 //! measures the real server. Client and server share this machine's cores.
 //! SWITCHBOARD_BENCH_SECS sets the measured seconds per case (default 10).
 
-use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Proc, drive, free_port, post_json, row, switchboard};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 const CONCURRENCY: usize = 64;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn switchboard(dir: &std::path::Path, port: u16, redis: Option<&str>) -> Command {
-    let mut c = Command::new(BIN);
-    c.env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-        .env("SWITCHBOARD_DATA_DIR", dir)
-        .env("SWITCHBOARD_REDIS_URL", redis.unwrap_or(""))
-        .env("SWITCHBOARD_BOOTSTRAP__DEV_PROJECT", "false")
-        .env("SWITCHBOARD_LOG__LEVEL", "warn")
-        // Measure the API, not the limiter.
-        .env("SWITCHBOARD_RATE_LIMITS__TOKENS_PER_USER_PER_MINUTE", "0")
-        .env(
-            "SWITCHBOARD_RATE_LIMITS__ACCOUNTS_PER_PROJECT_PER_5MIN",
-            "0",
-        );
-    c
-}
-
-struct Stats {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: usize,
-}
-
-async fn drive<F, Fut>(secs: u64, make: F) -> Stats
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let make = Arc::new(make);
-    // Warm-up: one second, not measured.
-    let run = |dur: Duration| {
-        let make = make.clone();
-        async move {
-            let deadline = Instant::now() + dur;
-            let tasks: Vec<_> = (0..CONCURRENCY)
-                .map(|w| {
-                    let make = make.clone();
-                    tokio::spawn(async move {
-                        let (mut lat, mut errs, mut i) = (Vec::new(), 0usize, 0usize);
-                        while Instant::now() < deadline {
-                            let t = Instant::now();
-                            let ok = make(w * 1_000_000 + i).await;
-                            lat.push(t.elapsed().as_secs_f64() * 1000.0);
-                            errs += usize::from(!ok);
-                            i += 1;
-                        }
-                        (lat, errs)
-                    })
-                })
-                .collect();
-            let (mut all, mut errors) = (Vec::new(), 0);
-            for t in tasks {
-                let (l, e) = t.await.unwrap();
-                all.extend(l);
-                errors += e;
-            }
-            (all, errors)
-        }
-    };
-    run(Duration::from_secs(1)).await;
-    let start = Instant::now();
-    let (mut lat, errors) = run(Duration::from_secs(secs)).await;
-    let elapsed = start.elapsed().as_secs_f64();
-    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    Stats {
-        rps: lat.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        errors,
-    }
-}
 
 async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
@@ -170,7 +81,7 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
 
     let mut rows = Vec::new();
     let (h, b, pr) = (http.clone(), bearer.clone(), project.clone());
-    let s = drive(secs, move |_| {
+    let s = drive(secs, CONCURRENCY, move |_| {
         let (h, b, pr, base) = (
             h.clone(),
             b.clone(),
@@ -189,7 +100,7 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
     })
     .await;
     rows.push(row(name, "GET accounts (10 per page)", &s));
-    let s = drive(secs, move |i| {
+    let s = drive(secs, CONCURRENCY, move |i| {
         let (h, b, pr, base) = (
             http.clone(),
             bearer.clone(),
@@ -208,28 +119,6 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
     .await;
     rows.push(row(name, "POST tokens", &s));
     rows
-}
-
-async fn post_json(
-    http: &reqwest::Client,
-    url: String,
-    bearer: Option<&str>,
-    body: Value,
-) -> Value {
-    let mut rb = http.post(url).json(&body);
-    if let Some(b) = bearer {
-        rb = rb.bearer_auth(b);
-    }
-    let r = rb.send().await.unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
-    r.json().await.unwrap()
-}
-
-fn row(backend: &str, case: &str, s: &Stats) -> String {
-    format!(
-        "| {backend} | {case} | {:.0} | {:.2} | {:.2} | {} |",
-        s.rps, s.p50_ms, s.p99_ms, s.errors
-    )
 }
 
 fn main() {

@@ -1,0 +1,124 @@
+//! Helpers the benchmarks share: the switchboard process, free ports, and
+//! a closed-loop load driver that reports throughput and latency percentiles.
+#![allow(dead_code)]
+
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Proc(pub Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn switchboard(dir: &std::path::Path, port: u16, redis: Option<&str>) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        .env("SWITCHBOARD_DATA_DIR", dir)
+        .env("SWITCHBOARD_REDIS_URL", redis.unwrap_or(""))
+        .env("SWITCHBOARD_BOOTSTRAP__DEV_PROJECT", "false")
+        .env("SWITCHBOARD_LOG__LEVEL", "warn")
+        // Measure the API, not the limiter.
+        .env("SWITCHBOARD_RATE_LIMITS__TOKENS_PER_USER_PER_MINUTE", "0")
+        .env(
+            "SWITCHBOARD_RATE_LIMITS__ACCOUNTS_PER_PROJECT_PER_5MIN",
+            "0",
+        );
+    c
+}
+
+pub struct Stats {
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub errors: usize,
+}
+
+/// Runs `concurrency` loops of `make` for `secs` seconds after a 1 s warm-up.
+pub async fn drive<F, Fut>(secs: u64, concurrency: usize, make: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let make = Arc::new(make);
+    // Warm-up: one second, not measured.
+    let run = |dur: Duration| {
+        let make = make.clone();
+        async move {
+            let deadline = Instant::now() + dur;
+            let tasks: Vec<_> = (0..concurrency)
+                .map(|w| {
+                    let make = make.clone();
+                    tokio::spawn(async move {
+                        let (mut lat, mut errs, mut i) = (Vec::new(), 0usize, 0usize);
+                        while Instant::now() < deadline {
+                            let t = Instant::now();
+                            let ok = make(w * 1_000_000 + i).await;
+                            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+                            errs += usize::from(!ok);
+                            i += 1;
+                        }
+                        (lat, errs)
+                    })
+                })
+                .collect();
+            let (mut all, mut errors) = (Vec::new(), 0);
+            for t in tasks {
+                let (l, e) = t.await.unwrap();
+                all.extend(l);
+                errors += e;
+            }
+            (all, errors)
+        }
+    };
+    run(Duration::from_secs(1)).await;
+    let start = Instant::now();
+    let (mut lat, errors) = run(Duration::from_secs(secs)).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    Stats {
+        rps: lat.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        errors,
+    }
+}
+
+pub async fn post_json(
+    http: &reqwest::Client,
+    url: String,
+    bearer: Option<&str>,
+    body: Value,
+) -> Value {
+    let mut rb = http.post(url).json(&body);
+    if let Some(b) = bearer {
+        rb = rb.bearer_auth(b);
+    }
+    let r = rb.send().await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    r.json().await.unwrap()
+}
+
+pub fn row(backend: &str, case: &str, s: &Stats) -> String {
+    format!(
+        "| {backend} | {case} | {:.0} | {:.2} | {:.2} | {} |",
+        s.rps, s.p50_ms, s.p99_ms, s.errors
+    )
+}
