@@ -29,8 +29,11 @@ pub async fn run(
     json_out: bool,
 ) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::CreateProject { name } => {
-            let (p, c) = core.create_project(&name).await?;
+        AdminCommand::CreateProject {
+            name,
+            require_key_auth_test,
+        } => {
+            let (p, c) = core.create_project(&name, require_key_auth_test).await?;
             let mut v = credentials_json(&p.id, &c, cfg);
             v["name"] = json!(p.name);
             print(

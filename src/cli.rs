@@ -65,6 +65,9 @@ pub enum AdminCommand {
     CreateProject {
         #[arg(long)]
         name: String,
+        /// Test API keys with the app's verification request before saving them.
+        #[arg(long)]
+        require_key_auth_test: bool,
     },
     /// List projects.
     ListProjects,

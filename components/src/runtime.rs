@@ -567,6 +567,61 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Tests an account's credentials with the app's verification request;
+/// `Err` says why they were refused.
+pub async fn verify(s: &mut Session<'_>) -> Result<(), String> {
+    let Some(spec) = s.app.api.as_ref().and_then(|a| a.verify.clone()) else {
+        return Ok(());
+    };
+    let req = Request {
+        method: spec.method.clone(),
+        url: spec.url.clone(),
+        headers: Default::default(),
+        query: Default::default(),
+        extra_headers: None,
+        extra_query: None,
+        json: None,
+        form: None,
+        body: None,
+    };
+    let resp = s
+        .request(&req, &json!({"account": s.account}))
+        .await
+        .map_err(|e| e.to_string())?;
+    let rv = response_value(&resp);
+    let ok = spec.expect_status.contains(&resp.status)
+        && match &spec.ok_if {
+            Some(cond) => {
+                template::truthy(cond, &json!({"response": rv})).map_err(|e| e.to_string())?
+            }
+            None => true,
+        };
+    if ok {
+        return Ok(());
+    }
+    let detail = match &rv["body"] {
+        Value::Object(o) => o
+            .get("message")
+            .or_else(|| o.get("error"))
+            .map(|m| match m {
+                Value::String(s) => s.clone(),
+                Value::Object(e) => e
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                other => other.to_string(),
+            })
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    Err(
+        format!("{} answered HTTP {} {detail}", s.app.name, resp.status)
+            .trim()
+            .to_string(),
+    )
+}
+
 /// A URL for logs: scheme, host and path; never the query.
 pub fn safe_url(u: &url::Url) -> String {
     format!(

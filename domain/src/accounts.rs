@@ -340,6 +340,23 @@ impl Core {
         {
             return Err(invalid("name must be at most 200 characters"));
         }
+        let must_verify = matches!(app.auth.kind, AuthType::Keys | AuthType::Basic)
+            && self
+                .project(&t.project_id)
+                .await?
+                .is_some_and(|p| p.connect_require_key_auth_test);
+        if must_verify {
+            let mut s = switchboard_components::runtime::Session::new(
+                &self.outbound,
+                &app,
+                Some(fields.clone()),
+                None,
+                std::time::Duration::from_secs(15),
+            );
+            switchboard_components::runtime::verify(&mut s)
+                .await
+                .map_err(|why| invalid(format!("the credentials did not work: {why}")))?;
+        }
         let now = now_ms();
         let existing = match &req.account_id {
             Some(id) => {

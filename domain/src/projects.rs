@@ -27,7 +27,11 @@ impl Core {
         self.read(&records::project(id)).await
     }
 
-    pub async fn create_project(&self, name: &str) -> Result<(Project, ClientCredentials)> {
+    pub async fn create_project(
+        &self,
+        name: &str,
+        require_key_auth_test: bool,
+    ) -> Result<(Project, ClientCredentials)> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(invalid("project name must be 1 to 200 characters"));
@@ -38,7 +42,7 @@ impl Core {
             name: name.to_string(),
             app_name: None,
             support_email: None,
-            connect_require_key_auth_test: false,
+            connect_require_key_auth_test: require_key_auth_test,
             created_at: now,
             updated_at: now,
         };
@@ -136,6 +140,6 @@ impl Core {
         if self.store.index_count(&records::projects_index()).await? > 0 {
             return Ok(None);
         }
-        self.create_project(name).await.map(Some)
+        self.create_project(name, false).await.map(Some)
     }
 }

@@ -825,3 +825,54 @@ async fn private_addresses_are_refused_unless_allowlisted() {
     assert_client_error("metadata address", s, &v, 403, "private");
     assert!(doubles.requests("github").await.is_empty());
 }
+
+/// A project that requires it tests API keys with the app's verification
+/// request before saving them, and says why they failed.
+#[tokio::test(flavor = "multi_thread")]
+async fn key_credentials_are_verified_when_the_project_requires_it() {
+    let doubles = Doubles::start();
+    let inst = doubles.configure(Instance::new(Backend::Embedded), true);
+    let p = Project::from_json(&inst.admin(&[
+        "create-project",
+        "--name",
+        "strict",
+        "--require-key-auth-test",
+    ]));
+    let server = inst.start().await;
+    let bearer = server.token(&p).await;
+    doubles
+        .post(
+            "stripe",
+            "tokens",
+            json!({"token": "sk_test_good0001", "expires_in": null}),
+        )
+        .await;
+    let ct = server.connect_token(&bearer, &p.id, None, "u").await;
+    let (s, v) = {
+        let (s, v, _) = server
+            .post(
+                &format!("/v1/connect/{}/accounts", p.id),
+                &bearer,
+                json!({"app_slug": "stripe", "cfmap_json": json!({"api_key": "sk_test_bad00001"}).to_string(), "connect_token": ct}),
+            )
+            .await;
+        (s, v)
+    };
+    assert_client_error(
+        "bad key",
+        s,
+        &v,
+        400,
+        "did not work: Stripe answered HTTP 401",
+    );
+    let acct = server
+        .import_account(
+            &bearer,
+            &p.id,
+            "u",
+            "stripe",
+            json!({"api_key": "sk_test_good0001"}),
+        )
+        .await;
+    assert!(acct.starts_with("apn_"));
+}
