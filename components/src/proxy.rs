@@ -65,9 +65,10 @@ pub fn forbidden_header(name: &str) -> bool {
     DENY.iter().any(|d| d.eq_ignore_ascii_case(name))
 }
 
-/// Response headers not passed back to the caller.
+/// Response headers not passed back to the caller (the body is passed
+/// through untouched, so `content-encoding` stays).
 pub fn hop_by_hop(name: &str) -> bool {
-    forbidden_header(name) || name.eq_ignore_ascii_case("content-encoding")
+    forbidden_header(name)
 }
 
 #[cfg(test)]

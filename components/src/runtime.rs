@@ -384,6 +384,19 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// The provider's rate-limit headers, for observations: ` [quota 4999/5000]`.
+    fn quota(&self, r: &HttpResponse) -> String {
+        let Some(rl) = self.app.api.as_ref().map(|a| &a.rate_limit) else {
+            return String::new();
+        };
+        let get = |h: &Option<String>| h.as_deref().and_then(|h| r.header(h));
+        match (get(&rl.remaining), get(&rl.limit)) {
+            (Some(left), Some(limit)) => format!(" [quota {left}/{limit} left]"),
+            (Some(left), None) => format!(" [quota {left} left]"),
+            _ => String::new(),
+        }
+    }
+
     /// How long the provider asks us to wait, in seconds.
     pub fn retry_after(&self, r: &HttpResponse) -> Option<u64> {
         let name = self
@@ -426,8 +439,9 @@ impl<'a> Session<'a> {
                     return Err(e.into());
                 }
             };
+            let quota = self.quota(&resp);
             self.log(format!(
-                "{} {} -> {} ({} ms)",
+                "{} {} -> {} ({} ms){quota}",
                 req.method,
                 safe_url(&req.url),
                 resp.status,

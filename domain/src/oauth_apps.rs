@@ -177,6 +177,40 @@ impl Core {
         Ok(())
     }
 
+    /// Re-seals every OAuth app secret of a project under `active`; returns
+    /// (re-encrypted, already current).
+    pub(crate) async fn reencrypt_oauth_apps(
+        &self,
+        project: &str,
+        active: &str,
+    ) -> Result<(u64, u64)> {
+        let ids = self
+            .store
+            .index_range(
+                &records::oauth_apps_index(project),
+                &crate::store::IndexRange {
+                    limit: 10_000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let (mut done, mut current) = (0, 0);
+        for id in ids {
+            let mut rec = self.get_oauth_app(project, &id).await?;
+            if crate::crypto::key_id_of(&rec.client_secret) == Some(active) {
+                current += 1;
+                continue;
+            }
+            let plain = self.keyring.open(&rec.client_secret, &aad(project, &id))?;
+            rec.client_secret = self.keyring.seal(&plain, &aad(project, &id));
+            self.store
+                .commit(vec![records::put(records::oauth_app(project, &id), &rec)])
+                .await?;
+            done += 1;
+        }
+        Ok((done, current))
+    }
+
     /// The newest client registered for an app, with its secret opened.
     pub(crate) async fn oauth_client(
         &self,

@@ -97,6 +97,18 @@ impl Core {
                 headers.push((name.to_string(), v.clone()));
             }
         }
+        // The SDKs send the body's type on the proxy request itself.
+        if !req.body.is_empty()
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            && let Some((_, ct)) = req
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("Content-Type".into(), ct.clone()));
+        }
         let out = s
             .send(
                 HttpRequest {

@@ -67,6 +67,9 @@ impl Core {
                 };
                 self.reencrypt_tenant(&t, &active, &mut report).await?;
             }
+            let (done, current) = self.reencrypt_oauth_apps(&project.id, &active).await?;
+            report.reencrypted += done;
+            report.already_current += current;
         }
         self.record_keycheck(&active).await?;
         let all = IndexRange {

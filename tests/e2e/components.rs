@@ -233,6 +233,51 @@ async fn remote_options_and_reload_props(w: &World) {
         .await;
     assert!(!v2.to_string().contains("address_line1"));
     assert_ne!(v["dynamic_props"]["id"], v2["dynamic_props"]["id"]);
+
+    // Options page through the provider's cursor, carried in `context`.
+    let picker = json!({
+        "manifest_version": 1, "kind": "action", "key": "slack-pick-channel", "name": "Pick", "version": "0.1.0", "app": "slack",
+        "props": [
+            {"name": "slack", "type": "app", "app": "slack"},
+            {"name": "channel", "type": "string", "optionsRequest": {
+                "request": {"url": "/conversations.list", "query": {"limit": "10"}},
+                "items": "$.channels", "label": "{{ item.name }}", "value": "{{ item.id }}"}}
+        ],
+        "steps": [{"name": "noop", "request": {"url": "/auth.test"}}]
+    });
+    assert_eq!(w.post("components", picker).await.0, 201);
+    let mut seen = Vec::new();
+    let mut ctx = json!(null);
+    for _ in 0..10 {
+        let (s, v) = w
+            .post("components/configure", json!({"id": "slack-pick-channel", "external_user_id": w.user, "prop_name": "channel",
+                                                 "configured_props": {"slack": w.app(&w.slack)}, "prev_context": ctx}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+        seen.extend(
+            v["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["value"].clone()),
+        );
+        ctx = v["context"].clone();
+        if ctx.get("next").is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 25, "every channel once across pages");
+    let (s, _, _) = w
+        .server
+        .call(
+            Method::DELETE,
+            &w.path("components/slack-pick-channel"),
+            &w.bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
 }
 
 async fn actions_run(w: &World) {
@@ -289,6 +334,39 @@ async fn actions_run(w: &World) {
         "unset optional props are not sent"
     );
     assert_eq!(create["headers"]["authorization"], "Bearer gho_valid");
+    assert!(
+        v["os"].to_string().contains("quota"),
+        "rate-limit headers are observed: {}",
+        v["os"]
+    );
+
+    // A GitHub personal access token works like an OAuth token.
+    w.doubles
+        .post(
+            "github",
+            "tokens",
+            json!({"token": "github_pat_x", "expires_in": null}),
+        )
+        .await;
+    let pat = w
+        .server
+        .import_account(
+            &w.bearer,
+            &w.project.id,
+            &w.user,
+            "github",
+            json!({"personal_access_token": "github_pat_x"}),
+        )
+        .await;
+    let (s, v) = w
+        .run(
+            "github-get-repository",
+            json!({"github": w.app(&pat), "repoFullname": "octocat/hello-world"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let last = w.doubles.requests("github").await.pop().unwrap();
+    assert_eq!(last["headers"]["authorization"], "Bearer github_pat_x");
 
     // Link-header pagination across pages up to maxResults.
     let (s, v) = w
@@ -492,6 +570,13 @@ async fn proxy(w: &World) {
     let last = sent.last().unwrap();
     assert_eq!(last["headers"]["x-custom"], "yes");
     assert!(last["headers"].get("x-pd-proxy-x-custom").is_none());
+    assert!(
+        last["headers"]["content-type"]
+            .as_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{last}"
+    );
     // Upstream errors pass through with their status and body.
     let enc = base64::engine::general_purpose::URL_SAFE.encode("/repos/octocat/missing");
     let (s, v) = w

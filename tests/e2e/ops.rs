@@ -157,13 +157,26 @@ async fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
         s.key_account(&bearer, &p.id, None, &format!("u{i}"), &format!("sk_{i}"))
             .await;
     }
+    let (st, v, _) = s
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/connect/{}/oauth_apps", p.id),
+            &bearer,
+            None,
+            Some(json!({"app": "github", "client_id": "cid", "client_secret": "sealed-too"})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
     s.stop();
     let before: Value = serde_json::from_str(
         &std::fs::read_to_string(inst.data_dir().join("keyring.json")).unwrap(),
     )
     .unwrap();
     let report = inst.admin(&["rotate-key"]);
-    assert_eq!(report["reencrypted"], 3, "{report}");
+    assert_eq!(
+        report["reencrypted"], 4,
+        "3 accounts and 1 OAuth app secret: {report}"
+    );
     assert_ne!(report["active_key"], before["active"]);
     let after: Value = serde_json::from_str(
         &std::fs::read_to_string(inst.data_dir().join("keyring.json")).unwrap(),
@@ -193,7 +206,7 @@ async fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
     assert_eq!(keys.len(), 3);
     s.stop();
     // Rotating again finds nothing old.
-    assert_eq!(inst.admin(&["rotate-key"])["reencrypted"], 3);
+    assert_eq!(inst.admin(&["rotate-key"])["reencrypted"], 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]
