@@ -12,6 +12,9 @@ use crate::props::Prop;
 use crate::runtime::{RunError, Session, response_value};
 use crate::{jsonpath, template};
 
+/// Most items a paginated step collects, whatever its props ask.
+pub const MAX_COLLECTED_ITEMS: u64 = 10_000;
+
 /// What a successful run returns: Pipedream's `exports` and `ret`.
 #[derive(Debug, Clone)]
 pub struct ActionOutput {
@@ -50,7 +53,8 @@ async fn run_step(s: &mut Session<'_>, step: &Step, ctx: &Value) -> Result<Value
             _ => 100,
         },
         None => 0,
-    };
+    }
+    .min(MAX_COLLECTED_ITEMS);
     loop {
         let resp = s.send(req.clone(), true).await?;
         let rv = response_value(&resp);

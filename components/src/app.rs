@@ -394,7 +394,7 @@ impl App {
     }
 
     /// Applies site-specific endpoints from configuration; the overridden
-    /// base URL's host joins the allowed proxy domains.
+    /// base URL's host becomes the app's only domain.
     pub fn apply_override(&mut self, o: &AppOverride) {
         if let Some(base) = &o.base_url {
             let base = base.trim_end_matches('/').to_string();
@@ -402,12 +402,13 @@ impl App {
                 api.base_url = base.clone();
             }
             self.connect.base_proxy_target_url = Some(base.clone());
+            // The site's host replaces the manifest's domains: a GitHub
+            // Enterprise token must never be sent to api.github.com.
             if let Some(host) = url::Url::parse(&base)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_string))
-                && !self.connect.allowed_domains.contains(&host)
             {
-                self.connect.allowed_domains.push(host);
+                self.connect.allowed_domains = vec![host];
             }
         }
         if let Some(oauth) = &mut self.auth.oauth {

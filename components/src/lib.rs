@@ -192,6 +192,23 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_override_replaces_the_apps_domains() {
+        let mut c = Catalog::builtin().unwrap();
+        let o = AppOverride {
+            base_url: Some("https://github.example.com/api/v3/".into()),
+            ..Default::default()
+        };
+        c.apply_overrides([(&"github".to_string(), &o)]).unwrap();
+        let gh = c.get("github").unwrap();
+        assert_eq!(gh.connect.allowed_domains, vec!["github.example.com"]);
+        assert_eq!(
+            gh.api.as_ref().unwrap().base_url,
+            "https://github.example.com/api/v3"
+        );
+        assert!(c.apply_overrides([(&"nope".to_string(), &o)]).is_err());
+    }
+
     const APP: &str = r#"{"manifest_version":1,"kind":"app","id":"app_x","name_slug":"x","name":"X","categories":["c"],"auth":{"type":"none"}}"#;
 
     #[test]

@@ -7,6 +7,9 @@ use crate::props::Prop;
 use crate::runtime::{RunError, Session, response_value};
 use crate::{jsonpath, template};
 
+/// Most options rendered from one page (label templates cost CPU).
+pub const MAX_OPTIONS_PER_PAGE: usize = 1000;
+
 /// One page of options, and the context that fetches the next page.
 #[derive(Debug, Clone)]
 pub struct OptionsPage {
@@ -34,9 +37,20 @@ pub async fn remote_options(
         .and_then(|c| c.get("next"))
         .and_then(Value::as_str)
     {
-        // A cursor from our own earlier page: it must stay on the app's domains.
-        req.url = url::Url::parse(next)
-            .map_err(|e| RunError::Invalid(format!("bad prev_context: {e}")))?;
+        // The caller hands back our own cursor: it may only move through
+        // this request's pages (same origin and path), never elsewhere.
+        let u = url::Url::parse(next)
+            .map_err(|e| RunError::Invalid(format!("prev_context.next is not a URL: {e}")))?;
+        let same = u.scheme() == req.url.scheme()
+            && u.host_str() == req.url.host_str()
+            && u.port_or_known_default() == req.url.port_or_known_default()
+            && u.path() == req.url.path();
+        if !same {
+            return Err(RunError::Invalid(
+                "prev_context does not continue this prop's options".into(),
+            ));
+        }
+        req.url = u;
     }
     let resp = s.send(req.clone(), true).await?;
     if !(200..300).contains(&resp.status) {
@@ -52,7 +66,8 @@ pub async fn remote_options(
         });
     }
     let rv = response_value(&resp);
-    let items = jsonpath::all(&spec.items, &rv["body"]).map_err(RunError::Invalid)?;
+    let mut items = jsonpath::all(&spec.items, &rv["body"]).map_err(RunError::Invalid)?;
+    items.truncate(MAX_OPTIONS_PER_PAGE);
     let next = s.next_page(&req, &resp, &items)?;
     let needle = query
         .map(str::to_lowercase)

@@ -61,12 +61,37 @@ impl Cidr {
     }
 }
 
-/// IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+/// IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64,
+/// 6to4, Teredo) are judged as that IPv4 address.
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else {
+        return ip;
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
     }
+    let s = v6.segments();
+    let low32 =
+        || std::net::Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let embedded = match s {
+        // ::a.b.c.d (deprecated IPv4-compatible), but not :: or ::1.
+        [0, 0, 0, 0, 0, 0, hi, _] if hi != 0 => Some(low32()),
+        // ::ffff:0:a.b.c.d (IPv4-translated).
+        [0, 0, 0, 0, 0xffff, 0, _, _] => Some(low32()),
+        // 64:ff9b::/96 and 64:ff9b:1::/48 (NAT64).
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(low32()),
+        // 2002:AABB:CCDD::/48 (6to4).
+        [0x2002, a, b, ..] => Some(std::net::Ipv4Addr::new(
+            (a >> 8) as u8,
+            a as u8,
+            (b >> 8) as u8,
+            b as u8,
+        )),
+        // 2001:0::/32 (Teredo): the client address, inverted.
+        [0x2001, 0, ..] => Some(std::net::Ipv4Addr::from(!u32::from(low32()))),
+        _ => None,
+    };
+    embedded.map(IpAddr::V4).unwrap_or(ip)
 }
 
 /// Addresses that are not the public internet.
@@ -84,8 +109,11 @@ const NON_PUBLIC: &[&str] = &[
     "240.0.0.0/4",
     "::/128",
     "::1/128",
+    "100::/64",
+    "2001:db8::/32",
     "fc00::/7",
     "fe80::/10",
+    "fec0::/10",
     "ff00::/8",
 ];
 
@@ -314,6 +342,12 @@ mod tests {
     fn private_ranges_are_refused_unless_allowlisted() {
         let p = Policy::new(&[]).unwrap();
         for ip in [
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "::ffff:0:7f00:1",
+            "2002:7f00:1::",
+            "fec0::1",
+            "2001:0:4136:e378:8000:63bf:80ff:fffe",
             "127.0.0.1",
             "10.1.2.3",
             "172.20.0.1",

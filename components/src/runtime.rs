@@ -53,6 +53,9 @@ pub enum RunError {
     Timeout(Duration),
     #[error("{0}")]
     Unreachable(String),
+    /// The upstream answered, but with more than we read into memory.
+    #[error("{0}")]
+    TooLarge(String),
     /// The provider answered with a failure the component treats as one.
     #[error("{message}")]
     Failed {
@@ -75,7 +78,7 @@ impl From<OutboundError> for RunError {
         match e {
             OutboundError::Blocked(m) => RunError::Blocked(m),
             OutboundError::Timeout(d) => RunError::Timeout(d),
-            OutboundError::TooLarge => RunError::Unreachable(e.to_string()),
+            OutboundError::TooLarge => RunError::TooLarge(e.to_string()),
             OutboundError::Failed(m) => RunError::Unreachable(m),
         }
     }
@@ -148,6 +151,9 @@ pub struct Session<'a> {
     /// Whether replaying a request the provider may have processed is safe.
     pub idempotent: bool,
     pub observations: Vec<Observation>,
+    /// Requests sent so far (a policy refusal before any is bad input;
+    /// after one, the run had effects).
+    pub sent: usize,
 }
 
 impl<'a> Session<'a> {
@@ -167,6 +173,7 @@ impl<'a> Session<'a> {
             deadline: Instant::now() + timeout,
             idempotent: false,
             observations: Vec::new(),
+            sent: 0,
         }
     }
 
@@ -205,9 +212,24 @@ impl<'a> Session<'a> {
         let api = self.app.api.as_ref().ok_or_else(|| {
             RunError::Invalid(format!("app {} has no API definition", self.app.name_slug))
         })?;
-        Ok(template::render(&api.base_url, &self.account_ctx())?
+        let base = template::render(&api.base_url, &self.account_ctx())?
             .trim_end_matches('/')
-            .to_string())
+            .to_string();
+        // A base URL built from account fields must still land on one of the
+        // app's domains: a user-entered subdomain cannot move credentials.
+        if template::is_template(&api.base_url) {
+            let host = url::Url::parse(&base)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            if !host_allowed(&host, &self.app.connect.allowed_domains) {
+                return Err(RunError::Blocked(format!(
+                    "the account's base URL host {host:?} is not one of {}'s domains",
+                    self.app.name_slug
+                )));
+            }
+        }
+        Ok(base)
     }
 
     /// Resolves an absolute or base-relative URL.
@@ -241,15 +263,44 @@ impl<'a> Session<'a> {
             return Ok(());
         }
         let host = url.host_str().unwrap_or_default();
-        if host_allowed(host, &self.domains()) {
-            Ok(())
-        } else {
-            Err(RunError::Blocked(format!(
+        if !host_allowed(host, &self.domains()) {
+            return Err(RunError::Blocked(format!(
                 "{host} is not one of {}'s domains {:?}",
                 self.app.name_slug,
                 self.domains()
+            )));
+        }
+        // Credentials travel over https, or exactly as the base URL says
+        // (scheme and port): never downgraded, never to another port.
+        let base = self.base_url().ok().and_then(|b| url::Url::parse(&b).ok());
+        let like_base = base.is_some_and(|b| {
+            b.host_str() == Some(host)
+                && b.scheme() == url.scheme()
+                && b.port_or_known_default() == url.port_or_known_default()
+        });
+        if like_base || (url.scheme() == "https" && url.port().is_none()) {
+            Ok(())
+        } else {
+            Err(RunError::Blocked(format!(
+                "credentials for {} go only over https on the default port, or to the base URL's scheme and port",
+                self.app.name_slug
             )))
         }
+    }
+
+    /// Drops query parameters the app injects itself (keys in the query)
+    /// from a URL the provider handed back, so they are neither doubled nor
+    /// returned to callers.
+    pub fn strip_injected(&self, url: &mut url::Url) {
+        let Some(api) = self.app.api.as_ref().filter(|a| !a.query.is_empty()) else {
+            return;
+        };
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| !api.query.contains_key(k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(kept);
     }
 
     /// Builds a request from a manifest `Request` and a template context.
@@ -418,6 +469,11 @@ impl<'a> Session<'a> {
     ) -> Result<HttpResponse, RunError> {
         self.check_domain(&req.url)?;
         let template_req = req.clone();
+        // A caller's own Authorization header wins, and is not ours to refresh.
+        let own_auth = req
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
         self.inject(&mut req)?;
         let rules = self
             .app
@@ -429,6 +485,9 @@ impl<'a> Session<'a> {
         loop {
             let started = Instant::now();
             let resp = self.outbound.send(req.clone(), self.remaining()?).await;
+            if !matches!(resp, Err(OutboundError::Blocked(_))) {
+                self.sent += 1;
+            }
             let resp = match resp {
                 Ok(r) => r,
                 Err(e) => {
@@ -447,12 +506,16 @@ impl<'a> Session<'a> {
                 resp.status,
                 started.elapsed().as_millis()
             ));
-            if self.is_auth_error(&resp)?
+            if !own_auth
                 && !self.refreshed
+                && self.is_auth_error(&resp)?
                 && let Some(r) = self.refresher
             {
                 self.refreshed = true;
-                match r.refresh().await {
+                let refreshed = tokio::time::timeout(self.remaining()?, r.refresh())
+                    .await
+                    .map_err(|_| RunError::Timeout(Duration::ZERO))?;
+                match refreshed {
                     Ok(fields) => {
                         self.log(
                             "credentials were rejected; refreshed the token and retrying once",
@@ -540,7 +603,10 @@ impl<'a> Session<'a> {
                 .map(|u| url::Url::parse(&u))
                 .transpose()
                 .map_err(|e| RunError::Invalid(format!("bad Link header: {e}")))?
-                .map(|url| HttpRequest { url, ..req.clone() }),
+                .map(|mut url| {
+                    self.strip_injected(&mut url);
+                    HttpRequest { url, ..req.clone() }
+                }),
             Pagination::Cursor { cursor_path, param } => {
                 match jsonpath::first(cursor_path, &body).map_err(RunError::Invalid)? {
                     Some(Value::String(c)) if !c.is_empty() => Some(with_param(param, c)),

@@ -49,6 +49,7 @@ const OAUTH_FIELDS: &[&str] = &[
     "oauth_access_token",
     "oauth_refresh_token",
     "oauth_uid",
+    "oauth_app_id",
     "expires_in",
 ];
 
@@ -80,7 +81,10 @@ fn oauth_import_fields(app: &App, cfmap_json: &str) -> Result<(Map<String, Value
             let secs = v
                 .as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .ok_or_else(|| invalid("cfmap_json expires_in must be a number of seconds"))?;
+                .filter(|s| *s <= crate::refresh::MAX_EXPIRES_IN_SECS)
+                .ok_or_else(|| {
+                    invalid("cfmap_json expires_in must be a number of seconds, at most 10 years")
+                })?;
             expires_at = Some(now_ms() + secs * 1000);
             continue;
         }

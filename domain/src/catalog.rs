@@ -2,11 +2,13 @@
 //! project's private ones (registered through the API, validated exactly
 //! like built-ins), with search and paging; remote options and reload props.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchboard_components::options::{dynamic_props_id, remote_options, resolve_props};
 use switchboard_components::props::{Prop, PropError, PropType};
-use switchboard_components::runtime::Session;
+use switchboard_components::runtime::{RunError, Session};
 use switchboard_components::{Component, ManifestKind};
 
 use crate::Core;
@@ -16,6 +18,9 @@ use crate::model::Tenant;
 use crate::paging::Page;
 use crate::records;
 use crate::store::{IndexRange, Op};
+
+/// Remote options must answer well inside the SDKs' 60 s timeout.
+const CONFIGURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
 
 /// Most private components a project environment may hold.
 pub const MAX_PRIVATE: usize = 1000;
@@ -124,7 +129,11 @@ impl Core {
                 component: self
                     .catalog
                     .parse_component("stored", rec.manifest)
-                    .map_err(|e| Error::Internal(e.to_string()))?,
+                    .map_err(|e| {
+                        Error::Unprocessable(format!(
+                            "private component {key:?} no longer loads ({e}); update it with PUT"
+                        ))
+                    })?,
                 private: true,
             },
             None => CatalogEntry {
@@ -360,7 +369,7 @@ impl Core {
     /// `POST …/configure`: one page of a prop's remote options.
     #[allow(clippy::too_many_arguments)]
     pub async fn configure_prop(
-        &self,
+        self: &Arc<Self>,
         t: &Tenant,
         key: &str,
         version: Option<&str>,
@@ -399,25 +408,22 @@ impl Core {
         };
         let app = self.app(&c.app)?;
         let creds = self.open_credentials(t, account)?;
-        let refresher = crate::refresh::AccountRefresher {
-            core: self,
-            tenant: t.clone(),
-            account_id: account.id.clone(),
-            stale_token: creds
-                .get("oauth_access_token")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        };
+        let refresher = crate::refresh::AccountRefresher::new(self, t, account, &creds);
         let mut s = Session::new(
             &self.outbound,
             app,
             Some(creds),
             Some(&refresher),
-            std::time::Duration::from_secs(25),
+            CONFIGURE_TIMEOUT,
         );
         s.idempotent = true;
         let ctx = switchboard_components::action::props_context(&props, configured);
-        let reply = remote_options(&mut s, prop, ctx, query, prev_context).await;
+        let reply = tokio::time::timeout(
+            CONFIGURE_TIMEOUT,
+            remote_options(&mut s, prop, ctx, query, prev_context),
+        )
+        .await
+        .unwrap_or(Err(RunError::Timeout(CONFIGURE_TIMEOUT)));
         let observations = s
             .observations
             .iter()
@@ -430,6 +436,10 @@ impl Core {
                 observations,
                 errors: Vec::new(),
             }),
+            // Policy refusals and a forged cursor are the caller's error.
+            Err(RunError::Blocked(m)) => Err(Error::Forbidden(m)),
+            Err(RunError::Invalid(m)) if m.starts_with("prev_context") => Err(invalid(m)),
+            // The provider's failures are reported the way Pipedream does.
             Err(e) => Ok(ConfigureReply {
                 options: Vec::new(),
                 context: json!({}),

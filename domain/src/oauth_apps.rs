@@ -211,12 +211,22 @@ impl Core {
         Ok((done, current))
     }
 
-    /// The newest client registered for an app, with its secret opened.
+    /// The client that issued an account's tokens (`pinned`), else the
+    /// newest one registered for the app, with its secret opened.
     pub(crate) async fn oauth_client(
         &self,
         project: &str,
         app: &str,
+        pinned: Option<&str>,
     ) -> Result<Option<(String, String)>> {
+        if let Some(id) = pinned {
+            let rec = self.get_oauth_app(project, id).await?;
+            let secret = self.keyring.open(&rec.client_secret, &aad(project, id))?;
+            return Ok(Some((
+                rec.client_id,
+                String::from_utf8_lossy(&secret).into_owned(),
+            )));
+        }
         let ids = self
             .store
             .index_range(

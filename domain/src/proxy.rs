@@ -2,9 +2,10 @@
 //! the account's credentials injected and refreshed once on 401. The target
 //! must be one of the app's domains and not a private address.
 
+use std::sync::Arc;
+
 use std::time::Duration;
 
-use serde_json::Value;
 use switchboard_components::outbound::HttpRequest;
 use switchboard_components::proxy::{
     decode_url64, forbidden_header, repair_query, upstream_header,
@@ -33,7 +34,7 @@ pub struct ProxyResponse {
 }
 
 impl Core {
-    pub async fn proxy(&self, t: &Tenant, req: ProxyRequest) -> Result<ProxyResponse> {
+    pub async fn proxy(self: &Arc<Self>, t: &Tenant, req: ProxyRequest) -> Result<ProxyResponse> {
         crate::validate::external_user_id(&req.external_user_id)?;
         let target = repair_query(&decode_url64(&req.url_64).map_err(invalid)?);
         let account: Account = self
@@ -54,15 +55,7 @@ impl Core {
             )));
         }
         let creds = self.open_credentials(t, &account)?;
-        let refresher = crate::refresh::AccountRefresher {
-            core: self,
-            tenant: t.clone(),
-            account_id: account.id.clone(),
-            stale_token: creds
-                .get("oauth_access_token")
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        };
+        let refresher = crate::refresh::AccountRefresher::new(self, t, &account, &creds);
         let timeout = Duration::from_secs(self.settings.proxy_timeout_secs);
         let mut s = Session::new(&self.outbound, app, Some(creds), Some(&refresher), timeout);
         let url = if target.starts_with("http://") || target.starts_with("https://") {
@@ -109,17 +102,17 @@ impl Core {
         {
             headers.push(("Content-Type".into(), ct.clone()));
         }
-        let out = s
-            .send(
-                HttpRequest {
-                    method: req.method.to_ascii_uppercase(),
-                    url,
-                    headers,
-                    body: req.body,
-                },
-                false,
-            )
-            .await;
+        let request = HttpRequest {
+            method: req.method.to_ascii_uppercase(),
+            url,
+            headers,
+            body: req.body,
+        };
+        // One bound for everything, token refresh included.
+        let out = tokio::time::timeout(timeout, s.send(request, false))
+            .await
+            .unwrap_or(Err(RunError::Timeout(timeout)));
+        let replay_safe = matches!(req.method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE");
         match out {
             Ok(r) => Ok(ProxyResponse {
                 status: r.status,
@@ -132,8 +125,11 @@ impl Core {
                 app.name,
                 timeout.as_secs()
             ))),
-            Err(RunError::Auth(m)) => Err(Error::Upstream(m)),
-            Err(RunError::Invalid(m)) | Err(RunError::Unreachable(m)) => Err(Error::Upstream(m)),
+            // Not 5xx: the SDKs would retry a refresh the provider refused.
+            Err(RunError::Auth(m)) => Err(Error::Unprocessable(m)),
+            Err(RunError::Invalid(m)) => Err(invalid(m)),
+            // The upstream ran the request; a retry of a POST would run it twice.
+            Err(RunError::TooLarge(m)) if !replay_safe => Err(Error::Unprocessable(m)),
             Err(e) => Err(Error::Upstream(e.to_string())),
         }
     }

@@ -3,6 +3,7 @@
 //! rotating refresh token is never spent twice and a token someone else just
 //! refreshed is reused.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,24 +20,61 @@ use crate::model::{Account, Tenant};
 use crate::records;
 
 const LOCK_TTL_MS: u64 = 30_000;
+/// Waiting for another process's refresh, then the token call itself: both
+/// well inside the lock's lifetime.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+const TOKEN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// A token refreshed this recently and rejected again is not refreshed
+/// again: the provider is refusing the account, not an old token.
+const MIN_REFRESH_INTERVAL_MS: u64 = 60_000;
 
 /// Refreshes one account on behalf of a running invocation.
-pub(crate) struct AccountRefresher<'a> {
-    pub core: &'a Core,
+pub(crate) struct AccountRefresher {
+    pub core: Arc<Core>,
     pub tenant: Tenant,
     pub account_id: String,
     /// The access token the invocation saw rejected.
     pub stale_token: Option<String>,
 }
 
+impl AccountRefresher {
+    pub fn new(core: &Arc<Core>, t: &Tenant, a: &Account, creds: &Map<String, Value>) -> Self {
+        AccountRefresher {
+            core: core.clone(),
+            tenant: t.clone(),
+            account_id: a.id.clone(),
+            stale_token: token_of(creds),
+        }
+    }
+}
+
 #[async_trait]
-impl Refresher for AccountRefresher<'_> {
+impl Refresher for AccountRefresher {
     async fn refresh(&self) -> std::result::Result<Map<String, Value>, String> {
-        self.core
-            .refresh_account(&self.tenant, &self.account_id, self.stale_token.as_deref())
+        // A task of its own: if the caller gives up (timeout, disconnect),
+        // the refresh still finishes and saves a rotated refresh token.
+        let (core, t, id, stale) = (
+            self.core.clone(),
+            self.tenant.clone(),
+            self.account_id.clone(),
+            self.stale_token.clone(),
+        );
+        tokio::spawn(async move { core.refresh_account(&t, &id, stale.as_deref()).await })
             .await
+            .map_err(|e| format!("refresh task failed: {e}"))?
             .map_err(|e| e.to_string())
     }
+}
+
+/// Longest token lifetime believed (10 years); larger values are nonsense.
+pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 10 * 365 * 24 * 3600;
+
+/// Why a refresh failed.
+enum Refusal {
+    /// The provider refused the refresh token: mark the account unhealthy.
+    Definitive(Error),
+    /// A timeout, outage or our own problem: try again later.
+    Transient(Error),
 }
 
 fn token_of(creds: &Map<String, Value>) -> Option<String> {
@@ -67,11 +105,14 @@ impl Core {
         stale: Option<&str>,
     ) -> Result<Map<String, Value>> {
         let lock = records::refresh_lock(t, id);
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        // The lock holds a value only its owner knows, so a holder whose lock
+        // expired cannot release the next holder's.
+        let owner = crate::ids::random_hex(16).into_bytes();
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
             if self
                 .store
-                .put_if_absent(&lock, b"1".to_vec(), Some(LOCK_TTL_MS))
+                .put_if_absent(&lock, owner.clone(), Some(LOCK_TTL_MS))
                 .await?
             {
                 break;
@@ -89,10 +130,7 @@ impl Core {
             }
         }
         let out = self.refresh_locked(t, id, stale).await;
-        let _ = self
-            .store
-            .commit(vec![crate::store::Op::Delete(lock)])
-            .await;
+        let _ = self.store.delete_if_equals(&lock, &owner).await;
         out
     }
 
@@ -107,23 +145,34 @@ impl Core {
         if token_of(&creds).as_deref() != stale {
             return Ok(creds);
         }
-        let app = self.app(&account.app)?.clone();
-        let result = self.exchange_refresh_token(t, &app, &creds).await;
         let now = now_ms();
-        match result {
+        if account
+            .last_refreshed_at
+            .is_some_and(|at| now.saturating_sub(at) < MIN_REFRESH_INTERVAL_MS)
+        {
+            return Err(Error::Upstream(
+                "the token was refreshed less than a minute ago and is still rejected".into(),
+            ));
+        }
+        let app = self.app(&account.app)?.clone();
+        match self.exchange_refresh_token(t, &app, &creds).await {
             Ok((fields, expires_in)) => {
                 for (k, v) in fields {
                     creds.insert(k, v);
                 }
-                account.expires_at = expires_in.map(|s| now + s * 1000);
+                account.expires_at =
+                    expires_in.map(|s| now.saturating_add(s.min(MAX_EXPIRES_IN_SECS) * 1000));
                 account.last_refreshed_at = Some(now);
                 account.healthy = true;
                 account.error = None;
             }
-            Err(e) => {
+            // The provider refused the refresh token: the user must reconnect.
+            Err(Refusal::Definitive(e)) => {
                 account.healthy = false;
                 account.error = Some(e.to_string());
             }
+            // A timeout or an outage says nothing about the account.
+            Err(Refusal::Transient(e)) => return Err(e),
         }
         account.updated_at = now;
         let plain = serde_json::to_vec(&creds).map_err(|e| Error::Internal(e.to_string()))?;
@@ -143,25 +192,37 @@ impl Core {
         t: &Tenant,
         app: &App,
         creds: &Map<String, Value>,
-    ) -> Result<(Map<String, Value>, Option<u64>)> {
+    ) -> std::result::Result<(Map<String, Value>, Option<u64>), Refusal> {
+        use Refusal::{Definitive, Transient};
         let oauth = app
             .auth
             .oauth
             .as_ref()
             .filter(|o| o.refresh)
-            .ok_or_else(|| invalid(format!("{} tokens cannot be refreshed", app.name_slug)))?;
+            .ok_or_else(|| {
+                Definitive(invalid(format!(
+                    "{} tokens cannot be refreshed",
+                    app.name_slug
+                )))
+            })?;
         let refresh_token = creds
             .get("oauth_refresh_token")
             .and_then(Value::as_str)
-            .ok_or_else(|| invalid("the account has no refresh token; the user must reconnect"))?;
-        let (client_id, secret) = self
-            .oauth_client(&t.project_id, &app.name_slug)
-            .await?
             .ok_or_else(|| {
-                invalid(format!(
+                Definitive(invalid(
+                    "the account has no refresh token; the user must reconnect",
+                ))
+            })?;
+        let pinned = creds.get("oauth_app_id").and_then(Value::as_str);
+        let (client_id, secret) = self
+            .oauth_client(&t.project_id, &app.name_slug, pinned)
+            .await
+            .map_err(Transient)?
+            .ok_or_else(|| {
+                Definitive(invalid(format!(
                     "no OAuth client is registered for {} in this project (POST oauth_apps)",
                     app.name_slug
-                ))
+                )))
             })?;
         let mut form: Vec<(String, String)> = vec![
             ("grant_type".into(), "refresh_token".into()),
@@ -193,7 +254,7 @@ impl Core {
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         let url = url::Url::parse(&oauth.token_url)
-            .map_err(|e| Error::Internal(format!("token_url: {e}")))?;
+            .map_err(|e| Transient(Error::Internal(format!("token_url: {e}"))))?;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -206,10 +267,10 @@ impl Core {
                     headers,
                     body: body.into_bytes(),
                 },
-                Duration::from_secs(20),
+                TOKEN_CALL_TIMEOUT,
             )
             .await
-            .map_err(|e| Error::Upstream(format!("token refresh failed: {e}")))?;
+            .map_err(|e| Transient(Error::Upstream(format!("token refresh failed: {e}"))))?;
         let v = resp.body_value();
         let get = |path: &str| jsonpath::first(path, &v).ok().flatten();
         let f = &oauth.token_fields;
@@ -220,10 +281,14 @@ impl Core {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("HTTP {}", resp.status));
-            return Err(Error::Upstream(format!(
-                "{} refused the refresh: {why}",
-                app.name
-            )));
+            let e = Error::Upstream(format!("{} refused the refresh: {why}", app.name));
+            // 5xx and 429 are the provider's trouble; anything else (a 4xx,
+            // or GitHub's and Slack's 200 with an error) refuses the token.
+            return Err(if resp.status >= 500 || resp.status == 429 {
+                Transient(e)
+            } else {
+                Definitive(e)
+            });
         };
         let mut out = Map::new();
         out.insert("oauth_access_token".into(), Value::String(access));

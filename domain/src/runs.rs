@@ -3,6 +3,8 @@
 //! key the outcome is kept for a day, so a retried request (the SDKs retry
 //! every method on 5xx and 429) replays it instead of running again.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchboard_components::action::{self, props_context};
@@ -65,7 +67,11 @@ fn observations(s: &Session<'_>) -> Vec<Value> {
 fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, Error> {
     let os = &s.observations;
     Ok(match e {
-        RunError::Blocked(m) => return Err(Error::Forbidden(m)),
+        // Refused before anything was sent: bad input. After a request went
+        // out, the run had effects and its outcome must be remembered.
+        RunError::Blocked(m) if s.sent == 0 => return Err(Error::Forbidden(m)),
+        RunError::Blocked(m) => ActionFailure::new("blocked", m, Value::Null, os),
+        RunError::TooLarge(m) => ActionFailure::new("too_large", m, Value::Null, os),
         RunError::Failed {
             step,
             status,
@@ -94,7 +100,7 @@ fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, E
 }
 
 impl Core {
-    pub async fn run_action(&self, t: &Tenant, req: RunRequest) -> Result<RunReply> {
+    pub async fn run_action(self: &Arc<Self>, t: &Tenant, req: RunRequest) -> Result<RunReply> {
         crate::validate::external_user_id(&req.external_user_id)?;
         let Some(idem) = req.idempotency_key.clone() else {
             return Ok(RunReply {
@@ -177,7 +183,7 @@ impl Core {
     /// Validates and runs; `Err` when nothing ran (bad input), `Ok(Err)`
     /// when the action ran and failed.
     async fn run_once(
-        &self,
+        self: &Arc<Self>,
         t: &Tenant,
         req: &RunRequest,
     ) -> Result<std::result::Result<RunOutput, ActionFailure>> {
@@ -219,17 +225,14 @@ impl Core {
             .iter()
             .find(|(_, a)| a.app == c.app)
             .map(|(_, a)| a);
-        let creds = account.map(|a| self.open_credentials(t, a)).transpose()?;
-        let refresher = account.map(|a| crate::refresh::AccountRefresher {
-            core: self,
-            tenant: t.clone(),
-            account_id: a.id.clone(),
-            stale_token: creds
-                .as_ref()
-                .and_then(|c| c.get("oauth_access_token"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-        });
+        let (creds, refresher) = match account {
+            Some(a) => {
+                let c = self.open_credentials(t, a)?;
+                let r = crate::refresh::AccountRefresher::new(self, t, a, &c);
+                (Some(c), Some(r))
+            }
+            None => (None, None),
+        };
         let timeout = action::timeout(c);
         let mut s = Session::new(
             &self.outbound,

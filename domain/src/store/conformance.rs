@@ -16,6 +16,7 @@ async fn run_all(s: &dyn Store) {
     records_and_ttl(s).await;
     commits_are_atomic_and_indexes_page(s).await;
     put_if_absent_is_exclusive(s).await;
+    locks_are_released_only_by_their_owner(s).await;
     counters_count_within_a_window(s).await;
     s.ping().await.unwrap();
 }
@@ -135,6 +136,23 @@ async fn put_if_absent_is_exclusive(s: &dyn Store) {
         s.put_if_absent(&k, b"b".to_vec(), Some(60_000))
     );
     assert!(a.unwrap() ^ b.unwrap(), "exactly one writer wins");
+}
+
+async fn locks_are_released_only_by_their_owner(s: &dyn Store) {
+    let k = Key::global("lock:1", "l");
+    assert!(
+        s.put_if_absent(&k, b"me".to_vec(), Some(60_000))
+            .await
+            .unwrap()
+    );
+    assert!(!s.delete_if_equals(&k, b"you").await.unwrap());
+    assert!(
+        s.get(&k).await.unwrap().is_some(),
+        "someone else's lock stays"
+    );
+    assert!(s.delete_if_equals(&k, b"me").await.unwrap());
+    assert!(s.get(&k).await.unwrap().is_none());
+    assert!(!s.delete_if_equals(&k, b"me").await.unwrap());
 }
 
 async fn counters_count_within_a_window(s: &dyn Store) {

@@ -211,6 +211,29 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn delete_if_equals(&self, key: &Key, value: &[u8]) -> StoreResult<bool> {
+        let key = key.clone();
+        let value = value.to_vec();
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(backend)?;
+            let now = now_ms();
+            let holds = {
+                let kv = tx.open_table(KV).map_err(backend)?;
+                kv.get(full(&key).as_str())
+                    .map_err(backend)?
+                    .and_then(|g| live(g.value(), now))
+                    .is_some_and(|v| v == value)
+            };
+            if !holds {
+                return Ok(false);
+            }
+            apply(&tx, &[Op::Delete(key)], now)?;
+            tx.commit().map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>> {
         let ix = full(index);
         let range = range.clone();

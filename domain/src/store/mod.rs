@@ -118,6 +118,9 @@ pub trait Store: Send + Sync + 'static {
         value: Vec<u8>,
         ttl_ms: Option<u64>,
     ) -> StoreResult<bool>;
+    /// Deletes the key only if it holds `value` (releasing a lock one owns);
+    /// returns whether it deleted.
+    async fn delete_if_equals(&self, key: &Key, value: &[u8]) -> StoreResult<bool>;
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>>;
     async fn index_count(&self, index: &Key) -> StoreResult<u64>;
     /// Counts a hit in a fixed window; returns the count so far and the ms

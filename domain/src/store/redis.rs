@@ -149,6 +149,20 @@ impl Store for RedisStore {
         Ok(res.is_some())
     }
 
+    async fn delete_if_equals(&self, key: &Key, value: &[u8]) -> StoreResult<bool> {
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+        );
+        let mut c = self.conn.clone();
+        let n: i64 = script
+            .key(self.k(key))
+            .arg(value)
+            .invoke_async(&mut c)
+            .await
+            .map_err(map_err)?;
+        Ok(n == 1)
+    }
+
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>> {
         let k = self.k(index);
         let mut c = self.conn.clone();

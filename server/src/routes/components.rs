@@ -179,12 +179,14 @@ pub async fn configure(
             b.prev_context.as_ref(),
         )
         .await?;
-    let string_options: Vec<String> = r
+    // Plain string options only when that is all they are: clients prefer
+    // `stringOptions` over `options`, which would lose labels and types.
+    let string_options: Option<Vec<&str>> = r
         .options
         .iter()
-        .map(|o| match &o["value"] {
-            Value::String(s) => s.clone(),
-            v => v.to_string(),
+        .map(|o| match (&o["value"], &o["label"]) {
+            (Value::String(v), Value::String(l)) if v == l => Some(v.as_str()),
+            _ => None,
         })
         .collect();
     // The SDKs read camelCase keys here (`stringOptions`); the snake_case
