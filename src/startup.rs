@@ -90,6 +90,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         accounts_per_project_per_5min: cfg.rate_limits.accounts_per_project_per_5min,
         allow_private_networks: cfg.outbound.allow_private_networks.clone(),
         proxy_timeout_secs: cfg.outbound.proxy_timeout_secs,
+        events_retained: cfg.triggers.events_retained,
     };
     let core = Core::new(store, keyring, catalog, settings)
         .await

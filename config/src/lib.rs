@@ -27,9 +27,15 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub bootstrap: BootstrapConfig,
     pub outbound: OutboundConfig,
+    pub triggers: TriggersConfig,
     /// Per-app endpoint overrides, by app slug.
     #[serde(default)]
     pub apps: BTreeMap<String, AppEndpoints>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TriggersConfig {
+    pub events_retained: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -28,6 +28,8 @@ pub struct CoreSettings {
     pub allow_private_networks: Vec<String>,
     /// How long the proxy waits for the upstream before answering 504.
     pub proxy_timeout_secs: u64,
+    /// Emitted events kept per deployed trigger (`GET …/events`).
+    pub events_retained: usize,
 }
 
 impl Default for CoreSettings {
@@ -40,6 +42,7 @@ impl Default for CoreSettings {
             accounts_per_project_per_5min: 2000,
             allow_private_networks: Vec::new(),
             proxy_timeout_secs: 30,
+            events_retained: 100,
         }
     }
 }

@@ -22,6 +22,7 @@ mod refresh;
 pub mod rotation;
 pub mod runs;
 pub mod store;
+pub mod triggers;
 pub mod users;
 pub mod validate;
 

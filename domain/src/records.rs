@@ -73,6 +73,24 @@ pub(crate) fn refresh_lock(t: &Tenant, account: &str) -> Key {
 pub(crate) fn idempotency(t: &Tenant, key_sha: &str) -> Key {
     Key::tenant(t, format!("idem:{key_sha}"))
 }
+pub(crate) fn deployment(t: &Tenant, id: &str) -> Key {
+    Key::tenant(t, format!("dc:{id}"))
+}
+pub(crate) fn deployments_index(t: &Tenant) -> Key {
+    Key::tenant(t, "idx:dc")
+}
+pub(crate) fn deployments_by_user(t: &Tenant, ext: &str) -> Key {
+    Key::tenant(t, format!("idx:dc:user:{ext}"))
+}
+pub(crate) fn event(t: &Tenant, dc: &str, id: &str) -> Key {
+    Key::tenant(t, format!("ev:{dc}:{id}"))
+}
+pub(crate) fn events_index(t: &Tenant, dc: &str) -> Key {
+    Key::tenant(t, format!("idx:ev:{dc}"))
+}
+pub(crate) fn hook(id: &str) -> Key {
+    Key::global(format!("hook:{id}"), "route")
+}
 pub(crate) fn keycheck(id: &str) -> Key {
     Key::global("meta", format!("keycheck:{id}"))
 }

@@ -7,6 +7,7 @@ use switchboard_domain::accounts::AccountView;
 use switchboard_domain::clock::iso;
 use switchboard_domain::model::ExternalUser;
 use switchboard_domain::paging::Page;
+use switchboard_domain::triggers::Deployment;
 
 /// `{data, page_info}`; `end_cursor` is null on the last page.
 pub fn page<T, U: Serialize>(page: Page<T>, f: impl FnMut(T) -> U) -> Value {
@@ -49,6 +50,40 @@ pub fn component(c: &Component, private: bool) -> Value {
             "openWorldHint": a.open_world_hint,
         },
     })
+}
+
+/// Pipedream's `DeployedComponent` (epoch-second timestamps).
+pub fn deployed_trigger(d: &Deployment, c: Option<&Component>, signing_key: Option<&str>) -> Value {
+    let props: Vec<Value> = c
+        .map(|c| c.props.iter().map(|p| p.wire()).collect())
+        .unwrap_or_default();
+    let slug: String = d
+        .name
+        .to_lowercase()
+        .chars()
+        .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+        .collect();
+    let mut v = json!({
+        "type": "DeployedComponent",
+        "id": d.id,
+        "owner_id": d.owner_id,
+        "component_id": format!("sc_{}", d.component_key),
+        "component_key": d.component_key,
+        "component_version": d.component_version,
+        "configurable_props": props,
+        "configured_props": d.configured_props,
+        "active": d.active,
+        "created_at": d.created_at / 1000,
+        "updated_at": d.updated_at / 1000,
+        "name": d.name,
+        "name_slug": slug,
+        "emit_on_deploy": d.emit_on_deploy,
+        "callback_observations": null,
+    });
+    if let Some(k) = signing_key {
+        v["webhook_signing_key"] = json!(k);
+    }
+    v
 }
 
 pub fn app(a: &App, public_base: &str) -> Value {

@@ -7,3 +7,4 @@ mod harness;
 mod isolation;
 mod ops;
 mod sdk;
+mod triggers;

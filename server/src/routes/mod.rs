@@ -12,6 +12,7 @@ mod oauth;
 mod oauth_apps;
 mod proxy;
 mod tokens;
+mod triggers;
 mod users;
 
 use actix_web::web::{self, delete, get, resource};
@@ -48,6 +49,9 @@ fn catalog(cfg: &mut web::ServiceConfig, prefix: Prefix, name: &str) {
             if matches!(prefix, Prefix::Actions) {
                 cfg.service(resource(both("/actions/run")).post(actions::run));
             }
+            if matches!(prefix, Prefix::Triggers) {
+                cfg.service(resource(both("/triggers/deploy")).post(triggers::deploy));
+            }
             cfg.service(res(format!("/{name}")).get(components::list))
                 .service(res(format!("/{name}/{{key}}")).get(components::retrieve));
         }
@@ -59,6 +63,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").get(health::readyz))
         .service(resource("/apps/{app}/logo.svg").get(apps::logo))
         .service(resource("/v1/oauth/token").post(oauth::token))
+        .service(
+            resource(["/hooks/{hook_id}", "/hooks/{hook_id}/{tail:.*}"])
+                .route(web::route().to(triggers::inbound)),
+        )
         .service(
             web::scope("/v1/connect")
                 // Not project-scoped.
@@ -90,6 +98,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/{project}/tokens").post(tokens::create))
                 .service(resource(both("/proxy/{url_64}")).route(web::route().to(proxy::forward)))
+                .service(resource(both("/deployed-triggers")).get(triggers::list))
+                .service(
+                    resource(both("/deployed-triggers/{trigger_id}"))
+                        .get(triggers::retrieve)
+                        .put(triggers::update)
+                        .delete(triggers::delete),
+                )
+                .service(
+                    resource(both("/deployed-triggers/{trigger_id}/events")).get(triggers::events),
+                )
                 .service(
                     resource("/{project}/oauth_apps")
                         .get(oauth_apps::list)

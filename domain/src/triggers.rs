@@ -1,0 +1,465 @@
+//! Deployed triggers: deploy, list, pause and resume, reconfigure, delete,
+//! and the events they emitted. Instant triggers get their own inbound URL
+//! (`/hooks/<hook id>`), an unguessable id of 160 random bits.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use switchboard_components::component::Source;
+use switchboard_components::options::resolve_props;
+use switchboard_components::props::{PropType, validate_configured};
+
+use crate::Core;
+use crate::clock::now_ms;
+use crate::error::{Error, Result, invalid, not_found};
+use crate::ids::{new_id, random_bytes};
+use crate::model::{ExternalUser, Tenant};
+use crate::paging::{Page, PageRequest};
+use crate::records;
+use crate::store::{IndexRange, Op};
+
+/// A deployed trigger, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Deployment {
+    pub id: String,
+    pub owner_id: String,
+    pub external_user_id: String,
+    pub component_key: String,
+    pub component_version: String,
+    pub configured_props: Map<String, Value>,
+    pub active: bool,
+    pub name: String,
+    pub emit_on_deploy: bool,
+    /// The inbound URL's id, for `$.interface.http` triggers.
+    #[serde(default)]
+    pub hook_id: Option<String>,
+    /// Sealed `whsec_` key that signs this trigger's deliveries.
+    pub signing_key: String,
+    #[serde(default)]
+    pub webhook_urls: Vec<String>,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+/// Where an inbound URL leads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HookRoute {
+    pub tenant: Tenant,
+    pub deployment_id: String,
+}
+
+/// One emitted event: Pipedream's `{e, k, ts, id, sum}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmittedEvent {
+    pub id: String,
+    pub k: String,
+    pub ts: u64,
+    pub e: Value,
+    pub sum: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeployRequest {
+    pub key: String,
+    pub version: Option<String>,
+    pub external_user_id: String,
+    pub configured_props: Map<String, Value>,
+    pub webhook_url: Option<String>,
+    pub emit_on_deploy: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TriggerUpdate {
+    pub active: Option<bool>,
+    pub configured_props: Option<Map<String, Value>>,
+    pub name: Option<String>,
+    pub emit_on_deploy: Option<bool>,
+}
+
+/// A deployment with its signing key opened (for server callers).
+pub struct DeploymentView {
+    pub deployment: Deployment,
+    pub signing_key: String,
+}
+
+fn signing_aad(t: &Tenant, id: &str) -> String {
+    format!("dc:{}:{}:{id}", t.project_id, t.env.as_str())
+}
+
+/// A Standard Webhooks secret: `whsec_` and 24 random bytes in base64.
+pub fn new_signing_key() -> String {
+    use base64::Engine;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(random_bytes::<24>())
+    )
+}
+
+/// 160 random bits, base62: the unguessable part of an inbound URL.
+fn new_hook_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    random_bytes::<27>()
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % 62] as char)
+        .collect()
+}
+
+impl Core {
+    pub fn hook_url(&self, hook_id: &str) -> String {
+        format!("{}/hooks/{hook_id}", self.settings.public_base)
+    }
+
+    fn open_view(&self, t: &Tenant, d: Deployment) -> Result<DeploymentView> {
+        let key = self.keyring.open(&d.signing_key, &signing_aad(t, &d.id))?;
+        Ok(DeploymentView {
+            signing_key: String::from_utf8_lossy(&key).into_owned(),
+            deployment: d,
+        })
+    }
+
+    /// Validates the props against the trigger and the user's accounts.
+    async fn check_trigger_props(
+        self: &Arc<Self>,
+        t: &Tenant,
+        key: &str,
+        version: Option<&str>,
+        ext: &str,
+        configured: &Map<String, Value>,
+    ) -> Result<switchboard_components::Component> {
+        let entry = self.component(t, key, version).await?;
+        let c = entry.component;
+        if c.is_action() {
+            return Err(invalid(format!(
+                "{key} is an action; run it instead of deploying it"
+            )));
+        }
+        let props = resolve_props(&c, configured).map_err(|e| invalid(e.to_string()))?;
+        let owned: Vec<_> = props.iter().map(|p| (*p).clone()).collect();
+        let mut errors = validate_configured(&owned, configured)
+            .err()
+            .unwrap_or_default();
+        self.check_accounts(t, ext, &props, configured, &mut errors)
+            .await?;
+        if !errors.is_empty() {
+            return Err(Error::InvalidProps(errors));
+        }
+        Ok(c)
+    }
+
+    pub async fn deploy_trigger(
+        self: &Arc<Self>,
+        t: &Tenant,
+        req: DeployRequest,
+    ) -> Result<DeploymentView> {
+        crate::validate::external_user_id(&req.external_user_id)?;
+        if let Some(u) = &req.webhook_url {
+            crate::validate::http_url("webhook_url", u)?;
+        }
+        let c = self
+            .check_trigger_props(
+                t,
+                &req.key,
+                req.version.as_deref(),
+                &req.external_user_id,
+                &req.configured_props,
+            )
+            .await?;
+        let now = now_ms();
+        let id = new_id("dc");
+        let hook_id = c
+            .props
+            .iter()
+            .any(|p| p.kind == PropType::HttpInterface)
+            .then(new_hook_id);
+        let mut configured = req.configured_props.clone();
+        if let Some(h) = &hook_id
+            && let Some(p) = c.props.iter().find(|p| p.kind == PropType::HttpInterface)
+        {
+            configured.insert(p.name.clone(), json!({"endpoint_url": self.hook_url(h)}));
+        }
+        let user: Option<ExternalUser> =
+            self.read(&records::user(t, &req.external_user_id)).await?;
+        let mut ops = Vec::new();
+        let owner = match user {
+            Some(u) => u,
+            None => {
+                let u = ExternalUser {
+                    id: new_id("exu"),
+                    external_id: req.external_user_id.clone(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                ops.push(records::put(records::user(t, &req.external_user_id), &u));
+                ops.push(records::index_add(
+                    records::users_index(t),
+                    &req.external_user_id,
+                ));
+                u
+            }
+        };
+        let key = new_signing_key();
+        let d = Deployment {
+            id: id.clone(),
+            owner_id: owner.id,
+            external_user_id: req.external_user_id.clone(),
+            component_key: c.key.clone(),
+            component_version: c.version.clone(),
+            configured_props: configured,
+            active: true,
+            name: format!("{} - {}", c.name, req.external_user_id),
+            emit_on_deploy: req.emit_on_deploy.unwrap_or(true),
+            hook_id: hook_id.clone(),
+            signing_key: self.keyring.seal(key.as_bytes(), &signing_aad(t, &id)),
+            webhook_urls: req.webhook_url.into_iter().collect(),
+            created_at: now,
+            updated_at: now,
+        };
+        ops.push(records::put(records::deployment(t, &id), &d));
+        ops.push(records::index_add(records::deployments_index(t), &id));
+        ops.push(records::index_add(
+            records::deployments_by_user(t, &d.external_user_id),
+            &id,
+        ));
+        self.store.commit(ops).await?;
+        if let Some(h) = &hook_id {
+            let route = HookRoute {
+                tenant: t.clone(),
+                deployment_id: id.clone(),
+            };
+            self.store
+                .commit(vec![records::put(records::hook(h), &route)])
+                .await?;
+        }
+        Ok(DeploymentView {
+            deployment: d,
+            signing_key: key,
+        })
+    }
+
+    /// A deployment of this user (any user for `None`).
+    pub async fn deployment(
+        &self,
+        t: &Tenant,
+        id: &str,
+        ext: Option<&str>,
+    ) -> Result<DeploymentView> {
+        let d: Deployment = self
+            .read(&records::deployment(t, id))
+            .await?
+            .filter(|d: &Deployment| ext.is_none_or(|u| u == d.external_user_id))
+            .ok_or_else(|| not_found(format!("deployed trigger {id:?} not found")))?;
+        self.open_view(t, d)
+    }
+
+    pub async fn list_deployments(
+        &self,
+        t: &Tenant,
+        ext: &str,
+        page: &PageRequest,
+    ) -> Result<Page<DeploymentView>> {
+        let ids = page
+            .page_ids(self.store.as_ref(), &records::deployments_by_user(t, ext))
+            .await?;
+        let mut data = Vec::new();
+        for id in &ids.data {
+            if let Some(d) = self.read::<Deployment>(&records::deployment(t, id)).await? {
+                data.push(self.open_view(t, d)?);
+            }
+        }
+        Ok(Page {
+            data,
+            total_count: ids.total_count,
+            start_cursor: ids.start_cursor,
+            end_cursor: ids.end_cursor,
+        })
+    }
+
+    /// Pause or resume, rename, or reconfigure (same id, URL and events).
+    pub async fn update_deployment(
+        self: &Arc<Self>,
+        t: &Tenant,
+        id: &str,
+        ext: &str,
+        u: TriggerUpdate,
+    ) -> Result<DeploymentView> {
+        let mut d = self.deployment(t, id, Some(ext)).await?.deployment;
+        if let Some(props) = u.configured_props {
+            let mut props = props;
+            // The inbound URL is the runtime's, not the caller's, to set.
+            let c = self.component(t, &d.component_key, None).await?.component;
+            for p in c.props.iter().filter(|p| p.kind == PropType::HttpInterface) {
+                props.remove(&p.name);
+            }
+            self.check_trigger_props(t, &d.component_key, None, ext, &props)
+                .await?;
+            for p in c.props.iter().filter(|p| p.kind == PropType::HttpInterface) {
+                if let Some(v) = d.configured_props.get(&p.name) {
+                    props.insert(p.name.clone(), v.clone());
+                }
+            }
+            d.configured_props = props;
+        }
+        if let Some(a) = u.active {
+            d.active = a;
+        }
+        if let Some(n) = u.name {
+            if n.trim().is_empty() || n.chars().count() > 200 {
+                return Err(invalid("name must be 1 to 200 characters"));
+            }
+            d.name = n;
+        }
+        if let Some(e) = u.emit_on_deploy {
+            d.emit_on_deploy = e;
+        }
+        d.updated_at = now_ms();
+        self.store
+            .commit(vec![records::put(records::deployment(t, id), &d)])
+            .await?;
+        self.open_view(t, d)
+    }
+
+    pub async fn delete_deployment(&self, t: &Tenant, id: &str, ext: &str) -> Result<()> {
+        let d = self.deployment(t, id, Some(ext)).await?.deployment;
+        let mut ops = vec![
+            Op::Delete(records::deployment(t, id)),
+            records::index_remove(records::deployments_index(t), id),
+            records::index_remove(records::deployments_by_user(t, ext), id),
+        ];
+        let evs = self
+            .store
+            .index_range(
+                &records::events_index(t, id),
+                &IndexRange {
+                    limit: 100_000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        for e in &evs {
+            ops.push(Op::Delete(records::event(t, id, e)));
+            ops.push(records::index_remove(records::events_index(t, id), e));
+        }
+        self.store.commit(ops).await?;
+        if let Some(h) = &d.hook_id {
+            self.store
+                .commit(vec![Op::Delete(records::hook(h))])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The newest `n` events, newest first.
+    pub async fn deployment_events(
+        &self,
+        t: &Tenant,
+        id: &str,
+        ext: &str,
+        n: usize,
+    ) -> Result<Vec<EmittedEvent>> {
+        self.deployment(t, id, Some(ext)).await?;
+        let ids = self
+            .store
+            .index_range(
+                &records::events_index(t, id),
+                &IndexRange {
+                    before: Some("~".into()),
+                    after: None,
+                    limit: n.clamp(1, 100),
+                },
+            )
+            .await?;
+        let keys: Vec<_> = ids.iter().rev().map(|e| records::event(t, id, e)).collect();
+        let mut out = Vec::new();
+        for raw in self.store.get_many(&keys).await?.into_iter().flatten() {
+            out.push(records::from_bytes(&raw)?);
+        }
+        Ok(out)
+    }
+
+    /// Where an inbound URL leads, if it is live.
+    pub async fn hook_route(&self, hook_id: &str) -> Result<Option<(HookRoute, Deployment)>> {
+        if hook_id.len() > 64 || !hook_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let Some(route) = self.read::<HookRoute>(&records::hook(hook_id)).await? else {
+            return Ok(None);
+        };
+        let d: Option<Deployment> = self
+            .read(&records::deployment(&route.tenant, &route.deployment_id))
+            .await?;
+        Ok(d.filter(|d| d.active).map(|d| (route, d)))
+    }
+
+    /// Persists an emitted event durably, keeping at most the configured
+    /// number per deployment.
+    pub async fn record_event(
+        &self,
+        t: &Tenant,
+        deployment_id: &str,
+        e: Value,
+        sum: String,
+    ) -> Result<EmittedEvent> {
+        let ev = EmittedEvent {
+            id: new_id("evt"),
+            k: "emit".into(),
+            ts: now_ms(),
+            e,
+            sum,
+        };
+        let index = records::events_index(t, deployment_id);
+        self.store
+            .commit(vec![
+                records::put(records::event(t, deployment_id, &ev.id), &ev),
+                records::index_add(index.clone(), &ev.id),
+            ])
+            .await?;
+        let keep = self.settings.events_retained.max(1) as u64;
+        let count = self.store.index_count(&index).await?;
+        if count > keep {
+            let old = self
+                .store
+                .index_range(
+                    &index,
+                    &IndexRange {
+                        limit: (count - keep) as usize,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let mut ops = Vec::new();
+            for id in &old {
+                ops.push(Op::Delete(records::event(t, deployment_id, id)));
+                ops.push(records::index_remove(index.clone(), id));
+            }
+            self.store.commit(ops).await?;
+        }
+        Ok(ev)
+    }
+}
+
+/// The event a webhook trigger emits for a request: its `event` template
+/// (or the request itself) and its summary.
+pub fn webhook_event(
+    c: &switchboard_components::Component,
+    props: &Map<String, Value>,
+    request: &Value,
+) -> Result<Option<(Value, String)>> {
+    use switchboard_components::template;
+    let Some(Source::Webhook(w)) = &c.source else {
+        return Err(invalid(format!("{} does not receive webhooks", c.key)));
+    };
+    let all: Vec<_> = c.props.iter().collect();
+    let ctx = json!({"request": request, "props": switchboard_components::action::props_context(&all, props)});
+    if let Some(f) = &w.filter
+        && !template::truthy(f, &ctx).map_err(|e| invalid(e.to_string()))?
+    {
+        return Ok(None);
+    }
+    let e = match &w.event {
+        Some(tree) => template::eval_tree(tree, &ctx).map_err(|e| invalid(e.to_string()))?,
+        None => request["body"].clone(),
+    };
+    let sum = template::render(&w.summary, &ctx).map_err(|e| invalid(e.to_string()))?;
+    Ok(Some((e, sum)))
+}

@@ -1,0 +1,262 @@
+//! Deployed triggers (`triggers/deploy`, `deployed-triggers…`) and the
+//! per-deployment inbound URLs (`/hooks/{id}`).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use switchboard_domain::paging::PageRequest;
+use switchboard_domain::triggers::{DeployRequest, DeploymentView, TriggerUpdate, webhook_event};
+
+use crate::ctx::{Ctx, path_param};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::components::acting_user;
+use crate::wire;
+
+fn props_map(v: Option<Value>) -> ApiResult<Map<String, Value>> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(o)) => Ok(o),
+        Some(_) => Err(ApiError::BadRequest(
+            "configured_props must be an object".into(),
+        )),
+    }
+}
+
+/// The deployment in Pipedream's `DeployedComponent` shape; the signing key
+/// only for server callers.
+async fn view(ctx: &Ctx, v: &DeploymentView) -> ApiResult<Value> {
+    let c = ctx
+        .core
+        .component(&ctx.tenant, &v.deployment.component_key, None)
+        .await
+        .ok()
+        .map(|e| e.component);
+    let key = ctx
+        .caller
+        .bound_user()
+        .is_none()
+        .then_some(v.signing_key.as_str());
+    Ok(wire::deployed_trigger(&v.deployment, c.as_ref(), key))
+}
+
+#[derive(Deserialize)]
+pub struct DeployBody {
+    id: String,
+    external_user_id: Option<String>,
+    version: Option<String>,
+    configured_props: Option<Value>,
+    webhook_url: Option<String>,
+    emit_on_deploy: Option<bool>,
+    #[allow(dead_code)]
+    dynamic_props_id: Option<String>,
+    #[allow(dead_code)]
+    workflow_id: Option<String>,
+}
+
+pub async fn deploy(ctx: Ctx, body: web::Json<DeployBody>) -> ApiResult<HttpResponse> {
+    ctx.caller
+        .require_scope("connect:deployed_triggers:write")?;
+    let b = body.into_inner();
+    let ext = acting_user(&ctx, b.external_user_id)?;
+    let v = ctx
+        .core
+        .deploy_trigger(
+            &ctx.tenant,
+            DeployRequest {
+                key: b.id,
+                version: b.version,
+                external_user_id: ext,
+                configured_props: props_map(b.configured_props)?,
+                webhook_url: b.webhook_url,
+                emit_on_deploy: b.emit_on_deploy,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct UserQuery {
+    external_user_id: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
+    before: Option<String>,
+    emitter_type: Option<String>,
+    n: Option<usize>,
+    #[serde(default)]
+    ignore_hook_errors: bool,
+}
+
+pub async fn list(ctx: Ctx, q: web::Query<UserQuery>) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:deployed_triggers:read")?;
+    let q = q.into_inner();
+    let ext = acting_user(&ctx, q.external_user_id)?;
+    switchboard_domain::validate::external_user_id(&ext)?;
+    if let Some(t) = q.emitter_type.as_deref()
+        && !matches!(t, "source" | "http" | "timer" | "email")
+    {
+        return Err(ApiError::BadRequest(format!(
+            "emitter_type must be source, http, timer or email, not {t:?}"
+        )));
+    }
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
+        before: q.before,
+    };
+    let p = ctx.core.list_deployments(&ctx.tenant, &ext, &page).await?;
+    let mut data = Vec::new();
+    for v in &p.data {
+        data.push(view(&ctx, v).await?);
+    }
+    let page = switchboard_domain::paging::Page {
+        data,
+        total_count: p.total_count,
+        start_cursor: p.start_cursor,
+        end_cursor: p.end_cursor,
+    };
+    Ok(HttpResponse::Ok().json(wire::page(page, |v| v)))
+}
+
+pub async fn retrieve(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:deployed_triggers:read")?;
+    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let v = ctx
+        .core
+        .deployment(&ctx.tenant, &path_param(&req, "trigger_id")?, Some(&ext))
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
+}
+
+#[derive(Deserialize)]
+pub struct UpdateBody {
+    active: Option<bool>,
+    configured_props: Option<Value>,
+    name: Option<String>,
+    emit_on_deploy: Option<bool>,
+}
+
+pub async fn update(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+    body: web::Json<UpdateBody>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller
+        .require_scope("connect:deployed_triggers:write")?;
+    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let b = body.into_inner();
+    let configured_props = match b.configured_props {
+        None => None,
+        some => Some(props_map(some)?),
+    };
+    let v = ctx
+        .core
+        .update_deployment(
+            &ctx.tenant,
+            &path_param(&req, "trigger_id")?,
+            &ext,
+            TriggerUpdate {
+                active: b.active,
+                configured_props,
+                name: b.name,
+                emit_on_deploy: b.emit_on_deploy,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
+}
+
+pub async fn delete(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller
+        .require_scope("connect:deployed_triggers:write")?;
+    let q = q.into_inner();
+    let _ = q.ignore_hook_errors; // no provider hooks to tolerate yet
+    let ext = acting_user(&ctx, q.external_user_id)?;
+    ctx.core
+        .delete_deployment(&ctx.tenant, &path_param(&req, "trigger_id")?, &ext)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn events(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:deployed_triggers:read")?;
+    let q = q.into_inner();
+    let ext = acting_user(&ctx, q.external_user_id)?;
+    let evs = ctx
+        .core
+        .deployment_events(
+            &ctx.tenant,
+            &path_param(&req, "trigger_id")?,
+            &ext,
+            q.n.unwrap_or(20),
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": evs})))
+}
+
+/// `ANY /hooks/{hook_id}[/…]`: the request becomes an event, persisted
+/// before it is acknowledged. Unknown, paused and deleted hooks are 404.
+pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
+    let core = crate::ctx::core(&req);
+    let hook_id = path_param(&req, "hook_id")?;
+    let gone = || ApiError::NotFound("no active trigger at this URL".into());
+    let (route, d) = core.hook_route(&hook_id).await?.ok_or_else(gone)?;
+    let c = core
+        .component(&route.tenant, &d.component_key, None)
+        .await
+        .map_err(|_| gone())?
+        .component;
+    let headers: Map<String, Value> = req
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), Value::String(v.to_string())))
+        })
+        .collect();
+    let query: Map<String, Value> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let parsed = serde_json::from_slice::<Value>(&body).unwrap_or(Value::String(text.clone()));
+    let tail = req.match_info().get("tail").unwrap_or_default();
+    let request = json!({
+        "method": req.method().as_str(),
+        "path": format!("/{tail}"),
+        "query": query,
+        "headers": headers,
+        "body": parsed,
+        "raw_body": text,
+        "url": core.hook_url(&hook_id),
+    });
+    if let Some((e, sum)) = webhook_event(&c, &d.configured_props, &request)? {
+        core.record_event(&route.tenant, &d.id, e, sum).await?;
+    }
+    let resp = match &c.source {
+        Some(switchboard_domain::components::component::Source::Webhook(w)) => w.response.clone(),
+        _ => None,
+    };
+    let (status, body) = match resp {
+        Some(r) => (r.status, r.body.unwrap_or(json!({"ok": true}))),
+        None => (200, json!({"ok": true})),
+    };
+    Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(body))
+}

@@ -1,0 +1,210 @@
+//! Deployed triggers: deploy, the per-deployment inbound URL (persisted
+//! before acknowledged), events, pause and resume, reconfigure, delete.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{Backend, Instance, assert_client_error, client};
+
+async fn lifecycle(backend: Backend) {
+    let (inst, p, s, bearer) = Instance::serve_project(backend, "triggers").await;
+    let base = format!("/v1/connect/{}", p.id);
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/triggers/deploy"),
+            &bearer,
+            json!({"id": "http-new-requests", "external_user_id": "u1", "configured_props": {}, "webhook_url": "https://example.com/sink"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let d = &v["data"];
+    assert_eq!(d["type"], "DeployedComponent");
+    assert!(d["id"].as_str().unwrap().starts_with("dc_"));
+    assert!(
+        d["webhook_signing_key"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    let id = d["id"].as_str().unwrap().to_string();
+    let url = d["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let hook = url.rsplit('/').next().unwrap();
+    assert!(hook.len() >= 27, "at least 160 bits: {hook}");
+    assert!(url.starts_with(&inst.base()), "{url}");
+
+    // Any request becomes an event, with method, path, query, headers and body.
+    let http = client();
+    let r = http
+        .post(format!("{url}/orders?x=1"))
+        .header("X-Thing", "yes")
+        .json(&json!({"order": 42}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (st, v, _) = s
+        .get(
+            &format!("{base}/deployed-triggers/{id}/events?external_user_id=u1&n=5"),
+            &bearer,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ev = &v["data"][0];
+    assert_eq!(ev["k"], "emit");
+    assert_eq!(ev["e"]["method"], "POST");
+    assert_eq!(ev["e"]["path"], "/orders");
+    assert_eq!(ev["e"]["query"]["x"], "1");
+    assert_eq!(ev["e"]["headers"]["x-thing"], "yes");
+    assert_eq!(ev["e"]["body"]["order"], 42);
+    assert_eq!(ev["sum"], "POST /orders");
+
+    // Pause: the URL is gone; resume: it is back.
+    let path = format!("{base}/deployed-triggers/{id}?external_user_id=u1");
+    let (st, v, _) = s
+        .call(
+            Method::PUT,
+            &path,
+            &bearer,
+            None,
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!((st, &v["data"]["active"]), (200, &json!(false)), "{v}");
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 404);
+    s.call(
+        Method::PUT,
+        &path,
+        &bearer,
+        None,
+        Some(json!({"active": true})),
+    )
+    .await;
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 200);
+
+    // Reconfigure keeps the id and the URL.
+    let (st, v, _) = s
+        .call(
+            Method::PUT,
+            &path,
+            &bearer,
+            None,
+            Some(json!({"configured_props": {"emitBodyOnly": true}})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["id"], id.as_str());
+    assert_eq!(
+        v["data"]["configured_props"]["http"]["endpoint_url"],
+        url.as_str()
+    );
+    http.post(&url)
+        .json(&json!({"only": "body"}))
+        .send()
+        .await
+        .unwrap();
+    let (_, v, _) = s
+        .get(
+            &format!("{base}/deployed-triggers/{id}/events?external_user_id=u1&n=1"),
+            &bearer,
+            None,
+        )
+        .await;
+    assert_eq!(v["data"][0]["e"], json!({"only": "body"}));
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+
+    // Listing is per user; another user does not see it.
+    let (_, v, _) = s
+        .get(
+            &format!("{base}/deployed-triggers?external_user_id=u1"),
+            &bearer,
+            None,
+        )
+        .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+    let (_, v, _) = s
+        .get(
+            &format!("{base}/deployed-triggers?external_user_id=u2"),
+            &bearer,
+            None,
+        )
+        .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 0);
+    let (st, _, _) = s
+        .get(
+            &format!("{base}/deployed-triggers/{id}?external_user_id=u2"),
+            &bearer,
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+
+    // Bad input.
+    for (what, body, status, needle) in [
+        (
+            "an action",
+            json!({"id": "http-custom-request", "external_user_id": "u1"}),
+            400,
+            "action",
+        ),
+        (
+            "unknown",
+            json!({"id": "http-nope", "external_user_id": "u1"}),
+            404,
+            "not found",
+        ),
+        (
+            "no user",
+            json!({"id": "http-new-requests"}),
+            400,
+            "external_user_id",
+        ),
+        (
+            "bad prop",
+            json!({"id": "http-new-requests", "external_user_id": "u1", "configured_props": {"emitBodyOnly": "x"}}),
+            400,
+            "emitBodyOnly",
+        ),
+        (
+            "bad webhook",
+            json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": "ftp://x"}),
+            400,
+            "webhook_url",
+        ),
+    ] {
+        let (st, v, _) = s
+            .post(&format!("{base}/triggers/deploy"), &bearer, body)
+            .await;
+        assert_client_error(what, st, &v, status, needle);
+    }
+
+    // Delete: the URL answers 404, the trigger is gone.
+    let (st, _, _) = s.call(Method::DELETE, &path, &bearer, None, None).await;
+    assert_eq!(st, 204);
+    assert_eq!(
+        http.post(&url)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let (st, _, _) = s.get(&path, &bearer, None).await;
+    assert_eq!(st, 404);
+    let bogus = format!("{}/hooks/not-a-hook", inst.base());
+    assert_eq!(http.get(&bogus).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deployed_trigger_lifecycle_on_the_embedded_store() {
+    lifecycle(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deployed_trigger_lifecycle_on_redis() {
+    lifecycle(Backend::Redis).await;
+}
