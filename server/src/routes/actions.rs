@@ -8,7 +8,7 @@ use switchboard_domain::runs::RunRequest;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::components::acting_user;
+use crate::routes::components::{acting_user, props_map};
 
 #[derive(Deserialize)]
 pub struct RunBody {
@@ -26,15 +26,7 @@ pub async fn run(ctx: Ctx, req: HttpRequest, body: web::Json<RunBody>) -> ApiRes
     ctx.caller.require_scope("connect:actions:run")?;
     let b = body.into_inner();
     let ext = acting_user(&ctx, b.external_user_id)?;
-    let configured_props = match b.configured_props {
-        None | Some(Value::Null) => Default::default(),
-        Some(Value::Object(o)) => o,
-        Some(_) => {
-            return Err(ApiError::BadRequest(
-                "configured_props must be an object".into(),
-            ));
-        }
-    };
+    let configured_props = props_map(b.configured_props)?;
     let header_key = req
         .headers()
         .get("idempotency-key")

@@ -130,7 +130,7 @@ pub(crate) fn acting_user(ctx: &Ctx, asked: Option<String>) -> ApiResult<String>
     }
 }
 
-fn props_map(v: Option<Value>) -> ApiResult<Map<String, Value>> {
+pub(crate) fn props_map(v: Option<Value>) -> ApiResult<Map<String, Value>> {
     match v {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(o)) => Ok(o),

@@ -10,18 +10,9 @@ use switchboard_domain::triggers::{DeployRequest, DeploymentView, TriggerUpdate,
 
 use crate::ctx::{Ctx, path_param};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::components::acting_user;
+use crate::routes::components::{acting_user, props_map};
 use crate::wire;
 
-fn props_map(v: Option<Value>) -> ApiResult<Map<String, Value>> {
-    match v {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(o)) => Ok(o),
-        Some(_) => Err(ApiError::BadRequest(
-            "configured_props must be an object".into(),
-        )),
-    }
-}
 
 /// The deployment in Pipedream's `DeployedComponent` shape; the signing key
 /// only for server callers.
