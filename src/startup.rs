@@ -141,6 +141,9 @@ async fn run(cfg: Config, serve: bool, work: bool) -> anyhow::Result<()> {
                 housekeeping_interval: Duration::from_secs(
                     cfg.worker.housekeeping_interval_secs.max(1),
                 ),
+                delivery_poll: Duration::from_millis(cfg.delivery.poll_interval_ms.max(1)),
+                delivery_timeout: Duration::from_secs(cfg.delivery.timeout_secs.max(1)),
+                delivery_batch: cfg.delivery.batch.max(1),
             },
             stop_rx,
         ))

@@ -28,6 +28,7 @@ pub struct Config {
     pub bootstrap: BootstrapConfig,
     pub outbound: OutboundConfig,
     pub triggers: TriggersConfig,
+    pub delivery: DeliveryConfig,
     /// Per-app endpoint overrides, by app slug.
     #[serde(default)]
     pub apps: BTreeMap<String, AppEndpoints>,
@@ -36,6 +37,13 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TriggersConfig {
     pub events_retained: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct DeliveryConfig {
+    pub timeout_secs: u64,
+    pub poll_interval_ms: u64,
+    pub batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod connect;
 mod core;
 pub mod crypto;
+pub mod delivery;
 mod error;
 pub mod ids;
 pub mod model;

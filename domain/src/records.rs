@@ -91,6 +91,21 @@ pub(crate) fn events_index(t: &Tenant, dc: &str) -> Key {
 pub(crate) fn hook(id: &str) -> Key {
     Key::global(format!("hook:{id}"), "route")
 }
+pub(crate) fn delivery_job(id: &str) -> Key {
+    Key::global(format!("dlv:{id}"), "job")
+}
+pub(crate) fn delivery_lease(id: &str) -> Key {
+    Key::global(format!("dlv:{id}"), "lease")
+}
+pub(crate) fn delivery_attempt(id: &str, n: u32) -> Key {
+    Key::global(format!("dlv:{id}"), format!("attempt:{n:04}"))
+}
+pub(crate) fn deliveries_due() -> Key {
+    Key::global("deliveries", "idx:due")
+}
+pub(crate) fn deliveries_dead(t: &Tenant) -> Key {
+    Key::tenant(t, "idx:dead_deliveries")
+}
 pub(crate) fn keycheck(id: &str) -> Key {
     Key::global("meta", format!("keycheck:{id}"))
 }

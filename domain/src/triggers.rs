@@ -110,7 +110,7 @@ impl Core {
         format!("{}/hooks/{hook_id}", self.settings.public_base)
     }
 
-    fn open_view(&self, t: &Tenant, d: Deployment) -> Result<DeploymentView> {
+    pub(crate) fn open_view(&self, t: &Tenant, d: Deployment) -> Result<DeploymentView> {
         let key = self.keyring.open(&d.signing_key, &signing_aad(t, &d.id))?;
         Ok(DeploymentView {
             signing_key: String::from_utf8_lossy(&key).into_owned(),
@@ -408,12 +408,17 @@ impl Core {
             sum,
         };
         let index = records::events_index(t, deployment_id);
-        self.store
-            .commit(vec![
-                records::put(records::event(t, deployment_id, &ev.id), &ev),
-                records::index_add(index.clone(), &ev.id),
-            ])
-            .await?;
+        let d: Deployment = self
+            .read(&records::deployment(t, deployment_id))
+            .await?
+            .ok_or_else(|| not_found(format!("deployed trigger {deployment_id:?} not found")))?;
+        // The event and its deliveries in one commit: acknowledged means queued.
+        let mut ops = vec![
+            records::put(records::event(t, deployment_id, &ev.id), &ev),
+            records::index_add(index.clone(), &ev.id),
+        ];
+        ops.extend(self.enqueue_ops(t, &d, &ev));
+        self.store.commit(ops).await?;
         let keep = self.settings.events_retained.max(1) as u64;
         let count = self.store.index_count(&index).await?;
         if count > keep {

@@ -208,3 +208,94 @@ async fn deployed_trigger_lifecycle_on_the_embedded_store() {
 async fn deployed_trigger_lifecycle_on_redis() {
     lifecycle(Backend::Redis).await;
 }
+
+/// Verifies a delivery with the real `standardwebhooks` package (PyPI).
+fn verify_with_standardwebhooks(secret: &str, body: &str, headers: &serde_json::Value) -> bool {
+    let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = r#"
+import json, sys
+from standardwebhooks.webhooks import Webhook
+secret, body, headers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+Webhook(secret).verify(body, headers)
+"#;
+    let out = std::process::Command::new(&py)
+        .args(["-c", script, secret, body, &headers.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
+    assert!(
+        out.status.success()
+            || String::from_utf8_lossy(&out.stderr).contains("WebhookVerificationError"),
+        "{py} cannot verify (install tests/sdk/python/requirements.txt; ./scripts/test does): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.status.success()
+}
+
+async fn signed_delivery(backend: Backend) {
+    let doubles = crate::harness::Doubles::start();
+    let inst = doubles.configure(Instance::new(backend), true);
+    let p = inst.create_project("delivery");
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    let sink = format!("{}/anything/sink", doubles.url("http"));
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/triggers/deploy", p.id),
+            &bearer,
+            json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": sink}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let key = v["data"]["webhook_signing_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = v["data"]["id"].as_str().unwrap().to_string();
+    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    client()
+        .post(&url)
+        .json(&json!({"hello": "world"}))
+        .send()
+        .await
+        .unwrap();
+    let mut got = None;
+    for _ in 0..100 {
+        let reqs = doubles.requests("http").await;
+        if let Some(r) = reqs.into_iter().find(|r| r["path"] == "/anything/sink") {
+            got = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let r = got.expect("the event was delivered to the receiver");
+    let body = r["body"].as_str().unwrap();
+    let env: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(env["event"]["body"], json!({"hello": "world"}));
+    assert_eq!(env["context"]["deployment_id"], id.as_str());
+    assert_eq!(env["context"]["external_user_id"], "u1");
+    assert_eq!(env["context"]["component_key"], "http-new-requests");
+    let h = &r["headers"];
+    let headers = json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]});
+    assert!(
+        verify_with_standardwebhooks(&key, body, &headers),
+        "standardwebhooks rejected {headers}"
+    );
+    let tampered = body.replace("world", "w0rld");
+    assert!(
+        !verify_with_standardwebhooks(&key, &tampered, &headers),
+        "a tampered body must not verify"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_are_signed_for_standard_webhooks_on_the_embedded_store() {
+    signed_delivery(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deliveries_are_signed_for_standard_webhooks_on_redis() {
+    signed_delivery(Backend::Redis).await;
+}

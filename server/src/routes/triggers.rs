@@ -13,7 +13,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::routes::components::{acting_user, props_map};
 use crate::wire;
 
-
 /// The deployment in Pipedream's `DeployedComponent` shape; the signing key
 /// only for server callers.
 async fn view(ctx: &Ctx, v: &DeploymentView) -> ApiResult<Value> {
