@@ -91,6 +91,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         allow_private_networks: cfg.outbound.allow_private_networks.clone(),
         proxy_timeout_secs: cfg.outbound.proxy_timeout_secs,
         events_retained: cfg.triggers.events_retained,
+        key_overlap_secs: cfg.delivery.key_overlap_secs,
     };
     let core = Core::new(store, keyring, catalog, settings)
         .await

@@ -30,6 +30,8 @@ pub struct CoreSettings {
     pub proxy_timeout_secs: u64,
     /// Emitted events kept per deployed trigger (`GET …/events`).
     pub events_retained: usize,
+    /// After a signing key is regenerated, the old one signs too this long.
+    pub key_overlap_secs: u64,
 }
 
 impl Default for CoreSettings {
@@ -43,6 +45,7 @@ impl Default for CoreSettings {
             allow_private_networks: Vec::new(),
             proxy_timeout_secs: 30,
             events_retained: 100,
+            key_overlap_secs: 86_400,
         }
     }
 }

@@ -55,6 +55,7 @@ pub struct DeliveryJob {
     pub id: String,
     pub tenant: Tenant,
     pub deployment_id: String,
+    pub webhook_id: String,
     pub url: String,
     /// The request body, fixed at enqueue time so every retry is identical.
     pub body: String,
@@ -111,12 +112,13 @@ impl Core {
     pub(crate) fn enqueue_ops(&self, t: &Tenant, d: &Deployment, ev: &EmittedEvent) -> Vec<Op> {
         let body = envelope(t, d, ev).to_string();
         let mut ops = Vec::new();
-        for url in &d.webhook_urls {
+        for w in d.webhooks.iter().filter(|w| w.active) {
             let job = DeliveryJob {
                 id: new_id("dlv"),
                 tenant: t.clone(),
                 deployment_id: d.id.clone(),
-                url: url.clone(),
+                webhook_id: w.id.clone(),
+                url: w.url.clone(),
                 body: body.clone(),
                 msg_id: format!("msg_{}", ev.id),
                 attempts: 0,
@@ -201,9 +203,25 @@ impl Core {
                 .await?;
             return Ok(Outcome::Gone);
         };
-        let key = self.open_view(&job.tenant, d)?.signing_key;
+        // A webhook removed since the event was queued is not delivered to.
+        let Some(w) = d.webhooks.iter().find(|w| w.id == job.webhook_id) else {
+            self.store
+                .commit(vec![
+                    Op::Delete(records::delivery_job(id)),
+                    records::index_remove(records::deliveries_due(), member),
+                    Op::Delete(records::delivery_lease(id)),
+                ])
+                .await?;
+            return Ok(Outcome::Gone);
+        };
         let ts = now_ms() / 1000;
-        let sig = sign(&key, &job.msg_id, ts, job.body.as_bytes())?;
+        // During a key rotation's overlap, both signatures (space-separated).
+        let sig = self
+            .webhook_keys(&job.tenant, &d.id, w)?
+            .iter()
+            .map(|k| sign(k, &job.msg_id, ts, job.body.as_bytes()))
+            .collect::<Result<Vec<_>>>()?
+            .join(" ");
         let started = std::time::Instant::now();
         let url = url::Url::parse(&job.url).map_err(|e| Error::Internal(e.to_string()))?;
         let res = self

@@ -26,6 +26,7 @@ pub mod store;
 pub mod triggers;
 pub mod users;
 pub mod validate;
+pub mod webhooks;
 
 pub use crate::core::{Core, CoreSettings, open_store};
 pub use error::{ActionFailure, Error, Result};

@@ -36,8 +36,9 @@ pub struct Deployment {
     pub hook_id: Option<String>,
     /// Sealed `whsec_` key that signs this trigger's deliveries.
     pub signing_key: String,
+    /// Where events are delivered, each with its own signing key.
     #[serde(default)]
-    pub webhook_urls: Vec<String>,
+    pub webhooks: Vec<crate::webhooks::TriggerWebhook>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -211,7 +212,11 @@ impl Core {
             emit_on_deploy: req.emit_on_deploy.unwrap_or(true),
             hook_id: hook_id.clone(),
             signing_key: self.keyring.seal(key.as_bytes(), &signing_aad(t, &id)),
-            webhook_urls: req.webhook_url.into_iter().collect(),
+            webhooks: req
+                .webhook_url
+                .iter()
+                .map(|u| self.new_webhook(t, &id, u, Some(&key)))
+                .collect(),
             created_at: now,
             updated_at: now,
         };

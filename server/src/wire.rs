@@ -8,6 +8,7 @@ use switchboard_domain::clock::iso;
 use switchboard_domain::model::ExternalUser;
 use switchboard_domain::paging::Page;
 use switchboard_domain::triggers::Deployment;
+use switchboard_domain::webhooks::WebhookView;
 
 /// `{data, page_info}`; `end_cursor` is null on the last page.
 pub fn page<T, U: Serialize>(page: Page<T>, f: impl FnMut(T) -> U) -> Value {
@@ -84,6 +85,23 @@ pub fn deployed_trigger(d: &Deployment, c: Option<&Component>, signing_key: Opti
         v["webhook_signing_key"] = json!(k);
     }
     v
+}
+
+/// `TriggerWebhook` / `WebhookWithSigningKey`; the key for server callers only.
+pub fn trigger_webhook(v: &WebhookView, with_key: bool) -> Value {
+    let w = &v.webhook;
+    let mut out = json!({
+        "id": w.id,
+        "url": w.url,
+        "signing_key_set": true,
+        "active": w.active,
+        "created_at": w.created_at / 1000,
+        "updated_at": w.updated_at / 1000,
+    });
+    if with_key {
+        out["signing_key"] = json!(v.signing_key);
+    }
+    out
 }
 
 pub fn app(a: &App, public_base: &str) -> Value {

@@ -288,6 +288,111 @@ async fn signed_delivery(backend: Backend) {
         !verify_with_standardwebhooks(&key, &tampered, &headers),
         "a tampered body must not verify"
     );
+    rotation_and_several_webhooks(&doubles, &s, &bearer, &p.id, &id, &url, &sink, &key).await;
+}
+
+/// The trigger's webhooks; regenerating a key keeps the old one signing
+/// during the overlap, so both verify; each URL has its own key.
+#[allow(clippy::too_many_arguments)]
+async fn rotation_and_several_webhooks(
+    doubles: &crate::harness::Doubles,
+    s: &crate::harness::Server,
+    bearer: &str,
+    project: &str,
+    id: &str,
+    url: &str,
+    sink: &str,
+    key: &str,
+) {
+    let base = format!("/v1/connect/{project}/deployed-triggers/{id}");
+    let (st, v, _) = s
+        .get(
+            &format!("{base}/webhooks?external_user_id=u1"),
+            bearer,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["webhook_urls"], json!([sink]));
+    let wh = v["webhooks"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(v["webhooks"][0]["signing_key"], key);
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/webhooks/{wh}/regenerate_signing_key?external_user_id=u1"),
+            bearer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let new_key = v["data"]["signing_key"].as_str().unwrap().to_string();
+    assert_ne!(new_key, key);
+    let sink2 = format!("{}/anything/sink2", doubles.url("http"));
+    let (st, v, _) = s
+        .call(
+            Method::PUT,
+            &format!("{base}/webhooks?external_user_id=u1"),
+            bearer,
+            None,
+            Some(json!({"webhook_urls": [sink, sink2]})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["webhooks"][0]["id"],
+        wh.as_str(),
+        "a kept URL keeps its id"
+    );
+    assert_eq!(v["webhooks"].as_array().unwrap().len(), 2);
+    let key2 = v["webhooks"][1]["signing_key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    doubles
+        .control("http", Method::DELETE, "requests", None)
+        .await;
+    client()
+        .post(url)
+        .json(&json!({"second": true}))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = doubles
+            .requests("http")
+            .await
+            .into_iter()
+            .filter(|r| r["path"].as_str().unwrap().starts_with("/anything/sink"))
+            .collect();
+        if seen.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen.len(), 2, "delivered to both URLs");
+    for r in &seen {
+        let h = &r["headers"];
+        let headers = json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]});
+        let body = r["body"].as_str().unwrap();
+        if r["path"] == "/anything/sink" {
+            assert_eq!(
+                h["webhook-signature"].as_str().unwrap().split(' ').count(),
+                2,
+                "both keys sign during the overlap"
+            );
+            assert!(verify_with_standardwebhooks(&new_key, body, &headers));
+            assert!(
+                verify_with_standardwebhooks(key, body, &headers),
+                "the old key still verifies"
+            );
+        } else {
+            assert!(verify_with_standardwebhooks(&key2, body, &headers));
+            assert!(
+                !verify_with_standardwebhooks(key, body, &headers),
+                "another webhook's key does not"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -109,6 +109,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource(both("/deployed-triggers/{trigger_id}/events")).get(triggers::events),
                 )
                 .service(
+                    resource(both("/deployed-triggers/{trigger_id}/webhooks"))
+                        .get(triggers::webhooks)
+                        .put(triggers::set_webhooks),
+                )
+                .service(
+                    resource(both("/deployed-triggers/{trigger_id}/webhooks/{webhook_id}"))
+                        .get(triggers::webhook),
+                )
+                .service(
+                    resource(both(
+                        "/deployed-triggers/{trigger_id}/webhooks/{webhook_id}/regenerate_signing_key",
+                    ))
+                    .post(triggers::regenerate_key),
+                )
+                .service(
                     resource("/{project}/oauth_apps")
                         .get(oauth_apps::list)
                         .post(oauth_apps::create),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_domain::paging::PageRequest;
 use switchboard_domain::triggers::{DeployRequest, DeploymentView, TriggerUpdate, webhook_event};
+use switchboard_domain::webhooks::WebhookView;
 
 use crate::ctx::{Ctx, path_param};
 use crate::error::{ApiError, ApiResult};
@@ -196,6 +197,95 @@ pub async fn events(
         )
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": evs})))
+}
+
+fn webhooks_reply(ctx: &Ctx, views: &[WebhookView]) -> Value {
+    let server = ctx.caller.bound_user().is_none();
+    json!({
+        "webhook_urls": views.iter().map(|v| v.webhook.url.clone()).collect::<Vec<_>>(),
+        "webhooks": views.iter().map(|v| wire::trigger_webhook(v, server)).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn webhooks(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:deployed_triggers:read")?;
+    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let v = ctx
+        .core
+        .trigger_webhooks(&ctx.tenant, &path_param(&req, "trigger_id")?, &ext)
+        .await?;
+    Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
+}
+
+#[derive(Deserialize)]
+pub struct WebhooksBody {
+    webhook_urls: Vec<String>,
+}
+
+pub async fn set_webhooks(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+    body: web::Json<WebhooksBody>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller
+        .require_scope("connect:deployed_triggers:write")?;
+    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let v = ctx
+        .core
+        .set_trigger_webhooks(
+            &ctx.tenant,
+            &path_param(&req, "trigger_id")?,
+            &ext,
+            body.into_inner().webhook_urls,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
+}
+
+pub async fn webhook(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_scope("connect:deployed_triggers:read")?;
+    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let v = ctx
+        .core
+        .trigger_webhook(
+            &ctx.tenant,
+            &path_param(&req, "trigger_id")?,
+            &ext,
+            &path_param(&req, "webhook_id")?,
+        )
+        .await?;
+    let server = ctx.caller.bound_user().is_none();
+    Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, server)})))
+}
+
+pub async fn regenerate_key(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_server("regenerating signing keys")?;
+    ctx.caller
+        .require_scope("connect:deployed_triggers:write")?;
+    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let v = ctx
+        .core
+        .regenerate_webhook_key(
+            &ctx.tenant,
+            &path_param(&req, "trigger_id")?,
+            &ext,
+            &path_param(&req, "webhook_id")?,
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, true)})))
 }
 
 /// `ANY /hooks/{hook_id}[/…]`: the request becomes an event, persisted

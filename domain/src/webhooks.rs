@@ -1,0 +1,196 @@
+//! A deployed trigger's webhooks: the URLs its events are delivered to,
+//! each with its own `whsec_` signing key. Regenerating a key keeps the old
+//! one valid for an overlap window, during which deliveries carry both
+//! signatures, so receivers can switch keys without losing events.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Core;
+use crate::clock::now_ms;
+use crate::error::{Result, not_found};
+use crate::ids::new_id;
+use crate::model::Tenant;
+use crate::records;
+use crate::triggers::{Deployment, new_signing_key};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TriggerWebhook {
+    pub id: String,
+    pub url: String,
+    /// Sealed.
+    pub signing_key: String,
+    /// Sealed; valid until `previous_until` (epoch ms).
+    #[serde(default)]
+    pub previous_key: Option<String>,
+    #[serde(default)]
+    pub previous_until: Option<u64>,
+    pub active: bool,
+    pub created_at: u64,
+    pub updated_at: u64,
+}
+
+/// A webhook with its current key opened (for server callers).
+pub struct WebhookView {
+    pub webhook: TriggerWebhook,
+    pub signing_key: String,
+}
+
+fn aad(t: &Tenant, dc: &str, wh: &str) -> String {
+    format!("wh:{}:{}:{dc}:{wh}", t.project_id, t.env.as_str())
+}
+
+impl Core {
+    /// A new webhook for `url`, signed with `key` (or a new key).
+    pub(crate) fn new_webhook(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        url: &str,
+        key: Option<&str>,
+    ) -> TriggerWebhook {
+        let id = new_id("wh");
+        let key = key.map_or_else(new_signing_key, str::to_string);
+        let now = now_ms();
+        TriggerWebhook {
+            signing_key: self.keyring.seal(key.as_bytes(), &aad(t, dc, &id)),
+            id,
+            url: url.to_string(),
+            previous_key: None,
+            previous_until: None,
+            active: true,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn open_webhook(&self, t: &Tenant, dc: &str, w: &TriggerWebhook) -> Result<WebhookView> {
+        let key = self.keyring.open(&w.signing_key, &aad(t, dc, &w.id))?;
+        Ok(WebhookView {
+            webhook: w.clone(),
+            signing_key: String::from_utf8_lossy(&key).into_owned(),
+        })
+    }
+
+    /// The keys a delivery is signed with now: current first, then the
+    /// previous one while its overlap lasts.
+    pub(crate) fn webhook_keys(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        w: &TriggerWebhook,
+    ) -> Result<Vec<String>> {
+        let mut keys = vec![self.open_webhook(t, dc, w)?.signing_key];
+        if let (Some(prev), Some(until)) = (&w.previous_key, w.previous_until)
+            && now_ms() < until
+        {
+            let k = self.keyring.open(prev, &aad(t, dc, &w.id))?;
+            keys.push(String::from_utf8_lossy(&k).into_owned());
+        }
+        Ok(keys)
+    }
+
+    async fn user_deployment(&self, t: &Tenant, dc: &str, ext: &str) -> Result<Deployment> {
+        Ok(self.deployment(t, dc, Some(ext)).await?.deployment)
+    }
+
+    pub async fn trigger_webhooks(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        ext: &str,
+    ) -> Result<Vec<WebhookView>> {
+        let d = self.user_deployment(t, dc, ext).await?;
+        d.webhooks
+            .iter()
+            .map(|w| self.open_webhook(t, dc, w))
+            .collect()
+    }
+
+    /// Replaces the set of URLs; a URL already present keeps its id and key.
+    pub async fn set_trigger_webhooks(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        ext: &str,
+        urls: Vec<String>,
+    ) -> Result<Vec<WebhookView>> {
+        if urls.len() > 10 {
+            return Err(crate::error::invalid(
+                "a trigger may have at most 10 webhook URLs",
+            ));
+        }
+        for u in &urls {
+            crate::validate::http_url("webhook_urls", u)?;
+        }
+        let mut d = self.user_deployment(t, dc, ext).await?;
+        let mut next = Vec::new();
+        for u in urls {
+            if next.iter().any(|w: &TriggerWebhook| w.url == u) {
+                continue;
+            }
+            match d.webhooks.iter().find(|w| w.url == u) {
+                Some(w) => next.push(w.clone()),
+                None => next.push(self.new_webhook(t, dc, &u, None)),
+            }
+        }
+        d.webhooks = next;
+        d.updated_at = now_ms();
+        self.store
+            .commit(vec![records::put(records::deployment(t, dc), &d)])
+            .await?;
+        d.webhooks
+            .iter()
+            .map(|w| self.open_webhook(t, dc, w))
+            .collect()
+    }
+
+    pub async fn trigger_webhook(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        ext: &str,
+        wh: &str,
+    ) -> Result<WebhookView> {
+        let d = self.user_deployment(t, dc, ext).await?;
+        let w = d
+            .webhooks
+            .iter()
+            .find(|w| w.id == wh)
+            .ok_or_else(|| not_found(format!("webhook {wh:?} not found on this trigger")))?;
+        self.open_webhook(t, dc, w)
+    }
+
+    /// A new key; the old one keeps verifying for the overlap window.
+    pub async fn regenerate_webhook_key(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        ext: &str,
+        wh: &str,
+    ) -> Result<WebhookView> {
+        let mut d = self.user_deployment(t, dc, ext).await?;
+        let now = now_ms();
+        let overlap_ms = self.settings.key_overlap_secs * 1000;
+        let w = d
+            .webhooks
+            .iter_mut()
+            .find(|w| w.id == wh)
+            .ok_or_else(|| not_found(format!("webhook {wh:?} not found on this trigger")))?;
+        let key = new_signing_key();
+        w.previous_key = Some(std::mem::replace(
+            &mut w.signing_key,
+            self.keyring.seal(key.as_bytes(), &aad(t, dc, wh)),
+        ));
+        w.previous_until = Some(now + overlap_ms);
+        w.updated_at = now;
+        let view = WebhookView {
+            webhook: w.clone(),
+            signing_key: key,
+        };
+        d.updated_at = now;
+        self.store
+            .commit(vec![records::put(records::deployment(t, dc), &d)])
+            .await?;
+        Ok(view)
+    }
+}
