@@ -35,6 +35,14 @@ pub struct WebhookView {
     pub signing_key: String,
 }
 
+/// Where webhook `wh` sits in the deployment's list.
+fn position(d: &Deployment, wh: &str) -> Result<usize> {
+    d.webhooks
+        .iter()
+        .position(|w| w.id == wh)
+        .ok_or_else(|| not_found(format!("webhook {wh:?} not found on this trigger")))
+}
+
 fn aad(t: &Tenant, dc: &str, wh: &str) -> String {
     format!("wh:{}:{}:{dc}:{wh}", t.project_id, t.env.as_str())
 }
@@ -152,12 +160,7 @@ impl Core {
         wh: &str,
     ) -> Result<WebhookView> {
         let d = self.user_deployment(t, dc, ext).await?;
-        let w = d
-            .webhooks
-            .iter()
-            .find(|w| w.id == wh)
-            .ok_or_else(|| not_found(format!("webhook {wh:?} not found on this trigger")))?;
-        self.open_webhook(t, dc, w)
+        self.open_webhook(t, dc, &d.webhooks[position(&d, wh)?])
     }
 
     /// A new key; the old one keeps verifying for the overlap window.
@@ -171,11 +174,8 @@ impl Core {
         let mut d = self.user_deployment(t, dc, ext).await?;
         let now = now_ms();
         let overlap_ms = self.settings.key_overlap_secs * 1000;
-        let w = d
-            .webhooks
-            .iter_mut()
-            .find(|w| w.id == wh)
-            .ok_or_else(|| not_found(format!("webhook {wh:?} not found on this trigger")))?;
+        let i = position(&d, wh)?;
+        let w = &mut d.webhooks[i];
         let key = new_signing_key();
         w.previous_key = Some(std::mem::replace(
             &mut w.signing_key,

@@ -31,6 +31,20 @@ async fn view(ctx: &Ctx, v: &DeploymentView) -> ApiResult<Value> {
     Ok(wire::deployed_trigger(&v.deployment, c.as_ref(), key))
 }
 
+const READ: &str = "connect:deployed_triggers:read";
+const WRITE: &str = "connect:deployed_triggers:write";
+
+/// After the scope check: the user acted for, and the trigger in the path.
+fn target(
+    ctx: &Ctx,
+    req: &HttpRequest,
+    asked: Option<String>,
+    scope: &str,
+) -> ApiResult<(String, String)> {
+    ctx.caller.require_scope(scope)?;
+    Ok((acting_user(ctx, asked)?, path_param(req, "trigger_id")?))
+}
+
 #[derive(Deserialize)]
 pub struct DeployBody {
     id: String,
@@ -115,11 +129,10 @@ pub async fn retrieve(
     req: HttpRequest,
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller.require_scope("connect:deployed_triggers:read")?;
-    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, READ)?;
     let v = ctx
         .core
-        .deployment(&ctx.tenant, &path_param(&req, "trigger_id")?, Some(&ext))
+        .deployment(&ctx.tenant, &trigger, Some(&ext))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
 }
@@ -138,9 +151,7 @@ pub async fn update(
     q: web::Query<UserQuery>,
     body: web::Json<UpdateBody>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller
-        .require_scope("connect:deployed_triggers:write")?;
-    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, WRITE)?;
     let b = body.into_inner();
     let configured_props = match b.configured_props {
         None => None,
@@ -150,7 +161,7 @@ pub async fn update(
         .core
         .update_deployment(
             &ctx.tenant,
-            &path_param(&req, "trigger_id")?,
+            &trigger,
             &ext,
             TriggerUpdate {
                 active: b.active,
@@ -168,13 +179,11 @@ pub async fn delete(
     req: HttpRequest,
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller
-        .require_scope("connect:deployed_triggers:write")?;
     let q = q.into_inner();
     let _ = q.ignore_hook_errors; // no provider hooks to tolerate yet
-    let ext = acting_user(&ctx, q.external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.external_user_id, WRITE)?;
     ctx.core
-        .delete_deployment(&ctx.tenant, &path_param(&req, "trigger_id")?, &ext)
+        .delete_deployment(&ctx.tenant, &trigger, &ext)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -184,17 +193,11 @@ pub async fn events(
     req: HttpRequest,
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller.require_scope("connect:deployed_triggers:read")?;
     let q = q.into_inner();
-    let ext = acting_user(&ctx, q.external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.external_user_id, READ)?;
     let evs = ctx
         .core
-        .deployment_events(
-            &ctx.tenant,
-            &path_param(&req, "trigger_id")?,
-            &ext,
-            q.n.unwrap_or(20),
-        )
+        .deployment_events(&ctx.tenant, &trigger, &ext, q.n.unwrap_or(20))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": evs})))
 }
@@ -212,11 +215,10 @@ pub async fn webhooks(
     req: HttpRequest,
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller.require_scope("connect:deployed_triggers:read")?;
-    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, READ)?;
     let v = ctx
         .core
-        .trigger_webhooks(&ctx.tenant, &path_param(&req, "trigger_id")?, &ext)
+        .trigger_webhooks(&ctx.tenant, &trigger, &ext)
         .await?;
     Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
 }
@@ -232,17 +234,10 @@ pub async fn set_webhooks(
     q: web::Query<UserQuery>,
     body: web::Json<WebhooksBody>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller
-        .require_scope("connect:deployed_triggers:write")?;
-    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, WRITE)?;
     let v = ctx
         .core
-        .set_trigger_webhooks(
-            &ctx.tenant,
-            &path_param(&req, "trigger_id")?,
-            &ext,
-            body.into_inner().webhook_urls,
-        )
+        .set_trigger_webhooks(&ctx.tenant, &trigger, &ext, body.into_inner().webhook_urls)
         .await?;
     Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
 }
@@ -252,13 +247,12 @@ pub async fn webhook(
     req: HttpRequest,
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller.require_scope("connect:deployed_triggers:read")?;
-    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, READ)?;
     let v = ctx
         .core
         .trigger_webhook(
             &ctx.tenant,
-            &path_param(&req, "trigger_id")?,
+            &trigger,
             &ext,
             &path_param(&req, "webhook_id")?,
         )
@@ -273,14 +267,12 @@ pub async fn regenerate_key(
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("regenerating signing keys")?;
-    ctx.caller
-        .require_scope("connect:deployed_triggers:write")?;
-    let ext = acting_user(&ctx, q.into_inner().external_user_id)?;
+    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, WRITE)?;
     let v = ctx
         .core
         .regenerate_webhook_key(
             &ctx.tenant,
-            &path_param(&req, "trigger_id")?,
+            &trigger,
             &ext,
             &path_param(&req, "webhook_id")?,
         )
