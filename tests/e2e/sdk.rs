@@ -109,3 +109,30 @@ async fn sdks_drive_components_on_the_embedded_store() {
 async fn sdks_drive_components_on_redis() {
     components_with_both_sdks(Backend::Redis).await;
 }
+
+/// The deployed-trigger scenario through both SDKs: deploy, inbound, signed
+/// delivery verified with `standardwebhooks`, events, pause, resume,
+/// regenerate the key, delete.
+async fn triggers_with_both_sdks(backend: Backend) {
+    let doubles = crate::harness::Doubles::start();
+    let inst = doubles.configure(Instance::new(backend), true);
+    let p = inst.create_project("SDK triggers");
+    let _server = inst.start().await;
+    for (name, mut cmd) in [
+        ("JavaScript", node_script("triggers.mjs")),
+        ("Python", python_script("triggers.py")),
+    ] {
+        cmd.env("SB_HTTP_DOUBLE", doubles.url("http"));
+        run_scenario(name, cmd, &inst, &p);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdks_drive_deployed_triggers_on_the_embedded_store() {
+    triggers_with_both_sdks(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdks_drive_deployed_triggers_on_redis() {
+    triggers_with_both_sdks(Backend::Redis).await;
+}
