@@ -109,10 +109,15 @@ pub struct PassReport {
 impl Core {
     /// The ops that enqueue `ev` for each of the deployment's URLs, to
     /// commit together with the event itself.
-    pub(crate) fn enqueue_ops(&self, t: &Tenant, d: &Deployment, ev: &EmittedEvent) -> Vec<Op> {
+    pub(crate) async fn enqueue_ops(
+        &self,
+        t: &Tenant,
+        d: &Deployment,
+        ev: &EmittedEvent,
+    ) -> Result<Vec<Op>> {
         let body = envelope(t, d, ev).to_string();
         let mut ops = Vec::new();
-        for w in d.webhooks.iter().filter(|w| w.active) {
+        for w in self.delivery_targets(t, d).await? {
             let job = DeliveryJob {
                 id: new_id("dlv"),
                 tenant: t.clone(),
@@ -133,7 +138,7 @@ impl Core {
                 &due_member(job.due_ms, &job.id),
             ));
         }
-        ops
+        Ok(ops)
     }
 
     /// Claims and delivers the jobs that are due, up to `max`.
@@ -204,7 +209,10 @@ impl Core {
             return Ok(Outcome::Gone);
         };
         // A webhook removed since the event was queued is not delivered to.
-        let Some(w) = d.webhooks.iter().find(|w| w.id == job.webhook_id) else {
+        let Some(keys) = self
+            .signing_keys_for(&job.tenant, &d, &job.webhook_id)
+            .await?
+        else {
             self.store
                 .commit(vec![
                     Op::Delete(records::delivery_job(id)),
@@ -216,8 +224,7 @@ impl Core {
         };
         let ts = now_ms() / 1000;
         // During a key rotation's overlap, both signatures (space-separated).
-        let sig = self
-            .webhook_keys(&job.tenant, &d.id, w)?
+        let sig = keys
             .iter()
             .map(|k| sign(k, &job.msg_id, ts, job.body.as_bytes()))
             .collect::<Result<Vec<_>>>()?

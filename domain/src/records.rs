@@ -106,6 +106,9 @@ pub(crate) fn deliveries_due() -> Key {
 pub(crate) fn deliveries_dead(t: &Tenant) -> Key {
     Key::tenant(t, "idx:dead_deliveries")
 }
+pub(crate) fn default_webhook(t: &Tenant) -> Key {
+    Key::tenant(t, "default_webhook")
+}
 pub(crate) fn keycheck(id: &str) -> Key {
     Key::global("meta", format!("keycheck:{id}"))
 }

@@ -422,7 +422,7 @@ impl Core {
             records::put(records::event(t, deployment_id, &ev.id), &ev),
             records::index_add(index.clone(), &ev.id),
         ];
-        ops.extend(self.enqueue_ops(t, &d, &ev));
+        ops.extend(self.enqueue_ops(t, &d, &ev).await?);
         self.store.commit(ops).await?;
         let keep = self.settings.events_retained.max(1) as u64;
         let count = self.store.index_count(&index).await?;

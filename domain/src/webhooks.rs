@@ -172,25 +172,133 @@ impl Core {
         wh: &str,
     ) -> Result<WebhookView> {
         let mut d = self.user_deployment(t, dc, ext).await?;
-        let now = now_ms();
-        let overlap_ms = self.settings.key_overlap_secs * 1000;
         let i = position(&d, wh)?;
-        let w = &mut d.webhooks[i];
-        let key = new_signing_key();
-        w.previous_key = Some(std::mem::replace(
-            &mut w.signing_key,
-            self.keyring.seal(key.as_bytes(), &aad(t, dc, wh)),
-        ));
-        w.previous_until = Some(now + overlap_ms);
-        w.updated_at = now;
+        let key = self.rotate_key(t, dc, &mut d.webhooks[i]);
         let view = WebhookView {
-            webhook: w.clone(),
+            webhook: d.webhooks[i].clone(),
             signing_key: key,
         };
-        d.updated_at = now;
+        d.updated_at = now_ms();
         self.store
             .commit(vec![records::put(records::deployment(t, dc), &d)])
             .await?;
         Ok(view)
+    }
+}
+
+/// The project environment's default webhook: where events of triggers
+/// without their own webhooks go.
+const DEFAULT: &str = "default";
+
+impl Core {
+    pub async fn default_webhook(&self, t: &Tenant) -> Result<Option<WebhookView>> {
+        match self
+            .read::<TriggerWebhook>(&records::default_webhook(t))
+            .await?
+        {
+            Some(w) => Ok(Some(self.open_webhook(t, DEFAULT, &w)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates or re-points the default webhook; returns it and whether it
+    /// was created (its key is shown only then).
+    pub async fn put_default_webhook(&self, t: &Tenant, url: &str) -> Result<(WebhookView, bool)> {
+        crate::validate::http_url("url", url)?;
+        let (w, created) = match self
+            .read::<TriggerWebhook>(&records::default_webhook(t))
+            .await?
+        {
+            Some(mut w) => {
+                w.url = url.to_string();
+                w.updated_at = now_ms();
+                (w, false)
+            }
+            None => (self.new_webhook(t, DEFAULT, url, None), true),
+        };
+        self.store
+            .commit(vec![records::put(records::default_webhook(t), &w)])
+            .await?;
+        Ok((self.open_webhook(t, DEFAULT, &w)?, created))
+    }
+
+    pub async fn delete_default_webhook(&self, t: &Tenant) -> Result<()> {
+        if self
+            .read::<TriggerWebhook>(&records::default_webhook(t))
+            .await?
+            .is_none()
+        {
+            return Err(not_found("this project environment has no default webhook"));
+        }
+        self.store
+            .commit(vec![crate::store::Op::Delete(records::default_webhook(t))])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn regenerate_default_webhook_key(&self, t: &Tenant) -> Result<WebhookView> {
+        let mut w: TriggerWebhook = self
+            .read(&records::default_webhook(t))
+            .await?
+            .ok_or_else(|| not_found("this project environment has no default webhook"))?;
+        let key = self.rotate_key(t, DEFAULT, &mut w);
+        self.store
+            .commit(vec![records::put(records::default_webhook(t), &w)])
+            .await?;
+        Ok(WebhookView {
+            webhook: w,
+            signing_key: key,
+        })
+    }
+
+    /// Where a deployment's events go: its own webhooks, else the default.
+    pub(crate) async fn delivery_targets(
+        &self,
+        t: &Tenant,
+        d: &Deployment,
+    ) -> Result<Vec<TriggerWebhook>> {
+        let own: Vec<TriggerWebhook> = d.webhooks.iter().filter(|w| w.active).cloned().collect();
+        if !own.is_empty() {
+            return Ok(own);
+        }
+        Ok(self
+            .read::<TriggerWebhook>(&records::default_webhook(t))
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// The keys that sign a delivery to webhook `wh` of deployment `d` (its
+    /// own, or the default's); `None` when the webhook is gone.
+    pub(crate) async fn signing_keys_for(
+        &self,
+        t: &Tenant,
+        d: &Deployment,
+        wh: &str,
+    ) -> Result<Option<Vec<String>>> {
+        if let Some(w) = d.webhooks.iter().find(|w| w.id == wh) {
+            return self.webhook_keys(t, &d.id, w).map(Some);
+        }
+        match self
+            .read::<TriggerWebhook>(&records::default_webhook(t))
+            .await?
+        {
+            Some(w) if w.id == wh => self.webhook_keys(t, DEFAULT, &w).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Swaps in a new key, keeping the old one for the overlap window;
+    /// returns the new key.
+    fn rotate_key(&self, t: &Tenant, owner: &str, w: &mut TriggerWebhook) -> String {
+        let now = now_ms();
+        let key = new_signing_key();
+        w.previous_key = Some(std::mem::replace(
+            &mut w.signing_key,
+            self.keyring.seal(key.as_bytes(), &aad(t, owner, &w.id)),
+        ));
+        w.previous_until = Some(now + self.settings.key_overlap_secs * 1000);
+        w.updated_at = now;
+        key
     }
 }

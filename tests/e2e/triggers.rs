@@ -395,6 +395,129 @@ async fn rotation_and_several_webhooks(
     }
 }
 
+/// Triggers without their own webhooks deliver to the project default.
+async fn default_webhook(backend: Backend) {
+    let doubles = crate::harness::Doubles::start();
+    let inst = doubles.configure(Instance::new(backend), true);
+    let p = inst.create_project("default webhook");
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    let base = format!("/v1/connect/{}", p.id);
+    let (st, v, _) = s.get(&format!("{base}/webhook"), &bearer, None).await;
+    assert_eq!((st, &v["data"]), (200, &json!(null)), "{v}");
+    let sink = format!("{}/anything/default", doubles.url("http"));
+    let (st, v, _) = s
+        .call(
+            Method::PUT,
+            &format!("{base}/webhook"),
+            &bearer,
+            None,
+            Some(json!({"url": sink})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let key = v["data"]["signing_key"]
+        .as_str()
+        .expect("the key is shown on creation")
+        .to_string();
+    let (_, v, _) = s
+        .call(
+            Method::PUT,
+            &format!("{base}/webhook"),
+            &bearer,
+            None,
+            Some(json!({"url": sink})),
+        )
+        .await;
+    assert!(v["data"].get("signing_key").is_none(), "not on update: {v}");
+    let (st, v, _) = s
+        .call(
+            Method::PUT,
+            &format!("{base}/webhook"),
+            &bearer,
+            None,
+            Some(json!({"url": "javascript:x"})),
+        )
+        .await;
+    assert_client_error("bad url", st, &v, 400, "url");
+    let (_, v, _) = s
+        .post(
+            &format!("{base}/triggers/deploy"),
+            &bearer,
+            json!({"id": "http-new-requests", "external_user_id": "u"}),
+        )
+        .await;
+    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    client()
+        .post(&url)
+        .json(&json!({"to": "default"}))
+        .send()
+        .await
+        .unwrap();
+    let mut got = None;
+    for _ in 0..100 {
+        got = doubles
+            .requests("http")
+            .await
+            .into_iter()
+            .find(|r| r["path"] == "/anything/default");
+        if got.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let r = got.expect("delivered to the project default webhook");
+    let h = &r["headers"];
+    let headers = json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]});
+    assert!(verify_with_standardwebhooks(
+        &key,
+        r["body"].as_str().unwrap(),
+        &headers
+    ));
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/webhook/regenerate_signing_key"),
+            &bearer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_ne!(v["data"]["signing_key"], key.as_str());
+    let (st, _, _) = s
+        .call(
+            Method::DELETE,
+            &format!("{base}/webhook"),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (st, _, _) = s
+        .call(
+            Method::DELETE,
+            &format!("{base}/webhook"),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_go_to_the_project_default_webhook_on_the_embedded_store() {
+    default_webhook(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn events_go_to_the_project_default_webhook_on_redis() {
+    default_webhook(Backend::Redis).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn deliveries_are_signed_for_standard_webhooks_on_the_embedded_store() {
     signed_delivery(Backend::Embedded).await;

@@ -14,6 +14,7 @@ mod proxy;
 mod tokens;
 mod triggers;
 mod users;
+mod webhook;
 
 use actix_web::web::{self, delete, get, resource};
 
@@ -98,6 +99,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/{project}/tokens").post(tokens::create))
                 .service(resource(both("/proxy/{url_64}")).route(web::route().to(proxy::forward)))
+                .service(
+                    resource("/{project}/webhook")
+                        .get(webhook::get)
+                        .put(webhook::put)
+                        .delete(webhook::delete),
+                )
+                .service(resource("/{project}/webhook/regenerate_signing_key").post(webhook::regenerate))
                 .service(resource(both("/deployed-triggers")).get(triggers::list))
                 .service(
                     resource(both("/deployed-triggers/{trigger_id}"))
