@@ -209,6 +209,54 @@ async fn deployed_trigger_lifecycle_on_redis() {
     lifecycle(Backend::Redis).await;
 }
 
+/// Waits until the HTTP double has received `n` requests whose path starts
+/// with `prefix`, and returns them.
+async fn received(
+    doubles: &crate::harness::Doubles,
+    prefix: &str,
+    n: usize,
+) -> Vec<serde_json::Value> {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        seen = doubles
+            .requests("http")
+            .await
+            .into_iter()
+            .filter(|r| r["path"].as_str().unwrap_or_default().starts_with(prefix))
+            .collect();
+        if seen.len() >= n {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} deliveries to {prefix}, got {}", seen.len());
+}
+
+/// The Standard Webhooks headers of a received request.
+fn sw_headers(r: &serde_json::Value) -> serde_json::Value {
+    let h = &r["headers"];
+    json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]})
+}
+
+/// Doubles, an instance pointed at them, a project and a running server.
+async fn with_doubles(
+    backend: Backend,
+    name: &str,
+) -> (
+    crate::harness::Doubles,
+    Instance,
+    crate::harness::Project,
+    crate::harness::Server,
+    String,
+) {
+    let doubles = crate::harness::Doubles::start();
+    let inst = doubles.configure(Instance::new(backend), true);
+    let p = inst.create_project(name);
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    (doubles, inst, p, s, bearer)
+}
+
 /// Verifies a delivery with the real `standardwebhooks` package (PyPI).
 fn verify_with_standardwebhooks(secret: &str, body: &str, headers: &serde_json::Value) -> bool {
     let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -232,11 +280,7 @@ Webhook(secret).verify(body, headers)
 }
 
 async fn signed_delivery(backend: Backend) {
-    let doubles = crate::harness::Doubles::start();
-    let inst = doubles.configure(Instance::new(backend), true);
-    let p = inst.create_project("delivery");
-    let s = inst.start().await;
-    let bearer = s.token(&p).await;
+    let (doubles, _inst, p, s, bearer) = with_doubles(backend, "delivery").await;
     let sink = format!("{}/anything/sink", doubles.url("http"));
     let (st, v, _) = s
         .post(
@@ -261,24 +305,14 @@ async fn signed_delivery(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let mut got = None;
-    for _ in 0..100 {
-        let reqs = doubles.requests("http").await;
-        if let Some(r) = reqs.into_iter().find(|r| r["path"] == "/anything/sink") {
-            got = Some(r);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let r = got.expect("the event was delivered to the receiver");
+    let r = received(&doubles, "/anything/sink", 1).await.remove(0);
     let body = r["body"].as_str().unwrap();
     let env: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(env["event"]["body"], json!({"hello": "world"}));
     assert_eq!(env["context"]["deployment_id"], id.as_str());
     assert_eq!(env["context"]["external_user_id"], "u1");
     assert_eq!(env["context"]["component_key"], "http-new-requests");
-    let h = &r["headers"];
-    let headers = json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]});
+    let headers = sw_headers(&r);
     assert!(
         verify_with_standardwebhooks(&key, body, &headers),
         "standardwebhooks rejected {headers}"
@@ -356,23 +390,10 @@ async fn rotation_and_several_webhooks(
         .send()
         .await
         .unwrap();
-    let mut seen = Vec::new();
-    for _ in 0..100 {
-        seen = doubles
-            .requests("http")
-            .await
-            .into_iter()
-            .filter(|r| r["path"].as_str().unwrap().starts_with("/anything/sink"))
-            .collect();
-        if seen.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(seen.len(), 2, "delivered to both URLs");
+    let seen = received(doubles, "/anything/sink", 2).await;
     for r in &seen {
         let h = &r["headers"];
-        let headers = json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]});
+        let headers = sw_headers(r);
         let body = r["body"].as_str().unwrap();
         if r["path"] == "/anything/sink" {
             assert_eq!(
@@ -397,11 +418,7 @@ async fn rotation_and_several_webhooks(
 
 /// Triggers without their own webhooks deliver to the project default.
 async fn default_webhook(backend: Backend) {
-    let doubles = crate::harness::Doubles::start();
-    let inst = doubles.configure(Instance::new(backend), true);
-    let p = inst.create_project("default webhook");
-    let s = inst.start().await;
-    let bearer = s.token(&p).await;
+    let (doubles, _inst, p, s, bearer) = with_doubles(backend, "default webhook").await;
     let base = format!("/v1/connect/{}", p.id);
     let (st, v, _) = s.get(&format!("{base}/webhook"), &bearer, None).await;
     assert_eq!((st, &v["data"]), (200, &json!(null)), "{v}");
@@ -457,21 +474,8 @@ async fn default_webhook(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let mut got = None;
-    for _ in 0..100 {
-        got = doubles
-            .requests("http")
-            .await
-            .into_iter()
-            .find(|r| r["path"] == "/anything/default");
-        if got.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let r = got.expect("delivered to the project default webhook");
-    let h = &r["headers"];
-    let headers = json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]});
+    let r = received(&doubles, "/anything/default", 1).await.remove(0);
+    let headers = sw_headers(&r);
     assert!(verify_with_standardwebhooks(
         &key,
         r["body"].as_str().unwrap(),
