@@ -14,6 +14,7 @@ pub mod outbound;
 pub mod props;
 pub mod proxy;
 pub mod runtime;
+pub mod signature;
 pub mod template;
 
 pub use app::{
