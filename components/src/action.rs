@@ -43,7 +43,8 @@ pub fn props_context(props: &[&Prop], configured: &Map<String, Value>) -> Value 
     Value::Object(out)
 }
 
-async fn run_step(s: &mut Session<'_>, step: &Step, ctx: &Value) -> Result<Value, RunError> {
+/// Runs one step: also how trigger hooks (activate, deactivate) run.
+pub async fn run_step(s: &mut Session<'_>, step: &Step, ctx: &Value) -> Result<Value, RunError> {
     let mut req = s.build(&step.request, ctx)?;
     let mut collected: Vec<Value> = Vec::new();
     let max_items = match &step.paginate {

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod delivery;
 mod error;
 pub mod ids;
+pub mod ingest;
 pub mod model;
 pub mod oauth_apps;
 pub mod paging;

@@ -109,6 +109,12 @@ pub(crate) fn deliveries_dead(t: &Tenant) -> Key {
 pub(crate) fn default_webhook(t: &Tenant) -> Key {
     Key::tenant(t, "default_webhook")
 }
+pub(crate) fn signature_failures(t: &Tenant, dc: &str) -> Key {
+    Key::tenant(t, format!("sigfail:{dc}"))
+}
+pub(crate) fn inbound_seen(t: &Tenant, dc: &str, sha: &str) -> Key {
+    Key::tenant(t, format!("seen:{dc}:{sha}"))
+}
 pub(crate) fn keycheck(id: &str) -> Key {
     Key::global("meta", format!("keycheck:{id}"))
 }

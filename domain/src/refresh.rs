@@ -37,6 +37,42 @@ pub(crate) struct AccountRefresher {
     pub stale_token: Option<String>,
 }
 
+/// An account's opened credentials and its refresher, for a session.
+pub(crate) struct AccountAccess {
+    pub creds: Option<Map<String, Value>>,
+    pub refresher: Option<AccountRefresher>,
+}
+
+impl AccountAccess {
+    pub(crate) fn refresher(&self) -> Option<&dyn Refresher> {
+        self.refresher.as_ref().map(|r| r as &dyn Refresher)
+    }
+}
+
+impl Core {
+    /// What a session needs to act with `account` (nothing without one).
+    pub(crate) fn account_access(
+        self: &Arc<Self>,
+        t: &Tenant,
+        account: Option<&Account>,
+    ) -> Result<AccountAccess> {
+        Ok(match account {
+            Some(a) => {
+                let creds = self.open_credentials(t, a)?;
+                let refresher = AccountRefresher::new(self, t, a, &creds);
+                AccountAccess {
+                    creds: Some(creds),
+                    refresher: Some(refresher),
+                }
+            }
+            None => AccountAccess {
+                creds: None,
+                refresher: None,
+            },
+        })
+    }
+}
+
 impl AccountRefresher {
     pub fn new(core: &Arc<Core>, t: &Tenant, a: &Account, creds: &Map<String, Value>) -> Self {
         AccountRefresher {

@@ -225,22 +225,13 @@ impl Core {
             .iter()
             .find(|(_, a)| a.app == c.app)
             .map(|(_, a)| a);
-        let (creds, refresher) = match account {
-            Some(a) => {
-                let c = self.open_credentials(t, a)?;
-                let r = crate::refresh::AccountRefresher::new(self, t, a, &c);
-                (Some(c), Some(r))
-            }
-            None => (None, None),
-        };
+        let access = self.account_access(t, account)?;
         let timeout = action::timeout(c);
         let mut s = Session::new(
             &self.outbound,
             app,
-            creds,
-            refresher
-                .as_ref()
-                .map(|r| r as &dyn switchboard_components::runtime::Refresher),
+            access.creds.clone(),
+            access.refresher(),
             timeout,
         );
         s.idempotent = c.annotations.idempotent_hint;

@@ -39,6 +39,10 @@ pub struct Deployment {
     /// Where events are delivered, each with its own signing key.
     #[serde(default)]
     pub webhooks: Vec<crate::webhooks::TriggerWebhook>,
+    /// Sealed JSON: the trigger's own state (webhook secret, provider hook
+    /// id, cursors). Templates see it as `state`.
+    #[serde(default)]
+    pub state: Option<String>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -200,7 +204,7 @@ impl Core {
             }
         };
         let key = new_signing_key();
-        let d = Deployment {
+        let mut d = Deployment {
             id: id.clone(),
             owner_id: owner.id,
             external_user_id: req.external_user_id.clone(),
@@ -217,9 +221,19 @@ impl Core {
                 .iter()
                 .map(|u| self.new_webhook(t, &id, u, Some(&key)))
                 .collect(),
+            state: None,
             created_at: now,
             updated_at: now,
         };
+        // A secret for providers that sign their webhooks, then the
+        // provider registration: nothing is stored if it fails.
+        let mut state = Map::new();
+        state.insert("secret".into(), Value::String(crate::ids::random_hex(32)));
+        self.seal_state(t, &mut d, &state);
+        if let Some(extracted) = self.run_hook(t, &c, &d, Hook::Activate).await? {
+            state.extend(extracted);
+            self.seal_state(t, &mut d, &state);
+        }
         ops.push(records::put(records::deployment(t, &id), &d));
         ops.push(records::index_add(records::deployments_index(t), &id));
         ops.push(records::index_add(
@@ -305,7 +319,18 @@ impl Core {
             }
             d.configured_props = props;
         }
-        if let Some(a) = u.active {
+        if let Some(a) = u.active
+            && a != d.active
+        {
+            // Pausing removes the provider's registration; resuming makes a
+            // new one (and keeps what it returns, such as the hook id).
+            let c = self.component(t, &d.component_key, None).await?.component;
+            let hook = if a { Hook::Activate } else { Hook::Deactivate };
+            if let Some(extracted) = self.run_hook(t, &c, &d, hook).await? {
+                let mut state = self.state_of(t, &d)?;
+                state.extend(extracted);
+                self.seal_state(t, &mut d, &state);
+            }
             d.active = a;
         }
         if let Some(n) = u.name {
@@ -324,8 +349,26 @@ impl Core {
         self.open_view(t, d)
     }
 
-    pub async fn delete_deployment(&self, t: &Tenant, id: &str, ext: &str) -> Result<()> {
+    /// Deletes after the deactivate hook; `ignore_hook_errors` deletes even
+    /// when the provider refuses (a hook already gone counts as removed).
+    pub async fn delete_deployment(
+        self: &Arc<Self>,
+        t: &Tenant,
+        id: &str,
+        ext: &str,
+        ignore_hook_errors: bool,
+    ) -> Result<()> {
         let d = self.deployment(t, id, Some(ext)).await?.deployment;
+        if d.active {
+            let c = self.component(t, &d.component_key, None).await?.component;
+            match self.run_hook(t, &c, &d, Hook::Deactivate).await {
+                Err(e) if !ignore_hook_errors => return Err(e),
+                Err(e) => {
+                    tracing::warn!(deployment = %d.id, error = %e, "deactivate failed; deleting anyway")
+                }
+                Ok(_) => {}
+            }
+        }
         let mut ops = vec![
             Op::Delete(records::deployment(t, id)),
             records::index_remove(records::deployments_index(t), id),
@@ -448,28 +491,98 @@ impl Core {
     }
 }
 
-/// The event a webhook trigger emits for a request: its `event` template
-/// (or the request itself) and its summary.
-pub fn webhook_event(
-    c: &switchboard_components::Component,
-    props: &Map<String, Value>,
-    request: &Value,
-) -> Result<Option<(Value, String)>> {
-    use switchboard_components::template;
-    let Some(Source::Webhook(w)) = &c.source else {
-        return Err(invalid(format!("{} does not receive webhooks", c.key)));
-    };
-    let all: Vec<_> = c.props.iter().collect();
-    let ctx = json!({"request": request, "props": switchboard_components::action::props_context(&all, props)});
-    if let Some(f) = &w.filter
-        && !template::truthy(f, &ctx).map_err(|e| invalid(e.to_string()))?
-    {
-        return Ok(None);
+/// A provider registration step of a webhook trigger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Activate,
+    Deactivate,
+}
+
+fn state_aad(t: &Tenant, id: &str) -> String {
+    format!("dcstate:{}:{}:{id}", t.project_id, t.env.as_str())
+}
+
+impl Core {
+    pub(crate) fn seal_state(&self, t: &Tenant, d: &mut Deployment, state: &Map<String, Value>) {
+        let plain = serde_json::to_vec(state).expect("a JSON map serializes");
+        d.state = Some(self.keyring.seal(&plain, &state_aad(t, &d.id)));
     }
-    let e = match &w.event {
-        Some(tree) => template::eval_tree(tree, &ctx).map_err(|e| invalid(e.to_string()))?,
-        None => request["body"].clone(),
-    };
-    let sum = template::render(&w.summary, &ctx).map_err(|e| invalid(e.to_string()))?;
-    Ok(Some((e, sum)))
+
+    pub(crate) fn state_of(&self, t: &Tenant, d: &Deployment) -> Result<Map<String, Value>> {
+        match &d.state {
+            None => Ok(Map::new()),
+            Some(sealed) => {
+                let plain = self.keyring.open(sealed, &state_aad(t, &d.id))?;
+                serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.to_string()))
+            }
+        }
+    }
+
+    /// Runs the trigger's activate or deactivate step with the user's
+    /// account; returns what it extracted (kept in the state).
+    pub(crate) async fn run_hook(
+        self: &Arc<Self>,
+        t: &Tenant,
+        c: &switchboard_components::Component,
+        d: &Deployment,
+        which: Hook,
+    ) -> Result<Option<Map<String, Value>>> {
+        let Some(Source::Webhook(w)) = &c.source else {
+            return Ok(None);
+        };
+        let Some(step) = (match which {
+            Hook::Activate => &w.activate,
+            Hook::Deactivate => &w.deactivate,
+        }) else {
+            return Ok(None);
+        };
+        let app = self.app(&c.app)?;
+        let account_id = c
+            .props
+            .iter()
+            .filter(|p| p.kind == PropType::App)
+            .find_map(|p| {
+                d.configured_props
+                    .get(&p.name)?
+                    .get("authProvisionId")?
+                    .as_str()
+            });
+        let account = match account_id {
+            Some(id) => {
+                self.read::<crate::model::Account>(&records::account(t, id))
+                    .await?
+            }
+            None => None,
+        };
+        let access = self.account_access(t, account.as_ref())?;
+        let mut s = switchboard_components::runtime::Session::new(
+            &self.outbound,
+            app,
+            access.creds.clone(),
+            access.refresher(),
+            std::time::Duration::from_secs(20),
+        );
+        let all: Vec<_> = c.props.iter().collect();
+        let ctx = json!({
+            "props": switchboard_components::action::props_context(&all, &d.configured_props),
+            "state": self.state_of(t, d)?,
+            "endpoint_url": d.hook_id.as_deref().map(|h| self.hook_url(h)),
+        });
+        let out = switchboard_components::action::run_step(&mut s, step, &ctx)
+            .await
+            .map_err(|e| {
+                let what = if which == Hook::Activate {
+                    "activate"
+                } else {
+                    "deactivate"
+                };
+                Error::Unprocessable(format!("the trigger's {what} hook failed: {e}"))
+            })?;
+        Ok(Some(
+            step.extract
+                .keys()
+                .map(|k| (k.clone(), out[k].clone()))
+                .collect(),
+        ))
+    }
 }

@@ -531,3 +531,192 @@ async fn deliveries_are_signed_for_standard_webhooks_on_the_embedded_store() {
 async fn deliveries_are_signed_for_standard_webhooks_on_redis() {
     signed_delivery(Backend::Redis).await;
 }
+
+/// A real GitHub delivery: an `@octokit/webhooks-examples` payload signed
+/// with `@octokit/webhooks-methods`.
+fn github_delivery(secret: &str, event: &str, action: &str) -> (String, String) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/doubles");
+    let out = std::process::Command::new("node")
+        .arg(dir.join("sign-github.mjs"))
+        .args([secret, event, action])
+        .output()
+        .expect("node is required");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        v["body"].as_str().unwrap().to_string(),
+        v["signature"].as_str().unwrap().to_string(),
+    )
+}
+
+/// GitHub "New Issue (Instant)": registers a repository hook with a secret
+/// on deploy, verifies X-Hub-Signature-256, answers ping, dedupes on
+/// X-GitHub-Delivery, removes the hook on delete (tolerating one gone).
+#[tokio::test(flavor = "multi_thread")]
+async fn github_instant_trigger_with_real_signatures() {
+    let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Embedded, "github instant").await;
+    doubles
+        .post(
+            "github",
+            "tokens",
+            json!({"token": "gho_hooks", "expires_in": null}),
+        )
+        .await;
+    let acct = s
+        .import_account(
+            &bearer,
+            &p.id,
+            "u1",
+            "github",
+            json!({"oauth_access_token": "gho_hooks"}),
+        )
+        .await;
+    let base = format!("/v1/connect/{}", p.id);
+    let deploy = json!({"id": "github-new-issue", "external_user_id": "u1",
+                        "configured_props": {"github": {"authProvisionId": acct}, "repoFullname": "octocat/hello-world"}});
+    let (st, v, _) = s
+        .post(&format!("{base}/triggers/deploy"), &bearer, deploy.clone())
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["data"]["id"].as_str().unwrap().to_string();
+    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The double saw the hook registration, with our URL and a secret.
+    let reqs = doubles.requests("github").await;
+    let create = reqs
+        .iter()
+        .find(|r| r["method"] == "POST" && r["path"] == "/repos/octocat/hello-world/hooks")
+        .expect("hook registered");
+    let cfg: serde_json::Value = serde_json::from_str(create["body"].as_str().unwrap()).unwrap();
+    assert_eq!(cfg["config"]["url"], url.as_str());
+    let secret = cfg["config"]["secret"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 32);
+
+    let http = client();
+    let send = |body: String, sig: String, event: &'static str, delivery: &'static str| {
+        let r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("X-GitHub-Event", event)
+            .header("X-GitHub-Delivery", delivery)
+            .header("X-Hub-Signature-256", sig)
+            .body(body)
+            .send();
+        async move { r.await.unwrap().status().as_u16() }
+    };
+    let (ping, ping_sig) = github_delivery(&secret, "ping", "");
+    assert_eq!(send(ping, ping_sig, "ping", "d-ping").await, 200);
+    let (opened, sig) = github_delivery(&secret, "issues", "opened");
+    assert_eq!(
+        send(opened.clone(), sig.clone(), "issues", "d-1").await,
+        200
+    );
+    // A redelivery with the same id is not a second event.
+    assert_eq!(
+        send(opened.clone(), sig.clone(), "issues", "d-1").await,
+        200
+    );
+    // A bad signature is refused with 401 and no event.
+    let zero = format!("sha256={}", "0".repeat(64));
+    assert_eq!(send(opened.clone(), zero, "issues", "d-2").await, 401);
+    let (other, other_sig) = github_delivery("not-the-secret", "issues", "opened");
+    assert_eq!(send(other, other_sig, "issues", "d-3").await, 401);
+    // Another action passes the signature but is filtered out.
+    let (closed, closed_sig) = github_delivery(&secret, "issues", "labeled");
+    assert_eq!(send(closed, closed_sig, "issues", "d-4").await, 200);
+    let (_, v, _) = s
+        .get(
+            &format!("{base}/deployed-triggers/{id}/events?external_user_id=u1&n=10"),
+            &bearer,
+            None,
+        )
+        .await;
+    let evs = v["data"].as_array().unwrap();
+    assert_eq!(evs.len(), 1, "one opened issue, once: {v}");
+    assert!(
+        evs[0]["sum"].as_str().unwrap().starts_with("New issue #"),
+        "{v}"
+    );
+    assert!(evs[0]["e"]["number"].is_number());
+
+    // Delete removes the hook.
+    let (st, _, _) = s
+        .call(
+            Method::DELETE,
+            &format!("{base}/deployed-triggers/{id}?external_user_id=u1"),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let deleted = doubles
+        .requests("github")
+        .await
+        .into_iter()
+        .filter(|r| {
+            r["method"] == "DELETE"
+                && r["path"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/repos/octocat/hello-world/hooks/")
+        })
+        .count();
+    assert_eq!(deleted, 1);
+    assert_eq!(
+        client()
+            .post(&url)
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    // A hook someone already removed on GitHub does not block the delete.
+    let (_, v, _) = s
+        .post(&format!("{base}/triggers/deploy"), &bearer, deploy)
+        .await;
+    let id2 = v["data"]["id"].as_str().unwrap().to_string();
+    let hooks = client()
+        .get(format!(
+            "{}/repos/octocat/hello-world/hooks",
+            doubles.url("github")
+        ))
+        .bearer_auth("gho_hooks")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    for h in hooks.as_array().unwrap() {
+        client()
+            .delete(format!(
+                "{}/repos/octocat/hello-world/hooks/{}",
+                doubles.url("github"),
+                h["id"]
+            ))
+            .bearer_auth("gho_hooks")
+            .send()
+            .await
+            .unwrap();
+    }
+    let (st, v, _) = s
+        .call(
+            Method::DELETE,
+            &format!("{base}/deployed-triggers/{id2}?external_user_id=u1"),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 204, "{v}");
+}

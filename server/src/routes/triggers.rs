@@ -5,8 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use switchboard_domain::ingest::InboundRequest;
 use switchboard_domain::paging::PageRequest;
-use switchboard_domain::triggers::{DeployRequest, DeploymentView, TriggerUpdate, webhook_event};
+use switchboard_domain::triggers::{DeployRequest, DeploymentView, TriggerUpdate};
 use switchboard_domain::webhooks::WebhookView;
 
 use crate::ctx::{Ctx, path_param};
@@ -180,10 +181,9 @@ pub async fn delete(
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
     let q = q.into_inner();
-    let _ = q.ignore_hook_errors; // no provider hooks to tolerate yet
     let (ext, trigger) = target(&ctx, &req, q.external_user_id, WRITE)?;
     ctx.core
-        .delete_deployment(&ctx.tenant, &trigger, &ext)
+        .delete_deployment(&ctx.tenant, &trigger, &ext, q.ignore_hook_errors)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -285,13 +285,6 @@ pub async fn regenerate_key(
 pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let core = crate::ctx::core(&req);
     let hook_id = path_param(&req, "hook_id")?;
-    let gone = || ApiError::NotFound("no active trigger at this URL".into());
-    let (route, d) = core.hook_route(&hook_id).await?.ok_or_else(gone)?;
-    let c = core
-        .component(&route.tenant, &d.component_key, None)
-        .await
-        .map_err(|_| gone())?
-        .component;
     let headers: Map<String, Value> = req
         .headers()
         .iter()
@@ -307,28 +300,17 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
-    let text = String::from_utf8_lossy(&body).into_owned();
-    let parsed = serde_json::from_slice::<Value>(&body).unwrap_or(Value::String(text.clone()));
-    let tail = req.match_info().get("tail").unwrap_or_default();
-    let request = json!({
-        "method": req.method().as_str(),
-        "path": format!("/{tail}"),
-        "query": query,
-        "headers": headers,
-        "body": parsed,
-        "raw_body": text,
-        "url": core.hook_url(&hook_id),
-    });
-    if let Some((e, sum)) = webhook_event(&c, &d.configured_props, &request)? {
-        core.record_event(&route.tenant, &d.id, e, sum).await?;
-    }
-    let resp = match &c.source {
-        Some(switchboard_domain::components::component::Source::Webhook(w)) => w.response.clone(),
-        _ => None,
-    };
-    let (status, body) = match resp {
-        Some(r) => (r.status, r.body.unwrap_or(json!({"ok": true}))),
-        None => (200, json!({"ok": true})),
-    };
-    Ok(HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK)).json(body))
+    let r = core
+        .receive(
+            &hook_id,
+            InboundRequest {
+                method: req.method().as_str().to_string(),
+                path: format!("/{}", req.match_info().get("tail").unwrap_or_default()),
+                query,
+                headers,
+                body: body.to_vec(),
+            },
+        )
+        .await?;
+    Ok(HttpResponse::build(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK)).json(r.body))
 }
