@@ -257,6 +257,22 @@ async fn with_doubles(
     (doubles, inst, p, s, bearer)
 }
 
+/// A token the provider's double accepts, imported as user `u1`'s account.
+async fn connected(
+    doubles: &crate::harness::Doubles,
+    s: &crate::harness::Server,
+    bearer: &str,
+    project: &str,
+    app: &str,
+    token: &str,
+    cfmap: serde_json::Value,
+) -> String {
+    doubles
+        .post(app, "tokens", json!({"token": token, "expires_in": null}))
+        .await;
+    s.import_account(bearer, project, "u1", app, cfmap).await
+}
+
 /// Verifies a delivery with the real `standardwebhooks` package (PyPI).
 fn verify_with_standardwebhooks(secret: &str, body: &str, headers: &serde_json::Value) -> bool {
     let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -559,22 +575,16 @@ fn github_delivery(secret: &str, event: &str, action: &str) -> (String, String) 
 #[tokio::test(flavor = "multi_thread")]
 async fn github_instant_trigger_with_real_signatures() {
     let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Embedded, "github instant").await;
-    doubles
-        .post(
-            "github",
-            "tokens",
-            json!({"token": "gho_hooks", "expires_in": null}),
-        )
-        .await;
-    let acct = s
-        .import_account(
-            &bearer,
-            &p.id,
-            "u1",
-            "github",
-            json!({"oauth_access_token": "gho_hooks"}),
-        )
-        .await;
+    let acct = connected(
+        &doubles,
+        &s,
+        &bearer,
+        &p.id,
+        "github",
+        "gho_hooks",
+        json!({"oauth_access_token": "gho_hooks"}),
+    )
+    .await;
     let base = format!("/v1/connect/{}", p.id);
     let deploy = json!({"id": "github-new-issue", "external_user_id": "u1",
                         "configured_props": {"github": {"authProvisionId": acct}, "repoFullname": "octocat/hello-world"}});
@@ -719,4 +729,131 @@ async fn github_instant_trigger_with_real_signatures() {
         )
         .await;
     assert_eq!(st, 204, "{v}");
+}
+
+/// A `Stripe-Signature` made by the official `stripe` library.
+fn stripe_signature(secret: &str, payload: &str, timestamp: Option<u64>) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/doubles");
+    let mut cmd = std::process::Command::new("node");
+    cmd.arg(dir.join("sign-stripe.mjs")).args([secret, payload]);
+    if let Some(t) = timestamp {
+        cmd.arg(t.to_string());
+    }
+    let out = cmd.output().expect("node is required");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Stripe "New Custom Webhook Events": registers a webhook endpoint and
+/// keeps its secret, verifies Stripe-Signature with a 5-minute tolerance,
+/// dedupes on the event id, deletes the endpoint on delete.
+#[tokio::test(flavor = "multi_thread")]
+async fn stripe_instant_trigger_with_real_signatures() {
+    let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Redis, "stripe instant").await;
+    let acct = connected(
+        &doubles,
+        &s,
+        &bearer,
+        &p.id,
+        "stripe",
+        "sk_test_hooks0001",
+        json!({"api_key": "sk_test_hooks0001"}),
+    )
+    .await;
+    let base = format!("/v1/connect/{}", p.id);
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/triggers/deploy"),
+            &bearer,
+            json!({"id": "stripe-custom-webhook-events", "external_user_id": "u1",
+                   "configured_props": {"stripe": {"authProvisionId": acct}, "enabled_events": ["customer.created"]}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["data"]["id"].as_str().unwrap().to_string();
+    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let eps = doubles
+        .control("stripe", Method::GET, "webhook_endpoints", None)
+        .await;
+    let ep = &eps["webhook_endpoints"][0];
+    assert_eq!(ep["url"], url.as_str(), "{eps}");
+    let secret = ep["secret"].as_str().unwrap().to_string();
+    // A real-shaped event from the double's own event list.
+    let events = client()
+        .get(format!("{}/v1/events?limit=1", doubles.url("stripe")))
+        .bearer_auth("sk_test_hooks0001")
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let payload = events["data"][0].to_string();
+    let post = |sig: String| {
+        let r = client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("Stripe-Signature", sig)
+            .body(payload.clone())
+            .send();
+        async move { r.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(post(stripe_signature(&secret, &payload, None)).await, 200);
+    assert_eq!(
+        post(stripe_signature(&secret, &payload, None)).await,
+        200,
+        "a retry is acknowledged"
+    );
+    let old = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 600;
+    assert_eq!(
+        post(stripe_signature(&secret, &payload, Some(old))).await,
+        401,
+        "outside the 5-minute tolerance"
+    );
+    assert_eq!(
+        post(stripe_signature("whsec_wrong", &payload, None)).await,
+        401
+    );
+    let (_, v, _) = s
+        .get(
+            &format!("{base}/deployed-triggers/{id}/events?external_user_id=u1"),
+            &bearer,
+            None,
+        )
+        .await;
+    assert_eq!(
+        v["data"].as_array().unwrap().len(),
+        1,
+        "deduped on the event id: {v}"
+    );
+    assert_eq!(v["data"][0]["e"]["id"], events["data"][0]["id"]);
+    let (st, _, _) = s
+        .call(
+            Method::DELETE,
+            &format!("{base}/deployed-triggers/{id}?external_user_id=u1"),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 204);
+    let eps = doubles
+        .control("stripe", Method::GET, "webhook_endpoints", None)
+        .await;
+    assert_eq!(
+        eps["webhook_endpoints"].as_array().unwrap().len(),
+        0,
+        "endpoint deleted: {eps}"
+    );
 }
