@@ -68,6 +68,12 @@ pub struct DeliveryJob {
     pub last_status: Option<u16>,
     #[serde(default)]
     pub last_error: Option<String>,
+    /// `attempts` when the job was last redelivered by hand: the retry
+    /// schedule restarts from there.
+    #[serde(default)]
+    pub round_start: u32,
+    #[serde(default)]
+    pub failed_at: Option<u64>,
 }
 
 /// The retry schedule in seconds: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -131,6 +137,8 @@ impl Core {
                 created_at: ev.ts,
                 last_status: None,
                 last_error: None,
+                round_start: 0,
+                failed_at: None,
             };
             ops.push(records::put(records::delivery_job(&job.id), &job));
             ops.push(records::index_add(
@@ -277,8 +285,11 @@ impl Core {
         let outcome = if ok {
             ops.push(Op::Delete(records::delivery_job(id)));
             Outcome::Delivered
-        } else if status == Some(410) || job.attempts as usize > DEFAULT_SCHEDULE.len() {
-            // Dead letter: kept, no longer due.
+        } else if status == Some(410)
+            || (job.attempts - job.round_start) as usize > DEFAULT_SCHEDULE.len()
+        {
+            // Dead letter: kept, no longer due, until redelivered.
+            job.failed_at = Some(now_ms());
             ops.push(records::put(records::delivery_job(id), &job));
             ops.push(records::index_add(
                 records::deliveries_dead(&job.tenant),
@@ -304,6 +315,108 @@ impl Core {
         ops.push(Op::Delete(records::delivery_lease(id)));
         self.store.commit(ops).await?;
         Ok(outcome)
+    }
+}
+
+impl Core {
+    /// Failed deliveries (dead letters) of a tenant, oldest first.
+    pub async fn failed_deliveries(
+        &self,
+        t: &Tenant,
+        page: &crate::paging::PageRequest,
+    ) -> Result<crate::paging::Page<DeliveryJob>> {
+        let ids = page
+            .page_ids(self.store.as_ref(), &records::deliveries_dead(t))
+            .await?;
+        let mut data = Vec::new();
+        for id in &ids.data {
+            if let Some(j) = self.read::<DeliveryJob>(&records::delivery_job(id)).await? {
+                data.push(j);
+            }
+        }
+        Ok(crate::paging::Page {
+            data,
+            total_count: ids.total_count,
+            start_cursor: ids.start_cursor,
+            end_cursor: ids.end_cursor,
+        })
+    }
+
+    async fn tenant_job(&self, t: &Tenant, id: &str) -> Result<DeliveryJob> {
+        self.read::<DeliveryJob>(&records::delivery_job(id))
+            .await?
+            .filter(|j| &j.tenant == t)
+            .ok_or_else(|| crate::error::not_found(format!("delivery {id:?} not found")))
+    }
+
+    /// Every attempt of a delivery: time, status, latency, error, response.
+    pub async fn delivery_attempts(&self, t: &Tenant, id: &str) -> Result<Vec<Value>> {
+        let job = self.tenant_job(t, id).await?;
+        let keys: Vec<_> = (1..=job.attempts)
+            .map(|n| records::delivery_attempt(id, n))
+            .collect();
+        Ok(self
+            .store
+            .get_many(&keys)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter_map(|raw| serde_json::from_slice(&raw).ok())
+            .collect())
+    }
+
+    /// Puts a failed delivery back in the queue, due now, with a fresh
+    /// retry schedule (and the same `webhook-id`).
+    pub async fn redeliver(&self, t: &Tenant, id: &str) -> Result<DeliveryJob> {
+        let mut job = self.tenant_job(t, id).await?;
+        if job.failed_at.is_none() {
+            return Err(crate::error::invalid(format!(
+                "delivery {id} has not failed; it is still being delivered"
+            )));
+        }
+        job.round_start = job.attempts;
+        job.failed_at = None;
+        job.due_ms = now_ms();
+        self.store
+            .commit(vec![
+                records::put(records::delivery_job(id), &job),
+                records::index_remove(records::deliveries_dead(t), id),
+                records::index_add(records::deliveries_due(), &due_member(job.due_ms, id)),
+            ])
+            .await?;
+        Ok(job)
+    }
+
+    /// Redelivers every failed delivery whose event was created in
+    /// `[since, until)` (epoch ms); returns how many.
+    pub async fn redeliver_range(&self, t: &Tenant, since: u64, until: u64) -> Result<usize> {
+        let mut n = 0;
+        let mut after = None;
+        loop {
+            let ids = self
+                .store
+                .index_range(
+                    &records::deliveries_dead(t),
+                    &IndexRange {
+                        after: after.clone(),
+                        before: None,
+                        limit: 200,
+                    },
+                )
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                return Ok(n);
+            };
+            for id in &ids {
+                if let Some(j) = self.read::<DeliveryJob>(&records::delivery_job(id)).await?
+                    && (since..until).contains(&j.created_at)
+                {
+                    self.redeliver(t, id).await?;
+                    n += 1;
+                }
+            }
+            after = Some(last);
+        }
     }
 }
 

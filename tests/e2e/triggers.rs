@@ -857,3 +857,120 @@ async fn stripe_instant_trigger_with_real_signatures() {
         "endpoint deleted: {eps}"
     );
 }
+
+/// A receiver that answers 410 turns the delivery into a dead letter; it is
+/// listed with its attempts and redelivered, one or by time range.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_deliveries_are_listed_and_replayed() {
+    let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Embedded, "replay").await;
+    let base = format!("/v1/connect/{}", p.id);
+    let sink = format!("{}/anything/flaky", doubles.url("http"));
+    doubles
+        .post(
+            "http",
+            "fail",
+            json!({"status": 410, "count": 2, "path_prefix": "/anything/flaky"}),
+        )
+        .await;
+    let (_, v, _) = s
+        .post(
+            &format!("{base}/triggers/deploy"),
+            &bearer,
+            json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": sink}),
+        )
+        .await;
+    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    for n in 0..2 {
+        client()
+            .post(&url)
+            .json(&json!({"n": n}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut failed = json!(null);
+    for _ in 0..100 {
+        failed = s
+            .get(&format!("{base}/deliveries/failed"), &bearer, None)
+            .await
+            .1;
+        if failed["data"].as_array().is_some_and(|a| a.len() == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let list = failed["data"]
+        .as_array()
+        .expect("failed deliveries listed")
+        .clone();
+    assert_eq!(list.len(), 2, "{failed}");
+    assert_eq!(list[0]["last_status"], 410);
+    let first = list[0]["id"].as_str().unwrap().to_string();
+    let (st, v, _) = s
+        .get(
+            &format!("{base}/deliveries/{first}/attempts"),
+            &bearer,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"][0]["status"], 410);
+    assert!(v["data"][0]["latency_ms"].is_number());
+    // Redeliver one, then the rest by time range; both arrive.
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/deliveries/{first}/redeliver"),
+            &bearer,
+            json!({}),
+        )
+        .await;
+    assert_eq!((st, &v["data"]["status"]), (200, &json!("pending")), "{v}");
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/deliveries/redeliver"),
+            &bearer,
+            json!({"since": started - 1000, "until": started + 600_000}),
+        )
+        .await;
+    assert_eq!((st, &v["redelivered"]), (200, &json!(1)), "{v}");
+    let got = received(&doubles, "/anything/flaky", 4).await;
+    let ok: Vec<_> = got.iter().filter(|r| r["status"] == 200).collect();
+    assert_eq!(
+        ok.len(),
+        2,
+        "both events delivered after the replay: {got:?}"
+    );
+    let ids: std::collections::HashSet<_> = got
+        .iter()
+        .map(|r| r["headers"]["webhook-id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 2, "a replay keeps the webhook-id");
+    let (_, v, _) = s
+        .get(&format!("{base}/deliveries/failed"), &bearer, None)
+        .await;
+    assert_eq!(v["data"].as_array().unwrap().len(), 0);
+    // Bad input.
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/deliveries/redeliver"),
+            &bearer,
+            json!({"since": 5, "until": 1}),
+        )
+        .await;
+    assert_client_error("range", st, &v, 400, "since");
+    let (st, _, _) = s
+        .post(
+            &format!("{base}/deliveries/dlv_nope/redeliver"),
+            &bearer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 404);
+}

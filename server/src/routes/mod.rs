@@ -7,6 +7,7 @@ mod accounts;
 mod actions;
 mod apps;
 mod components;
+mod deliveries;
 mod health;
 mod oauth;
 mod oauth_apps;
@@ -106,6 +107,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .delete(webhook::delete),
                 )
                 .service(resource("/{project}/webhook/regenerate_signing_key").post(webhook::regenerate))
+                .service(resource("/{project}/deliveries/failed").get(deliveries::failed))
+                .service(resource("/{project}/deliveries/redeliver").post(deliveries::redeliver_range))
+                .service(resource("/{project}/deliveries/{delivery_id}/attempts").get(deliveries::attempts))
+                .service(resource("/{project}/deliveries/{delivery_id}/redeliver").post(deliveries::redeliver))
                 .service(resource(both("/deployed-triggers")).get(triggers::list))
                 .service(
                     resource(both("/deployed-triggers/{trigger_id}"))

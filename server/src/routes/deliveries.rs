@@ -1,0 +1,95 @@
+//! Delivery logs and replay (a Switchboard extension): failed deliveries,
+//! each one's attempts, and redelivery of one or of a time range.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use switchboard_domain::clock::iso;
+use switchboard_domain::delivery::DeliveryJob;
+use switchboard_domain::paging::PageRequest;
+
+use crate::ctx::{Ctx, path_param};
+use crate::error::{ApiError, ApiResult};
+use crate::wire;
+
+fn server(ctx: &Ctx) -> ApiResult<()> {
+    ctx.caller.require_server("delivery logs")?;
+    ctx.caller
+        .require_scope("connect:deployed_triggers:write")?;
+    Ok(())
+}
+
+fn view(j: &DeliveryJob) -> Value {
+    json!({
+        "id": j.id,
+        "deployed_trigger_id": j.deployment_id,
+        "webhook_id": j.webhook_id,
+        "url": j.url,
+        "webhook_message_id": j.msg_id,
+        "attempts": j.attempts,
+        "status": if j.failed_at.is_some() { "failed" } else { "pending" },
+        "last_status": j.last_status,
+        "last_error": j.last_error,
+        "created_at": iso(j.created_at),
+        "failed_at": j.failed_at.map(iso),
+        "next_attempt_at": j.failed_at.is_none().then(|| iso(j.due_ms)),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+pub async fn failed(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let q = q.into_inner();
+    let page = PageRequest {
+        limit: q.limit,
+        after: q.after,
+        before: q.before,
+    };
+    let p = ctx.core.failed_deliveries(&ctx.tenant, &page).await?;
+    Ok(HttpResponse::Ok().json(wire::page(p, |j| view(&j))))
+}
+
+pub async fn attempts(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let a = ctx
+        .core
+        .delivery_attempts(&ctx.tenant, &path_param(&req, "delivery_id")?)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": a})))
+}
+
+pub async fn redeliver(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let j = ctx
+        .core
+        .redeliver(&ctx.tenant, &path_param(&req, "delivery_id")?)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"data": view(&j)})))
+}
+
+#[derive(Deserialize)]
+pub struct RangeBody {
+    /// Epoch milliseconds, inclusive.
+    since: u64,
+    /// Epoch milliseconds, exclusive.
+    until: u64,
+}
+
+pub async fn redeliver_range(ctx: Ctx, body: web::Json<RangeBody>) -> ApiResult<HttpResponse> {
+    server(&ctx)?;
+    let b = body.into_inner();
+    if b.since >= b.until {
+        return Err(ApiError::BadRequest("since must be before until".into()));
+    }
+    let n = ctx
+        .core
+        .redeliver_range(&ctx.tenant, b.since, b.until)
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({"redelivered": n})))
+}
