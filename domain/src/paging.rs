@@ -6,7 +6,7 @@ use crate::store::{IndexRange, Key, Store};
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 100;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct PageRequest {
     pub limit: Option<usize>,
     pub after: Option<String>,

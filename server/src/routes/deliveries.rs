@@ -36,21 +36,8 @@ fn view(j: &DeliveryJob) -> Value {
     })
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<usize>,
-    after: Option<String>,
-    before: Option<String>,
-}
-
-pub async fn failed(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn failed(ctx: Ctx, page: web::Query<PageRequest>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    let q = q.into_inner();
-    let page = PageRequest {
-        limit: q.limit,
-        after: q.after,
-        before: q.before,
-    };
     let p = ctx.core.failed_deliveries(&ctx.tenant, &page).await?;
     Ok(HttpResponse::Ok().json(wire::page(p, |j| view(&j))))
 }
