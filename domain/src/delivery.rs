@@ -297,8 +297,9 @@ impl Core {
             ));
             Outcome::Failed
         } else {
-            let base =
-                DEFAULT_SCHEDULE[(job.attempts as usize - 1).min(DEFAULT_SCHEDULE.len() - 1)];
+            // Attempts since the last manual redelivery pick the delay.
+            let n = (job.attempts - job.round_start).max(1) as usize;
+            let base = DEFAULT_SCHEDULE[(n - 1).min(DEFAULT_SCHEDULE.len() - 1)];
             // Retry-After may ask for longer than the schedule, never shorter.
             let delay = retry_after.map_or(base, |r| r.max(base));
             // ±20 % jitter, so retries of many jobs do not arrive together.
@@ -314,6 +315,19 @@ impl Core {
         };
         ops.push(Op::Delete(records::delivery_lease(id)));
         self.store.commit(ops).await?;
+        let failure = (!ok).then(|| {
+            job.last_error
+                .clone()
+                .unwrap_or_else(|| format!("HTTP {}", status.unwrap_or_default()))
+        });
+        self.record_health(
+            &job.tenant,
+            &job.deployment_id,
+            &job.webhook_id,
+            failure,
+            status == Some(410),
+        )
+        .await?;
         Ok(outcome)
     }
 }

@@ -456,7 +456,7 @@ impl Core {
             sum,
         };
         let index = records::events_index(t, deployment_id);
-        let d: Deployment = self
+        let mut d: Deployment = self
             .read(&records::deployment(t, deployment_id))
             .await?
             .ok_or_else(|| not_found(format!("deployed trigger {deployment_id:?} not found")))?;
@@ -466,6 +466,13 @@ impl Core {
             records::index_add(index.clone(), &ev.id),
         ];
         ops.extend(self.enqueue_ops(t, &d, &ev).await?);
+        // Deactivated webhooks shed the event; count it on them.
+        if d.webhooks.iter().any(|w| !w.active) {
+            for w in d.webhooks.iter_mut().filter(|w| !w.active) {
+                w.delivery_state.sheds += 1;
+            }
+            ops.push(records::put(records::deployment(t, deployment_id), &d));
+        }
         self.store.commit(ops).await?;
         let keep = self.settings.events_retained.max(1) as u64;
         let count = self.store.index_count(&index).await?;

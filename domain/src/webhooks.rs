@@ -25,8 +25,67 @@ pub struct TriggerWebhook {
     #[serde(default)]
     pub previous_until: Option<u64>,
     pub active: bool,
+    #[serde(default)]
+    pub delivery_state: DeliveryState,
     pub created_at: u64,
     pub updated_at: u64,
+}
+
+/// How a webhook's deliveries are going (Pipedream's `delivery_state`):
+/// happy → penalty (3 failures in a row) → life_support (10) →
+/// deactivated (50, or a 410), when it gets no more deliveries until reset.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryState {
+    pub state: String,
+    /// Epoch seconds of the last change of state.
+    #[serde(default)]
+    pub since: Option<u64>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    /// Events not delivered because the webhook was deactivated.
+    pub sheds: u32,
+}
+
+impl Default for DeliveryState {
+    fn default() -> Self {
+        DeliveryState {
+            state: "happy".into(),
+            since: None,
+            last_error: None,
+            consecutive_failures: 0,
+            sheds: 0,
+        }
+    }
+}
+
+impl DeliveryState {
+    /// Applies one attempt's outcome; returns whether the webhook stays active.
+    fn record(&mut self, failure: Option<String>, gone: bool) -> bool {
+        let before = self.state.clone();
+        match failure {
+            None => {
+                self.consecutive_failures = 0;
+                self.state = "happy".into();
+            }
+            Some(e) => {
+                self.consecutive_failures += 1;
+                self.last_error = Some(e);
+                self.state = match self.consecutive_failures {
+                    _ if gone => "deactivated",
+                    n if n >= 50 => "deactivated",
+                    n if n >= 10 => "life_support",
+                    n if n >= 3 => "penalty",
+                    _ => "happy",
+                }
+                .into();
+            }
+        }
+        if self.state != before {
+            self.since = Some(now_ms() / 1000);
+        }
+        self.state != "deactivated"
+    }
 }
 
 /// A webhook with its current key opened (for server callers).
@@ -66,6 +125,7 @@ impl Core {
             previous_key: None,
             previous_until: None,
             active: true,
+            delivery_state: DeliveryState::default(),
             created_at: now,
             updated_at: now,
         }
@@ -171,18 +231,92 @@ impl Core {
         ext: &str,
         wh: &str,
     ) -> Result<WebhookView> {
+        self.change_webhook(t, dc, ext, wh, |core, w| Some(core.rotate_key(t, dc, w)))
+            .await
+    }
+
+    /// Changes one webhook of a deployment; `f` returns a new key when it
+    /// made one (shown once), else the current key is opened.
+    async fn change_webhook(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        ext: &str,
+        wh: &str,
+        f: impl FnOnce(&Self, &mut TriggerWebhook) -> Option<String>,
+    ) -> Result<WebhookView> {
         let mut d = self.user_deployment(t, dc, ext).await?;
         let i = position(&d, wh)?;
-        let key = self.rotate_key(t, dc, &mut d.webhooks[i]);
-        let view = WebhookView {
-            webhook: d.webhooks[i].clone(),
-            signing_key: key,
-        };
+        let key = f(self, &mut d.webhooks[i]);
+        d.webhooks[i].updated_at = now_ms();
         d.updated_at = now_ms();
         self.store
             .commit(vec![records::put(records::deployment(t, dc), &d)])
             .await?;
-        Ok(view)
+        match key {
+            Some(signing_key) => Ok(WebhookView {
+                webhook: d.webhooks[i].clone(),
+                signing_key,
+            }),
+            None => self.open_webhook(t, dc, &d.webhooks[i]),
+        }
+    }
+}
+
+impl Core {
+    /// Records an attempt's outcome on the webhook it went to (a trigger's
+    /// or the project default).
+    pub(crate) async fn record_health(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        wh: &str,
+        failure: Option<String>,
+        gone: bool,
+    ) -> Result<()> {
+        if let Some(mut d) = self.read::<Deployment>(&records::deployment(t, dc)).await?
+            && let Some(w) = d.webhooks.iter_mut().find(|w| w.id == wh)
+        {
+            if failure.is_none() && w.delivery_state.consecutive_failures == 0 {
+                return Ok(()); // the common case writes nothing
+            }
+            w.active = w.delivery_state.record(failure, gone);
+            return self
+                .store
+                .commit(vec![records::put(records::deployment(t, dc), &d)])
+                .await
+                .map_err(Into::into);
+        }
+        if let Some(mut w) = self
+            .read::<TriggerWebhook>(&records::default_webhook(t))
+            .await?
+            && w.id == wh
+        {
+            if failure.is_none() && w.delivery_state.consecutive_failures == 0 {
+                return Ok(());
+            }
+            w.active = w.delivery_state.record(failure, gone);
+            self.store
+                .commit(vec![records::put(records::default_webhook(t), &w)])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Back to happy and active (`reset_delivery_state`).
+    pub async fn reset_delivery_state(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        ext: &str,
+        wh: &str,
+    ) -> Result<WebhookView> {
+        self.change_webhook(t, dc, ext, wh, |_, w| {
+            w.delivery_state = DeliveryState::default();
+            w.active = true;
+            None
+        })
+        .await
     }
 }
 
@@ -210,7 +344,10 @@ impl Core {
             .await?
         {
             Some(mut w) => {
+                // A new URL starts with a clean delivery record.
                 w.url = url.to_string();
+                w.active = true;
+                w.delivery_state = DeliveryState::default();
                 w.updated_at = now_ms();
                 (w, false)
             }
@@ -265,6 +402,7 @@ impl Core {
             .read::<TriggerWebhook>(&records::default_webhook(t))
             .await?
             .into_iter()
+            .filter(|w| w.active)
             .collect())
     }
 

@@ -95,6 +95,8 @@ pub fn trigger_webhook(v: &WebhookView, with_key: bool) -> Value {
         "url": w.url,
         "signing_key_set": true,
         "active": w.active,
+        "delivery_backend": "switchboard",
+        "delivery_state": w.delivery_state,
         "created_at": w.created_at / 1000,
         "updated_at": w.updated_at / 1000,
     });

@@ -858,31 +858,50 @@ async fn stripe_instant_trigger_with_real_signatures() {
     );
 }
 
+/// Deploys `http-new-requests` delivering to the HTTP double's `path`,
+/// which first answers `status` `count` times; returns (id, endpoint URL).
+async fn deploy_to_flaky_sink(
+    doubles: &crate::harness::Doubles,
+    s: &crate::harness::Server,
+    bearer: &str,
+    base: &str,
+    path: &str,
+    status: u16,
+    count: u32,
+) -> (String, String) {
+    doubles
+        .post(
+            "http",
+            "fail",
+            json!({"status": status, "count": count, "path_prefix": path}),
+        )
+        .await;
+    let sink = format!("{}{path}", doubles.url("http"));
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/triggers/deploy"),
+            bearer,
+            json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": sink}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    (
+        v["data"]["id"].as_str().unwrap().to_string(),
+        v["data"]["configured_props"]["http"]["endpoint_url"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
 /// A receiver that answers 410 turns the delivery into a dead letter; it is
 /// listed with its attempts and redelivered, one or by time range.
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_deliveries_are_listed_and_replayed() {
     let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Embedded, "replay").await;
     let base = format!("/v1/connect/{}", p.id);
-    let sink = format!("{}/anything/flaky", doubles.url("http"));
-    doubles
-        .post(
-            "http",
-            "fail",
-            json!({"status": 410, "count": 2, "path_prefix": "/anything/flaky"}),
-        )
-        .await;
-    let (_, v, _) = s
-        .post(
-            &format!("{base}/triggers/deploy"),
-            &bearer,
-            json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": sink}),
-        )
-        .await;
-    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (_, url) =
+        deploy_to_flaky_sink(&doubles, &s, &bearer, &base, "/anything/flaky", 410, 2).await;
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -973,4 +992,60 @@ async fn failed_deliveries_are_listed_and_replayed() {
         )
         .await;
     assert_eq!(st, 404);
+}
+
+/// A 410 deactivates the webhook: later events are shed (and counted)
+/// until `reset_delivery_state` turns it back on.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_410_deactivates_the_webhook_until_reset() {
+    let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Redis, "gone").await;
+    let base = format!("/v1/connect/{}", p.id);
+    let (id, url) =
+        deploy_to_flaky_sink(&doubles, &s, &bearer, &base, "/anything/gone", 410, 1).await;
+    let hooks = format!("{base}/deployed-triggers/{id}/webhooks?external_user_id=u1");
+    client()
+        .post(&url)
+        .json(&json!({"n": 1}))
+        .send()
+        .await
+        .unwrap();
+    let mut state = json!(null);
+    for _ in 0..100 {
+        state = s.get(&hooks, &bearer, None).await.1["webhooks"][0].clone();
+        if state["delivery_state"]["state"] == "deactivated" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state["delivery_state"]["state"], "deactivated", "{state}");
+    assert_eq!(state["active"], false);
+    client()
+        .post(&url)
+        .json(&json!({"n": 2}))
+        .send()
+        .await
+        .unwrap();
+    let state = s.get(&hooks, &bearer, None).await.1["webhooks"][0].clone();
+    assert_eq!(state["delivery_state"]["sheds"], 1, "{state}");
+    let wh = state["id"].as_str().unwrap();
+    let (st, v, _) = s
+        .post(&format!("{base}/deployed-triggers/{id}/webhooks/{wh}/reset_delivery_state?external_user_id=u1"), &bearer, json!({}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["delivery_state"]["state"], "happy");
+    client()
+        .post(&url)
+        .json(&json!({"n": 3}))
+        .send()
+        .await
+        .unwrap();
+    let got = received(&doubles, "/anything/gone", 2).await;
+    let bodies: Vec<serde_json::Value> = got
+        .iter()
+        .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        bodies[1]["event"]["body"]["n"], 3,
+        "delivered again after the reset; n=2 was shed"
+    );
 }

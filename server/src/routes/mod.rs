@@ -137,6 +137,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .post(triggers::regenerate_key),
                 )
                 .service(
+                    resource(both(
+                        "/deployed-triggers/{trigger_id}/webhooks/{webhook_id}/reset_delivery_state",
+                    ))
+                    .post(triggers::reset_delivery_state),
+                )
+                .service(
                     resource("/{project}/oauth_apps")
                         .get(oauth_apps::list)
                         .post(oauth_apps::create),

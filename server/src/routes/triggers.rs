@@ -261,23 +261,50 @@ pub async fn webhook(
     Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, server)})))
 }
 
+/// What a POST on one webhook does.
+enum WebhookOp {
+    RegenerateKey,
+    ResetDeliveryState,
+}
+
+async fn webhook_op(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+    op: WebhookOp,
+) -> ApiResult<HttpResponse> {
+    ctx.caller.require_server("changing a webhook")?;
+    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, WRITE)?;
+    let wh = path_param(&req, "webhook_id")?;
+    let core = &ctx.core;
+    let v = match op {
+        WebhookOp::RegenerateKey => {
+            core.regenerate_webhook_key(&ctx.tenant, &trigger, &ext, &wh)
+                .await?
+        }
+        WebhookOp::ResetDeliveryState => {
+            core.reset_delivery_state(&ctx.tenant, &trigger, &ext, &wh)
+                .await?
+        }
+    };
+    Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, true)})))
+}
+
 pub async fn regenerate_key(
     ctx: Ctx,
     req: HttpRequest,
     q: web::Query<UserQuery>,
 ) -> ApiResult<HttpResponse> {
-    ctx.caller.require_server("regenerating signing keys")?;
-    let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, WRITE)?;
-    let v = ctx
-        .core
-        .regenerate_webhook_key(
-            &ctx.tenant,
-            &trigger,
-            &ext,
-            &path_param(&req, "webhook_id")?,
-        )
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, true)})))
+    webhook_op(ctx, req, q, WebhookOp::RegenerateKey).await
+}
+
+/// Re-enables a webhook the delivery state machine deactivated.
+pub async fn reset_delivery_state(
+    ctx: Ctx,
+    req: HttpRequest,
+    q: web::Query<UserQuery>,
+) -> ApiResult<HttpResponse> {
+    webhook_op(ctx, req, q, WebhookOp::ResetDeliveryState).await
 }
 
 /// `ANY /hooks/{hook_id}[/…]`: the request becomes an event, persisted
