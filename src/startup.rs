@@ -92,6 +92,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         proxy_timeout_secs: cfg.outbound.proxy_timeout_secs,
         events_retained: cfg.triggers.events_retained,
         key_overlap_secs: cfg.delivery.key_overlap_secs,
+        delivery_per_endpoint: cfg.delivery.per_endpoint,
     };
     let core = Core::new(store, keyring, catalog, settings)
         .await
@@ -145,6 +146,7 @@ async fn run(cfg: Config, serve: bool, work: bool) -> anyhow::Result<()> {
                 delivery_poll: Duration::from_millis(cfg.delivery.poll_interval_ms.max(1)),
                 delivery_timeout: Duration::from_secs(cfg.delivery.timeout_secs.max(1)),
                 delivery_batch: cfg.delivery.batch.max(1),
+                delivery_in_flight: cfg.delivery.in_flight.max(1),
             },
             stop_rx,
         ))

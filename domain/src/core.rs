@@ -32,6 +32,8 @@ pub struct CoreSettings {
     pub events_retained: usize,
     /// After a signing key is regenerated, the old one signs too this long.
     pub key_overlap_secs: u64,
+    /// Deliveries in flight to one origin at once, per process.
+    pub delivery_per_endpoint: usize,
 }
 
 impl Default for CoreSettings {
@@ -46,6 +48,7 @@ impl Default for CoreSettings {
             proxy_timeout_secs: 30,
             events_retained: 100,
             key_overlap_secs: 86_400,
+            delivery_per_endpoint: 16,
         }
     }
 }
@@ -57,6 +60,9 @@ pub struct Core {
     pub settings: CoreSettings,
     /// Every outbound request (actions, options, proxy, refresh).
     pub outbound: Outbound,
+    /// Per-origin delivery concurrency (see `delivery.rs`).
+    pub(crate) endpoints:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
 /// Redis when a URL is given, else the embedded store in `data_dir`.
@@ -98,6 +104,7 @@ impl Core {
             catalog,
             settings,
             outbound,
+            endpoints: Default::default(),
         };
         core.verify_keyring().await?;
         Ok(core)

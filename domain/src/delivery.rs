@@ -104,14 +104,6 @@ pub fn envelope(t: &Tenant, d: &Deployment, ev: &EmittedEvent) -> Value {
     })
 }
 
-/// What one worker pass did.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct PassReport {
-    pub delivered: usize,
-    pub retried: usize,
-    pub failed: usize,
-}
-
 impl Core {
     /// The ops that enqueue `ev` for each of the deployment's URLs, to
     /// commit together with the event itself.
@@ -149,8 +141,9 @@ impl Core {
         Ok(ops)
     }
 
-    /// Claims and delivers the jobs that are due, up to `max`.
-    pub async fn deliver_due(&self, max: usize, timeout: Duration) -> Result<PassReport> {
+    /// Claims up to `max` due jobs, each under a lease: a claim is this
+    /// process's to deliver until the lease runs out.
+    pub async fn claim_due(&self, max: usize) -> Result<Vec<Claim>> {
         let now = now_ms();
         let members = self
             .store
@@ -163,35 +156,47 @@ impl Core {
                 },
             )
             .await?;
-        let mut report = PassReport::default();
-        let mut work = Vec::new();
-        for m in members {
-            let Some((_, id)) = m.split_once(':') else {
+        let mut claims = Vec::new();
+        for member in members {
+            let Some((_, id)) = member.split_once(':') else {
                 continue;
             };
-            let lease = records::delivery_lease(id);
+            let id = id.to_string();
             if self
                 .store
-                .put_if_absent(&lease, random_hex(8).into_bytes(), Some(LEASE_MS))
+                .put_if_absent(
+                    &records::delivery_lease(&id),
+                    random_hex(8).into_bytes(),
+                    Some(LEASE_MS),
+                )
                 .await?
             {
-                work.push((m.clone(), id.to_string()));
+                claims.push(Claim { member, id });
             }
         }
-        let results = futures_util::future::join_all(
-            work.iter().map(|(m, id)| self.deliver_one(m, id, timeout)),
-        )
-        .await;
-        for r in results {
-            match r {
-                Ok(Outcome::Delivered) => report.delivered += 1,
-                Ok(Outcome::Retry) => report.retried += 1,
-                Ok(Outcome::Failed) => report.failed += 1,
-                Ok(Outcome::Gone) => {}
-                Err(e) => tracing::warn!(error = %e, "delivery pass: a job failed to update"),
-            }
-        }
-        Ok(report)
+        Ok(claims)
+    }
+
+    /// Delivers one claimed job (each runs on its own, so one slow
+    /// endpoint holds up only its own deliveries).
+    pub async fn deliver_claim(&self, c: &Claim, timeout: Duration) -> Result<Outcome> {
+        self.deliver_one(&c.member, &c.id, timeout).await
+    }
+
+    /// At most `per_endpoint` deliveries in flight to one origin.
+    async fn endpoint_permit(&self, url: &url::Url) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let origin = url.origin().ascii_serialization();
+        let sem = {
+            let mut map = self.endpoints.lock().ok()?;
+            map.entry(origin)
+                .or_insert_with(|| {
+                    std::sync::Arc::new(tokio::sync::Semaphore::new(
+                        self.settings.delivery_per_endpoint.max(1),
+                    ))
+                })
+                .clone()
+        };
+        sem.acquire_owned().await.ok()
     }
 
     async fn deliver_one(&self, member: &str, id: &str, timeout: Duration) -> Result<Outcome> {
@@ -239,6 +244,7 @@ impl Core {
             .join(" ");
         let started = std::time::Instant::now();
         let url = url::Url::parse(&job.url).map_err(|e| Error::Internal(e.to_string()))?;
+        let _permit = self.endpoint_permit(&url).await;
         let res = self
             .outbound
             .send(
@@ -434,7 +440,15 @@ impl Core {
     }
 }
 
-enum Outcome {
+/// A due job this process leased.
+pub struct Claim {
+    member: String,
+    id: String,
+}
+
+/// What one delivery attempt came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
     Delivered,
     Retry,
     Failed,

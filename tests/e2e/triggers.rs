@@ -869,13 +869,15 @@ async fn deploy_to_flaky_sink(
     status: u16,
     count: u32,
 ) -> (String, String) {
-    doubles
-        .post(
-            "http",
-            "fail",
-            json!({"status": status, "count": count, "path_prefix": path}),
-        )
-        .await;
+    if count > 0 {
+        doubles
+            .post(
+                "http",
+                "fail",
+                json!({"status": status, "count": count, "path_prefix": path}),
+            )
+            .await;
+    }
     let sink = format!("{}{path}", doubles.url("http"));
     let (st, v, _) = s
         .post(
@@ -1047,5 +1049,49 @@ async fn a_410_deactivates_the_webhook_until_reset() {
     assert_eq!(
         bodies[1]["event"]["body"]["n"], 3,
         "delivered again after the reset; n=2 was shed"
+    );
+}
+
+/// One slow receiver does not delay another's deliveries.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_endpoint_does_not_delay_the_others() {
+    let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Embedded, "isolation").await;
+    let base = format!("/v1/connect/{}", p.id);
+    let (id, url) =
+        deploy_to_flaky_sink(&doubles, &s, &bearer, &base, "/anything/fast", 200, 0).await;
+    doubles
+        .post(
+            "http",
+            "fail",
+            json!({"delay_ms": 4000, "count": 10, "path_prefix": "/anything/slow"}),
+        )
+        .await;
+    let urls = json!({"webhook_urls": [format!("{}/anything/slow", doubles.url("http")), format!("{}/anything/fast", doubles.url("http"))]});
+    let (st, v, _) = s
+        .call(
+            Method::PUT,
+            &format!("{base}/deployed-triggers/{id}/webhooks?external_user_id=u1"),
+            &bearer,
+            None,
+            Some(urls),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let started = std::time::Instant::now();
+    // The first event's slow delivery is in flight when the others arrive.
+    for n in 0..3 {
+        client()
+            .post(&url)
+            .json(&json!({"n": n}))
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    received(&doubles, "/anything/fast", 3).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(3500),
+        "the fast receiver waited for the slow one: {:?}",
+        started.elapsed()
     );
 }

@@ -16,6 +16,8 @@ pub struct WorkerSettings {
     pub delivery_timeout: Duration,
     /// Jobs claimed per pass.
     pub delivery_batch: usize,
+    /// Deliveries in flight at once in this process.
+    pub delivery_in_flight: usize,
 }
 
 /// Runs every worker job until `shutdown` turns true.
@@ -50,19 +52,37 @@ async fn housekeeping(core: Arc<Core>, every: Duration, mut shutdown: watch::Rec
     }
 }
 
-/// Delivers due events; loops at once while there is work, else polls.
+/// Delivers due events. Each claimed delivery runs as its own task (a slow
+/// receiver holds up only its own deliveries); at most `delivery_in_flight`
+/// run at once. Loops at once while there is work, else polls.
 async fn delivery(core: Arc<Core>, s: &WorkerSettings, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(s.delivery_in_flight.max(1)));
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let busy = match core.deliver_due(s.delivery_batch, s.delivery_timeout).await {
-            Ok(r) => r.delivered + r.retried + r.failed > 0,
-            Err(e) => {
-                tracing::warn!(error = %e, "delivery pass failed; retrying");
-                false
-            }
+        let free = slots.available_permits().min(s.delivery_batch);
+        let claims = if free == 0 {
+            Vec::new()
+        } else {
+            core.claim_due(free).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "claiming deliveries failed; retrying");
+                Vec::new()
+            })
         };
+        let busy = !claims.is_empty();
+        for c in claims {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let (core, timeout) = (core.clone(), s.delivery_timeout);
+            tokio::spawn(async move {
+                if let Err(e) = core.deliver_claim(&c, timeout).await {
+                    tracing::warn!(error = %e, "delivery failed to update; its lease will expire and it is retried");
+                }
+                drop(permit);
+            });
+        }
         if !busy {
             tokio::select! {
                 _ = tokio::time::sleep(s.delivery_poll) => {}
