@@ -115,6 +115,7 @@ impl Core {
     ) -> Result<Vec<Op>> {
         let body = envelope(t, d, ev).to_string();
         let mut ops = Vec::new();
+        let mut due = Vec::new();
         for w in self.delivery_targets(t, d).await? {
             let job = DeliveryJob {
                 id: new_id("dlv"),
@@ -133,11 +134,14 @@ impl Core {
                 failed_at: None,
             };
             ops.push(records::put(records::delivery_job(&job.id), &job));
-            ops.push(records::index_add(
+            due.push(records::index_add(
                 records::deliveries_due(),
                 &due_member(job.due_ms, &job.id),
             ));
         }
+        // Records before the index entries that point at them (see
+        // `Store::commit`'s slot order).
+        ops.extend(due);
         Ok(ops)
     }
 
@@ -201,12 +205,18 @@ impl Core {
 
     async fn deliver_one(&self, member: &str, id: &str, timeout: Duration) -> Result<Outcome> {
         let Some(mut job) = self.read::<DeliveryJob>(&records::delivery_job(id)).await? else {
-            self.store
-                .commit(vec![records::index_remove(
-                    records::deliveries_due(),
-                    member,
-                )])
-                .await?;
+            // An entry without its job: drop it only once it is old. A young
+            // one may belong to a commit still landing on another slot.
+            let due: u64 = member
+                .split(':')
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0);
+            let mut ops = vec![Op::Delete(records::delivery_lease(id))];
+            if now_ms().saturating_sub(due) > LEASE_MS {
+                ops.push(records::index_remove(records::deliveries_due(), member));
+            }
+            self.store.commit(ops).await?;
             return Ok(Outcome::Gone);
         };
         let d: Option<Deployment> = self

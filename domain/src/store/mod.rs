@@ -109,7 +109,8 @@ pub trait Store: Send + Sync + 'static {
     /// Reads several keys at once (of one slot on Redis Cluster).
     async fn get_many(&self, keys: &[Key]) -> StoreResult<Vec<Option<Vec<u8>>>>;
     /// Applies all ops atomically. Ops of different slots are atomic per slot
-    /// on Redis; on the embedded store the whole commit is one transaction.
+    /// on Redis, committed in the order each slot first appears; on the
+    /// embedded store the whole commit is one transaction.
     async fn commit(&self, ops: Vec<Op>) -> StoreResult<()>;
     /// Writes only if the key does not exist; returns whether it wrote.
     async fn put_if_absent(

@@ -3,7 +3,6 @@
 //! that each slot is a Redis Cluster hash tag, indexes as score-0 sorted sets
 //! read with ZRANGEBYLEX.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -116,9 +115,16 @@ impl Store for RedisStore {
     }
 
     async fn commit(&self, ops: Vec<Op>) -> StoreResult<()> {
-        let mut by_slot: BTreeMap<String, Vec<Op>> = BTreeMap::new();
+        // Slots commit in the order they first appear, so a caller that
+        // writes a record before the index entry pointing at it never lets
+        // a reader find the entry first.
+        let mut by_slot: Vec<(String, Vec<Op>)> = Vec::new();
         for op in ops {
-            by_slot.entry(op.key().slot.clone()).or_default().push(op);
+            let slot = op.key().slot.clone();
+            match by_slot.iter_mut().find(|(s, _)| *s == slot) {
+                Some((_, v)) => v.push(op),
+                None => by_slot.push((slot, vec![op])),
+            }
         }
         let mut c = self.conn.clone();
         for (_, ops) in by_slot {
