@@ -93,6 +93,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         events_retained: cfg.triggers.events_retained,
         key_overlap_secs: cfg.delivery.key_overlap_secs,
         delivery_per_endpoint: cfg.delivery.per_endpoint,
+        retry_schedule_secs: cfg.delivery.retry_schedule_secs.clone(),
     };
     let core = Core::new(store, keyring, catalog, settings)
         .await

@@ -42,6 +42,7 @@ pub struct TriggersConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct DeliveryConfig {
     pub timeout_secs: u64,
+    pub retry_schedule_secs: Vec<u64>,
     pub in_flight: usize,
     pub per_endpoint: usize,
     pub key_overlap_secs: u64,

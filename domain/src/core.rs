@@ -34,6 +34,8 @@ pub struct CoreSettings {
     pub key_overlap_secs: u64,
     /// Deliveries in flight to one origin at once, per process.
     pub delivery_per_endpoint: usize,
+    /// Seconds before each retry; empty means the default schedule.
+    pub retry_schedule_secs: Vec<u64>,
 }
 
 impl Default for CoreSettings {
@@ -49,6 +51,7 @@ impl Default for CoreSettings {
             events_retained: 100,
             key_overlap_secs: 86_400,
             delivery_per_endpoint: 16,
+            retry_schedule_secs: Vec::new(),
         }
     }
 }

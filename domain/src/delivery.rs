@@ -298,11 +298,15 @@ impl Core {
         job.last_status = status;
         job.last_error = error;
         let ok = status.is_some_and(|s| (200..300).contains(&s));
+        let schedule: &[u64] = if self.settings.retry_schedule_secs.is_empty() {
+            DEFAULT_SCHEDULE
+        } else {
+            &self.settings.retry_schedule_secs
+        };
         let outcome = if ok {
             ops.push(Op::Delete(records::delivery_job(id)));
             Outcome::Delivered
-        } else if status == Some(410)
-            || (job.attempts - job.round_start) as usize > DEFAULT_SCHEDULE.len()
+        } else if status == Some(410) || (job.attempts - job.round_start) as usize > schedule.len()
         {
             // Dead letter: kept, no longer due, until redelivered.
             job.failed_at = Some(now_ms());
@@ -315,7 +319,7 @@ impl Core {
         } else {
             // Attempts since the last manual redelivery pick the delay.
             let n = (job.attempts - job.round_start).max(1) as usize;
-            let base = DEFAULT_SCHEDULE[(n - 1).min(DEFAULT_SCHEDULE.len() - 1)];
+            let base = schedule[(n - 1).min(schedule.len() - 1)];
             // Retry-After may ask for longer than the schedule, never shorter.
             let delay = retry_after.map_or(base, |r| r.max(base));
             // ±20 % jitter, so retries of many jobs do not arrive together.

@@ -1095,3 +1095,38 @@ async fn a_slow_endpoint_does_not_delay_the_others() {
         started.elapsed()
     );
 }
+
+/// A failed attempt is retried on the configured schedule, with the same
+/// `webhook-id`, and the attempts log shows both.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_attempts_are_retried_on_the_configured_schedule() {
+    let doubles = crate::harness::Doubles::start();
+    let inst = doubles
+        .configure(Instance::new(Backend::Embedded), true)
+        .with_env("SWITCHBOARD_DELIVERY__RETRY_SCHEDULE_SECS", "[1, 1]");
+    let p = inst.create_project("retries");
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    let base = format!("/v1/connect/{}", p.id);
+    let (_, url) =
+        deploy_to_flaky_sink(&doubles, &s, &bearer, &base, "/anything/retry", 500, 1).await;
+    let started = std::time::Instant::now();
+    client()
+        .post(&url)
+        .json(&json!({"n": 1}))
+        .send()
+        .await
+        .unwrap();
+    let got = received(&doubles, "/anything/retry", 2).await;
+    assert_eq!(got[0]["status"], 500);
+    assert_eq!(got[1]["status"], 200);
+    assert_eq!(
+        got[0]["headers"]["webhook-id"],
+        got[1]["headers"]["webhook-id"]
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "retried after about 1 s, not 5: {:?}",
+        started.elapsed()
+    );
+}
