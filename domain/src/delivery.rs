@@ -219,6 +219,14 @@ impl Core {
             self.store.commit(ops).await?;
             return Ok(Outcome::Gone);
         };
+        // A claim made from a stale read of the due index: the job was
+        // delivered, rescheduled or dead-lettered meanwhile. Leave it.
+        if job.failed_at.is_some() || due_member(job.due_ms, id) != member {
+            self.store
+                .commit(vec![Op::Delete(records::delivery_lease(id))])
+                .await?;
+            return Ok(Outcome::Gone);
+        }
         let d: Option<Deployment> = self
             .read(&records::deployment(&job.tenant, &job.deployment_id))
             .await?;

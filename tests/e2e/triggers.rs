@@ -267,9 +267,7 @@ async fn connected(
     token: &str,
     cfmap: serde_json::Value,
 ) -> String {
-    doubles
-        .post(app, "tokens", json!({"token": token, "expires_in": null}))
-        .await;
+    doubles.accept_token(app, token).await;
     s.import_account(bearer, project, "u1", app, cfmap).await
 }
 
@@ -902,15 +900,19 @@ async fn deploy_to_flaky_sink(
 async fn failed_deliveries_are_listed_and_replayed() {
     let (doubles, _inst, p, s, bearer) = with_doubles(Backend::Embedded, "replay").await;
     let base = format!("/v1/connect/{}", p.id);
-    let (_, url) =
+    // Two triggers on the same flaky sink: a 410 also deactivates the
+    // webhook it answers, so each event needs a webhook of its own.
+    let (_, first_url) =
         deploy_to_flaky_sink(&doubles, &s, &bearer, &base, "/anything/flaky", 410, 2).await;
+    let (_, second_url) =
+        deploy_to_flaky_sink(&doubles, &s, &bearer, &base, "/anything/flaky", 410, 0).await;
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64;
-    for n in 0..2 {
+    for (n, url) in [&first_url, &second_url].into_iter().enumerate() {
         client()
-            .post(&url)
+            .post(url)
             .json(&json!({"n": n}))
             .send()
             .await
