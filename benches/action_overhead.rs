@@ -13,19 +13,18 @@ mod common;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use base64::Engine;
-use common::{Proc, Stats, drive, free_port, post_json, switchboard};
+use common::{
+    Proc, Stats, access_token, bench_secs, create_project, drive, free_port, post_json,
+    switchboard, wait_ready,
+};
 use serde_json::{Value, json};
 
 const USER: &str = "bench-user";
 
 fn main() {
-    let secs: u64 = std::env::var("SWITCHBOARD_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let secs = bench_secs();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut doubles = Command::new("node")
         .arg(root.join("tests/doubles/server.mjs"))
@@ -51,16 +50,7 @@ fn main() {
     };
     let mut admin = switchboard(dir.path(), port, None);
     cmd(&mut admin);
-    let out = admin
-        .args(["admin", "--json", "create-project", "--name", "bench"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = create_project(admin);
     let mut serve = switchboard(dir.path(), port, None);
     cmd(&mut serve);
     let _server = Proc(serve.arg("all").stderr(Stdio::null()).spawn().unwrap());
@@ -73,20 +63,11 @@ fn main() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
         let base = format!("http://127.0.0.1:{port}");
-        for _ in 0..200 {
-            if http.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_ready(&http, &base).await;
         // The double accepts this token; the account carries it.
         post_json(&http, format!("{github}/__control/tokens"), None, json!({"token": "gho_bench", "expires_in": null})).await;
         post_json(&http, format!("{github}/__control/config"), None, json!({"rate_limit": 100_000_000})).await;
-        let grant = json!({"grant_type": "client_credentials", "client_id": p["client_id"], "client_secret": p["client_secret"]});
-        let bearer = post_json(&http, format!("{base}/v1/oauth/token"), None, grant).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let bearer = access_token(&http, &base, &p).await;
         let project = p["project_id"].as_str().unwrap().to_string();
         let ct = post_json(&http, format!("{base}/v1/connect/{project}/tokens"), Some(&bearer), json!({"external_user_id": USER})).await;
         let acct = post_json(

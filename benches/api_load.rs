@@ -9,27 +9,20 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Stdio;
 
-use common::{Proc, drive, free_port, post_json, row, switchboard};
-use serde_json::{Value, json};
+use common::{
+    Proc, access_token, bench_secs, create_project, drive, free_port, post_json, row, start_redis,
+    switchboard, wait_ready,
+};
+use serde_json::json;
 
 const CONCURRENCY: usize = 64;
 
 async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let out = switchboard(dir.path(), port, redis)
-        .args(["admin", "--json", "create-project", "--name", "bench"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = create_project(switchboard(dir.path(), port, redis));
     let _server = Proc(
         switchboard(dir.path(), port, redis)
             .arg("all")
@@ -43,20 +36,8 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap();
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let grant = json!({"grant_type": "client_credentials", "client_id": p["client_id"], "client_secret": p["client_secret"]});
-    let tok = post_json(&http, format!("{base}/v1/oauth/token"), None, grant).await;
-    let bearer = tok["access_token"].as_str().unwrap().to_string();
+    wait_ready(&http, &base).await;
+    let bearer = access_token(&http, &base, &p).await;
     let project = p["project_id"].as_str().unwrap().to_string();
 
     // 10 accounts for the user whose accounts are listed.
@@ -122,36 +103,13 @@ async fn bench_backend(name: &str, redis: Option<&str>, secs: u64) -> Vec<String
 }
 
 fn main() {
-    let secs: u64 = std::env::var("SWITCHBOARD_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let secs = bench_secs();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let redis_port = free_port();
-    let redis_dir = tempfile::tempdir().unwrap();
-    let _redis = Proc(
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(redis_dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is required (apt-get install redis-server)"),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let redis_url = format!("redis://127.0.0.1:{redis_port}/");
+    let redis = start_redis();
+    let redis_url = redis.url.clone();
     let mut rows = rt.block_on(bench_backend("embedded", None, secs));
     rows.extend(rt.block_on(bench_backend("redis", Some(&redis_url), secs)));
     println!("{CONCURRENCY} concurrent connections, {secs} s per case after 1 s warm-up\n");

@@ -16,7 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{App, HttpServer, web};
-use common::{Proc, Stats, drive, free_port, post_json, switchboard};
+use common::{
+    Proc, Stats, access_token, bench_secs, create_project, drive, free_port, post_json,
+    start_redis, switchboard, wait_ready,
+};
 use serde_json::{Value, json};
 
 fn now_ms() -> u64 {
@@ -96,16 +99,7 @@ async fn start(
     };
     let mut admin = switchboard(dir, port, redis);
     tune(&mut admin);
-    let out = admin
-        .args(["admin", "--json", "create-project", "--name", "bench"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = create_project(admin);
     let mut procs = Vec::new();
     let roles: Vec<&str> = match redis {
         None => vec!["all"],
@@ -120,23 +114,8 @@ async fn start(
     }
     let pids = procs.iter().map(|p| p.0.id()).collect();
     let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let grant = json!({"grant_type": "client_credentials", "client_id": p["client_id"], "client_secret": p["client_secret"]});
-    let bearer =
-        post_json(http, format!("{base}/v1/oauth/token"), None, grant).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    wait_ready(http, &base).await;
+    let bearer = access_token(http, &base, &p).await;
     Setup {
         procs,
         pids,
@@ -258,37 +237,14 @@ async fn case(
 }
 
 fn main() {
-    let secs: u64 = std::env::var("SWITCHBOARD_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10);
+    let secs = bench_secs();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let redis_port = free_port();
-    let redis_dir = tempfile::tempdir().unwrap();
-    let _redis = Proc(
-        Command::new("redis-server")
-            .args([
-                "--port",
-                &redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(redis_dir.path())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is required (apt-get install redis-server)"),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let redis_url = format!("redis://127.0.0.1:{redis_port}/");
+    let redis = start_redis();
+    let redis_url = redis.url.clone();
     let rows = rt.block_on(async {
         let sink = web::Data::new(Sink::default());
         let sink_port = free_port();

@@ -122,3 +122,87 @@ pub fn row(backend: &str, case: &str, s: &Stats) -> String {
         s.rps, s.p50_ms, s.p99_ms, s.errors
     )
 }
+
+/// Measured seconds per case: `SWITCHBOARD_BENCH_SECS`, default 10.
+pub fn bench_secs() -> u64 {
+    std::env::var("SWITCHBOARD_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+}
+
+/// A redis-server of the bench's own, persistence off, on a free port.
+pub struct ThrowawayRedis {
+    _proc: Proc,
+    _dir: tempfile::TempDir,
+    pub url: String,
+}
+
+pub fn start_redis() -> ThrowawayRedis {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let proc = Proc(
+        Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is required (apt-get install redis-server)"),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    ThrowawayRedis {
+        _proc: proc,
+        _dir: dir,
+        url: format!("redis://127.0.0.1:{port}/"),
+    }
+}
+
+/// `admin create-project` with `cmd` (a configured `switchboard` command);
+/// returns its JSON (project id and client credentials).
+pub fn create_project(mut cmd: Command) -> Value {
+    let out = cmd
+        .args(["admin", "--json", "create-project", "--name", "bench"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Waits until the server at `base` is ready.
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not become ready");
+}
+
+/// An access token for the project `create_project` returned.
+pub async fn access_token(http: &reqwest::Client, base: &str, p: &Value) -> String {
+    let grant = serde_json::json!({"grant_type": "client_credentials", "client_id": p["client_id"], "client_secret": p["client_secret"]});
+    post_json(http, format!("{base}/v1/oauth/token"), None, grant).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

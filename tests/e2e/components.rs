@@ -29,54 +29,32 @@ impl World {
         let server = inst.start().await;
         let bearer = server.token(&project).await;
         let user = "user-1".to_string();
-        doubles
-            .post(
+        let mut accounts = Vec::new();
+        for (app, token, cfmap) in [
+            (
                 "slack",
-                "tokens",
-                json!({"token": "xoxb-valid", "expires_in": null}),
-            )
-            .await;
-        doubles
-            .post(
-                "github",
-                "tokens",
-                json!({"token": "gho_valid", "expires_in": null}),
-            )
-            .await;
-        doubles
-            .post(
-                "stripe",
-                "tokens",
-                json!({"token": "sk_test_valid1234", "expires_in": null}),
-            )
-            .await;
-        let slack = server
-            .import_account(
-                &bearer,
-                &project.id,
-                &user,
-                "slack",
+                "xoxb-valid",
                 json!({"oauth_access_token": "xoxb-valid"}),
-            )
-            .await;
-        let github = server
-            .import_account(
-                &bearer,
-                &project.id,
-                &user,
+            ),
+            (
                 "github",
+                "gho_valid",
                 json!({"oauth_access_token": "gho_valid"}),
-            )
-            .await;
-        let stripe = server
-            .import_account(
-                &bearer,
-                &project.id,
-                &user,
+            ),
+            (
                 "stripe",
+                "sk_test_valid1234",
                 json!({"api_key": "sk_test_valid1234"}),
-            )
-            .await;
+            ),
+        ] {
+            doubles.accept_token(app, token).await;
+            accounts.push(
+                server
+                    .import_account(&bearer, &project.id, &user, app, cfmap)
+                    .await,
+            );
+        }
+        let [slack, github, stripe]: [String; 3] = accounts.try_into().unwrap();
         World {
             doubles,
             inst,
@@ -341,13 +319,7 @@ async fn actions_run(w: &World) {
     );
 
     // A GitHub personal access token works like an OAuth token.
-    w.doubles
-        .post(
-            "github",
-            "tokens",
-            json!({"token": "github_pat_x", "expires_in": null}),
-        )
-        .await;
+    w.doubles.accept_token("github", "github_pat_x").await;
     let pat = w
         .server
         .import_account(
@@ -925,13 +897,7 @@ async fn key_credentials_are_verified_when_the_project_requires_it() {
     ]));
     let server = inst.start().await;
     let bearer = server.token(&p).await;
-    doubles
-        .post(
-            "stripe",
-            "tokens",
-            json!({"token": "sk_test_good0001", "expires_in": null}),
-        )
-        .await;
+    doubles.accept_token("stripe", "sk_test_good0001").await;
     let ct = server.connect_token(&bearer, &p.id, None, "u").await;
     let (s, v) = {
         let (s, v, _) = server

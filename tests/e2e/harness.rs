@@ -499,6 +499,16 @@ impl Doubles {
             .await
     }
 
+    /// Makes the provider's double accept `token` (no expiry).
+    pub async fn accept_token(&self, provider: &str, token: &str) {
+        self.post(
+            provider,
+            "tokens",
+            json!({"token": token, "expires_in": null}),
+        )
+        .await;
+    }
+
     /// Requests the double received (control calls excluded).
     pub async fn requests(&self, provider: &str) -> Vec<Value> {
         self.control(provider, reqwest::Method::GET, "requests", None)

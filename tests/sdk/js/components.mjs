@@ -3,24 +3,13 @@
 // doubles. Env: SB_BASE_URL, SB_PROJECT_ID, SB_CLIENT_ID, SB_CLIENT_SECRET,
 // SB_USER, SB_SLACK_ACCOUNT, SB_GITHUB_ACCOUNT.
 import assert from "node:assert/strict";
-import { PipedreamClient } from "@pipedream/sdk";
+import { env, serverClient, stepper } from "./common.mjs";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const client = new PipedreamClient({
-  baseUrl: env("SB_BASE_URL"),
-  projectId: env("SB_PROJECT_ID"),
-  projectEnvironment: "production",
-  clientId: env("SB_CLIENT_ID"),
-  clientSecret: env("SB_CLIENT_SECRET"),
-});
+const client = serverClient("production");
 const externalUserId = env("SB_USER");
 const slack = { authProvisionId: env("SB_SLACK_ACCOUNT") };
 const github = { authProvisionId: env("SB_GITHUB_ACCOUNT") };
-const step = (name) => console.log(`js components: ${name}`);
+const step = stepper("js components");
 
 step("1. list and retrieve components, actions and triggers");
 const keys = [];

@@ -2,24 +2,13 @@
 // Env: SB_BASE_URL, SB_PROJECT_ID, SB_CLIENT_ID, SB_CLIENT_SECRET.
 // Exits non-zero (with the failing step) on any mismatch.
 import assert from "node:assert/strict";
-import { PipedreamClient } from "@pipedream/sdk";
+import { env, serverClient, stepper } from "./common.mjs";
 import { createFrontendClient } from "@pipedream/sdk/browser";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const baseUrl = env("SB_BASE_URL");
-const client = new PipedreamClient({
-  baseUrl,
-  projectId: env("SB_PROJECT_ID"),
-  projectEnvironment: "development",
-  clientId: env("SB_CLIENT_ID"),
-  clientSecret: env("SB_CLIENT_SECRET"),
-});
+const client = serverClient("development");
 const user = `js-user-${Date.now()}`;
-const step = (name) => console.log(`js: ${name}`);
+const step = stepper("js");
 
 step("1. access token");
 const bearer = await client.rawAccessToken;

@@ -4,25 +4,14 @@
 // resume, regenerate the signing key, delete.
 // Env: SB_BASE_URL, SB_PROJECT_ID, SB_CLIENT_ID, SB_CLIENT_SECRET, SB_HTTP_DOUBLE.
 import assert from "node:assert/strict";
-import { PipedreamClient } from "@pipedream/sdk";
+import { env, serverClient, stepper } from "./common.mjs";
 import { Webhook } from "standardwebhooks";
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
-const client = new PipedreamClient({
-  baseUrl: env("SB_BASE_URL"),
-  projectId: env("SB_PROJECT_ID"),
-  projectEnvironment: "production",
-  clientId: env("SB_CLIENT_ID"),
-  clientSecret: env("SB_CLIENT_SECRET"),
-});
+const client = serverClient("production");
 const double = env("SB_HTTP_DOUBLE");
 const externalUserId = `js-trigger-user-${Date.now()}`;
 const sinkPath = `/anything/js-sink-${Date.now()}`;
-const step = (name) => console.log(`js triggers: ${name}`);
+const step = stepper("js triggers");
 
 async function deliveries() {
   const r = await fetch(`${double}/__control/requests`);

@@ -5,30 +5,15 @@ proxy, against the provider doubles.
 Env: SB_BASE_URL, SB_PROJECT_ID, SB_CLIENT_ID, SB_CLIENT_SECRET, SB_USER,
 SB_SLACK_ACCOUNT, SB_GITHUB_ACCOUNT.
 """
-import os
 
-from pipedream import Pipedream
+from sb_common import env, server_client, stepper
 from pipedream.core.api_error import ApiError
 
 
-def env(k):
-    v = os.environ.get(k)
-    if not v:
-        raise SystemExit(f"{k} is not set")
-    return v
 
 
-def step(name):
-    print(f"py components: {name}", flush=True)
-
-
-client = Pipedream(
-    base_url=env("SB_BASE_URL"),
-    project_id=env("SB_PROJECT_ID"),
-    project_environment="production",
-    client_id=env("SB_CLIENT_ID"),
-    client_secret=env("SB_CLIENT_SECRET"),
-)
+client = server_client("production")
+step = stepper("py components")
 user = env("SB_USER")
 slack = {"authProvisionId": env("SB_SLACK_ACCOUNT")}
 github = {"authProvisionId": env("SB_GITHUB_ACCOUNT")}

@@ -5,32 +5,17 @@ The SDK validates every response with pydantic, so a wire-shape mismatch
 fails here as a ParsingError.
 """
 import json
-import os
 import time
 
-from pipedream import Pipedream
+from sb_common import env, server_client, stepper
 from pipedream.core.api_error import ApiError
 
 
-def env(k):
-    v = os.environ.get(k)
-    if not v:
-        raise SystemExit(f"{k} is not set")
-    return v
-
-
-def step(name):
-    print(f"py: {name}", flush=True)
 
 
 base_url = env("SB_BASE_URL")
-client = Pipedream(
-    base_url=base_url,
-    project_id=env("SB_PROJECT_ID"),
-    project_environment="production",
-    client_id=env("SB_CLIENT_ID"),
-    client_secret=env("SB_CLIENT_SECRET"),
-)
+client = server_client("production")
+step = stepper("py")
 user = f"py-user-{int(time.time() * 1000)}"
 
 step("1. access token")

@@ -6,23 +6,13 @@ events, pause, resume, regenerate the signing key, delete.
 Env: SB_BASE_URL, SB_PROJECT_ID, SB_CLIENT_ID, SB_CLIENT_SECRET, SB_HTTP_DOUBLE.
 """
 import json
-import os
 import time
 import urllib.request
 
-from pipedream import Pipedream
+from sb_common import env, server_client, stepper
 from standardwebhooks.webhooks import Webhook
 
 
-def env(k):
-    v = os.environ.get(k)
-    if not v:
-        raise SystemExit(f"{k} is not set")
-    return v
-
-
-def step(name):
-    print(f"py triggers: {name}", flush=True)
 
 
 def http(method, url, body=None):
@@ -34,13 +24,8 @@ def http(method, url, body=None):
         return e.code, e.read()
 
 
-client = Pipedream(
-    base_url=env("SB_BASE_URL"),
-    project_id=env("SB_PROJECT_ID"),
-    project_environment="production",
-    client_id=env("SB_CLIENT_ID"),
-    client_secret=env("SB_CLIENT_SECRET"),
-)
+client = server_client("production")
+step = stepper("py triggers")
 double = env("SB_HTTP_DOUBLE")
 user = f"py-trigger-user-{int(time.time() * 1000)}"
 sink_path = f"/anything/py-sink-{int(time.time() * 1000)}"
