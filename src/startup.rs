@@ -94,6 +94,12 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         key_overlap_secs: cfg.delivery.key_overlap_secs,
         delivery_per_endpoint: cfg.delivery.per_endpoint,
         retry_schedule_secs: cfg.delivery.retry_schedule_secs.clone(),
+        // Never shorter than two attempts' timeouts, or live deliveries move.
+        delivery_lease_ms: cfg
+            .delivery
+            .lease_secs
+            .max(2 * cfg.delivery.timeout_secs.max(1))
+            * 1000,
     };
     let core = Core::new(store, keyring, catalog, settings)
         .await
@@ -144,7 +150,7 @@ async fn run(cfg: Config, serve: bool, work: bool) -> anyhow::Result<()> {
                 housekeeping_interval: Duration::from_secs(
                     cfg.worker.housekeeping_interval_secs.max(1),
                 ),
-                delivery_poll: Duration::from_millis(cfg.delivery.poll_interval_ms.max(1)),
+                delivery_wait: Duration::from_millis(cfg.delivery.poll_interval_ms.max(1)),
                 delivery_timeout: Duration::from_secs(cfg.delivery.timeout_secs.max(1)),
                 delivery_batch: cfg.delivery.batch.max(1),
                 delivery_in_flight: cfg.delivery.in_flight.max(1),

@@ -48,6 +48,7 @@ pub struct DeliveryConfig {
     pub key_overlap_secs: u64,
     pub poll_interval_ms: u64,
     pub batch: usize,
+    pub lease_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -36,6 +36,9 @@ pub struct CoreSettings {
     pub delivery_per_endpoint: usize,
     /// Seconds before each retry; empty means the default schedule.
     pub retry_schedule_secs: Vec<u64>,
+    /// A delivery taken by a worker that then goes quiet this long is
+    /// taken over by another (longer than any attempt's timeout).
+    pub delivery_lease_ms: u64,
 }
 
 impl Default for CoreSettings {
@@ -52,6 +55,7 @@ impl Default for CoreSettings {
             key_overlap_secs: 86_400,
             delivery_per_endpoint: 16,
             retry_schedule_secs: Vec::new(),
+            delivery_lease_ms: 60_000,
         }
     }
 }
@@ -166,6 +170,33 @@ impl Core {
             Some(b) => Ok(Some(records::from_bytes(&b)?)),
             None => Ok(None),
         }
+    }
+
+    /// Read-modify-write of one record that others may write meanwhile:
+    /// `f` changes a fresh copy (returning whether it changed anything) and
+    /// the write lands only if the record is still what was read, else it
+    /// starts over. `None` when the record does not exist.
+    pub(crate) async fn modify<T, F>(&self, key: &Key, mut f: F) -> Result<Option<T>>
+    where
+        T: DeserializeOwned + serde::Serialize,
+        F: FnMut(&mut T) -> Result<bool>,
+    {
+        for _ in 0..50 {
+            let Some(raw) = self.store.get(key).await? else {
+                return Ok(None);
+            };
+            let mut v: T = records::from_bytes(&raw)?;
+            if !f(&mut v)? {
+                return Ok(Some(v));
+            }
+            if self.store.swap_if(key, &raw, records::to_bytes(&v)).await? {
+                return Ok(Some(v));
+            }
+        }
+        Err(crate::error::Error::Internal(format!(
+            "record {} kept changing under concurrent writers",
+            key.name
+        )))
     }
 
     pub fn keyring(&self) -> &Keyring {

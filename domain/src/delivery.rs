@@ -1,8 +1,15 @@
 //! Signed delivery of emitted events to the deployment's webhook URLs (or
-//! the project default). The queue lives in the store: a due-time index of
-//! jobs, each claimed under a lease that expires, so a worker killed
-//! mid-delivery leaves its job to be picked up again (at-least-once, with a
-//! stable `webhook-id` so receivers can dedupe).
+//! the project default). The queue lives in the store: ready deliveries in a
+//! work queue (a Redis stream with a consumer group), retries in a due-time
+//! index that workers promote into the queue when they come due. An entry
+//! stays pending with the worker that took it until acknowledged in the same
+//! commit that records the attempt, so a worker killed mid-delivery leaves
+//! its entries to be reclaimed after the lease (at-least-once, with a stable
+//! `webhook-id` so receivers can dedupe).
+//!
+//! A FIFO deployment's events wait in a line per webhook; the queue carries
+//! only "this line has work", and the worker holding the line's lock
+//! delivers its head, one event at a time.
 //!
 //! Signatures follow Standard Webhooks: `webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64 HMAC-SHA256(secret, "id.timestamp.body")>`.
@@ -25,8 +32,6 @@ use crate::records;
 use crate::store::{IndexRange, Op};
 use crate::triggers::{Deployment, EmittedEvent};
 
-/// How long a claimed job is a worker's before others may take it.
-const LEASE_MS: u64 = 60_000;
 /// Bytes of a receiver's response kept in the attempts log.
 const RESPONSE_KEPT: usize = 1024;
 
@@ -104,6 +109,34 @@ pub fn envelope(t: &Tenant, d: &Deployment, ev: &EmittedEvent) -> Value {
     })
 }
 
+/// A FIFO line's queue item: every event of one deployment to one webhook,
+/// delivered one at a time in the order accepted.
+fn line_item(deployment: &str, webhook: &str) -> String {
+    format!("fifo:{deployment}:{webhook}")
+}
+
+/// Orders a FIFO line: microseconds since the epoch, then a per-process
+/// counter for events accepted within one microsecond.
+fn line_member(job_id: &str) -> String {
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1_000_000;
+    format!("{micros:020}{n:06}:{job_id}")
+}
+
+/// What one attempt came to, with the writes that record it (the caller adds
+/// the queue bookkeeping and commits them together).
+struct Attempted {
+    outcome: Outcome,
+    job: DeliveryJob,
+    ops: Vec<Op>,
+    /// The failure to count against the webhook's delivery state, if any.
+    failure: Option<String>,
+    gone_for_good: bool,
+}
+
 impl Core {
     /// The ops that enqueue `ev` for each of the deployment's URLs, to
     /// commit together with the event itself.
@@ -115,7 +148,7 @@ impl Core {
     ) -> Result<Vec<Op>> {
         let body = envelope(t, d, ev).to_string();
         let mut ops = Vec::new();
-        let mut due = Vec::new();
+        let mut queued = Vec::new();
         for w in self.delivery_targets(t, d).await? {
             let job = DeliveryJob {
                 id: new_id("dlv"),
@@ -134,57 +167,200 @@ impl Core {
                 failed_at: None,
             };
             ops.push(records::put(records::delivery_job(&job.id), &job));
-            due.push(records::index_add(
-                records::deliveries_due(),
-                &due_member(job.due_ms, &job.id),
-            ));
+            if d.fifo {
+                queued.push(records::index_add(
+                    records::fifo_line(&d.id, &w.id),
+                    &line_member(&job.id),
+                ));
+                queued.push(push_ready(due_member(ev.ts, &line_item(&d.id, &w.id))));
+            } else {
+                queued.push(push_ready(due_member(job.due_ms, &job.id)));
+            }
         }
-        // Records before the index entries that point at them (see
+        // Records before the queue entries that point at them (see
         // `Store::commit`'s slot order).
-        ops.extend(due);
+        ops.extend(queued);
         Ok(ops)
     }
 
-    /// Claims up to `max` due jobs, each under a lease: a claim is this
-    /// process's to deliver until the lease runs out.
-    pub async fn claim_due(&self, max: usize) -> Result<Vec<Claim>> {
-        let now = now_ms();
-        let members = self
+    /// Takes up to `max` ready deliveries for `consumer`, waiting up to
+    /// `wait_ms` for one to arrive. Each stays this consumer's until it is
+    /// acknowledged or sits idle past the lease.
+    pub async fn claim_ready(
+        &self,
+        consumer: &str,
+        max: usize,
+        wait_ms: u64,
+    ) -> Result<Vec<Claim>> {
+        let entries = self
             .store
-            .index_range(
-                &records::deliveries_due(),
-                &IndexRange {
-                    after: None,
-                    before: Some(due_member(now + 1, "")),
-                    limit: max,
-                },
-            )
+            .queue_read(&records::deliveries_ready(), consumer, max, wait_ms)
             .await?;
-        let mut claims = Vec::new();
-        for member in members {
-            let Some((_, id)) = member.split_once(':') else {
-                continue;
-            };
-            let id = id.to_string();
-            if self
-                .store
-                .put_if_absent(
-                    &records::delivery_lease(&id),
-                    random_hex(8).into_bytes(),
-                    Some(LEASE_MS),
-                )
-                .await?
-            {
-                claims.push(Claim { member, id });
-            }
-        }
-        Ok(claims)
+        Ok(entries.into_iter().filter_map(Claim::from_entry).collect())
     }
 
-    /// Delivers one claimed job (each runs on its own, so one slow
+    /// Takes over deliveries whose consumer died or hung (idle past the lease).
+    pub async fn reclaim_stale(&self, consumer: &str, max: usize) -> Result<Vec<Claim>> {
+        let entries = self
+            .store
+            .queue_reclaim(
+                &records::deliveries_ready(),
+                consumer,
+                self.settings.delivery_lease_ms,
+                max,
+            )
+            .await?;
+        Ok(entries.into_iter().filter_map(Claim::from_entry).collect())
+    }
+
+    /// Moves retries that have come due into the ready queue; returns how many.
+    pub async fn promote_due_deliveries(&self) -> Result<usize> {
+        Ok(self
+            .store
+            .promote_due(
+                &records::deliveries_due(),
+                &due_member(now_ms() + 1, ""),
+                &records::deliveries_ready(),
+                1000,
+            )
+            .await?)
+    }
+
+    /// Delivers one claimed entry (each runs on its own, so one slow
     /// endpoint holds up only its own deliveries).
     pub async fn deliver_claim(&self, c: &Claim, timeout: Duration) -> Result<Outcome> {
-        self.deliver_one(&c.member, &c.id, timeout).await
+        if let Some(line) = c.id.strip_prefix("fifo:") {
+            return self.deliver_line(c, line, timeout).await;
+        }
+        let Some(job) = self
+            .read::<DeliveryJob>(&records::delivery_job(&c.id))
+            .await?
+        else {
+            // An entry without its job: drop it only once it is old. A young
+            // one may belong to a commit still landing on another slot; left
+            // pending, it is looked at again after the lease.
+            if now_ms().saturating_sub(c.due_ms) > self.settings.delivery_lease_ms {
+                self.store.commit(vec![c.ack()]).await?;
+            }
+            return Ok(Outcome::Gone);
+        };
+        // An entry made stale since (the job was delivered, rescheduled or
+        // dead-lettered meanwhile): leave the job be.
+        if job.failed_at.is_some() || job.due_ms != c.due_ms {
+            self.store.commit(vec![c.ack()]).await?;
+            return Ok(Outcome::Gone);
+        }
+        let mut a = self.attempt(job, timeout).await?;
+        if a.outcome == Outcome::Retry {
+            a.ops.push(records::index_add(
+                records::deliveries_due(),
+                &due_member(a.job.due_ms, &a.job.id),
+            ));
+        }
+        a.ops.push(c.ack());
+        self.finish(a).await
+    }
+
+    /// Commits an attempt and counts it on the webhook's delivery state.
+    async fn finish(&self, a: Attempted) -> Result<Outcome> {
+        self.store.commit(a.ops).await?;
+        if a.outcome != Outcome::Gone {
+            self.record_health(
+                &a.job.tenant,
+                &a.job.deployment_id,
+                &a.job.webhook_id,
+                a.failure,
+                a.gone_for_good,
+            )
+            .await?;
+        }
+        Ok(a.outcome)
+    }
+
+    /// Delivers a FIFO line's events in order, one at a time, while this
+    /// worker holds the line's lock. A failing head holds the line until it
+    /// is delivered or dead-lettered; its retry comes back as a due item.
+    async fn deliver_line(&self, c: &Claim, line: &str, timeout: Duration) -> Result<Outcome> {
+        let Some((dep, wh)) = line.split_once(':') else {
+            self.store.commit(vec![c.ack()]).await?;
+            return Ok(Outcome::Gone);
+        };
+        let (index, lock) = (records::fifo_line(dep, wh), records::fifo_lock(dep, wh));
+        let token = random_hex(8);
+        if !self
+            .store
+            .put_if_absent(
+                &lock,
+                token.clone().into_bytes(),
+                Some(self.settings.delivery_lease_ms),
+            )
+            .await?
+        {
+            // The holder looks at the line again after it lets go.
+            self.store.commit(vec![c.ack()]).await?;
+            return Ok(Outcome::Gone);
+        }
+        let mut last = Outcome::Gone;
+        // Whether the head waits for a retry, which is already scheduled.
+        let mut waiting = false;
+        // A bounded turn, so one busy line cannot keep a worker forever, and
+        // well inside the lock's lease, so no one else takes the line meanwhile.
+        let started = std::time::Instant::now();
+        let turn = Duration::from_millis(self.settings.delivery_lease_ms / 2);
+        while started.elapsed() + timeout < turn {
+            let head = self
+                .store
+                .index_range(
+                    &index,
+                    &IndexRange {
+                        limit: 1,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let Some(member) = head.into_iter().next() else {
+                break;
+            };
+            let id = member.split_once(':').map_or("", |(_, id)| id).to_string();
+            let Some(job) = self
+                .read::<DeliveryJob>(&records::delivery_job(&id))
+                .await?
+            else {
+                self.store
+                    .commit(vec![records::index_remove(index.clone(), &member)])
+                    .await?;
+                continue;
+            };
+            if job.due_ms > now_ms() {
+                waiting = true;
+                break;
+            }
+            let mut a = self.attempt(job, timeout).await?;
+            let retry = a.outcome == Outcome::Retry;
+            if retry {
+                a.ops.push(records::index_add(
+                    records::deliveries_due(),
+                    &due_member(a.job.due_ms, &line_item(dep, wh)),
+                ));
+            } else {
+                // Delivered, dead-lettered or gone: the next event's turn.
+                a.ops.push(records::index_remove(index.clone(), &member));
+            }
+            last = self.finish(a).await?;
+            if retry {
+                waiting = true;
+                break;
+            }
+        }
+        self.store.delete_if_equals(&lock, token.as_bytes()).await?;
+        // Events queued while we held the lock had their items dropped: if
+        // the line still has work, hand it on.
+        let mut ops = vec![c.ack()];
+        if !waiting && self.store.index_count(&index).await? > 0 {
+            ops.push(push_ready(due_member(now_ms(), &line_item(dep, wh))));
+        }
+        self.store.commit(ops).await?;
+        Ok(last)
     }
 
     /// At most `per_endpoint` deliveries in flight to one origin.
@@ -203,55 +379,29 @@ impl Core {
         sem.acquire_owned().await.ok()
     }
 
-    async fn deliver_one(&self, member: &str, id: &str, timeout: Duration) -> Result<Outcome> {
-        let Some(mut job) = self.read::<DeliveryJob>(&records::delivery_job(id)).await? else {
-            // An entry without its job: drop it only once it is old. A young
-            // one may belong to a commit still landing on another slot.
-            let due: u64 = member
-                .split(':')
-                .next()
-                .and_then(|d| d.parse().ok())
-                .unwrap_or(0);
-            let mut ops = vec![Op::Delete(records::delivery_lease(id))];
-            if now_ms().saturating_sub(due) > LEASE_MS {
-                ops.push(records::index_remove(records::deliveries_due(), member));
-            }
-            self.store.commit(ops).await?;
-            return Ok(Outcome::Gone);
+    /// One attempt to deliver `job`: signs, sends, and works out what comes
+    /// next (delivered, retried on the schedule, or dead-lettered).
+    async fn attempt(&self, mut job: DeliveryJob, timeout: Duration) -> Result<Attempted> {
+        let id = job.id.clone();
+        let gone = |job: DeliveryJob| Attempted {
+            outcome: Outcome::Gone,
+            ops: vec![Op::Delete(records::delivery_job(&job.id))],
+            job,
+            failure: None,
+            gone_for_good: false,
         };
-        // A claim made from a stale read of the due index: the job was
-        // delivered, rescheduled or dead-lettered meanwhile. Leave it.
-        if job.failed_at.is_some() || due_member(job.due_ms, id) != member {
-            self.store
-                .commit(vec![Op::Delete(records::delivery_lease(id))])
-                .await?;
-            return Ok(Outcome::Gone);
-        }
         let d: Option<Deployment> = self
             .read(&records::deployment(&job.tenant, &job.deployment_id))
             .await?;
         let Some(d) = d else {
-            self.store
-                .commit(vec![
-                    Op::Delete(records::delivery_job(id)),
-                    records::index_remove(records::deliveries_due(), member),
-                ])
-                .await?;
-            return Ok(Outcome::Gone);
+            return Ok(gone(job));
         };
         // A webhook removed since the event was queued is not delivered to.
         let Some(keys) = self
             .signing_keys_for(&job.tenant, &d, &job.webhook_id)
             .await?
         else {
-            self.store
-                .commit(vec![
-                    Op::Delete(records::delivery_job(id)),
-                    records::index_remove(records::deliveries_due(), member),
-                    Op::Delete(records::delivery_lease(id)),
-                ])
-                .await?;
-            return Ok(Outcome::Gone);
+            return Ok(gone(job));
         };
         let ts = now_ms() / 1000;
         // During a key rotation's overlap, both signatures (space-separated).
@@ -295,14 +445,11 @@ impl Core {
             "ts": now_ms(), "status": status, "latency_ms": latency_ms, "error": error,
             "response": res.as_ref().ok().map(|r| String::from_utf8_lossy(&r.body[..r.body.len().min(RESPONSE_KEPT)]).into_owned()),
         });
-        let mut ops = vec![
-            records::index_remove(records::deliveries_due(), member),
-            Op::Put {
-                key: records::delivery_attempt(&job.id, job.attempts),
-                value: attempt.to_string().into_bytes(),
-                ttl_ms: Some(7 * 24 * 3600 * 1000),
-            },
-        ];
+        let mut ops = vec![Op::Put {
+            key: records::delivery_attempt(&job.id, job.attempts),
+            value: attempt.to_string().into_bytes(),
+            ttl_ms: Some(7 * 24 * 3600 * 1000),
+        }];
         job.last_status = status;
         job.last_error = error;
         let ok = status.is_some_and(|s| (200..300).contains(&s));
@@ -312,13 +459,13 @@ impl Core {
             &self.settings.retry_schedule_secs
         };
         let outcome = if ok {
-            ops.push(Op::Delete(records::delivery_job(id)));
+            ops.push(Op::Delete(records::delivery_job(&id)));
             Outcome::Delivered
         } else if status == Some(410) || (job.attempts - job.round_start) as usize > schedule.len()
         {
             // Dead letter: kept, no longer due, until redelivered.
             job.failed_at = Some(now_ms());
-            ops.push(records::put(records::delivery_job(id), &job));
+            ops.push(records::put(records::delivery_job(&id), &job));
             ops.push(records::index_add(
                 records::deliveries_dead(&job.tenant),
                 &job.id,
@@ -334,29 +481,28 @@ impl Core {
             let jitter = (delay * 1000 / 5) as f64
                 * ((crate::ids::random_bytes::<1>()[0] as f64 / 127.5) - 1.0);
             job.due_ms = now_ms() + ((delay * 1000) as f64 + jitter).max(0.0) as u64;
-            ops.push(records::put(records::delivery_job(id), &job));
-            ops.push(records::index_add(
-                records::deliveries_due(),
-                &due_member(job.due_ms, &job.id),
-            ));
+            ops.push(records::put(records::delivery_job(&id), &job));
             Outcome::Retry
         };
-        ops.push(Op::Delete(records::delivery_lease(id)));
-        self.store.commit(ops).await?;
         let failure = (!ok).then(|| {
             job.last_error
                 .clone()
                 .unwrap_or_else(|| format!("HTTP {}", status.unwrap_or_default()))
         });
-        self.record_health(
-            &job.tenant,
-            &job.deployment_id,
-            &job.webhook_id,
+        Ok(Attempted {
+            outcome,
+            job,
+            ops,
             failure,
-            status == Some(410),
-        )
-        .await?;
-        Ok(outcome)
+            gone_for_good: status == Some(410),
+        })
+    }
+}
+
+fn push_ready(item: String) -> Op {
+    Op::QueuePush {
+        queue: records::deliveries_ready(),
+        item,
     }
 }
 
@@ -423,7 +569,7 @@ impl Core {
             .commit(vec![
                 records::put(records::delivery_job(id), &job),
                 records::index_remove(records::deliveries_dead(t), id),
-                records::index_add(records::deliveries_due(), &due_member(job.due_ms, id)),
+                push_ready(due_member(job.due_ms, id)),
             ])
             .await?;
         Ok(job)
@@ -462,10 +608,29 @@ impl Core {
     }
 }
 
-/// A due job this process leased.
+/// A ready delivery handed to this process: a job id, or a FIFO line.
 pub struct Claim {
-    member: String,
+    entry: String,
+    due_ms: u64,
     id: String,
+}
+
+impl Claim {
+    fn from_entry(e: crate::store::QueueEntry) -> Option<Claim> {
+        let (due, id) = e.item.split_once(':')?;
+        Some(Claim {
+            due_ms: due.parse().ok()?,
+            id: id.to_string(),
+            entry: e.id,
+        })
+    }
+
+    fn ack(&self) -> Op {
+        Op::QueueAck {
+            queue: records::deliveries_ready(),
+            id: self.entry.clone(),
+        }
+    }
 }
 
 /// What one delivery attempt came to.

@@ -94,8 +94,14 @@ pub(crate) fn hook(id: &str) -> Key {
 pub(crate) fn delivery_job(id: &str) -> Key {
     Key::global(format!("dlv:{id}"), "job")
 }
-pub(crate) fn delivery_lease(id: &str) -> Key {
-    Key::global(format!("dlv:{id}"), "lease")
+pub(crate) fn deliveries_ready() -> Key {
+    Key::global("deliveries", "q:ready")
+}
+pub(crate) fn fifo_line(deployment: &str, webhook: &str) -> Key {
+    Key::global(format!("fifo:{deployment}:{webhook}"), "idx:line")
+}
+pub(crate) fn fifo_lock(deployment: &str, webhook: &str) -> Key {
+    Key::global(format!("fifo:{deployment}:{webhook}"), "lock")
 }
 pub(crate) fn delivery_attempt(id: &str, n: u32) -> Key {
     Key::global(format!("dlv:{id}"), format!("attempt:{n:04}"))

@@ -43,6 +43,9 @@ pub struct Deployment {
     /// id, cursors). Templates see it as `state`.
     #[serde(default)]
     pub state: Option<String>,
+    /// Deliver events one at a time per webhook, in the order accepted.
+    #[serde(default)]
+    pub fifo: bool,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -72,6 +75,7 @@ pub struct DeployRequest {
     pub configured_props: Map<String, Value>,
     pub webhook_url: Option<String>,
     pub emit_on_deploy: Option<bool>,
+    pub fifo: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -80,6 +84,7 @@ pub struct TriggerUpdate {
     pub configured_props: Option<Map<String, Value>>,
     pub name: Option<String>,
     pub emit_on_deploy: Option<bool>,
+    pub fifo: Option<bool>,
 }
 
 /// A deployment with its signing key opened (for server callers).
@@ -214,6 +219,7 @@ impl Core {
             active: true,
             name: format!("{} - {}", c.name, req.external_user_id),
             emit_on_deploy: req.emit_on_deploy.unwrap_or(true),
+            fifo: req.fifo.unwrap_or(false),
             hook_id: hook_id.clone(),
             signing_key: self.keyring.seal(key.as_bytes(), &signing_aad(t, &id)),
             webhooks: req
@@ -339,13 +345,28 @@ impl Core {
             }
             d.name = n;
         }
+        if let Some(f) = u.fifo {
+            d.fifo = f;
+        }
         if let Some(e) = u.emit_on_deploy {
             d.emit_on_deploy = e;
         }
-        d.updated_at = now_ms();
-        self.store
-            .commit(vec![records::put(records::deployment(t, id), &d)])
-            .await?;
+        // Delivery workers write webhooks' delivery state meanwhile: change
+        // what this update is about on the current record, keep the rest.
+        let changed = d;
+        let d = self
+            .modify::<Deployment, _>(&records::deployment(t, id), |cur| {
+                cur.configured_props = changed.configured_props.clone();
+                cur.active = changed.active;
+                cur.state = changed.state.clone();
+                cur.name = changed.name.clone();
+                cur.fifo = changed.fifo;
+                cur.emit_on_deploy = changed.emit_on_deploy;
+                cur.updated_at = now_ms();
+                Ok(true)
+            })
+            .await?
+            .ok_or_else(|| not_found(format!("deployed trigger {id:?} not found")))?;
         self.open_view(t, d)
     }
 
@@ -456,7 +477,7 @@ impl Core {
             sum,
         };
         let index = records::events_index(t, deployment_id);
-        let mut d: Deployment = self
+        let d: Deployment = self
             .read(&records::deployment(t, deployment_id))
             .await?
             .ok_or_else(|| not_found(format!("deployed trigger {deployment_id:?} not found")))?;
@@ -466,14 +487,17 @@ impl Core {
             records::index_add(index.clone(), &ev.id),
         ];
         ops.extend(self.enqueue_ops(t, &d, &ev).await?);
+        self.store.commit(ops).await?;
         // Deactivated webhooks shed the event; count it on them.
         if d.webhooks.iter().any(|w| !w.active) {
-            for w in d.webhooks.iter_mut().filter(|w| !w.active) {
-                w.delivery_state.sheds += 1;
-            }
-            ops.push(records::put(records::deployment(t, deployment_id), &d));
+            self.modify::<Deployment, _>(&records::deployment(t, deployment_id), |d| {
+                for w in d.webhooks.iter_mut().filter(|w| !w.active) {
+                    w.delivery_state.sheds += 1;
+                }
+                Ok(true)
+            })
+            .await?;
         }
-        self.store.commit(ops).await?;
         let keep = self.settings.events_retained.max(1) as u64;
         let count = self.store.index_count(&index).await?;
         if count > keep {

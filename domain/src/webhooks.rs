@@ -190,22 +190,25 @@ impl Core {
         for u in &urls {
             crate::validate::http_url("webhook_urls", u)?;
         }
-        let mut d = self.user_deployment(t, dc, ext).await?;
-        let mut next = Vec::new();
-        for u in urls {
-            if next.iter().any(|w: &TriggerWebhook| w.url == u) {
-                continue;
-            }
-            match d.webhooks.iter().find(|w| w.url == u) {
-                Some(w) => next.push(w.clone()),
-                None => next.push(self.new_webhook(t, dc, &u, None)),
-            }
-        }
-        d.webhooks = next;
-        d.updated_at = now_ms();
-        self.store
-            .commit(vec![records::put(records::deployment(t, dc), &d)])
-            .await?;
+        self.user_deployment(t, dc, ext).await?;
+        let d = self
+            .modify::<Deployment, _>(&records::deployment(t, dc), |d| {
+                let mut next = Vec::new();
+                for u in &urls {
+                    if next.iter().any(|w: &TriggerWebhook| &w.url == u) {
+                        continue;
+                    }
+                    match d.webhooks.iter().find(|w| &w.url == u) {
+                        Some(w) => next.push(w.clone()),
+                        None => next.push(self.new_webhook(t, dc, u, None)),
+                    }
+                }
+                d.webhooks = next;
+                d.updated_at = now_ms();
+                Ok(true)
+            })
+            .await?
+            .ok_or_else(|| not_found(format!("deployed trigger {dc:?} not found")))?;
         d.webhooks
             .iter()
             .map(|w| self.open_webhook(t, dc, w))
@@ -243,16 +246,22 @@ impl Core {
         dc: &str,
         ext: &str,
         wh: &str,
-        f: impl FnOnce(&Self, &mut TriggerWebhook) -> Option<String>,
+        f: impl FnMut(&Self, &mut TriggerWebhook) -> Option<String>,
     ) -> Result<WebhookView> {
-        let mut d = self.user_deployment(t, dc, ext).await?;
+        self.user_deployment(t, dc, ext).await?;
+        let mut key = None;
+        let mut f = f;
+        let d = self
+            .modify::<Deployment, _>(&records::deployment(t, dc), |d| {
+                let i = position(d, wh)?;
+                key = f(self, &mut d.webhooks[i]);
+                d.webhooks[i].updated_at = now_ms();
+                d.updated_at = now_ms();
+                Ok(true)
+            })
+            .await?
+            .ok_or_else(|| not_found(format!("deployed trigger {dc:?} not found")))?;
         let i = position(&d, wh)?;
-        let key = f(self, &mut d.webhooks[i]);
-        d.webhooks[i].updated_at = now_ms();
-        d.updated_at = now_ms();
-        self.store
-            .commit(vec![records::put(records::deployment(t, dc), &d)])
-            .await?;
         match key {
             Some(signing_key) => Ok(WebhookView {
                 webhook: d.webhooks[i].clone(),
@@ -274,31 +283,29 @@ impl Core {
         failure: Option<String>,
         gone: bool,
     ) -> Result<()> {
-        if let Some(mut d) = self.read::<Deployment>(&records::deployment(t, dc)).await?
-            && let Some(w) = d.webhooks.iter_mut().find(|w| w.id == wh)
-        {
+        // Both records are written by the API too: change them in place.
+        let mut own = false;
+        self.modify::<Deployment, _>(&records::deployment(t, dc), |d| {
+            let Some(w) = d.webhooks.iter_mut().find(|w| w.id == wh) else {
+                return Ok(false);
+            };
+            own = true;
             if failure.is_none() && w.delivery_state.consecutive_failures == 0 {
-                return Ok(()); // the common case writes nothing
+                return Ok(false); // the common case writes nothing
             }
-            w.active = w.delivery_state.record(failure, gone);
-            return self
-                .store
-                .commit(vec![records::put(records::deployment(t, dc), &d)])
-                .await
-                .map_err(Into::into);
-        }
-        if let Some(mut w) = self
-            .read::<TriggerWebhook>(&records::default_webhook(t))
-            .await?
-            && w.id == wh
-        {
-            if failure.is_none() && w.delivery_state.consecutive_failures == 0 {
-                return Ok(());
-            }
-            w.active = w.delivery_state.record(failure, gone);
-            self.store
-                .commit(vec![records::put(records::default_webhook(t), &w)])
-                .await?;
+            w.active = w.delivery_state.record(failure.clone(), gone);
+            Ok(true)
+        })
+        .await?;
+        if !own {
+            self.modify::<TriggerWebhook, _>(&records::default_webhook(t), |w| {
+                if w.id != wh || (failure.is_none() && w.delivery_state.consecutive_failures == 0) {
+                    return Ok(false);
+                }
+                w.active = w.delivery_state.record(failure.clone(), gone);
+                Ok(true)
+            })
+            .await?;
         }
         Ok(())
     }

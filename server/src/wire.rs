@@ -79,6 +79,7 @@ pub fn deployed_trigger(d: &Deployment, c: Option<&Component>, signing_key: Opti
         "name": d.name,
         "name_slug": slug,
         "emit_on_deploy": d.emit_on_deploy,
+        "fifo": d.fifo,
         "callback_observations": null,
     });
     if let Some(k) = signing_key {

@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_domain::Core;
-use tokio::sync::watch;
+use switchboard_domain::delivery::Claim;
+use tokio::sync::{Semaphore, watch};
 
 pub struct WorkerSettings {
     pub housekeeping_interval: Duration,
-    /// How long an idle delivery loop waits before looking again.
-    pub delivery_poll: Duration,
+    /// How long an idle delivery loop waits for an event before looking
+    /// again (an arrival wakes it at once).
+    pub delivery_wait: Duration,
     /// Per-attempt timeout towards a receiver.
     pub delivery_timeout: Duration,
-    /// Jobs claimed per pass.
+    /// Deliveries taken per read.
     pub delivery_batch: usize,
     /// Deliveries in flight at once in this process.
     pub delivery_in_flight: usize,
@@ -23,13 +25,29 @@ pub struct WorkerSettings {
 /// Runs every worker job until `shutdown` turns true.
 pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Receiver<bool>) {
     tracing::info!(store = core.store.kind(), "workers started");
+    // This process's name in the queue's consumer group: unique per run, so
+    // a restarted worker never inherits a dead one's pending entries except
+    // by reclaiming them.
+    let consumer = format!(
+        "w{}-{}",
+        std::process::id(),
+        switchboard_domain::ids::random_hex(4)
+    );
+    let slots = Arc::new(Semaphore::new(settings.delivery_in_flight.max(1)));
     tokio::join!(
         housekeeping(
             core.clone(),
             settings.housekeeping_interval,
             shutdown.clone()
         ),
-        delivery(core, &settings, shutdown),
+        delivery(
+            core.clone(),
+            &settings,
+            &consumer,
+            slots.clone(),
+            shutdown.clone()
+        ),
+        retries_and_reclaims(core, &settings, &consumer, slots, shutdown),
     );
     tracing::info!("workers stopped");
 }
@@ -52,41 +70,90 @@ async fn housekeeping(core: Arc<Core>, every: Duration, mut shutdown: watch::Rec
     }
 }
 
-/// Delivers due events. Each claimed delivery runs as its own task (a slow
-/// receiver holds up only its own deliveries); at most `delivery_in_flight`
-/// run at once. Loops at once while there is work, else polls.
-async fn delivery(core: Arc<Core>, s: &WorkerSettings, mut shutdown: watch::Receiver<bool>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(s.delivery_in_flight.max(1)));
+/// Delivers ready events as they arrive. Each delivery runs as its own task
+/// (a slow receiver holds up only its own deliveries); at most
+/// `delivery_in_flight` run at once.
+async fn delivery(
+    core: Arc<Core>,
+    s: &WorkerSettings,
+    consumer: &str,
+    slots: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let wait = s.delivery_wait.as_millis() as u64;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let free = slots.available_permits().min(s.delivery_batch);
-        let claims = if free == 0 {
-            Vec::new()
-        } else {
-            core.claim_due(free).await.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "claiming deliveries failed; retrying");
-                Vec::new()
-            })
+        // Wait for room before taking work, so nothing taken sits unstarted.
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
         };
-        let busy = !claims.is_empty();
-        for c in claims {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
-            };
-            let (core, timeout) = (core.clone(), s.delivery_timeout);
-            tokio::spawn(async move {
-                if let Err(e) = core.deliver_claim(&c, timeout).await {
-                    tracing::warn!(error = %e, "delivery failed to update; its lease will expire and it is retried");
-                }
-                drop(permit);
-            });
+        let room = (slots.available_permits() + 1).min(s.delivery_batch.max(1));
+        drop(first);
+        match core.claim_ready(consumer, room, wait).await {
+            Ok(claims) => spawn_all(&core, &slots, claims, s.delivery_timeout).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the delivery queue failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
-        if !busy {
-            tokio::select! {
-                _ = tokio::time::sleep(s.delivery_poll) => {}
-                _ = shutdown.wait_for(|stop| *stop) => return,
+    }
+}
+
+async fn spawn_all(
+    core: &Arc<Core>,
+    slots: &Arc<Semaphore>,
+    claims: Vec<Claim>,
+    timeout: Duration,
+) {
+    for c in claims {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let core = core.clone();
+        tokio::spawn(async move {
+            if let Err(e) = core.deliver_claim(&c, timeout).await {
+                tracing::warn!(error = %e, "delivery failed to update; another worker takes it over after the lease");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Moves retries into the ready queue as they come due, and takes over
+/// deliveries left by workers that died mid-delivery.
+async fn retries_and_reclaims(
+    core: Arc<Core>,
+    s: &WorkerSettings,
+    consumer: &str,
+    slots: Arc<Semaphore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if let Err(e) = core.promote_due_deliveries().await {
+            tracing::warn!(error = %e, "promoting due retries failed; retrying");
+        }
+        n += 1;
+        // Every second: cheap, and a dead worker's work moves soon after its lease.
+        if n.is_multiple_of(10) {
+            match core.reclaim_stale(consumer, s.delivery_batch.max(1)).await {
+                Ok(claims) if !claims.is_empty() => {
+                    tracing::info!(
+                        n = claims.len(),
+                        "took over deliveries from a worker that went quiet"
+                    );
+                    spawn_all(&core, &slots, claims, s.delivery_timeout).await;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reclaiming deliveries failed; retrying"),
             }
         }
     }

@@ -18,6 +18,9 @@ async fn run_all(s: &dyn Store) {
     put_if_absent_is_exclusive(s).await;
     locks_are_released_only_by_their_owner(s).await;
     counters_count_within_a_window(s).await;
+    swaps_only_what_was_read(s).await;
+    queues_hand_out_each_entry_once_until_reclaimed(s).await;
+    due_index_members_are_promoted_once(s).await;
     s.ping().await.unwrap();
 }
 
@@ -155,6 +158,23 @@ async fn locks_are_released_only_by_their_owner(s: &dyn Store) {
     assert!(!s.delete_if_equals(&k, b"me").await.unwrap());
 }
 
+async fn swaps_only_what_was_read(s: &dyn Store) {
+    let k = Key::global("cas", "rec");
+    assert!(
+        !s.swap_if(&k, b"v0", b"v1".to_vec()).await.unwrap(),
+        "absent"
+    );
+    s.commit(vec![Op::put(k.clone(), b"v0".to_vec())])
+        .await
+        .unwrap();
+    assert!(s.swap_if(&k, b"v0", b"v1".to_vec()).await.unwrap());
+    assert!(
+        !s.swap_if(&k, b"v0", b"v2".to_vec()).await.unwrap(),
+        "a writer that read the old value loses"
+    );
+    assert_eq!(s.get(&k).await.unwrap().as_deref(), Some(&b"v1"[..]));
+}
+
 async fn counters_count_within_a_window(s: &dyn Store) {
     let k = Key::global("rl:x", "");
     for i in 1..=3 {
@@ -164,6 +184,118 @@ async fn counters_count_within_a_window(s: &dyn Store) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(s.incr_window(&k, 200).await.unwrap().0, 1, "new window");
+}
+
+async fn queues_hand_out_each_entry_once_until_reclaimed(s: &dyn Store) {
+    let q = Key::global("qs", "q:work");
+    // Nothing there: a blocking read waits its time and returns empty.
+    let t0 = std::time::Instant::now();
+    assert!(s.queue_read(&q, "c1", 10, 150).await.unwrap().is_empty());
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(100));
+    s.commit(
+        (1..=3)
+            .map(|i| Op::QueuePush {
+                queue: q.clone(),
+                item: format!("item{i}"),
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let a = s.queue_read(&q, "c1", 2, 0).await.unwrap();
+    let items: Vec<_> = a.iter().map(|e| e.item.as_str()).collect();
+    assert_eq!(items, ["item1", "item2"], "in order, at most max");
+    let b = s.queue_read(&q, "c2", 10, 0).await.unwrap();
+    assert_eq!(b.len(), 1, "another consumer gets only what is left");
+    assert_eq!(b[0].item, "item3");
+    assert!(s.queue_read(&q, "c2", 10, 0).await.unwrap().is_empty());
+    // c1 acknowledges one entry and dies holding the other.
+    s.commit(vec![Op::QueueAck {
+        queue: q.clone(),
+        id: a[0].id.clone(),
+    }])
+    .await
+    .unwrap();
+    assert!(
+        s.queue_reclaim(&q, "c2", 60_000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "young pending entries stay with their consumer"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let mut back: Vec<_> = s
+        .queue_reclaim(&q, "c2", 100, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.item)
+        .collect();
+    back.sort();
+    assert_eq!(
+        back,
+        ["item2", "item3"],
+        "idle entries move; acked ones do not"
+    );
+    assert!(
+        s.queue_reclaim(&q, "c3", 100, 10).await.unwrap().is_empty(),
+        "a reclaim resets the idle time"
+    );
+    // A blocked reader wakes when an item arrives.
+    let (read, _) = tokio::join!(s.queue_read(&q, "c1", 10, 5_000), async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        s.commit(vec![Op::QueuePush {
+            queue: q.clone(),
+            item: "late".into(),
+        }])
+        .await
+        .unwrap();
+    });
+    assert_eq!(read.unwrap()[0].item, "late");
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(4),
+        "woken, not timed out"
+    );
+}
+
+async fn due_index_members_are_promoted_once(s: &dyn Store) {
+    let ix = Key::global("qd", "idx:due");
+    let q = Key::global("qd", "q:ready");
+    s.commit(
+        ["0001:a", "0002:b", "0009:c"]
+            .iter()
+            .map(|m| Op::IndexAdd {
+                index: ix.clone(),
+                member: m.to_string(),
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let (n1, n2) = tokio::join!(
+        s.promote_due(&ix, "0005", &q, 10),
+        s.promote_due(&ix, "0005", &q, 10)
+    );
+    assert_eq!(n1.unwrap() + n2.unwrap(), 2, "each due member moves once");
+    let got: Vec<_> = s
+        .queue_read(&q, "c", 10, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.item)
+        .collect();
+    assert_eq!(got, ["0001:a", "0002:b"]);
+    let left = s
+        .index_range(
+            &ix,
+            &IndexRange {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(left, ["0009:c"], "members not yet due stay");
 }
 
 #[tokio::test]

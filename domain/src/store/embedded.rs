@@ -1,6 +1,10 @@
 //! The embedded backend: one redb file in the data directory. ACID commits
 //! with immediate durability; blocking calls run on tokio's blocking pool.
 //! Rate-limit counters live in memory, since an embedded store has one process.
+//! Queues are tables of items and of pending entries; handing out and
+//! reclaiming entries commits without fsync (a crash forgets who held an
+//! entry, so it is handed out again: at-least-once), and a waiting reader
+//! is woken in memory when items arrive.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -9,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{IndexRange, Key, Op, Store, StoreError, StoreResult};
+use super::{IndexRange, Key, Op, QueueEntry, Store, StoreError, StoreResult};
 use crate::clock::now_ms;
 
 /// Full key -> 8-byte big-endian expiry (0 = never) followed by the value.
@@ -18,6 +22,13 @@ const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv_v1");
 const IDX: TableDefinition<(&str, &str), ()> = TableDefinition::new("idx_v1");
 /// (expires at ms, full key) -> (), for sweeping.
 const EXP: TableDefinition<(u64, &str), ()> = TableDefinition::new("exp_v1");
+/// (queue, seq) -> item.
+const QITEMS: TableDefinition<(&str, u64), &str> = TableDefinition::new("qitems_v1");
+/// (queue, seq) -> (handed out at ms, consumer), for entries being worked on.
+const QPEND: TableDefinition<(&str, u64), (u64, &str)> = TableDefinition::new("qpend_v1");
+/// "<queue>\u{1}next" (next seq to assign) and "<queue>\u{1}read" (seqs up
+/// to here were handed out) -> seq.
+const QMETA: TableDefinition<&str, u64> = TableDefinition::new("qmeta_v1");
 
 const SCHEMA_KEY: &str = "\u{1}meta\u{1}schema_version";
 const SCHEMA_VERSION: &[u8] = b"1";
@@ -25,6 +36,8 @@ const SCHEMA_VERSION: &[u8] = b"1";
 pub struct EmbeddedStore {
     db: Arc<Database>,
     counters: Mutex<HashMap<String, (u64, u64)>>,
+    /// Wakes queue readers waiting for items.
+    arrivals: tokio::sync::Notify,
 }
 
 fn full(key: &Key) -> String {
@@ -65,6 +78,7 @@ impl EmbeddedStore {
         let store = EmbeddedStore {
             db: Arc::new(db),
             counters: Mutex::new(HashMap::new()),
+            arrivals: tokio::sync::Notify::new(),
         };
         store.init_schema()?;
         Ok(store)
@@ -76,6 +90,9 @@ impl EmbeddedStore {
             let mut kv = tx.open_table(KV).map_err(backend)?;
             tx.open_table(IDX).map_err(backend)?;
             tx.open_table(EXP).map_err(backend)?;
+            tx.open_table(QITEMS).map_err(backend)?;
+            tx.open_table(QPEND).map_err(backend)?;
+            tx.open_table(QMETA).map_err(backend)?;
             let existing = kv
                 .get(SCHEMA_KEY)
                 .map_err(backend)?
@@ -136,9 +153,96 @@ fn apply(tx: &redb::WriteTransaction, ops: &[Op], now: u64) -> StoreResult<()> {
                 idx.remove((full(index).as_str(), member.as_str()))
                     .map_err(backend)?;
             }
+            Op::QueuePush { queue, item } => push(tx, &full(queue), item)?,
+            Op::QueueAck { queue, id } => {
+                let q = full(queue);
+                if let Ok(seq) = id.parse::<u64>() {
+                    tx.open_table(QITEMS)
+                        .map_err(backend)?
+                        .remove((q.as_str(), seq))
+                        .map_err(backend)?;
+                    tx.open_table(QPEND)
+                        .map_err(backend)?
+                        .remove((q.as_str(), seq))
+                        .map_err(backend)?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+fn meta_key(queue: &str, what: &str) -> String {
+    format!("{queue}\u{1}{what}")
+}
+
+fn push(tx: &redb::WriteTransaction, queue: &str, item: &str) -> StoreResult<()> {
+    let mut meta = tx.open_table(QMETA).map_err(backend)?;
+    let k = meta_key(queue, "next");
+    let seq = meta
+        .get(k.as_str())
+        .map_err(backend)?
+        .map_or(1, |g| g.value());
+    meta.insert(k.as_str(), seq + 1).map_err(backend)?;
+    tx.open_table(QITEMS)
+        .map_err(backend)?
+        .insert((queue, seq), item)
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn has_push(ops: &[Op]) -> bool {
+    ops.iter().any(|op| matches!(op, Op::QueuePush { .. }))
+}
+
+/// A write transaction that is not fsynced: for bookkeeping a crash may lose.
+fn begin_lazy(db: &Database) -> StoreResult<redb::WriteTransaction> {
+    let mut tx = db.begin_write().map_err(backend)?;
+    tx.set_durability(redb::Durability::None).map_err(backend)?;
+    Ok(tx)
+}
+
+/// Hands out up to `max` unseen entries of `queue` to `consumer`.
+fn read_queue(
+    db: &Database,
+    queue: &str,
+    consumer: &str,
+    max: usize,
+) -> StoreResult<Vec<QueueEntry>> {
+    let tx = begin_lazy(db)?;
+    let now = now_ms();
+    let mut out = Vec::new();
+    {
+        let mut meta = tx.open_table(QMETA).map_err(backend)?;
+        let rk = meta_key(queue, "read");
+        let read = meta
+            .get(rk.as_str())
+            .map_err(backend)?
+            .map_or(0, |g| g.value());
+        let items = tx.open_table(QITEMS).map_err(backend)?;
+        let mut pend = tx.open_table(QPEND).map_err(backend)?;
+        let mut last = read;
+        for item in items
+            .range((queue, read + 1)..=(queue, u64::MAX))
+            .map_err(backend)?
+            .take(max)
+        {
+            let (k, v) = item.map_err(backend)?;
+            let seq = k.value().1;
+            pend.insert((queue, seq), (now, consumer))
+                .map_err(backend)?;
+            out.push(QueueEntry {
+                id: seq.to_string(),
+                item: v.value().to_string(),
+            });
+            last = seq;
+        }
+        if last != read {
+            meta.insert(rk.as_str(), last).map_err(backend)?;
+        }
+    }
+    tx.commit().map_err(backend)?;
+    Ok(out)
 }
 
 #[async_trait::async_trait]
@@ -176,12 +280,17 @@ impl Store for EmbeddedStore {
     }
 
     async fn commit(&self, ops: Vec<Op>) -> StoreResult<()> {
+        let pushed = has_push(&ops);
         self.blocking(move |db| {
             let tx = db.begin_write().map_err(backend)?;
             apply(&tx, &ops, now_ms())?;
             tx.commit().map_err(backend)
         })
-        .await
+        .await?;
+        if pushed {
+            self.arrivals.notify_waiters();
+        }
+        Ok(())
     }
 
     async fn put_if_absent(
@@ -228,6 +337,29 @@ impl Store for EmbeddedStore {
                 return Ok(false);
             }
             apply(&tx, &[Op::Delete(key)], now)?;
+            tx.commit().map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn swap_if(&self, key: &Key, expected: &[u8], value: Vec<u8>) -> StoreResult<bool> {
+        let key = key.clone();
+        let expected = expected.to_vec();
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(backend)?;
+            let now = now_ms();
+            let holds = {
+                let kv = tx.open_table(KV).map_err(backend)?;
+                kv.get(full(&key).as_str())
+                    .map_err(backend)?
+                    .and_then(|g| live(g.value(), now))
+                    .is_some_and(|v| v == expected)
+            };
+            if !holds {
+                return Ok(false);
+            }
+            apply(&tx, &[Op::put(key, value)], now)?;
             tx.commit().map_err(backend)?;
             Ok(true)
         })
@@ -303,6 +435,122 @@ impl Store for EmbeddedStore {
         }
         entry.1 += 1;
         Ok((entry.1, entry.0 - now))
+    }
+
+    async fn queue_read(
+        &self,
+        queue: &Key,
+        consumer: &str,
+        max: usize,
+        block_ms: u64,
+    ) -> StoreResult<Vec<QueueEntry>> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(block_ms);
+        loop {
+            // Registered before looking, so an arrival in between still wakes us.
+            let arrival = self.arrivals.notified();
+            tokio::pin!(arrival);
+            arrival.as_mut().enable();
+            let (q, c) = (full(queue), consumer.to_string());
+            let got = self.blocking(move |db| read_queue(db, &q, &c, max)).await?;
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(got);
+            }
+            if tokio::time::timeout_at(deadline, arrival).await.is_err() {
+                return Ok(got);
+            }
+        }
+    }
+
+    async fn queue_reclaim(
+        &self,
+        queue: &Key,
+        consumer: &str,
+        min_idle_ms: u64,
+        max: usize,
+    ) -> StoreResult<Vec<QueueEntry>> {
+        let (q, consumer) = (full(queue), consumer.to_string());
+        self.blocking(move |db| {
+            let tx = begin_lazy(db)?;
+            let now = now_ms();
+            let mut out = Vec::new();
+            {
+                let items = tx.open_table(QITEMS).map_err(backend)?;
+                let mut pend = tx.open_table(QPEND).map_err(backend)?;
+                let idle: Vec<u64> = pend
+                    .range((q.as_str(), 0)..=(q.as_str(), u64::MAX))
+                    .map_err(backend)?
+                    .filter_map(|item| {
+                        let (k, v) = item.ok()?;
+                        (now.saturating_sub(v.value().0) >= min_idle_ms).then(|| k.value().1)
+                    })
+                    .take(max)
+                    .collect();
+                for seq in idle {
+                    let item = items
+                        .get((q.as_str(), seq))
+                        .map_err(backend)?
+                        .map(|g| g.value().to_string());
+                    match item {
+                        Some(item) => {
+                            pend.insert((q.as_str(), seq), (now, consumer.as_str()))
+                                .map_err(backend)?;
+                            out.push(QueueEntry {
+                                id: seq.to_string(),
+                                item,
+                            });
+                        }
+                        None => {
+                            pend.remove((q.as_str(), seq)).map_err(backend)?;
+                        }
+                    }
+                }
+            }
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn promote_due(
+        &self,
+        index: &Key,
+        before: &str,
+        queue: &Key,
+        max: usize,
+    ) -> StoreResult<usize> {
+        let (ix, q, before) = (full(index), full(queue), before.to_string());
+        let n = self
+            .blocking(move |db| {
+                let tx = db.begin_write().map_err(backend)?;
+                let due: Vec<String> = {
+                    let table = tx.open_table(IDX).map_err(backend)?;
+                    table
+                        .range((ix.as_str(), "")..(ix.as_str(), before.as_str()))
+                        .map_err(backend)?
+                        .take(max)
+                        .map(|item| Ok(item.map_err(backend)?.0.value().1.to_string()))
+                        .collect::<StoreResult<_>>()?
+                };
+                if due.is_empty() {
+                    return Ok(0);
+                }
+                {
+                    let mut table = tx.open_table(IDX).map_err(backend)?;
+                    for m in &due {
+                        table.remove((ix.as_str(), m.as_str())).map_err(backend)?;
+                    }
+                }
+                for m in &due {
+                    push(&tx, &q, m)?;
+                }
+                tx.commit().map_err(backend)?;
+                Ok(due.len())
+            })
+            .await?;
+        if n > 0 {
+            self.arrivals.notify_waiters();
+        }
+        Ok(n)
     }
 
     async fn sweep_expired(&self) -> StoreResult<usize> {

@@ -3,7 +3,11 @@
 //! The interface is a small key-value model that both backends implement with
 //! the same semantics (checked by the conformance suite in `conformance.rs`):
 //! records with optional TTL, lexicographically ordered indexes (sorted sets)
-//! for listing and paging, atomic commits, and fixed-window counters.
+//! for listing and paging, atomic commits, fixed-window counters, and work
+//! queues: a Redis stream with one consumer group, where an entry handed to a
+//! consumer stays pending until acknowledged and is reclaimed by another
+//! once it sits idle too long (the embedded store keeps the same shape in
+//! redb tables).
 //!
 //! Every key names a *slot* (a Redis Cluster hash tag). Keys of one tenant
 //! share a slot, so a commit touching one tenant is one atomic MULTI even on
@@ -71,6 +75,23 @@ pub enum Op {
         index: Key,
         member: String,
     },
+    /// Appends an item to a work queue.
+    QueuePush {
+        queue: Key,
+        item: String,
+    },
+    /// Acknowledges (and drops) a queue entry handed out by `queue_read`.
+    QueueAck {
+        queue: Key,
+        id: String,
+    },
+}
+
+/// A queue entry handed to one consumer; pending until acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueEntry {
+    pub id: String,
+    pub item: String,
 }
 
 impl Op {
@@ -85,6 +106,7 @@ impl Op {
         match self {
             Op::Put { key, .. } | Op::Delete(key) => key,
             Op::IndexAdd { index, .. } | Op::IndexRemove { index, .. } => index,
+            Op::QueuePush { queue, .. } | Op::QueueAck { queue, .. } => queue,
         }
     }
 }
@@ -122,11 +144,42 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the key only if it holds `value` (releasing a lock one owns);
     /// returns whether it deleted.
     async fn delete_if_equals(&self, key: &Key, value: &[u8]) -> StoreResult<bool>;
+    /// Replaces the key's value (keeping no TTL) only if it still holds
+    /// `expected`; returns whether it wrote. Compare-and-swap for records
+    /// several writers update.
+    async fn swap_if(&self, key: &Key, expected: &[u8], value: Vec<u8>) -> StoreResult<bool>;
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>>;
     async fn index_count(&self, index: &Key) -> StoreResult<u64>;
     /// Counts a hit in a fixed window; returns the count so far and the ms
     /// left in the window.
     async fn incr_window(&self, key: &Key, window_ms: u64) -> StoreResult<(u64, u64)>;
+    /// Hands up to `max` queue entries no consumer has seen to `consumer`,
+    /// waiting up to `block_ms` for one to arrive when there are none.
+    async fn queue_read(
+        &self,
+        queue: &Key,
+        consumer: &str,
+        max: usize,
+        block_ms: u64,
+    ) -> StoreResult<Vec<QueueEntry>>;
+    /// Hands to `consumer` up to `max` entries pending with any consumer for
+    /// at least `min_idle_ms` (their consumer died or hung).
+    async fn queue_reclaim(
+        &self,
+        queue: &Key,
+        consumer: &str,
+        min_idle_ms: u64,
+        max: usize,
+    ) -> StoreResult<Vec<QueueEntry>>;
+    /// Atomically moves up to `max` index members sorting before `before`
+    /// into `queue` (as items); returns how many. Index and queue share a slot.
+    async fn promote_due(
+        &self,
+        index: &Key,
+        before: &str,
+        queue: &Key,
+        max: usize,
+    ) -> StoreResult<usize>;
     /// Removes expired records; a no-op where the backend expires keys itself.
     async fn sweep_expired(&self) -> StoreResult<usize>;
 }

@@ -1,18 +1,45 @@
 //! The Redis backend: one shared multiplexed `ConnectionManager` (it
 //! reconnects by itself), keys laid out as `<prefix>:v1:{<slot>}:<name>` so
 //! that each slot is a Redis Cluster hash tag, indexes as score-0 sorted sets
-//! read with ZRANGEBYLEX.
+//! read with ZRANGEBYLEX, queues as streams with one consumer group.
+//! Blocking queue reads get a connection of their own, since a blocked
+//! command would stall every request pipelined behind it on the shared one.
 
 use std::time::Duration;
 
 use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{IndexRange, Key, Op, Store, StoreError, StoreResult};
+use super::{IndexRange, Key, Op, QueueEntry, Store, StoreError, StoreResult};
+
+/// The one consumer group of every queue.
+const GROUP: &str = "workers";
+/// The stream field that holds a queue item.
+const FIELD: &str = "i";
 
 pub struct RedisStore {
     conn: ConnectionManager,
+    client: redis::Client,
+    blocking: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
     prefix: String,
+}
+
+/// Stream entries as `[id, [field, value, …]]`; a deleted entry's fields are nil.
+type RawEntries = Vec<(String, Option<Vec<String>>)>;
+
+fn entries(raw: RawEntries) -> Vec<QueueEntry> {
+    raw.into_iter()
+        .map(|(id, fields)| {
+            let item = fields
+                .and_then(|f| {
+                    f.chunks(2)
+                        .find(|kv| kv[0] == FIELD)
+                        .and_then(|kv| kv.get(1).cloned())
+                })
+                .unwrap_or_default();
+            QueueEntry { id, item }
+        })
+        .collect()
 }
 
 fn map_err(e: redis::RedisError) -> StoreError {
@@ -38,13 +65,77 @@ impl RedisStore {
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let conn = ConnectionManager::new_with_config(client, cfg)
+        let conn = ConnectionManager::new_with_config(client.clone(), cfg)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot reach redis at {url}: {e}")))?;
         Ok(RedisStore {
             conn,
+            client,
+            blocking: tokio::sync::Mutex::new(None),
             prefix: prefix.to_string(),
         })
+    }
+
+    /// Creates the queue's stream and consumer group if missing.
+    async fn ensure_group(&self, k: &str) -> StoreResult<()> {
+        let mut c = self.conn.clone();
+        let res: redis::RedisResult<()> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(k)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut c)
+            .await;
+        match res {
+            Err(e) if e.code() != Some("BUSYGROUP") => Err(map_err(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// XREADGROUP, on the dedicated connection when it may block.
+    async fn read_group(
+        &self,
+        k: &str,
+        consumer: &str,
+        max: usize,
+        block_ms: u64,
+    ) -> redis::RedisResult<Option<Vec<(String, RawEntries)>>> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(GROUP)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(max);
+        if block_ms == 0 {
+            cmd.arg("STREAMS").arg(k).arg(">");
+            let mut c = self.conn.clone();
+            return cmd.query_async(&mut c).await;
+        }
+        cmd.arg("BLOCK")
+            .arg(block_ms)
+            .arg("STREAMS")
+            .arg(k)
+            .arg(">");
+        let mut slot = self.blocking.lock().await;
+        if slot.is_none() {
+            let cfg = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(2)))
+                .set_response_timeout(Some(Duration::from_millis(block_ms + 2000)));
+            *slot = Some(
+                self.client
+                    .get_multiplexed_async_connection_with_config(&cfg)
+                    .await?,
+            );
+        }
+        let Some(c) = slot.as_mut() else {
+            return Ok(None);
+        };
+        let res = cmd.query_async(c).await;
+        if res.is_err() {
+            *slot = None; // reconnect next time
+        }
+        res
     }
 
     fn k(&self, key: &Key) -> String {
@@ -77,6 +168,18 @@ fn add_op(pipe: &mut redis::Pipeline, k: String, op: Op) {
         }
         Op::IndexRemove { member, .. } => {
             pipe.cmd("ZREM").arg(k).arg(member).ignore();
+        }
+        Op::QueuePush { item, .. } => {
+            pipe.cmd("XADD")
+                .arg(k)
+                .arg("*")
+                .arg(FIELD)
+                .arg(item)
+                .ignore();
+        }
+        Op::QueueAck { id, .. } => {
+            pipe.cmd("XACK").arg(&k).arg(GROUP).arg(&id).ignore();
+            pipe.cmd("XDEL").arg(k).arg(id).ignore();
         }
     }
 }
@@ -169,6 +272,21 @@ impl Store for RedisStore {
         Ok(n == 1)
     }
 
+    async fn swap_if(&self, key: &Key, expected: &[u8], value: Vec<u8>) -> StoreResult<bool> {
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 else return 0 end",
+        );
+        let mut c = self.conn.clone();
+        let n: i64 = script
+            .key(self.k(key))
+            .arg(expected)
+            .arg(value)
+            .invoke_async(&mut c)
+            .await
+            .map_err(map_err)?;
+        Ok(n == 1)
+    }
+
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>> {
         let k = self.k(index);
         let mut c = self.conn.clone();
@@ -232,6 +350,92 @@ impl Store for RedisStore {
             .await
             .map_err(map_err)?;
         Ok((count, ttl.max(0) as u64))
+    }
+
+    async fn queue_read(
+        &self,
+        queue: &Key,
+        consumer: &str,
+        max: usize,
+        block_ms: u64,
+    ) -> StoreResult<Vec<QueueEntry>> {
+        let k = self.k(queue);
+        let reply = match self.read_group(&k, consumer, max, block_ms).await {
+            Err(e) if e.code() == Some("NOGROUP") => {
+                self.ensure_group(&k).await?;
+                self.read_group(&k, consumer, max, block_ms).await
+            }
+            other => other,
+        }
+        .map_err(map_err)?;
+        Ok(reply
+            .into_iter()
+            .flatten()
+            .flat_map(|(_, raw)| entries(raw))
+            .collect())
+    }
+
+    async fn queue_reclaim(
+        &self,
+        queue: &Key,
+        consumer: &str,
+        min_idle_ms: u64,
+        max: usize,
+    ) -> StoreResult<Vec<QueueEntry>> {
+        let k = self.k(queue);
+        let mut out = Vec::new();
+        let mut cursor = "0-0".to_string();
+        loop {
+            let mut c = self.conn.clone();
+            let res: redis::RedisResult<(String, RawEntries, redis::Value)> =
+                redis::cmd("XAUTOCLAIM")
+                    .arg(&k)
+                    .arg(GROUP)
+                    .arg(consumer)
+                    .arg(min_idle_ms)
+                    .arg(&cursor)
+                    .arg("COUNT")
+                    .arg(max - out.len())
+                    .query_async(&mut c)
+                    .await;
+            let (next, raw, _) = match res {
+                Err(e) if e.code() == Some("NOGROUP") => return Ok(out),
+                r => r.map_err(map_err)?,
+            };
+            out.extend(entries(raw));
+            if next == "0-0" || out.len() >= max {
+                return Ok(out);
+            }
+            cursor = next;
+        }
+    }
+
+    async fn promote_due(
+        &self,
+        index: &Key,
+        before: &str,
+        queue: &Key,
+        max: usize,
+    ) -> StoreResult<usize> {
+        let script = redis::Script::new(
+            "local m = redis.call('ZRANGEBYLEX', KEYS[1], '-', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+             for _, v in ipairs(m) do
+               redis.call('ZREM', KEYS[1], v)
+               redis.call('XADD', KEYS[2], '*', ARGV[3], v)
+             end
+             return #m",
+        );
+        let mut c = self.conn.clone();
+        let n: i64 = script
+            .key(self.k(index))
+            .key(self.k(queue))
+            .arg(before)
+            .arg(max)
+            .arg(FIELD)
+            .invoke_async(&mut c)
+            .await
+            .map_err(map_err)?;
+        Ok(n.max(0) as usize)
     }
 
     async fn sweep_expired(&self) -> StoreResult<usize> {

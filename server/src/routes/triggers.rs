@@ -54,6 +54,8 @@ pub struct DeployBody {
     configured_props: Option<Value>,
     webhook_url: Option<String>,
     emit_on_deploy: Option<bool>,
+    /// Switchboard's extension: deliver in order, one at a time per webhook.
+    fifo: Option<bool>,
     #[allow(dead_code)]
     dynamic_props_id: Option<String>,
     #[allow(dead_code)]
@@ -76,6 +78,7 @@ pub async fn deploy(ctx: Ctx, body: web::Json<DeployBody>) -> ApiResult<HttpResp
                 configured_props: props_map(b.configured_props)?,
                 webhook_url: b.webhook_url,
                 emit_on_deploy: b.emit_on_deploy,
+                fifo: b.fifo,
             },
         )
         .await?;
@@ -144,6 +147,8 @@ pub struct UpdateBody {
     configured_props: Option<Value>,
     name: Option<String>,
     emit_on_deploy: Option<bool>,
+    /// Switchboard's extension: deliver in order, one at a time per webhook.
+    fifo: Option<bool>,
 }
 
 pub async fn update(
@@ -169,6 +174,7 @@ pub async fn update(
                 configured_props,
                 name: b.name,
                 emit_on_deploy: b.emit_on_deploy,
+                fifo: b.fifo,
             },
         )
         .await?;
