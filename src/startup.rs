@@ -87,6 +87,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         access_token_ttl_secs: cfg.auth.access_token_ttl_secs,
         connect_token_ttl_secs: cfg.auth.connect_token_ttl_secs,
         tokens_per_user_per_minute: cfg.rate_limits.tokens_per_user_per_minute,
+        hook_requests_per_minute: cfg.rate_limits.hook_requests_per_minute,
         accounts_per_project_per_5min: cfg.rate_limits.accounts_per_project_per_5min,
         allow_private_networks: cfg.outbound.allow_private_networks.clone(),
         proxy_timeout_secs: cfg.outbound.proxy_timeout_secs,
@@ -95,6 +96,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         delivery_per_endpoint: cfg.delivery.per_endpoint,
         retry_schedule_secs: cfg.delivery.retry_schedule_secs.clone(),
         // Never shorter than two attempts' timeouts, or live deliveries move.
+        deactivate_after_secs: cfg.delivery.deactivate_after_secs,
         delivery_lease_ms: cfg
             .delivery
             .lease_secs

@@ -39,7 +39,8 @@ pub fn switchboard(dir: &std::path::Path, port: u16, redis: Option<&str>) -> Com
         .env(
             "SWITCHBOARD_RATE_LIMITS__ACCOUNTS_PER_PROJECT_PER_5MIN",
             "0",
-        );
+        )
+        .env("SWITCHBOARD_RATE_LIMITS__HOOK_REQUESTS_PER_MINUTE", "0");
     c
 }
 

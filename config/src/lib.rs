@@ -49,6 +49,7 @@ pub struct DeliveryConfig {
     pub poll_interval_ms: u64,
     pub batch: usize,
     pub lease_secs: u64,
+    pub deactivate_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -102,6 +103,7 @@ pub struct EncryptionConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct RateLimitConfig {
     pub tokens_per_user_per_minute: u64,
+    pub hook_requests_per_minute: u64,
     pub accounts_per_project_per_5min: u64,
 }
 

@@ -24,6 +24,8 @@ pub struct CoreSettings {
     pub tokens_per_user_per_minute: u64,
     /// 0 disables.
     pub accounts_per_project_per_5min: u64,
+    /// Requests to one inbound URL per minute; 0 disables.
+    pub hook_requests_per_minute: u64,
     /// Non-public networks outbound requests may reach (CIDRs).
     pub allow_private_networks: Vec<String>,
     /// How long the proxy waits for the upstream before answering 504.
@@ -39,6 +41,8 @@ pub struct CoreSettings {
     /// A delivery taken by a worker that then goes quiet this long is
     /// taken over by another (longer than any attempt's timeout).
     pub delivery_lease_ms: u64,
+    /// A webhook failing without a success this long is deactivated.
+    pub deactivate_after_secs: u64,
 }
 
 impl Default for CoreSettings {
@@ -49,6 +53,7 @@ impl Default for CoreSettings {
             connect_token_ttl_secs: 14400,
             tokens_per_user_per_minute: 100,
             accounts_per_project_per_5min: 2000,
+            hook_requests_per_minute: 6000,
             allow_private_networks: Vec::new(),
             proxy_timeout_secs: 30,
             events_retained: 100,
@@ -56,6 +61,7 @@ impl Default for CoreSettings {
             delivery_per_endpoint: 16,
             retry_schedule_secs: Vec::new(),
             delivery_lease_ms: 60_000,
+            deactivate_after_secs: 5 * 86_400,
         }
     }
 }

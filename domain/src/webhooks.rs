@@ -32,8 +32,12 @@ pub struct TriggerWebhook {
 }
 
 /// How a webhook's deliveries are going (Pipedream's `delivery_state`):
-/// happy → penalty (3 failures in a row) → life_support (10) →
-/// deactivated (50, or a 410), when it gets no more deliveries until reset.
+/// happy → penalty (3 failures in a row) → life_support (10) → deactivated,
+/// when it gets no more deliveries until reset. Deactivation comes from a
+/// 410, or from failing without a single success for
+/// `delivery.deactivate_after_secs` (5 days by default, as Svix does), never
+/// from a count alone: a receiver down for a minute under heavy traffic
+/// fails thousands of attempts and must still get every event after.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryState {
     pub state: String,
@@ -43,6 +47,9 @@ pub struct DeliveryState {
     #[serde(default)]
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
+    /// Epoch ms of the first failure since the last success.
+    #[serde(default)]
+    pub failing_since: Option<u64>,
     /// Events not delivered because the webhook was deactivated.
     pub sheds: u32,
 }
@@ -54,6 +61,7 @@ impl Default for DeliveryState {
             since: None,
             last_error: None,
             consecutive_failures: 0,
+            failing_since: None,
             sheds: 0,
         }
     }
@@ -61,19 +69,21 @@ impl Default for DeliveryState {
 
 impl DeliveryState {
     /// Applies one attempt's outcome; returns whether the webhook stays active.
-    fn record(&mut self, failure: Option<String>, gone: bool) -> bool {
+    fn record(&mut self, failure: Option<String>, gone: bool, deactivate_after_ms: u64) -> bool {
         let before = self.state.clone();
+        let now = now_ms();
         match failure {
             None => {
                 self.consecutive_failures = 0;
+                self.failing_since = None;
                 self.state = "happy".into();
             }
             Some(e) => {
                 self.consecutive_failures += 1;
                 self.last_error = Some(e);
+                let since = *self.failing_since.get_or_insert(now);
                 self.state = match self.consecutive_failures {
-                    _ if gone => "deactivated",
-                    n if n >= 50 => "deactivated",
+                    _ if gone || now.saturating_sub(since) >= deactivate_after_ms => "deactivated",
                     n if n >= 10 => "life_support",
                     n if n >= 3 => "penalty",
                     _ => "happy",
@@ -82,7 +92,7 @@ impl DeliveryState {
             }
         }
         if self.state != before {
-            self.since = Some(now_ms() / 1000);
+            self.since = Some(now / 1000);
         }
         self.state != "deactivated"
     }
@@ -284,6 +294,7 @@ impl Core {
         gone: bool,
     ) -> Result<()> {
         // Both records are written by the API too: change them in place.
+        let after = self.settings.deactivate_after_secs * 1000;
         let mut own = false;
         self.modify::<Deployment, _>(&records::deployment(t, dc), |d| {
             let Some(w) = d.webhooks.iter_mut().find(|w| w.id == wh) else {
@@ -293,7 +304,7 @@ impl Core {
             if failure.is_none() && w.delivery_state.consecutive_failures == 0 {
                 return Ok(false); // the common case writes nothing
             }
-            w.active = w.delivery_state.record(failure.clone(), gone);
+            w.active = w.delivery_state.record(failure.clone(), gone, after);
             Ok(true)
         })
         .await?;
@@ -302,7 +313,7 @@ impl Core {
                 if w.id != wh || (failure.is_none() && w.delivery_state.consecutive_failures == 0) {
                     return Ok(false);
                 }
-                w.active = w.delivery_state.record(failure.clone(), gone);
+                w.active = w.delivery_state.record(failure.clone(), gone, after);
                 Ok(true)
             })
             .await?;

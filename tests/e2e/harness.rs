@@ -177,41 +177,60 @@ impl Instance {
     }
 
     pub async fn start(&self) -> Server {
+        self.start_role("all", self.port).await
+    }
+
+    /// Starts the binary as `role` (`all`, `serve` or `work`), listening on
+    /// `port` (the API's roles); several may share one Redis instance.
+    pub async fn start_role(&self, role: &str, port: u16) -> Server {
+        let path = if role == "all" {
+            self.log_path()
+        } else {
+            self.data_dir().join(format!("{role}-{port}.log"))
+        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.log_path())
+            .open(&path)
             .unwrap();
         let mut child = self
             .command()
-            .arg("all")
+            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .arg(role)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
         let http = client();
+        let base = format!("http://127.0.0.1:{port}");
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 panic!(
-                    "switchboard exited with {status} before it was ready:\n{}",
-                    std::fs::read_to_string(self.log_path()).unwrap_or_default()
+                    "switchboard {role} exited with {status} before it was ready:\n{}",
+                    std::fs::read_to_string(&path).unwrap_or_default()
                 );
             }
-            if let Ok(r) = http.get(format!("{}/readyz", self.base())).send().await
-                && r.status().is_success()
-            {
+            let ready = if role == "work" {
+                std::fs::read_to_string(&path).is_ok_and(|l| l.contains("workers started"))
+            } else {
+                http.get(format!("{base}/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            };
+            if ready {
                 break;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(20),
-                "switchboard not ready in 20 s"
+                "switchboard {role} not ready in 20 s"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Server {
             child: Some(child),
-            base: self.base(),
+            base,
             http,
         }
     }
@@ -246,6 +265,14 @@ pub struct Server {
 }
 
 impl Server {
+    /// SIGKILL: the process dies with whatever it has in flight.
+    pub fn kill(mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
     /// SIGTERM, then expect a clean exit.
     pub fn stop(mut self) {
         let mut child = self.child.take().unwrap();

@@ -1132,3 +1132,120 @@ async fn failed_attempts_are_retried_on_the_configured_schedule() {
         started.elapsed()
     );
 }
+
+/// FIFO mode: a deployment's events reach each webhook one at a time, in
+/// the order accepted, even while the receiver fails the first attempts.
+#[tokio::test(flavor = "multi_thread")]
+async fn fifo_deliveries_arrive_in_order_through_retries() {
+    let doubles = crate::harness::Doubles::start();
+    let inst = doubles
+        .configure(Instance::new(Backend::Redis), true)
+        .with_env("SWITCHBOARD_DELIVERY__RETRY_SCHEDULE_SECS", "[1, 1, 1, 1]");
+    let p = inst.create_project("fifo");
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    let base = format!("/v1/connect/{}", p.id);
+    let path = "/anything/fifo";
+    doubles
+        .post(
+            "http",
+            "fail",
+            json!({"status": 500, "count": 3, "path_prefix": path}),
+        )
+        .await;
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/triggers/deploy"),
+            &bearer,
+            json!({"id": "http-new-requests", "external_user_id": "u1", "fifo": true,
+                   "webhook_url": format!("{}{path}", doubles.url("http"))}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"]["fifo"], true);
+    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = client();
+    for n in 0..20 {
+        let r = http.post(&url).json(&json!({"n": n})).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let got = received(&doubles, path, 23).await;
+    let order: Vec<(u64, u64)> = got
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value =
+                serde_json::from_str(r["body"].as_str().unwrap_or("{}")).unwrap_or_default();
+            (
+                body["event"]["body"]["n"].as_u64().unwrap(),
+                r["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // Every attempt, failed or not, is of the line's head: n never goes back,
+    // and an event is attempted again until it is delivered.
+    assert!(
+        order.windows(2).all(|w| w[0].0 <= w[1].0),
+        "out of order: {order:?}"
+    );
+    let delivered: Vec<u64> = order
+        .iter()
+        .filter(|(_, st)| *st == 200)
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(delivered, (0..20).collect::<Vec<_>>(), "{order:?}");
+}
+
+/// One inbound URL takes at most `hook_requests_per_minute`; beyond it a
+/// 429 with Retry-After, and nothing is recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inbound_url_is_rate_limited() {
+    let inst = Instance::new(Backend::Embedded)
+        .with_env("SWITCHBOARD_RATE_LIMITS__HOOK_REQUESTS_PER_MINUTE", "3");
+    let p = inst.create_project("hook-limit");
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    let base = format!("/v1/connect/{}", p.id);
+    let (st, v, _) = s
+        .post(
+            &format!("{base}/triggers/deploy"),
+            &bearer,
+            json!({"id": "http-new-requests", "external_user_id": "u1"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["data"]["id"].as_str().unwrap().to_string();
+    let url = v["data"]["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let http = client();
+    for _ in 0..3 {
+        assert_eq!(
+            http.post(&url)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    let r = http.post(&url).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("rate limit"), "{v}");
+    let (_, ev, _) = s
+        .call(
+            Method::GET,
+            &format!("{base}/deployed-triggers/{id}/events?external_user_id=u1"),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(ev["data"].as_array().unwrap().len(), 3, "{ev}");
+}

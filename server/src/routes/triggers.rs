@@ -333,6 +333,14 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
+    // Per URL: one noisy sender cannot flood a deployment's events.
+    core.rate_limit(
+        &format!("hook:{hook_id}"),
+        core.settings.hook_requests_per_minute,
+        60,
+        "requests to this URL",
+    )
+    .await?;
     let r = core
         .receive(
             &hook_id,
