@@ -1,5 +1,8 @@
 //! The embedded backend: one redb file in the data directory. ACID commits
-//! with immediate durability; blocking calls run on tokio's blocking pool.
+//! with immediate durability, grouped: one committer thread takes every
+//! commit waiting at the time into one transaction and one fsync, and
+//! answers each caller only once it is on disk. Other blocking calls run on
+//! tokio's blocking pool.
 //! Rate-limit counters live in memory, since an embedded store has one process.
 //! Queues are tables of items and of pending entries; handing out and
 //! reclaiming entries commits without fsync (a crash forgets who held an
@@ -33,8 +36,19 @@ const QMETA: TableDefinition<&str, u64> = TableDefinition::new("qmeta_v1");
 const SCHEMA_KEY: &str = "\u{1}meta\u{1}schema_version";
 const SCHEMA_VERSION: &[u8] = b"1";
 
+/// One caller's commit, waiting for the committer thread.
+struct Pending {
+    ops: Vec<Op>,
+    done: tokio::sync::oneshot::Sender<StoreResult<()>>,
+}
+
+/// Commits taken into one transaction at most.
+const GROUP_MAX: usize = 512;
+
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    commits: Option<tokio::sync::mpsc::UnboundedSender<Pending>>,
+    committer: Option<std::thread::JoinHandle<()>>,
     counters: Mutex<HashMap<String, (u64, u64)>>,
     /// Wakes queue readers waiting for items.
     arrivals: tokio::sync::Notify,
@@ -75,8 +89,19 @@ impl EmbeddedStore {
             )),
             e => backend(format!("cannot open {}: {e}", path.display())),
         })?;
+        let db = Arc::new(db);
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let committer = {
+            let db = db.clone();
+            std::thread::Builder::new()
+                .name("embedded-commit".into())
+                .spawn(move || group_commits(&db, rx))
+                .map_err(backend)?
+        };
         let store = EmbeddedStore {
-            db: Arc::new(db),
+            db,
+            commits: Some(tx),
+            committer: Some(committer),
             counters: Mutex::new(HashMap::new()),
             arrivals: tokio::sync::Notify::new(),
         };
@@ -170,6 +195,62 @@ fn apply(tx: &redb::WriteTransaction, ops: &[Op], now: u64) -> StoreResult<()> {
         }
     }
     Ok(())
+}
+
+/// The committer thread: every commit waiting when it looks goes into one
+/// transaction. If one of them cannot apply, the group is retried one
+/// commit at a time, so a bad commit fails alone.
+fn group_commits(db: &Database, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut group = vec![first];
+        while group.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(p) => group.push(p),
+                Err(_) => break,
+            }
+        }
+        let together = (|| {
+            let tx = db.begin_write().map_err(backend)?;
+            let now = now_ms();
+            for p in &group {
+                apply(&tx, &p.ops, now)?;
+            }
+            tx.commit().map_err(backend)
+        })();
+        match together {
+            Ok(()) => {
+                for p in group {
+                    let _ = p.done.send(Ok(()));
+                }
+            }
+            Err(_) if group.len() > 1 => {
+                for p in group {
+                    let alone = (|| {
+                        let tx = db.begin_write().map_err(backend)?;
+                        apply(&tx, &p.ops, now_ms())?;
+                        tx.commit().map_err(backend)
+                    })();
+                    let _ = p.done.send(alone);
+                }
+            }
+            Err(e) => {
+                for p in group {
+                    let _ = p.done.send(Err(StoreError::Backend(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for EmbeddedStore {
+    /// Lets the committer finish what it has and release the file, so the
+    /// directory can be opened again at once.
+    fn drop(&mut self) {
+        self.commits.take();
+        if let Some(t) = self.committer.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn meta_key(queue: &str, what: &str) -> String {
@@ -281,12 +362,15 @@ impl Store for EmbeddedStore {
 
     async fn commit(&self, ops: Vec<Op>) -> StoreResult<()> {
         let pushed = has_push(&ops);
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            apply(&tx, &ops, now_ms())?;
-            tx.commit().map_err(backend)
-        })
-        .await?;
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.commits
+            .as_ref()
+            .ok_or_else(|| backend("store is closing"))?
+            .send(Pending { ops, done })
+            .map_err(|_| backend("the committer stopped"))?;
+        result
+            .await
+            .map_err(|_| backend("the committer stopped"))??;
         if pushed {
             self.arrivals.notify_waiters();
         }
