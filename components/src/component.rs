@@ -264,7 +264,7 @@ pub struct RouteKey {
     pub deployment: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signature {
     pub scheme: SignatureScheme,
@@ -331,6 +331,14 @@ impl Component {
             "action"
         } else {
             "trigger"
+        }
+    }
+
+    /// The webhook source of a trigger served by its app's shared URL.
+    pub fn app_webhook(&self) -> Option<&WebhookSpec> {
+        match &self.source {
+            Some(Source::Webhook(w)) if w.ingress == Ingress::App => Some(w),
+            _ => None,
         }
     }
 

@@ -80,6 +80,7 @@ impl Catalog {
         };
         for (file, c) in components {
             catalog.check_component(&file, &c)?;
+            catalog.check_app_ingress(&file, &c)?;
             if catalog.component(&c.key).is_some() {
                 return Err(manifest::error(
                     &file,
@@ -116,6 +117,38 @@ impl Catalog {
         Ok(())
     }
 
+    /// App-level triggers of one app share its URL, so one signature check
+    /// (the built-in ones') must serve them all.
+    fn check_app_ingress(&self, file: &str, c: &Component) -> Result<(), ManifestError> {
+        let Some(w) = c.app_webhook() else {
+            return Ok(());
+        };
+        if let Some(other) = self
+            .app_webhook_triggers(&c.app)
+            .into_iter()
+            .find(|o| o.key != c.key)
+            && other.app_webhook().map(|o| &o.signature) != Some(&w.signature)
+        {
+            return Err(manifest::error(
+                file,
+                "source.signature",
+                format!(
+                    "app-level triggers of {} share one URL and must declare the same signature as {}",
+                    c.app, other.key
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The built-in triggers served by `app`'s shared URL, by key.
+    pub fn app_webhook_triggers(&self, app: &str) -> Vec<&Component> {
+        self.components
+            .iter()
+            .filter(|c| c.app == app && c.app_webhook().is_some())
+            .collect()
+    }
+
     /// Parses a manifest registered at runtime: it must be an action or a
     /// trigger, and pass every check a built-in one does.
     pub fn parse_component(
@@ -126,6 +159,7 @@ impl Catalog {
         match manifest::parse_value(file, manifest)? {
             Manifest::Component(c) => {
                 self.check_component(file, &c)?;
+                self.check_app_ingress(file, &c)?;
                 Ok(*c)
             }
             Manifest::App(_) => Err(manifest::error(
@@ -294,5 +328,162 @@ mod tests {
                 "{err} should point at {needle}"
             );
         }
+    }
+
+    #[test]
+    fn slack_new_message_in_channels_templates() {
+        use serde_json::json;
+        let c = Catalog::builtin().unwrap();
+        let t = c.component("slack-new-message-in-channels").unwrap();
+        let w = t.app_webhook().expect("an app-level webhook trigger");
+        assert_eq!(c.app_webhook_triggers("slack").len(), 1);
+        assert!(c.app_webhook_triggers("github").is_empty());
+        let sig = w.signature.as_ref().unwrap();
+        assert_eq!(sig.scheme, component::SignatureScheme::SlackV0);
+        assert_eq!(sig.tolerance_secs, Some(300));
+        let req = |body: serde_json::Value| json!({"request": {"body": body}});
+        // url_verification is a handshake answering the challenge.
+        let v = req(json!({"type": "url_verification", "challenge": "abc", "token": "t"}));
+        assert!(template::truthy(&w.handshakes[0].when, &v).unwrap());
+        let body =
+            template::eval_tree(w.handshakes[0].response.body.as_ref().unwrap(), &v).unwrap();
+        assert_eq!(body, json!({"challenge": "abc"}));
+        let msg = |event: serde_json::Value| json!({"type": "event_callback", "team_id": "T1", "event_id": "Ev1", "event": event});
+        let with = |body: serde_json::Value, ignore_bot: bool, ignore_threads: bool| json!({"request": {"body": body}, "props": {"conversations": ["C1"], "ignoreBot": ignore_bot, "ignoreThreads": ignore_threads}});
+        let plain = msg(json!({"type": "message", "channel": "C1", "text": "hi", "user": "U1"}));
+        assert!(!template::truthy(&w.handshakes[0].when, &req(plain.clone())).unwrap());
+        let filter = w.filter.as_deref().unwrap();
+        let cases = [
+            (plain.clone(), false, false, true),
+            (plain.clone(), true, true, true),
+            (
+                msg(
+                    json!({"type": "message", "subtype": "bot_message", "bot_id": "B1", "channel": "C1"}),
+                ),
+                false,
+                false,
+                true,
+            ),
+            (
+                msg(
+                    json!({"type": "message", "subtype": "bot_message", "bot_id": "B1", "channel": "C1"}),
+                ),
+                true,
+                false,
+                false,
+            ),
+            (
+                msg(json!({"type": "message", "bot_id": "B1", "channel": "C1"})),
+                true,
+                false,
+                false,
+            ),
+            (
+                msg(json!({"type": "message", "subtype": "message_changed", "channel": "C1"})),
+                false,
+                false,
+                false,
+            ),
+            (
+                msg(json!({"type": "message", "subtype": "message_deleted", "channel": "C1"})),
+                false,
+                false,
+                false,
+            ),
+            (
+                msg(json!({"type": "message", "subtype": "file_share", "channel": "C1"})),
+                false,
+                false,
+                true,
+            ),
+            (
+                msg(json!({"type": "message", "thread_ts": "1.2", "channel": "C1"})),
+                false,
+                false,
+                true,
+            ),
+            (
+                msg(json!({"type": "message", "thread_ts": "1.2", "channel": "C1"})),
+                false,
+                true,
+                false,
+            ),
+            (
+                msg(json!({"type": "reaction_added", "item": {"channel": "C1"}})),
+                false,
+                false,
+                false,
+            ),
+            (
+                json!({"type": "app_rate_limited", "team_id": "T1"}),
+                false,
+                false,
+                false,
+            ),
+        ];
+        for (body, bot, threads, want) in cases {
+            let got = template::truthy(filter, &with(body.clone(), bot, threads)).unwrap();
+            assert_eq!(
+                got, want,
+                "filter on {body} (ignoreBot {bot}, ignoreThreads {threads})"
+            );
+        }
+        // Route values: the request's team and channel, the deployment's
+        // team (from auth.test on activate) and channels.
+        let r = |i: usize, body: serde_json::Value| {
+            template::eval(&w.route[i].request, &req(body)).unwrap()
+        };
+        assert_eq!(r(0, plain.clone()), json!("T1"));
+        assert_eq!(r(1, plain.clone()), json!("C1"));
+        assert_eq!(
+            r(1, json!({"type": "event_callback", "team_id": "T1"})),
+            json!("")
+        );
+        assert_eq!(r(0, json!({"type": "event_callback"})), json!(""));
+        let d = json!({"props": {"conversations": ["C1", "C2"]}, "state": {"team_id": "T9"}});
+        assert_eq!(
+            template::eval(&w.route[0].deployment, &d).unwrap(),
+            json!("T9")
+        );
+        assert_eq!(
+            template::eval(&w.route[1].deployment, &d).unwrap(),
+            json!(["C1", "C2"])
+        );
+        let ctx = with(plain, false, false);
+        assert_eq!(
+            template::render(w.id.as_deref().unwrap(), &ctx).unwrap(),
+            "Ev1"
+        );
+        assert_eq!(
+            template::render(&w.summary, &ctx).unwrap(),
+            "New message in #C1"
+        );
+        assert_eq!(
+            template::eval_tree(w.event.as_ref().unwrap(), &ctx).unwrap()["text"],
+            "hi"
+        );
+    }
+
+    #[test]
+    fn app_level_triggers_share_one_signature_and_no_own_url() {
+        let c = Catalog::builtin().unwrap();
+        let base = include_str!("../triggers/slack/slack-new-message-in-channels.json");
+        let mut other: serde_json::Value = serde_json::from_str(base).unwrap();
+        other["key"] = "slack-other".into();
+        c.parse_component("p.json", other.clone()).unwrap();
+        let mut different = other.clone();
+        different["source"]["signature"]["tolerance_secs"] = 600.into();
+        let err = c.parse_component("p.json", different).unwrap_err();
+        assert!(err.reason.contains("same signature"), "{err}");
+        let mut with_url = other.clone();
+        with_url["props"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"name": "http", "type": "$.interface.http"}));
+        let err = c.parse_component("p.json", with_url).unwrap_err();
+        assert!(err.reason.contains("$.interface.http"), "{err}");
+        let mut no_route = other;
+        no_route["source"]["route"] = serde_json::json!([]);
+        assert!(c.parse_component("p.json", no_route).is_err());
     }
 }

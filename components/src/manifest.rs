@@ -258,14 +258,30 @@ fn check_component(file: &str, c: &Component) -> Result<(), ManifestError> {
                     }
                 }
             }
-            if !c.props.iter().any(|p| p.kind == PropType::HttpInterface)
-                && w.ingress == crate::component::Ingress::Deployment
-            {
-                return Err(error(
-                    file,
-                    "props",
-                    "a webhook trigger with its own URL needs a $.interface.http prop",
-                ));
+            let http = c.props.iter().any(|p| p.kind == PropType::HttpInterface);
+            match w.ingress {
+                crate::component::Ingress::Deployment if !http => {
+                    return Err(error(
+                        file,
+                        "props",
+                        "a webhook trigger with its own URL needs a $.interface.http prop",
+                    ));
+                }
+                crate::component::Ingress::App if http => {
+                    return Err(error(
+                        file,
+                        "props",
+                        "an app-level webhook trigger shares its app's URL: it cannot have a $.interface.http prop",
+                    ));
+                }
+                crate::component::Ingress::App if w.route.is_empty() => {
+                    return Err(error(
+                        file,
+                        "source.route",
+                        "an app-level webhook trigger needs at least one route key",
+                    ));
+                }
+                _ => {}
             }
         }
         Some(Source::Timer(_)) if !c.props.iter().any(|p| p.kind == PropType::TimerInterface) => {

@@ -1,5 +1,8 @@
 //! OAuth clients a project registers per app ("bring your own client"). The
-//! client secret is sealed at rest and never returned.
+//! client secret, and the optional signing secret of the app's events (for
+//! app-level triggers), are sealed at rest and never returned. Each OAuth app
+//! has an app-level ingress URL per environment,
+//! `<public_url>/hooks/apps/<ingress id>/<environment>`.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +28,13 @@ pub struct OAuthApp {
     pub description: Option<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Sealed; the secret the provider signs its app-level events with
+    /// (Slack's "Signing Secret").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+    /// 160 random bits: the unguessable part of the app-level ingress URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_id: Option<String>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -37,10 +47,23 @@ pub struct OAuthAppInput {
     pub name: Option<String>,
     pub description: Option<String>,
     pub scopes: Option<Vec<String>>,
+    pub signing_secret: Option<String>,
+}
+
+/// Where an app-level ingress id leads.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppIngressRoute {
+    pub project_id: String,
+    pub oauth_app_id: String,
 }
 
 fn aad(project: &str, id: &str) -> String {
     format!("oauth_app:{project}:{id}")
+}
+
+/// Its own AAD, so the two sealed secrets cannot be swapped.
+fn signing_aad(project: &str, id: &str) -> String {
+    format!("oauth_app_signing:{project}:{id}")
 }
 
 fn text(field: &str, v: &str, max: usize) -> Result<()> {
@@ -68,8 +91,12 @@ impl Core {
             .ok_or_else(|| invalid("client_secret is required"))?;
         text("client_id", &client_id, 500)?;
         text("client_secret", &secret, 2000)?;
+        if let Some(s) = &input.signing_secret {
+            text("signing_secret", s, 2000)?;
+        }
         let id = new_id("oa");
         let now = now_ms();
+        let ingress_id = crate::ingest::new_ingress_id();
         let rec = OAuthApp {
             id: id.clone(),
             app: app.name_slug.clone(),
@@ -78,14 +105,23 @@ impl Core {
             name: input.name,
             description: input.description,
             scopes: input.scopes.unwrap_or_default(),
+            signing_secret: input
+                .signing_secret
+                .map(|s| self.keyring.seal(s.as_bytes(), &signing_aad(project, &id))),
+            ingress_id: Some(ingress_id.clone()),
             created_at: now,
             updated_at: now,
+        };
+        let route = AppIngressRoute {
+            project_id: project.to_string(),
+            oauth_app_id: id.clone(),
         };
         self.store
             .commit(vec![
                 records::put(records::oauth_app(project, &id), &rec),
                 records::index_add(records::oauth_apps_index(project), &id),
                 records::index_add(records::oauth_apps_by_app(project, &rec.app), &id),
+                records::put(records::app_ingress(&ingress_id), &route),
             ])
             .await?;
         Ok(rec)
@@ -158,22 +194,38 @@ impl Core {
         if let Some(s) = input.scopes {
             rec.scopes = s;
         }
+        if let Some(s) = input.signing_secret {
+            text("signing_secret", &s, 2000)?;
+            rec.signing_secret = Some(self.keyring.seal(s.as_bytes(), &signing_aad(project, id)));
+        }
+        let mut ops = Vec::new();
+        // OAuth apps made before app-level ingress existed get their URL now.
+        if rec.ingress_id.is_none() {
+            let ingress_id = crate::ingest::new_ingress_id();
+            let route = AppIngressRoute {
+                project_id: project.to_string(),
+                oauth_app_id: id.to_string(),
+            };
+            ops.push(records::put(records::app_ingress(&ingress_id), &route));
+            rec.ingress_id = Some(ingress_id);
+        }
         rec.updated_at = now_ms();
-        self.store
-            .commit(vec![records::put(records::oauth_app(project, id), &rec)])
-            .await?;
+        ops.insert(0, records::put(records::oauth_app(project, id), &rec));
+        self.store.commit(ops).await?;
         Ok(rec)
     }
 
     pub async fn delete_oauth_app(&self, project: &str, id: &str) -> Result<()> {
         let rec = self.get_oauth_app(project, id).await?;
-        self.store
-            .commit(vec![
-                Op::Delete(records::oauth_app(project, id)),
-                records::index_remove(records::oauth_apps_index(project), id),
-                records::index_remove(records::oauth_apps_by_app(project, &rec.app), id),
-            ])
-            .await?;
+        let mut ops = vec![
+            Op::Delete(records::oauth_app(project, id)),
+            records::index_remove(records::oauth_apps_index(project), id),
+            records::index_remove(records::oauth_apps_by_app(project, &rec.app), id),
+        ];
+        if let Some(i) = &rec.ingress_id {
+            ops.push(Op::Delete(records::app_ingress(i)));
+        }
+        self.store.commit(ops).await?;
         Ok(())
     }
 
@@ -197,12 +249,20 @@ impl Core {
         let (mut done, mut current) = (0, 0);
         for id in ids {
             let mut rec = self.get_oauth_app(project, &id).await?;
-            if crate::crypto::key_id_of(&rec.client_secret) == Some(active) {
+            let signing_current = rec
+                .signing_secret
+                .as_deref()
+                .is_none_or(|s| crate::crypto::key_id_of(s) == Some(active));
+            if crate::crypto::key_id_of(&rec.client_secret) == Some(active) && signing_current {
                 current += 1;
                 continue;
             }
             let plain = self.keyring.open(&rec.client_secret, &aad(project, &id))?;
             rec.client_secret = self.keyring.seal(&plain, &aad(project, &id));
+            if let Some(s) = &rec.signing_secret {
+                let plain = self.keyring.open(s, &signing_aad(project, &id))?;
+                rec.signing_secret = Some(self.keyring.seal(&plain, &signing_aad(project, &id)));
+            }
             self.store
                 .commit(vec![records::put(records::oauth_app(project, &id), &rec)])
                 .await?;
@@ -246,5 +306,74 @@ impl Core {
             rec.client_id,
             String::from_utf8_lossy(&secret).into_owned(),
         )))
+    }
+}
+
+impl Core {
+    /// The OAuth app's signing secret, opened; `None` when not set.
+    pub(crate) fn oauth_app_signing_secret(
+        &self,
+        project: &str,
+        rec: &OAuthApp,
+    ) -> Result<Option<String>> {
+        rec.signing_secret
+            .as_deref()
+            .map(|s| {
+                let plain = self.keyring.open(s, &signing_aad(project, &rec.id))?;
+                Ok(String::from_utf8_lossy(&plain).into_owned())
+            })
+            .transpose()
+    }
+
+    /// The OAuth app's app-level ingress URL in one environment, when its
+    /// app has app-level triggers.
+    pub fn app_ingress_url(
+        &self,
+        rec: &OAuthApp,
+        env: crate::model::Environment,
+    ) -> Option<String> {
+        let id = rec.ingress_id.as_deref()?;
+        if self.catalog.app_webhook_triggers(&rec.app).is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{}/hooks/apps/{id}/{}",
+            self.settings.public_base,
+            env.as_str()
+        ))
+    }
+
+    /// Where a tenant's events for `app` come in: the ingress URL of the
+    /// project's newest OAuth app for it that has a signing secret (else
+    /// its newest one).
+    pub async fn app_ingress_url_for(
+        &self,
+        t: &crate::model::Tenant,
+        app: &str,
+    ) -> Result<Option<String>> {
+        let ids = self
+            .store
+            .index_range(
+                &records::oauth_apps_by_app(&t.project_id, app),
+                &crate::store::IndexRange {
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let mut fallback = None;
+        for id in ids.iter().rev() {
+            let Some(rec) = self
+                .read::<OAuthApp>(&records::oauth_app(&t.project_id, id))
+                .await?
+            else {
+                continue;
+            };
+            if rec.signing_secret.is_some() {
+                return Ok(self.app_ingress_url(&rec, t.env));
+            }
+            fallback.get_or_insert(rec);
+        }
+        Ok(fallback.and_then(|rec| self.app_ingress_url(&rec, t.env)))
     }
 }

@@ -121,6 +121,26 @@ pub(crate) fn signature_failures(t: &Tenant, dc: &str) -> Key {
 pub(crate) fn inbound_seen(t: &Tenant, dc: &str, sha: &str) -> Key {
     Key::tenant(t, format!("seen:{dc}:{sha}"))
 }
+pub(crate) fn app_signature_failures(t: &Tenant, oauth_app: &str) -> Key {
+    Key::tenant(t, format!("sigfail:app:{oauth_app}"))
+}
+/// Where an app-level ingress URL (`/hooks/apps/<id>/<env>`) leads.
+pub(crate) fn app_ingress(id: &str) -> Key {
+    Key::global(format!("appingress:{id}"), "route")
+}
+/// Active deployments of an app's app-level triggers, by route values:
+/// members `<component key>:<sha256 of the values>:<deployment id>`.
+pub(crate) fn app_routes_index(t: &Tenant, app: &str) -> Key {
+    Key::tenant(t, format!("idx:approute:{app}"))
+}
+/// The keys of the components that have (or had) entries in the above.
+pub(crate) fn app_route_components(t: &Tenant, app: &str) -> Key {
+    Key::tenant(t, format!("idx:approute_keys:{app}"))
+}
+/// A deployment's entries in the app routing index, to remove them exactly.
+pub(crate) fn app_route_entry(t: &Tenant, dc: &str) -> Key {
+    Key::tenant(t, format!("approute:{dc}"))
+}
 pub(crate) fn keycheck(id: &str) -> Key {
     Key::global("meta", format!("keycheck:{id}"))
 }

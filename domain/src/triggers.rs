@@ -246,6 +246,9 @@ impl Core {
             records::deployments_by_user(t, &d.external_user_id),
             &id,
         ));
+        // App-level triggers: their entries in the app's routing index.
+        let routes = self.app_route_plan(t, &d).await?;
+        ops.extend(self.app_route_ops(t, &id, routes).await?);
         self.store.commit(ops).await?;
         if let Some(h) = &hook_id {
             let route = HookRoute {
@@ -351,6 +354,7 @@ impl Core {
         if let Some(e) = u.emit_on_deploy {
             d.emit_on_deploy = e;
         }
+        let routes = self.app_route_plan(t, &d).await?;
         // Delivery workers write webhooks' delivery state meanwhile: change
         // what this update is about on the current record, keep the rest.
         let changed = d;
@@ -367,6 +371,7 @@ impl Core {
             })
             .await?
             .ok_or_else(|| not_found(format!("deployed trigger {id:?} not found")))?;
+        self.sync_app_routes(t, id, routes).await?;
         self.open_view(t, d)
     }
 
@@ -395,6 +400,7 @@ impl Core {
             records::index_remove(records::deployments_index(t), id),
             records::index_remove(records::deployments_by_user(t, ext), id),
         ];
+        ops.extend(self.app_route_ops(t, id, None).await?);
         let evs = self
             .store
             .index_range(

@@ -2,7 +2,7 @@
 // Slack answers nearly everything with HTTP 200 and {"ok": false, "error": ...};
 // only unknown methods (404) and rate limits (429) use other statuses.
 
-import { bearerToken, nowSec, parseBody, randomHex, randomString, controlReply } from './common.mjs';
+import { bearerToken, nowSec, parseBody, randomHex, randomString, controlReply, controlBody } from './common.mjs';
 
 const TEAM = { id: 'T0TEAM', name: 'Test Team', domain: 'testteam' };
 const BOT = { user_id: 'U0BOT', bot_id: 'B0BOT', app_id: 'A0APP', name: 'switchboard-bot' };
@@ -49,7 +49,8 @@ function makeChannel(i, name) {
 
 function seed(state) {
   const names = ['general', 'random', ...Array.from({ length: 23 }, (_, i) => `dev-${i + 1}`)];
-  state.data = { channels: names.map((n, i) => makeChannel(i, n)), messages: [], tsSeq: 0 };
+  // teams: access token -> the workspace it belongs to (default TEAM).
+  state.data = { channels: names.map((n, i) => makeChannel(i, n)), messages: [], tsSeq: 0, teams: {} };
 }
 
 // ------------------------------------------------------------- responses
@@ -81,12 +82,14 @@ const boolParam = (v) => v === true || v === 'true' || v === '1' || v === 1;
 
 // -------------------------------------------------------------- methods
 
-function authTest(ctx) {
+function authTest(ctx, params) {
+  const token = bearerToken(ctx) || params.token;
+  const team = ctx.state.data.teams[token] || TEAM;
   ok(ctx, {
-    url: `https://${TEAM.domain}.slack.com/`,
-    team: TEAM.name,
+    url: `https://${team.domain}.slack.com/`,
+    team: team.name,
     user: BOT.name,
-    team_id: TEAM.id,
+    team_id: team.id,
     user_id: BOT.user_id,
     bot_id: BOT.bot_id,
     is_enterprise_install: false,
@@ -265,6 +268,17 @@ export default function slack() {
     failure,
     control: {
       'GET /__control/messages': (ctx) => controlReply(ctx, 200, { messages: ctx.state.data.messages }),
+      // {"token", "team_id", "team_name"?}: auth.test with this token answers that workspace.
+      'POST /__control/teams': (ctx) => {
+        const b = controlBody(ctx);
+        if (!b) return;
+        if (typeof b.token !== 'string' || typeof b.team_id !== 'string') {
+          return controlReply(ctx, 400, { error: '"token" and "team_id" (strings) are required' });
+        }
+        const name = typeof b.team_name === 'string' ? b.team_name : b.team_id;
+        ctx.state.data.teams[b.token] = { id: b.team_id, name, domain: name.toLowerCase().replace(/[^a-z0-9]/g, '') || 'team' };
+        controlReply(ctx, 200, { ok: true });
+      },
       'DELETE /__control/messages': (ctx) => {
         ctx.state.data.messages = [];
         controlReply(ctx, 200, { ok: true });

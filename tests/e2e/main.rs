@@ -8,4 +8,5 @@ mod harness;
 mod isolation;
 mod ops;
 mod sdk;
+mod slack;
 mod triggers;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod actions;
+mod app_hooks;
 mod apps;
 mod components;
 mod deliveries;
@@ -65,6 +66,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").get(health::readyz))
         .service(resource("/apps/{app}/logo.svg").get(apps::logo))
         .service(resource("/v1/oauth/token").post(oauth::token))
+        // Before `/hooks/{hook_id}/…`, which would also match it.
+        .service(resource("/hooks/apps/{ingress_id}/{env}").post(app_hooks::inbound))
         .service(
             resource(["/hooks/{hook_id}", "/hooks/{hook_id}/{tail:.*}"])
                 .route(web::route().to(triggers::inbound)),

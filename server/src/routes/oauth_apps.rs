@@ -1,5 +1,7 @@
 //! `oauth_apps`: the project's own OAuth clients, one or more per app.
-//! Secrets go in and never come out.
+//! Secrets (the client secret, the optional signing secret of the app's
+//! events) go in and never come out. For apps with app-level triggers the
+//! view carries the caller's environment's `app_ingress_url`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -12,7 +14,7 @@ use crate::ctx::{Ctx, path_param};
 use crate::error::ApiResult;
 use crate::wire;
 
-fn view(a: &OAuthApp) -> Value {
+fn view(ctx: &Ctx, a: &OAuthApp) -> Value {
     json!({
         "id": a.id,
         "app": a.app,
@@ -21,6 +23,8 @@ fn view(a: &OAuthApp) -> Value {
         "description": a.description,
         "scopes": a.scopes,
         "client_secret_set": true,
+        "signing_secret_set": a.signing_secret.is_some(),
+        "app_ingress_url": ctx.core.app_ingress_url(a, ctx.tenant.env),
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),
     })
@@ -34,6 +38,7 @@ pub struct Body {
     name: Option<String>,
     description: Option<String>,
     scopes: Option<Vec<String>>,
+    signing_secret: Option<String>,
 }
 
 impl From<Body> for OAuthAppInput {
@@ -45,6 +50,7 @@ impl From<Body> for OAuthAppInput {
             name: b.name,
             description: b.description,
             scopes: b.scopes,
+            signing_secret: b.signing_secret,
         }
     }
 }
@@ -75,7 +81,7 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
         .core
         .list_oauth_apps(&ctx.tenant.project_id, q.app.as_deref(), &page)
         .await?;
-    Ok(HttpResponse::Ok().json(wire::page(p, |a| view(&a))))
+    Ok(HttpResponse::Ok().json(wire::page(p, |a| view(&ctx, &a))))
 }
 
 pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> {
@@ -84,7 +90,7 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
         .core
         .create_oauth_app(&ctx.tenant.project_id, body.into_inner().into())
         .await?;
-    Ok(HttpResponse::Created().json(json!({"data": view(&a)})))
+    Ok(HttpResponse::Created().json(json!({"data": view(&ctx, &a)})))
 }
 
 pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -93,7 +99,7 @@ pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
         .core
         .get_oauth_app(&ctx.tenant.project_id, &path_param(&req, "id")?)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": view(&a)})))
+    Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &a)})))
 }
 
 pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiResult<HttpResponse> {
@@ -103,7 +109,7 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
         .core
         .update_oauth_app(&ctx.tenant.project_id, &id, body.into_inner().into())
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": view(&a)})))
+    Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &a)})))
 }
 
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {

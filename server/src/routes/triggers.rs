@@ -16,7 +16,8 @@ use crate::routes::components::{acting_user, props_map};
 use crate::wire;
 
 /// The deployment in Pipedream's `DeployedComponent` shape; the signing key
-/// only for server callers.
+/// only for server callers; app-level triggers (no URL of their own) carry
+/// their app's shared `app_ingress_url`.
 async fn view(ctx: &Ctx, v: &DeploymentView) -> ApiResult<Value> {
     let c = ctx
         .core
@@ -29,7 +30,11 @@ async fn view(ctx: &Ctx, v: &DeploymentView) -> ApiResult<Value> {
         .bound_user()
         .is_none()
         .then_some(v.signing_key.as_str());
-    Ok(wire::deployed_trigger(&v.deployment, c.as_ref(), key))
+    let mut out = wire::deployed_trigger(&v.deployment, c.as_ref(), key);
+    if let Some(c) = c.as_ref().filter(|c| c.app_webhook().is_some()) {
+        out["app_ingress_url"] = json!(ctx.core.app_ingress_url_for(&ctx.tenant, &c.app).await?);
+    }
+    Ok(out)
 }
 
 const READ: &str = "connect:deployed_triggers:read";
