@@ -92,6 +92,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         allow_private_networks: cfg.outbound.allow_private_networks.clone(),
         proxy_timeout_secs: cfg.outbound.proxy_timeout_secs,
         events_retained: cfg.triggers.events_retained,
+        min_interval_secs: cfg.triggers.min_interval_secs,
         key_overlap_secs: cfg.delivery.key_overlap_secs,
         delivery_per_endpoint: cfg.delivery.per_endpoint,
         retry_schedule_secs: cfg.delivery.retry_schedule_secs.clone(),

@@ -139,6 +139,12 @@ pub struct ThrowawayRedis {
     pub url: String,
 }
 
+impl ThrowawayRedis {
+    pub fn pid(&self) -> u32 {
+        self._proc.0.id()
+    }
+}
+
 pub fn start_redis() -> ThrowawayRedis {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();

@@ -37,6 +37,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct TriggersConfig {
     pub events_retained: usize,
+    pub min_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -43,6 +43,8 @@ pub struct CoreSettings {
     pub delivery_lease_ms: u64,
     /// A webhook failing without a success this long is deactivated.
     pub deactivate_after_secs: u64,
+    /// The shortest timer interval a deployment may have.
+    pub min_interval_secs: u64,
 }
 
 impl Default for CoreSettings {
@@ -62,6 +64,7 @@ impl Default for CoreSettings {
             retry_schedule_secs: Vec::new(),
             delivery_lease_ms: 60_000,
             deactivate_after_secs: 5 * 86_400,
+            min_interval_secs: 900,
         }
     }
 }

@@ -646,6 +646,38 @@ pub enum Outcome {
 mod tests {
     use super::*;
 
+    /// The delivered body matches its published schema (docs/schema).
+    #[test]
+    fn envelope_matches_the_published_schema() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../docs/schema/delivery.v1.json")).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let t = Tenant {
+            project_id: "proj_x".into(),
+            env: crate::model::Environment::Development,
+        };
+        let d: Deployment = serde_json::from_value(json!({
+            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
+            "component_key": "http-new-requests", "component_version": "0.1.0",
+            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
+            "signing_key": "sealed", "created_at": 1, "updated_at": 1
+        }))
+        .unwrap();
+        let ev = EmittedEvent {
+            id: "evt_1".into(),
+            k: "emit".into(),
+            ts: 1_795_413_600_000,
+            e: json!({"any": ["json"]}),
+            sum: "POST /".into(),
+        };
+        let body = envelope(&t, &d, &ev);
+        let errors: Vec<String> = v.iter_errors(&body).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}\n{body}");
+        let mut bad = body.clone();
+        bad["context"]["environment"] = json!("staging");
+        assert!(!v.is_valid(&bad), "the schema can refuse a body");
+    }
+
     #[test]
     fn standard_webhooks_reference_vector() {
         // From the Standard Webhooks spec's test vectors.

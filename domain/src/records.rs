@@ -94,6 +94,12 @@ pub(crate) fn hook(id: &str) -> Key {
 pub(crate) fn delivery_job(id: &str) -> Key {
     Key::global(format!("dlv:{id}"), "job")
 }
+pub(crate) fn schedule_due() -> Key {
+    Key::global("schedule", "idx:due")
+}
+pub(crate) fn schedule_ready() -> Key {
+    Key::global("schedule", "q:ready")
+}
 pub(crate) fn deliveries_ready() -> Key {
     Key::global("deliveries", "q:ready")
 }

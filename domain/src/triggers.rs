@@ -46,6 +46,11 @@ pub struct Deployment {
     /// Deliver events one at a time per webhook, in the order accepted.
     #[serde(default)]
     pub fifo: bool,
+    /// Timers: when the next run is due, and when the last one ran (ms).
+    #[serde(default)]
+    pub next_run_ms: Option<u64>,
+    #[serde(default)]
+    pub last_run_ms: Option<u64>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -220,6 +225,8 @@ impl Core {
             name: format!("{} - {}", c.name, req.external_user_id),
             emit_on_deploy: req.emit_on_deploy.unwrap_or(true),
             fifo: req.fifo.unwrap_or(false),
+            next_run_ms: None,
+            last_run_ms: None,
             hook_id: hook_id.clone(),
             signing_key: self.keyring.seal(key.as_bytes(), &signing_aad(t, &id)),
             webhooks: req
@@ -240,7 +247,9 @@ impl Core {
             state.extend(extracted);
             self.seal_state(t, &mut d, &state);
         }
+        let mut ops_sched = self.schedule_ops(t, &c, &mut d)?;
         ops.push(records::put(records::deployment(t, &id), &d));
+        ops.append(&mut ops_sched);
         ops.push(records::index_add(records::deployments_index(t), &id));
         ops.push(records::index_add(
             records::deployments_by_user(t, &d.external_user_id),
@@ -312,6 +321,7 @@ impl Core {
         u: TriggerUpdate,
     ) -> Result<DeploymentView> {
         let mut d = self.deployment(t, id, Some(ext)).await?.deployment;
+        let props_changed = u.configured_props.is_some();
         if let Some(props) = u.configured_props {
             let mut props = props;
             // The inbound URL is the runtime's, not the caller's, to set.
@@ -355,6 +365,14 @@ impl Core {
             d.emit_on_deploy = e;
         }
         let routes = self.app_route_plan(t, &d).await?;
+        // A new timer or a pause/resume reschedules from now; the entry of
+        // the old schedule no longer matches and is dropped when it comes due.
+        let reschedule = props_changed || u.active.is_some();
+        if reschedule {
+            let c = self.component(t, &d.component_key, None).await?.component;
+            let ops = self.schedule_ops(t, &c, &mut d)?;
+            self.store.commit(ops).await?;
+        }
         // Delivery workers write webhooks' delivery state meanwhile: change
         // what this update is about on the current record, keep the rest.
         let changed = d;
@@ -366,6 +384,9 @@ impl Core {
                 cur.name = changed.name.clone();
                 cur.fifo = changed.fifo;
                 cur.emit_on_deploy = changed.emit_on_deploy;
+                if reschedule {
+                    cur.next_run_ms = changed.next_run_ms;
+                }
                 cur.updated_at = now_ms();
                 Ok(true)
             })

@@ -80,6 +80,8 @@ pub fn deployed_trigger(d: &Deployment, c: Option<&Component>, signing_key: Opti
         "name_slug": slug,
         "emit_on_deploy": d.emit_on_deploy,
         "fifo": d.fifo,
+        "next_run_at": d.next_run_ms.map(|ms| ms / 1000),
+        "last_run_at": d.last_run_ms.map(|ms| ms / 1000),
         "callback_observations": null,
     });
     if let Some(k) = signing_key {

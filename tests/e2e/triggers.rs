@@ -1249,3 +1249,97 @@ async fn an_inbound_url_is_rate_limited() {
         .await;
     assert_eq!(ev["data"].as_array().unwrap().len(), 3, "{ev}");
 }
+
+/// `schedule-custom-interval`: a 1 s timer, with two worker processes on
+/// one Redis, emits once per tick (no tick twice, none skipped); pausing
+/// stops it at once; a cron runs in its time zone; bad timers get a 400.
+#[tokio::test(flavor = "multi_thread")]
+async fn timers_tick_once_per_interval_and_stop_when_paused() {
+    let inst =
+        Instance::new(Backend::Redis).with_env("SWITCHBOARD_TRIGGERS__MIN_INTERVAL_SECS", "1");
+    let p = inst.create_project("timers");
+    let s = inst.start().await;
+    let _second_worker = inst.start_role("work", 0).await;
+    let bearer = s.token(&p).await;
+    let base = format!("/v1/connect/{}", p.id);
+    let deploy = |timer: serde_json::Value| {
+        let (s, base, bearer) = (&s, &base, &bearer);
+        async move {
+            s.post(
+                &format!("{base}/triggers/deploy"),
+                bearer,
+                json!({"id": "schedule-custom-interval", "external_user_id": "u1",
+                       "configured_props": {"timer": timer}}),
+            )
+            .await
+        }
+    };
+    for (timer, needle) in [
+        (json!({"intervalSeconds": 0}), "at least 1"),
+        (json!({"cron": "61 * * * *"}), "minute"),
+        (
+            json!({"cron": "0 9 * * *", "timezone": "Nowhere/Land"}),
+            "time zone",
+        ),
+    ] {
+        let (st, v, _) = deploy(timer.clone()).await;
+        assert_client_error(&format!("timer {timer}"), st, &v, 400, needle);
+    }
+    // 09:00 in Tokyo is midnight UTC.
+    let (st, v, _) = deploy(json!({"cron": "0 9 * * *", "timezone": "Asia/Tokyo"})).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["data"]["next_run_at"].as_u64().unwrap() % 86_400,
+        0,
+        "{v}"
+    );
+
+    let (st, v, _) = deploy(json!({"intervalSeconds": 1})).await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["data"]["id"].as_str().unwrap().to_string();
+    let events = || {
+        let (s, base, bearer, id) = (&s, &base, &bearer, &id);
+        async move {
+            let (_, v, _) = s
+                .call(
+                    Method::GET,
+                    &format!("{base}/deployed-triggers/{id}/events?external_user_id=u1&n=100"),
+                    bearer,
+                    None,
+                    None,
+                )
+                .await;
+            let mut ts: Vec<u64> = v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["e"]["timestamp"].as_u64().unwrap())
+                .collect();
+            ts.sort();
+            ts
+        }
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(5500)).await;
+    let ts = events().await;
+    assert!(ts.len() >= 4, "ticks in 5.5 s: {ts:?}");
+    assert!(
+        ts.windows(2).all(|w| w[1] - w[0] == 1),
+        "one event per second, none twice, none skipped: {ts:?}"
+    );
+    let (st, v, _) = s
+        .call(
+            Method::PUT,
+            &format!("{base}/deployed-triggers/{id}?external_user_id=u1"),
+            &bearer,
+            None,
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(v["data"]["next_run_at"].is_null(), "{v}");
+    // A tick that had already won its run may still be recording its event.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let paused = events().await.len();
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(events().await.len(), paused, "no ticks while paused");
+}

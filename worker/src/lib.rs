@@ -1,12 +1,13 @@
 //! Switchboard's background workers. Each job is a loop that stops at the
-//! next tick once shutdown is signalled: housekeeping, and delivery of
-//! emitted events. Pollers join them in later work.
+//! next tick once shutdown is signalled: housekeeping, delivery of emitted
+//! events, and timers. Pollers join them in later work.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_domain::Core;
 use switchboard_domain::delivery::Claim;
+use switchboard_domain::schedule::Tick;
 use tokio::sync::{Semaphore, watch};
 
 pub struct WorkerSettings {
@@ -47,6 +48,7 @@ pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Rec
             slots.clone(),
             shutdown.clone()
         ),
+        timers(core.clone(), &settings, &consumer, shutdown.clone()),
         retries_and_reclaims(core, &settings, &consumer, slots, shutdown),
     );
     tracing::info!("workers stopped");
@@ -121,8 +123,46 @@ async fn spawn_all(
     }
 }
 
-/// Moves retries into the ready queue as they come due, and takes over
-/// deliveries left by workers that died mid-delivery.
+/// Runs due timer ticks as they arrive, each as its own task.
+async fn timers(
+    core: Arc<Core>,
+    s: &WorkerSettings,
+    consumer: &str,
+    shutdown: watch::Receiver<bool>,
+) {
+    let wait = s.delivery_wait.as_millis() as u64;
+    let slots = Arc::new(Semaphore::new(64));
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match core.claim_ticks(consumer, 64, wait).await {
+            Ok(ticks) => spawn_ticks(&core, &slots, ticks).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the timer queue failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn spawn_ticks(core: &Arc<Core>, slots: &Arc<Semaphore>, ticks: Vec<Tick>) {
+    for tick in ticks {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let core = core.clone();
+        tokio::spawn(async move {
+            if let Err(e) = core.run_tick(&tick).await {
+                tracing::warn!(error = %e, "timer tick failed; another worker takes it over after the lease");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Moves retries and timer ticks into their queues as they come due, and
+/// takes over work left by workers that died mid-way.
 async fn retries_and_reclaims(
     core: Arc<Core>,
     s: &WorkerSettings,
@@ -133,6 +173,7 @@ async fn retries_and_reclaims(
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut n: u64 = 0;
+    let tick_slots = Arc::new(Semaphore::new(16));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -140,6 +181,9 @@ async fn retries_and_reclaims(
         }
         if let Err(e) = core.promote_due_deliveries().await {
             tracing::warn!(error = %e, "promoting due retries failed; retrying");
+        }
+        if let Err(e) = core.promote_due_ticks().await {
+            tracing::warn!(error = %e, "promoting due timer ticks failed; retrying");
         }
         n += 1;
         // Every second: cheap, and a dead worker's work moves soon after its lease.
@@ -154,6 +198,10 @@ async fn retries_and_reclaims(
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reclaiming deliveries failed; retrying"),
+            }
+            match core.reclaim_ticks(consumer, 64).await {
+                Ok(ticks) => spawn_ticks(&core, &tick_slots, ticks).await,
+                Err(e) => tracing::warn!(error = %e, "reclaiming timer ticks failed; retrying"),
             }
         }
     }

@@ -1,0 +1,316 @@
+//! Timers: deployments of triggers with a `$.interface.timer` prop run on an
+//! interval or on a cron schedule in a time zone. The schedule lives in the
+//! store like delivery retries do: a due-time index whose members
+//! (`<due>:<project>|<env>|<deployment>`) workers promote into a work queue
+//! as they come due. Each deployment records its next run; an entry that no
+//! longer matches it (paused, rescheduled, deleted) is dropped, so pausing
+//! or changing a timer takes effect at once. Missed ticks (after downtime)
+//! coalesce into one run, and only the worker that moves the deployment's
+//! next run forward (compare-and-swap) runs a tick.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+use switchboard_components::component::{Component, Source};
+use switchboard_components::props::PropType;
+use switchboard_components::template;
+
+use crate::Core;
+use crate::clock::{iso, now_ms};
+use crate::cron::Cron;
+use crate::error::{Result, invalid};
+use crate::model::{Environment, Tenant};
+use crate::records;
+use crate::store::{Op, QueueEntry};
+use crate::triggers::Deployment;
+
+/// When a timer prop says to run.
+#[derive(Debug, Clone)]
+pub enum Timer {
+    Interval(u64),
+    Cron {
+        cron: Box<Cron>,
+        expr: String,
+        tz: TimeZone,
+        tz_name: String,
+    },
+}
+
+impl Timer {
+    /// Reads Pipedream's `{intervalSeconds}` or `{cron, timezone}`.
+    pub fn parse(v: &Value, min_interval_secs: u64) -> std::result::Result<Timer, String> {
+        if let Some(n) = v.get("intervalSeconds") {
+            let n = n
+                .as_u64()
+                .ok_or("intervalSeconds must be a whole number of seconds")?;
+            if n < min_interval_secs.max(1) {
+                return Err(format!(
+                    "intervalSeconds must be at least {} (this project's minimum)",
+                    min_interval_secs.max(1)
+                ));
+            }
+            return Ok(Timer::Interval(n));
+        }
+        let Some(expr) = v.get("cron").and_then(Value::as_str) else {
+            return Err(
+                "must be {\"intervalSeconds\": n} or {\"cron\": \"…\", \"timezone\": \"…\"}".into(),
+            );
+        };
+        let cron: Cron = expr.parse()?;
+        let tz_name = v
+            .get("timezone")
+            .and_then(Value::as_str)
+            .unwrap_or("UTC")
+            .to_string();
+        let tz = TimeZone::get(&tz_name).map_err(|_| format!("unknown time zone {tz_name:?}"))?;
+        // Two consecutive runs closer than the minimum are refused too.
+        let now = Timestamp::now();
+        if let Some(a) = cron.next_after(now, &tz)
+            && let Some(b) = cron.next_after(a, &tz)
+            && ((b.as_second() - a.as_second()) as u64) < min_interval_secs
+        {
+            return Err(format!(
+                "cron {expr:?} runs more often than this project's minimum interval of {min_interval_secs} s"
+            ));
+        }
+        Ok(Timer::Cron {
+            cron: Box::new(cron),
+            expr: expr.to_string(),
+            tz,
+            tz_name,
+        })
+    }
+
+    /// The first run strictly after `now_ms`. An interval keeps its phase
+    /// from `prev_ms` (the run just done, or the start), so missed runs
+    /// coalesce into the next one instead of arriving in a burst.
+    pub fn next_after(&self, prev_ms: u64, now_ms: u64) -> Option<u64> {
+        match self {
+            Timer::Interval(secs) => {
+                let every = secs * 1000;
+                let behind = now_ms.saturating_sub(prev_ms) / every;
+                Some(prev_ms + (behind + 1) * every)
+            }
+            Timer::Cron { cron, tz, .. } => cron
+                .next_after(Timestamp::from_millisecond(now_ms as i64).ok()?, tz)
+                .map(|t| t.as_millisecond() as u64),
+        }
+    }
+
+    fn context(&self, due_ms: u64) -> Value {
+        let (interval, cron, tz) = match self {
+            Timer::Interval(s) => (json!(s), Value::Null, Value::Null),
+            Timer::Cron { expr, tz_name, .. } => (Value::Null, json!(expr), json!(tz_name)),
+        };
+        json!({"ts": due_ms / 1000, "ms": due_ms, "iso": iso(due_ms),
+               "interval_seconds": interval, "cron": cron, "timezone": tz})
+    }
+}
+
+fn due_member(due_ms: u64, t: &Tenant, dc: &str) -> String {
+    format!("{due_ms:016}:{}|{}|{dc}", t.project_id, t.env.as_str())
+}
+
+/// A due tick handed to this worker.
+pub struct Tick {
+    entry: String,
+    due_ms: u64,
+    tenant: Tenant,
+    deployment_id: String,
+}
+
+impl Tick {
+    fn from_entry(e: QueueEntry) -> Option<Tick> {
+        let (due, rest) = e.item.split_once(':')?;
+        let mut parts = rest.split('|');
+        let (p, env, dc) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Tick {
+            entry: e.id,
+            due_ms: due.parse().ok()?,
+            tenant: Tenant {
+                project_id: p.to_string(),
+                env: Environment::parse(env)?,
+            },
+            deployment_id: dc.to_string(),
+        })
+    }
+
+    fn ack(&self) -> Op {
+        Op::QueueAck {
+            queue: records::schedule_ready(),
+            id: self.entry.clone(),
+        }
+    }
+}
+
+impl Core {
+    /// The deployment's timer, if its trigger runs on one; a 400 when the
+    /// configured value is not a valid timer.
+    pub(crate) fn timer_of(&self, c: &Component, d: &Deployment) -> Result<Option<Timer>> {
+        if !matches!(c.source, Some(Source::Timer(_))) {
+            return Ok(None); // polling sources join with the poll scheduler
+        }
+        let Some(p) = c.props.iter().find(|p| p.kind == PropType::TimerInterface) else {
+            return Ok(None);
+        };
+        let Some(v) = d.configured_props.get(&p.name).or(p.default.as_ref()) else {
+            return Err(invalid(format!(
+                "configured_props.{}: a timer is required",
+                p.name
+            )));
+        };
+        Timer::parse(v, self.settings.min_interval_secs)
+            .map(Some)
+            .map_err(|e| invalid(format!("configured_props.{}: {e}", p.name)))
+    }
+
+    /// Sets the deployment's next run from now (or clears it when paused or
+    /// without a timer) and returns the op that schedules it.
+    pub(crate) fn schedule_ops(
+        &self,
+        t: &Tenant,
+        c: &Component,
+        d: &mut Deployment,
+    ) -> Result<Vec<Op>> {
+        let timer = self.timer_of(c, d)?;
+        d.next_run_ms = match (&timer, d.active) {
+            (Some(timer), true) => {
+                let now = now_ms();
+                timer.next_after(now, now)
+            }
+            _ => None,
+        };
+        Ok(d.next_run_ms
+            .map(|due| records::index_add(records::schedule_due(), &due_member(due, t, &d.id)))
+            .into_iter()
+            .collect())
+    }
+
+    /// Moves ticks that have come due into the ready queue; returns how many.
+    pub async fn promote_due_ticks(&self) -> Result<usize> {
+        Ok(self
+            .store
+            .promote_due(
+                &records::schedule_due(),
+                &format!("{:016}:", now_ms() + 1),
+                &records::schedule_ready(),
+                1000,
+            )
+            .await?)
+    }
+
+    /// Takes up to `max` due ticks, waiting up to `wait_ms` for one.
+    pub async fn claim_ticks(&self, consumer: &str, max: usize, wait_ms: u64) -> Result<Vec<Tick>> {
+        let entries = self
+            .store
+            .queue_read(&records::schedule_ready(), consumer, max, wait_ms)
+            .await?;
+        Ok(entries.into_iter().filter_map(Tick::from_entry).collect())
+    }
+
+    /// Takes over ticks whose worker died or hung past the lease.
+    pub async fn reclaim_ticks(&self, consumer: &str, max: usize) -> Result<Vec<Tick>> {
+        let entries = self
+            .store
+            .queue_reclaim(
+                &records::schedule_ready(),
+                consumer,
+                self.settings.delivery_lease_ms,
+                max,
+            )
+            .await?;
+        Ok(entries.into_iter().filter_map(Tick::from_entry).collect())
+    }
+
+    /// Runs one tick: schedules the next run, then, if this worker is the
+    /// one that moved the deployment past this tick, emits its event.
+    pub async fn run_tick(&self, tick: &Tick) -> Result<bool> {
+        let (t, dc) = (&tick.tenant, tick.deployment_id.as_str());
+        let key = records::deployment(t, dc);
+        let d: Option<Deployment> = self.read(&key).await?;
+        let Some(d) = d.filter(|d| d.active && d.next_run_ms == Some(tick.due_ms)) else {
+            // Paused, deleted or rescheduled since: not this tick's to run.
+            self.store.commit(vec![tick.ack()]).await?;
+            return Ok(false);
+        };
+        let c = self.component(t, &d.component_key, None).await?.component;
+        let (Some(timer), Some(Source::Timer(spec))) = (self.timer_of(&c, &d)?, &c.source) else {
+            self.store.commit(vec![tick.ack()]).await?;
+            return Ok(false);
+        };
+        let now = now_ms();
+        let next = timer.next_after(tick.due_ms, now);
+        // The next run is in the index before this one is done: a worker
+        // dying from here on leaves the deployment still ticking.
+        if let Some(n) = next {
+            self.store
+                .commit(vec![records::index_add(
+                    records::schedule_due(),
+                    &due_member(n, t, dc),
+                )])
+                .await?;
+        }
+        let mut won = false;
+        self.modify::<Deployment, _>(&key, |cur| {
+            won = cur.active && cur.next_run_ms == Some(tick.due_ms);
+            if won {
+                cur.next_run_ms = next;
+                cur.last_run_ms = Some(now);
+            }
+            Ok(won)
+        })
+        .await?;
+        if won {
+            let ctx = json!({"tick": timer.context(tick.due_ms)});
+            let e = match &spec.event {
+                Some(tree) => {
+                    template::eval_tree(tree, &ctx).map_err(|e| invalid(e.to_string()))?
+                }
+                None => ctx["tick"].clone(),
+            };
+            let sum = template::render(&spec.summary, &ctx).map_err(|e| invalid(e.to_string()))?;
+            self.record_event(t, dc, e, sum).await?;
+        }
+        self.store.commit(vec![tick.ack()]).await?;
+        Ok(won)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_keep_their_phase_and_coalesce_missed_runs() {
+        let t = Timer::parse(&json!({"intervalSeconds": 60}), 60).unwrap();
+        assert_eq!(t.next_after(1_000, 1_000), Some(61_000));
+        assert_eq!(t.next_after(61_000, 61_050), Some(121_000), "on time");
+        // Down for 5 minutes: one run now-ish, then back on the old phase.
+        assert_eq!(t.next_after(61_000, 361_500), Some(421_000));
+    }
+
+    #[test]
+    fn timer_values_are_checked() {
+        for (v, needle) in [
+            (json!({"intervalSeconds": 30}), "at least 300"),
+            (json!({"intervalSeconds": "x"}), "whole number"),
+            (json!({"cron": "* * * * *"}), "minimum interval"),
+            (
+                json!({"cron": "0 9 * * *", "timezone": "Mars/Olympus"}),
+                "unknown time zone",
+            ),
+            (json!({"cron": "0 9 * *"}), "5 fields"),
+            (json!({}), "intervalSeconds"),
+        ] {
+            let e = Timer::parse(&v, 300).unwrap_err();
+            assert!(e.contains(needle), "{v}: {e}");
+        }
+        let c = Timer::parse(
+            &json!({"cron": "0 9 * * *", "timezone": "Europe/Paris"}),
+            300,
+        )
+        .unwrap();
+        let next = c.next_after(0, 1_795_413_600_000).unwrap(); // 2026-11-23 06:00 UTC
+        assert_eq!(iso(next), "2026-11-23T08:00:00.000Z");
+    }
+}
