@@ -256,6 +256,24 @@ async fn queues_hand_out_each_entry_once_until_reclaimed(s: &dyn Store) {
         t0.elapsed() < std::time::Duration::from_secs(4),
         "woken, not timed out"
     );
+
+    // A reader blocked on one queue does not hold up a reader of another.
+    let other = Key::global("qs", "q:other");
+    let idle = s.queue_read(&other, "c9", 1, 3_000);
+    let woken = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        s.commit(vec![Op::QueuePush {
+            queue: q.clone(),
+            item: "second".into(),
+        }])
+        .await
+        .unwrap();
+        s.queue_read(&q, "c1", 10, 3_000).await.unwrap()
+    };
+    tokio::select! {
+        got = woken => assert_eq!(got[0].item, "second"),
+        _ = idle => panic!("the reader of the other queue was held up until it timed out"),
+    }
 }
 
 async fn due_index_members_are_promoted_once(s: &dyn Store) {

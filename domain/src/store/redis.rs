@@ -20,7 +20,9 @@ const FIELD: &str = "i";
 pub struct RedisStore {
     conn: ConnectionManager,
     client: redis::Client,
-    blocking: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
+    /// Idle connections for blocking reads: each blocked reader holds one
+    /// of its own (a delivery loop and a timer loop block at once).
+    blocking: std::sync::Mutex<Vec<redis::aio::MultiplexedConnection>>,
     prefix: String,
 }
 
@@ -71,7 +73,7 @@ impl RedisStore {
         Ok(RedisStore {
             conn,
             client,
-            blocking: tokio::sync::Mutex::new(None),
+            blocking: std::sync::Mutex::new(Vec::new()),
             prefix: prefix.to_string(),
         })
     }
@@ -117,23 +119,24 @@ impl RedisStore {
             .arg("STREAMS")
             .arg(k)
             .arg(">");
-        let mut slot = self.blocking.lock().await;
-        if slot.is_none() {
-            let cfg = redis::AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(2)))
-                .set_response_timeout(Some(Duration::from_millis(block_ms + 2000)));
-            *slot = Some(
+        let idle = self.blocking.lock().ok().and_then(|mut pool| pool.pop());
+        let mut c = match idle {
+            Some(c) => c,
+            None => {
+                let cfg = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(2)))
+                    .set_response_timeout(Some(Duration::from_millis(block_ms + 2000)));
                 self.client
                     .get_multiplexed_async_connection_with_config(&cfg)
-                    .await?,
-            );
-        }
-        let Some(c) = slot.as_mut() else {
-            return Ok(None);
+                    .await?
+            }
         };
-        let res = cmd.query_async(c).await;
-        if res.is_err() {
-            *slot = None; // reconnect next time
+        let res = cmd.query_async(&mut c).await;
+        // A connection that failed is dropped; the next read opens another.
+        if res.is_ok()
+            && let Ok(mut pool) = self.blocking.lock()
+        {
+            pool.push(c);
         }
         res
     }
