@@ -114,17 +114,22 @@ impl Core {
         Ok(out)
     }
 
-    /// A component by key: private ones first, then built-in.
+    /// A component by key: built-in, else the tenant's private one.
     pub async fn component(
         &self,
         t: &Tenant,
         key: &str,
         version: Option<&str>,
     ) -> Result<CatalogEntry> {
-        let entry = match self
-            .read::<PrivateRecord>(&records::component(t, key))
-            .await?
-        {
+        // Private components never take a built-in key: no read for those.
+        let private = match self.catalog.component(key) {
+            Some(_) => None,
+            None => {
+                self.read::<PrivateRecord>(&records::component(t, key))
+                    .await?
+            }
+        };
+        let entry = match private {
             Some(rec) => CatalogEntry {
                 component: self
                     .catalog

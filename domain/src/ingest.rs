@@ -110,7 +110,7 @@ impl Core {
         if wanted && let Some(seen) = self.first_delivery(t, &d.id, w, &ctx).await? {
             let made = event_of(w, &ctx).map_err(|e| invalid(e.to_string()));
             let recorded = match made {
-                Ok((e, sum)) => self.record_event(t, &d.id, e, sum).await.map(|_| ()),
+                Ok((e, sum)) => self.record_event_of(t, &d, e, sum).await.map(|_| ()),
                 Err(e) => Err(e),
             };
             if let Err(e) = recorded {

@@ -496,6 +496,23 @@ impl Core {
         e: Value,
         sum: String,
     ) -> Result<EmittedEvent> {
+        let d: Deployment = self
+            .read(&records::deployment(t, deployment_id))
+            .await?
+            .ok_or_else(|| not_found(format!("deployed trigger {deployment_id:?} not found")))?;
+        self.record_event_of(t, &d, e, sum).await
+    }
+
+    /// `record_event` for a deployment the caller has just read (saves the
+    /// ingest path a round trip).
+    pub(crate) async fn record_event_of(
+        &self,
+        t: &Tenant,
+        d: &Deployment,
+        e: Value,
+        sum: String,
+    ) -> Result<EmittedEvent> {
+        let deployment_id = d.id.as_str();
         let ev = EmittedEvent {
             id: new_id("evt"),
             k: "emit".into(),
@@ -504,16 +521,12 @@ impl Core {
             sum,
         };
         let index = records::events_index(t, deployment_id);
-        let d: Deployment = self
-            .read(&records::deployment(t, deployment_id))
-            .await?
-            .ok_or_else(|| not_found(format!("deployed trigger {deployment_id:?} not found")))?;
         // The event and its deliveries in one commit: acknowledged means queued.
         let mut ops = vec![
             records::put(records::event(t, deployment_id, &ev.id), &ev),
             records::index_add(index.clone(), &ev.id),
         ];
-        ops.extend(self.enqueue_ops(t, &d, &ev).await?);
+        ops.extend(self.enqueue_ops(t, d, &ev).await?);
         self.store.commit(ops).await?;
         // Deactivated webhooks shed the event; count it on them.
         if d.webhooks.iter().any(|w| !w.active) {

@@ -232,17 +232,22 @@ impl Store for RedisStore {
                 None => by_slot.push((slot, vec![op])),
             }
         }
-        let mut c = self.conn.clone();
+        if by_slot.is_empty() {
+            return Ok(());
+        }
+        // One MULTI/EXEC per slot, all in one pipeline: one round trip, and
+        // Redis runs one connection's commands in the order sent.
+        let mut pipe = redis::pipe();
         for (_, ops) in by_slot {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
+            pipe.cmd("MULTI").ignore();
             for op in ops {
                 let k = self.k(op.key());
                 add_op(&mut pipe, k, op);
             }
-            pipe.query_async::<()>(&mut c).await.map_err(map_err)?;
+            pipe.cmd("EXEC").ignore();
         }
-        Ok(())
+        let mut c = self.conn.clone();
+        pipe.query_async::<()>(&mut c).await.map_err(map_err)
     }
 
     async fn put_if_absent(
