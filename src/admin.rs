@@ -32,8 +32,19 @@ pub async fn run(
         AdminCommand::CreateProject {
             name,
             require_key_auth_test,
+            app_name,
+            support_email,
+            logo_url,
         } => {
-            let (p, c) = core.create_project(&name, require_key_auth_test).await?;
+            let (p, c) = core
+                .create_project(switchboard_domain::projects::NewProject {
+                    name,
+                    require_key_auth_test,
+                    app_name,
+                    support_email,
+                    logo_url,
+                })
+                .await?;
             let mut v = credentials_json(&p.id, &c, cfg);
             v["name"] = json!(p.name);
             print(

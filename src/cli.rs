@@ -68,6 +68,15 @@ pub enum AdminCommand {
         /// Test API keys with the app's verification request before saving them.
         #[arg(long)]
         require_key_auth_test: bool,
+        /// The name the hosted connect page shows (default: the project name).
+        #[arg(long)]
+        app_name: Option<String>,
+        /// The support address the hosted connect page shows.
+        #[arg(long)]
+        support_email: Option<String>,
+        /// The logo the hosted connect page shows (an http(s) URL).
+        #[arg(long)]
+        logo_url: Option<String>,
     },
     /// List projects.
     ListProjects,

@@ -43,6 +43,9 @@ pub struct Project {
     pub app_name: Option<String>,
     #[serde(default)]
     pub support_email: Option<String>,
+    /// Shown on the hosted connect page.
+    #[serde(default)]
+    pub logo_url: Option<String>,
     #[serde(default)]
     pub connect_require_key_auth_test: bool,
     pub created_at: u64,

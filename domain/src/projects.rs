@@ -22,27 +22,49 @@ pub struct ClientCredentials {
     pub environments: Vec<Environment>,
 }
 
+/// A project to create, with the brand its hosted connect page shows.
+#[derive(Debug, Clone, Default)]
+pub struct NewProject {
+    pub name: String,
+    pub require_key_auth_test: bool,
+    pub app_name: Option<String>,
+    pub support_email: Option<String>,
+    pub logo_url: Option<String>,
+}
+
 impl Core {
     pub async fn project(&self, id: &str) -> Result<Option<Project>> {
         self.read(&records::project(id)).await
     }
 
-    pub async fn create_project(
-        &self,
-        name: &str,
-        require_key_auth_test: bool,
-    ) -> Result<(Project, ClientCredentials)> {
-        let name = name.trim();
+    pub async fn create_project(&self, p: NewProject) -> Result<(Project, ClientCredentials)> {
+        let name = p.name.trim();
         if name.is_empty() || name.len() > 200 {
             return Err(invalid("project name must be 1 to 200 characters"));
+        }
+        if let Some(n) = &p.app_name
+            && (n.trim().is_empty() || n.len() > 200)
+        {
+            return Err(invalid("app name must be 1 to 200 characters"));
+        }
+        if let Some(e) = &p.support_email
+            && (!e.contains('@') || e.len() > 320 || e.chars().any(char::is_whitespace))
+        {
+            return Err(invalid(format!(
+                "support email {e:?} is not an email address"
+            )));
+        }
+        if let Some(u) = &p.logo_url {
+            crate::validate::http_url("logo_url", u)?;
         }
         let now = now_ms();
         let project = Project {
             id: new_id("proj"),
             name: name.to_string(),
-            app_name: None,
-            support_email: None,
-            connect_require_key_auth_test: require_key_auth_test,
+            app_name: p.app_name,
+            support_email: p.support_email,
+            logo_url: p.logo_url,
+            connect_require_key_auth_test: p.require_key_auth_test,
             created_at: now,
             updated_at: now,
         };
@@ -140,6 +162,11 @@ impl Core {
         if self.store.index_count(&records::projects_index()).await? > 0 {
             return Ok(None);
         }
-        self.create_project(name, false).await.map(Some)
+        self.create_project(NewProject {
+            name: name.to_string(),
+            ..Default::default()
+        })
+        .await
+        .map(Some)
     }
 }

@@ -105,11 +105,11 @@ where
             return Ok(r);
         }
         let mut res = fut.expect("called when not a preflight").await?;
-        let is_json = res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-        if res.status().as_u16() >= 400 && !is_json {
+        // JSON errors stay; so do the hosted pages' own HTML error pages.
+        let own_body = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+        });
+        if res.status().as_u16() >= 400 && !own_body {
             let status = res.status();
             res = res.into_response(canonical_error(status));
         }

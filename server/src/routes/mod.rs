@@ -8,6 +8,7 @@ mod actions;
 mod app_hooks;
 mod apps;
 mod components;
+mod connect_page;
 mod deliveries;
 mod health;
 mod oauth;
@@ -66,6 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").get(health::readyz))
         .service(resource("/apps/{app}/logo.svg").get(apps::logo))
         .service(resource("/v1/oauth/token").post(oauth::token))
+        .service(resource("/_static/connect.html").get(connect_page::show))
+        .service(resource("/_static/connect/keys").post(connect_page::submit_keys))
         // Before `/hooks/{hook_id}/…`, which would also match it.
         .service(resource("/hooks/apps/{ingress_id}/{env}").post(app_hooks::inbound))
         .service(

@@ -1,0 +1,331 @@
+//! The hosted connect page at `connect_link_url` (`/_static/connect.html`,
+//! the path Pipedream's links and browser SDK use). Server-rendered, no
+//! third-party assets, usable without JavaScript; the only script posts
+//! Pipedream's `{type: "success" | "error" | "close"}` messages to the
+//! opener or parent frame when there is one. Branding is the project's own.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use switchboard_domain::accounts::NewKeyAccount;
+use switchboard_domain::components::{App, AuthType};
+use switchboard_domain::model::{ConnectToken, Project};
+use switchboard_domain::{Core, Error};
+
+use crate::ctx::core;
+
+/// Escapes text for HTML element content and quoted attributes.
+fn esc(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Escapes a JSON value for an inline `<script>`.
+fn script_json(v: &Value) -> String {
+    v.to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1b1f24}\
+main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;box-shadow:0 1px 3px #0002}\
+h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;font-weight:600;margin-top:1rem}\
+input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8a929c;border-radius:6px;font:inherit}\
+input:focus{outline:3px solid #2b6cb0;outline-offset:1px}.hint{color:#4a5360;font-size:.9rem;margin:.2rem 0 0}\
+button{margin-top:1.5rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f4fa3;color:#fff;font:inherit;font-weight:600;cursor:pointer}\
+.error{background:#fdecec;border:1px solid #c53030;color:#822727;padding:.7rem;border-radius:6px}\
+footer{margin-top:1.5rem;color:#4a5360;font-size:.85rem}";
+
+/// A whole page under the project's brand.
+fn page(
+    status: StatusCode,
+    brand: &Brand,
+    title: &str,
+    body: &str,
+    message: Option<Value>,
+) -> HttpResponse {
+    let script = message.map_or_else(String::new, |m| {
+        format!(
+            "<script>(function(){{var m={};var t=window.opener||(window.parent!==window?window.parent:null);\
+             if(t){{t.postMessage(m,'*');}}}})();</script>",
+            script_json(&m)
+        )
+    });
+    let support = brand
+        .support_email
+        .as_deref()
+        .map_or_else(String::new, |e| {
+            format!(
+                "<footer>Need help? <a href=\"mailto:{0}\">{0}</a></footer>",
+                esc(e)
+            )
+        });
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title} · {name}</title><style>{STYLE}</style></head>\
+         <body><main><p>{logo}<strong>{name}</strong></p>{body}{support}</main>{script}</body></html>",
+        title = esc(title),
+        name = esc(&brand.name),
+        logo = brand
+            .logo_url
+            .as_deref()
+            .map_or_else(String::new, |u| format!(
+                "<img src=\"{}\" alt=\"\" width=\"32\" height=\"32\"> ",
+                esc(u)
+            )),
+    );
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        // Inline style and the one inline script only; nothing from elsewhere.
+        .insert_header((
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'",
+        ))
+        .insert_header(("Referrer-Policy", "no-referrer"))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(html)
+}
+
+/// The names a page carries: the project's, never Switchboard's.
+struct Brand {
+    name: String,
+    logo_url: Option<String>,
+    support_email: Option<String>,
+}
+
+impl Brand {
+    fn of(p: Option<&Project>) -> Brand {
+        Brand {
+            name: p
+                .map(|p| p.app_name.clone().unwrap_or_else(|| p.name.clone()))
+                .unwrap_or_else(|| "Connect an account".into()),
+            logo_url: p.and_then(|p| p.logo_url.clone()),
+            support_email: p.and_then(|p| p.support_email.clone()),
+        }
+    }
+}
+
+fn problem(brand: &Brand, status: StatusCode, msg: &str) -> HttpResponse {
+    page(
+        status,
+        brand,
+        "Cannot connect",
+        &format!(
+            "<h1>Cannot connect</h1><p class=\"error\" role=\"alert\">{}</p>",
+            esc(msg)
+        ),
+        Some(json!({"type": "error", "error": msg})),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    token: Option<String>,
+    app: Option<String>,
+    #[serde(rename = "accountId")]
+    account_id: Option<String>,
+}
+
+/// The token, its project's brand, and the app, or the page that says why not.
+async fn session(
+    core: &Core,
+    token: Option<&str>,
+    app: Option<&str>,
+) -> Result<(ConnectToken, Brand, App), HttpResponse> {
+    let none = Brand::of(None);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return Err(problem(
+            &none,
+            StatusCode::BAD_REQUEST,
+            "This link has no connect token.",
+        ));
+    };
+    let ct = core.live_connect_token(token).await.map_err(|_| {
+        problem(
+            &none,
+            StatusCode::GONE,
+            "This link has expired or was already used. Ask for a new one.",
+        )
+    })?;
+    let project = core.project(&ct.tenant.project_id).await.ok().flatten();
+    let brand = Brand::of(project.as_ref());
+    let Some(slug) = app.filter(|a| !a.is_empty()) else {
+        return Err(problem(
+            &brand,
+            StatusCode::BAD_REQUEST,
+            "This link does not say which app to connect (app=…).",
+        ));
+    };
+    let app = core
+        .app(slug)
+        .map_err(|_| {
+            problem(
+                &brand,
+                StatusCode::NOT_FOUND,
+                &format!("There is no app called {slug:?}."),
+            )
+        })?
+        .clone();
+    Ok((ct, brand, app))
+}
+
+fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str>) -> String {
+    let mut fields = String::new();
+    for f in &app.auth.fields {
+        let id = format!("f_{}", f.name);
+        let hint = f.description.as_deref().map_or_else(String::new, |d| {
+            format!("<p class=\"hint\" id=\"{id}_hint\">{}</p>", esc(d))
+        });
+        fields.push_str(&format!(
+            "<label for=\"{id}\">{label}{opt}</label>{hint}<input id=\"{id}\" name=\"{id}\" type=\"{ty}\" \
+             autocomplete=\"off\"{req}{desc}{val}>",
+            label = esc(&f.label),
+            opt = if f.optional { " (optional)" } else { "" },
+            ty = if f.secret { "password" } else { "text" },
+            req = if f.optional { "" } else { " required" },
+            desc = if f.description.is_some() { format!(" aria-describedby=\"{id}_hint\"") } else { String::new() },
+            val = f.default.as_deref().map_or_else(String::new, |v| format!(" value=\"{}\"", esc(v))),
+        ));
+    }
+    let err = error.map_or_else(String::new, |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
+    });
+    format!(
+        "<h1>Connect {name}</h1>{err}<p>Enter your {name} credentials. They are sent to {name} only to \
+         act on your behalf, and stored encrypted.</p>\
+         <form method=\"post\" action=\"/_static/connect/keys\">\
+         <input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">\
+         {acct}{fields}<button type=\"submit\">Connect {name}</button></form>",
+        name = esc(&app.name),
+        token = esc(token),
+        slug = esc(&app.name_slug),
+        acct = account_id.map_or_else(String::new, |a| format!(
+            "<input type=\"hidden\" name=\"account_id\" value=\"{}\">",
+            esc(a)
+        )),
+    )
+}
+
+/// `GET /_static/connect.html?token=…&app=…[&accountId=…]`.
+pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
+    let core = core(&req);
+    let (_, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    match app.auth.kind {
+        AuthType::Keys | AuthType::Basic => page(
+            StatusCode::OK,
+            &brand,
+            &format!("Connect {}", app.name),
+            &key_form(
+                q.token.as_deref().unwrap_or_default(),
+                &app,
+                q.account_id.as_deref(),
+                None,
+            ),
+            None,
+        ),
+        _ => problem(
+            &brand,
+            StatusCode::NOT_IMPLEMENTED,
+            &format!(
+                "Connecting {} through this page is not available yet.",
+                app.name
+            ),
+        ),
+    }
+}
+
+/// `POST /_static/connect/keys`: the key form. A refusal (including a
+/// failed verification) shows the form again with the reason; the token is
+/// spent only by a saved account.
+pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
+    let core = core(&req);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (token, slug) = (get("token"), get("app"));
+    let (ct, brand, app) = match session(&core, token, slug).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let token = token.unwrap_or_default();
+    let mut cfmap = Map::new();
+    for (name, value) in form.iter() {
+        if let Some(field) = name.strip_prefix("f_") {
+            cfmap.insert(field.to_string(), Value::String(value.clone()));
+        }
+    }
+    let account_id = get("account_id").filter(|a| !a.is_empty());
+    let created = core
+        .create_key_account(
+            &ct.tenant,
+            NewKeyAccount {
+                app_slug: app.name_slug.clone(),
+                cfmap_json: Value::Object(cfmap).to_string(),
+                connect_token: token.to_string(),
+                name: None,
+                account_id: account_id.map(str::to_string),
+                external_user_id: None,
+                allow_token_import: false,
+            },
+        )
+        .await;
+    match created {
+        Ok(v) => {
+            let id = v.account.id.clone();
+            if let Some(uri) = &ct.success_redirect_uri {
+                return HttpResponse::SeeOther()
+                    .insert_header(("Location", uri.as_str()))
+                    .insert_header(("Cache-Control", "no-store"))
+                    .finish();
+            }
+            page(
+                StatusCode::OK,
+                &brand,
+                "Connected",
+                &format!(
+                    "<h1>{} is connected</h1><p role=\"status\">You can close this window.</p>",
+                    esc(&app.name)
+                ),
+                Some(json!({"type": "success", "authProvisionId": id})),
+            )
+        }
+        Err(e) => {
+            let (status, msg) = match &e {
+                Error::Invalid(m) | Error::Unprocessable(m) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, m.clone())
+                }
+                Error::Forbidden(m) | Error::NotFound(m) => (StatusCode::BAD_REQUEST, m.clone()),
+                _ => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Something went wrong on our side; please try again.".to_string(),
+                ),
+            };
+            if let Some(uri) = &ct.error_redirect_uri
+                && status == StatusCode::SERVICE_UNAVAILABLE
+            {
+                return HttpResponse::SeeOther()
+                    .insert_header(("Location", uri.as_str()))
+                    .finish();
+            }
+            page(
+                status,
+                &brand,
+                &format!("Connect {}", app.name),
+                &key_form(token, &app, account_id, Some(&msg)),
+                None,
+            )
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! The hosted connect page for key-based apps: the project's brand, the
+//! app's fields, verification refusals shown in the form, the token spent
+//! only by a saved account, the redirect or the done page with Pipedream's
+//! postMessage, and clear pages for bad links.
+
+use serde_json::json;
+
+use crate::harness::{Backend, Instance, Project, Server};
+
+/// `application/x-www-form-urlencoded`, for the few characters tests use.
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| {
+                s.bytes()
+                    .map(|b| match b {
+                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        b => format!("%{b:02X}"),
+                    })
+                    .collect::<String>()
+            };
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn token(s: &Server, bearer: &str, p: &Project, extra: serde_json::Value) -> String {
+    let mut body = json!({"external_user_id": "u1"});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let (st, v, _) = s
+        .post(&format!("/v1/connect/{}/tokens", p.id), bearer, body)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    v["token"].as_str().unwrap().to_string()
+}
+
+async fn get_page(s: &Server, query: &str) -> (u16, String, reqwest::header::HeaderMap) {
+    let r = no_redirects()
+        .get(format!("{}/_static/connect.html?{query}", s.base))
+        .send()
+        .await
+        .unwrap();
+    let (st, h) = (r.status().as_u16(), r.headers().clone());
+    (st, r.text().await.unwrap(), h)
+}
+
+async fn submit(s: &Server, pairs: &[(&str, &str)]) -> reqwest::Response {
+    no_redirects()
+        .post(format!("{}/_static/connect/keys", s.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn key_based_apps_connect_through_the_hosted_page() {
+    let inst = Instance::new(Backend::Embedded);
+    let p = Project::from_json(&inst.admin(&[
+        "create-project",
+        "--name",
+        "internal name",
+        "--app-name",
+        "Acme <Robots>",
+        "--support-email",
+        "help@acme.example",
+    ]));
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+
+    // Bad links get a clear page, never a form.
+    let (st, body, _) = get_page(&s, "app=openai").await;
+    assert_eq!(st, 400, "{body}");
+    assert!(body.contains("no connect token"), "{body}");
+    let (st, body, _) = get_page(&s, "token=ctok_nope&app=openai").await;
+    assert_eq!(st, 410);
+    assert!(body.contains("expired or was already used"), "{body}");
+    let ctok = token(
+        &s,
+        &bearer,
+        &p,
+        json!({"success_redirect_uri": "https://acme.example/done"}),
+    )
+    .await;
+    let (st, body, _) = get_page(&s, &format!("token={ctok}&app=nosuchapp")).await;
+    assert_eq!(st, 404);
+    assert!(body.contains("no app called"), "{body}");
+
+    // The form: the project's brand (escaped), the app's fields, no one else's name.
+    let (st, body, h) = get_page(&s, &format!("token={ctok}&app=openai&connectLink=true")).await;
+    assert_eq!(st, 200, "{body}");
+    assert!(body.contains("Acme &lt;Robots&gt;"), "{body}");
+    assert!(!body.contains("<Robots>"), "brand is escaped");
+    assert!(body.contains("help@acme.example"));
+    assert!(
+        body.contains("<label for=\"f_api_key\">API key</label>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("type=\"password\""),
+        "secret fields are masked"
+    );
+    assert!(body.contains("Organization ID (optional)"));
+    assert!(
+        !body.to_lowercase().contains("switchboard"),
+        "white-label: {body}"
+    );
+    assert!(!body.contains("pipedream"), "{body}");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+
+    // A refusal shows the form again with the reason; the token stays usable.
+    let r = submit(&s, &[("token", &ctok), ("app", "openai"), ("f_bogus", "x")]).await;
+    assert_eq!(r.status(), 422);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("role=\"alert\""), "{body}");
+    assert!(body.contains("unknown field"), "{body}");
+    assert_eq!(
+        get_page(&s, &format!("token={ctok}&app=openai")).await.0,
+        200
+    );
+
+    // Saved: redirected where the token said; the token is spent.
+    let r = submit(
+        &s,
+        &[
+            ("token", &ctok),
+            ("app", "openai"),
+            ("f_api_key", "sk-test-1"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "https://acme.example/done");
+    let (st, v, _) = s
+        .call(
+            reqwest::Method::GET,
+            &format!(
+                "/v1/connect/{}/accounts?external_user_id=u1&app=openai",
+                p.id
+            ),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+    let r = submit(
+        &s,
+        &[
+            ("token", &ctok),
+            ("app", "openai"),
+            ("f_api_key", "sk-test-2"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 410, "a spent token cannot connect again");
+
+    // No redirect given: a done page that tells the opener, as Pipedream's does.
+    let ctok = token(&s, &bearer, &p, json!({})).await;
+    let r = submit(
+        &s,
+        &[
+            ("token", &ctok),
+            ("app", "openai"),
+            ("f_api_key", "sk-test-3"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("is connected"), "{body}");
+    assert!(body.contains("\"type\":\"success\""), "{body}");
+    assert!(body.contains("\"authProvisionId\":\"apn_"), "{body}");
+    assert!(body.contains("postMessage"));
+}
