@@ -16,6 +16,7 @@ pub mod ids;
 pub mod ingest;
 pub mod model;
 pub mod oauth_apps;
+pub mod oauth_flow;
 pub mod paging;
 pub mod projects;
 pub mod proxy;

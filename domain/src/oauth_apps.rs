@@ -273,36 +273,37 @@ impl Core {
 
     /// The client that issued an account's tokens (`pinned`), else the
     /// newest one registered for the app, with its secret opened.
+    /// The project's OAuth client for `app` (the pinned one, else the
+    /// newest): its id, client id and opened secret.
     pub(crate) async fn oauth_client(
         &self,
         project: &str,
         app: &str,
         pinned: Option<&str>,
-    ) -> Result<Option<(String, String)>> {
-        if let Some(id) = pinned {
-            let rec = self.get_oauth_app(project, id).await?;
-            let secret = self.keyring.open(&rec.client_secret, &aad(project, id))?;
-            return Ok(Some((
-                rec.client_id,
-                String::from_utf8_lossy(&secret).into_owned(),
-            )));
-        }
-        let ids = self
-            .store
-            .index_range(
-                &records::oauth_apps_by_app(project, app),
-                &crate::store::IndexRange {
-                    limit: 1000,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        let Some(id) = ids.last() else {
-            return Ok(None);
+    ) -> Result<Option<(String, String, String)>> {
+        let id = match pinned {
+            Some(id) => id.to_string(),
+            None => {
+                let ids = self
+                    .store
+                    .index_range(
+                        &records::oauth_apps_by_app(project, app),
+                        &crate::store::IndexRange {
+                            limit: 1000,
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                let Some(id) = ids.last() else {
+                    return Ok(None);
+                };
+                id.clone()
+            }
         };
-        let rec = self.get_oauth_app(project, id).await?;
-        let secret = self.keyring.open(&rec.client_secret, &aad(project, id))?;
+        let rec = self.get_oauth_app(project, &id).await?;
+        let secret = self.keyring.open(&rec.client_secret, &aad(project, &id))?;
         Ok(Some((
+            id,
             rec.client_id,
             String::from_utf8_lossy(&secret).into_owned(),
         )))

@@ -105,12 +105,20 @@ impl Refresher for AccountRefresher {
 /// Longest token lifetime believed (10 years); larger values are nonsense.
 pub(crate) const MAX_EXPIRES_IN_SECS: u64 = 10 * 365 * 24 * 3600;
 
-/// Why a refresh failed.
-enum Refusal {
+/// Why a token request failed.
+pub(crate) enum Refusal {
     /// The provider refused the refresh token: mark the account unhealthy.
     Definitive(Error),
     /// A timeout, outage or our own problem: try again later.
     Transient(Error),
+}
+
+impl Refusal {
+    pub(crate) fn into_error(self) -> Error {
+        match self {
+            Refusal::Definitive(e) | Refusal::Transient(e) => e,
+        }
+    }
 }
 
 fn token_of(creds: &Map<String, Value>) -> Option<String> {
@@ -229,7 +237,7 @@ impl Core {
         app: &App,
         creds: &Map<String, Value>,
     ) -> std::result::Result<(Map<String, Value>, Option<u64>), Refusal> {
-        use Refusal::{Definitive, Transient};
+        use Refusal::Definitive;
         let oauth = app
             .auth
             .oauth
@@ -250,7 +258,28 @@ impl Core {
                 ))
             })?;
         let pinned = creds.get("oauth_app_id").and_then(Value::as_str);
-        let (client_id, secret) = self
+        let form: Vec<(String, String)> = vec![
+            ("grant_type".into(), "refresh_token".into()),
+            ("refresh_token".into(), refresh_token.into()),
+        ];
+        let (fields, expires_in, _) = self.token_call(t, app, oauth, form, pinned).await?;
+        Ok((fields, expires_in))
+    }
+
+    /// A request to the app's token endpoint with the project's OAuth client
+    /// (authenticated as the app's manifest says): the grant's `form`, plus
+    /// the client and the app's extra token params. Returns the token
+    /// fields, `expires_in`, and which OAuth app was used.
+    pub(crate) async fn token_call(
+        &self,
+        t: &Tenant,
+        app: &App,
+        oauth: &switchboard_components::OAuthSpec,
+        mut form: Vec<(String, String)>,
+        pinned: Option<&str>,
+    ) -> std::result::Result<(Map<String, Value>, Option<u64>, String), Refusal> {
+        use Refusal::{Definitive, Transient};
+        let (oauth_app_id, client_id, secret) = self
             .oauth_client(&t.project_id, &app.name_slug, pinned)
             .await
             .map_err(Transient)?
@@ -260,10 +289,6 @@ impl Core {
                     app.name_slug
                 )))
             })?;
-        let mut form: Vec<(String, String)> = vec![
-            ("grant_type".into(), "refresh_token".into()),
-            ("refresh_token".into(), refresh_token.into()),
-        ];
         let mut headers = vec![
             (
                 "Content-Type".to_string(),
@@ -306,7 +331,7 @@ impl Core {
                 TOKEN_CALL_TIMEOUT,
             )
             .await
-            .map_err(|e| Transient(Error::Upstream(format!("token refresh failed: {e}"))))?;
+            .map_err(|e| Transient(Error::Upstream(format!("token request failed: {e}"))))?;
         let v = resp.body_value();
         let get = |path: &str| jsonpath::first(path, &v).ok().flatten();
         let f = &oauth.token_fields;
@@ -317,7 +342,7 @@ impl Core {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("HTTP {}", resp.status));
-            let e = Error::Upstream(format!("{} refused the refresh: {why}", app.name));
+            let e = Error::Upstream(format!("{} refused the token request: {why}", app.name));
             // 5xx and 429 are the provider's trouble; anything else (a 4xx,
             // or GitHub's and Slack's 200 with an error) refuses the token.
             return Err(if resp.status >= 500 || resp.status == 429 {
@@ -333,6 +358,6 @@ impl Core {
         }
         let expires_in =
             get(&f.expires_in).and_then(|x| x.as_u64().or_else(|| x.as_str()?.parse().ok()));
-        Ok((out, expires_in))
+        Ok((out, expires_in, oauth_app_id))
     }
 }

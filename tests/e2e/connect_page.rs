@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Backend, Instance, Project, Server};
+use crate::harness::{Backend, Instance, Project, Server, no_redirects};
 
 /// `application/x-www-form-urlencoded`, for the few characters tests use.
 fn form(pairs: &[(&str, &str)]) -> String {
@@ -26,25 +26,6 @@ fn form(pairs: &[(&str, &str)]) -> String {
         })
         .collect::<Vec<_>>()
         .join("&")
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-async fn token(s: &Server, bearer: &str, p: &Project, extra: serde_json::Value) -> String {
-    let mut body = json!({"external_user_id": "u1"});
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let (st, v, _) = s
-        .post(&format!("/v1/connect/{}/tokens", p.id), bearer, body)
-        .await;
-    assert_eq!(st, 200, "{v}");
-    v["token"].as_str().unwrap().to_string()
 }
 
 async fn get_page(s: &Server, query: &str) -> (u16, String, reqwest::header::HeaderMap) {
@@ -89,13 +70,13 @@ async fn key_based_apps_connect_through_the_hosted_page() {
     let (st, body, _) = get_page(&s, "token=ctok_nope&app=openai").await;
     assert_eq!(st, 410);
     assert!(body.contains("expired or was already used"), "{body}");
-    let ctok = token(
-        &s,
-        &bearer,
-        &p,
-        json!({"success_redirect_uri": "https://acme.example/done"}),
-    )
-    .await;
+    let ctok = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"success_redirect_uri": "https://acme.example/done"}),
+        )
+        .await;
     let (st, body, _) = get_page(&s, &format!("token={ctok}&app=nosuchapp")).await;
     assert_eq!(st, 404);
     assert!(body.contains("no app called"), "{body}");
@@ -146,20 +127,10 @@ async fn key_based_apps_connect_through_the_hosted_page() {
     .await;
     assert_eq!(r.status(), 303);
     assert_eq!(r.headers()["location"], "https://acme.example/done");
-    let (st, v, _) = s
-        .call(
-            reqwest::Method::GET,
-            &format!(
-                "/v1/connect/{}/accounts?external_user_id=u1&app=openai",
-                p.id
-            ),
-            &bearer,
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    assert_eq!(v["data"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(
+        s.user_accounts(&bearer, &p.id, "openai", false).await.len(),
+        1
+    );
     let r = submit(
         &s,
         &[
@@ -172,7 +143,7 @@ async fn key_based_apps_connect_through_the_hosted_page() {
     assert_eq!(r.status(), 410, "a spent token cannot connect again");
 
     // No redirect given: a done page that tells the opener, as Pipedream's does.
-    let ctok = token(&s, &bearer, &p, json!({})).await;
+    let ctok = s.connect_token_with(&bearer, &p.id, json!({})).await;
     let r = submit(
         &s,
         &[

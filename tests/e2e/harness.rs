@@ -13,6 +13,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
 /// An HTTP client for tests. reqwest is built with rustls and no default
 /// crypto provider (the server picks ring), so install it first.
+/// A client that shows redirects instead of following them.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 pub fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
@@ -363,6 +371,42 @@ impl Server {
     ) -> (u16, Value, reqwest::header::HeaderMap) {
         self.call(reqwest::Method::GET, path, bearer, env, None)
             .await
+    }
+
+    /// User `u1`'s accounts of `app` (with credentials when asked).
+    pub async fn user_accounts(
+        &self,
+        bearer: &str,
+        project: &str,
+        app: &str,
+        credentials: bool,
+    ) -> Vec<Value> {
+        let (st, v, _) = self
+            .call(
+                reqwest::Method::GET,
+                &format!(
+                    "/v1/connect/{project}/accounts?external_user_id=u1&app={app}&include_credentials={credentials}"
+                ),
+                bearer,
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        v["data"].as_array().unwrap().clone()
+    }
+
+    /// A connect token for user `u1` with `extra` fields (redirects, webhook).
+    pub async fn connect_token_with(&self, bearer: &str, project: &str, extra: Value) -> String {
+        let mut body = json!({"external_user_id": "u1"});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        let (st, v, _) = self
+            .post(&format!("/v1/connect/{project}/tokens"), bearer, body)
+            .await;
+        assert_eq!(st, 200, "{v}");
+        v["token"].as_str().unwrap().to_string()
     }
 
     pub async fn connect_token(

@@ -3,6 +3,7 @@
 mod bad_input;
 mod chaos;
 mod components;
+mod connect_oauth;
 mod connect_page;
 mod durability;
 mod harness;

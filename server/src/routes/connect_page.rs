@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use switchboard_domain::accounts::NewKeyAccount;
+use switchboard_domain::accounts::{AccountView, NewKeyAccount};
 use switchboard_domain::components::{App, AuthType};
 use switchboard_domain::model::{ConnectToken, Project};
 use switchboard_domain::{Core, Error};
@@ -43,6 +43,7 @@ h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;font-weight:600;margin-t
 input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8a929c;border-radius:6px;font:inherit}\
 input:focus{outline:3px solid #2b6cb0;outline-offset:1px}.hint{color:#4a5360;font-size:.9rem;margin:.2rem 0 0}\
 button{margin-top:1.5rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f4fa3;color:#fff;font:inherit;font-weight:600;cursor:pointer}\
+.button{display:inline-block;margin-top:1rem;padding:.7rem 1.2rem;border-radius:6px;background:#1f4fa3;color:#fff;font-weight:600;text-decoration:none}\
 .error{background:#fdecec;border:1px solid #c53030;color:#822727;padding:.7rem;border-radius:6px}\
 footer{margin-top:1.5rem;color:#4a5360;font-size:.85rem}";
 
@@ -114,6 +115,31 @@ impl Brand {
             support_email: p.and_then(|p| p.support_email.clone()),
         }
     }
+}
+
+fn see_other(uri: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", uri))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// The end of a flow that saved an account: the token's success redirect,
+/// else a done page that tells the opener (Pipedream's message).
+fn connected(brand: &Brand, ct: &ConnectToken, v: &AccountView) -> HttpResponse {
+    if let Some(uri) = &ct.success_redirect_uri {
+        return see_other(uri);
+    }
+    page(
+        StatusCode::OK,
+        brand,
+        "Connected",
+        &format!(
+            "<h1>{} is connected</h1><p role=\"status\">You can close this window.</p>",
+            esc(&v.app.name)
+        ),
+        Some(json!({"type": "success", "authProvisionId": v.account.id})),
+    )
 }
 
 fn problem(brand: &Brand, status: StatusCode, msg: &str) -> HttpResponse {
@@ -237,14 +263,115 @@ pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
             ),
             None,
         ),
-        _ => problem(
+        AuthType::Oauth => {
+            let scopes = app
+                .auth
+                .oauth
+                .as_ref()
+                .map(|o| o.scopes.clone())
+                .unwrap_or_default();
+            let list = if scopes.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<p>It will be allowed to:</p><ul>{}</ul>",
+                    scopes
+                        .iter()
+                        .map(|s| format!("<li><code>{}</code></li>", esc(s)))
+                        .collect::<String>()
+                )
+            };
+            let mut start = url::form_urlencoded::Serializer::new(String::new());
+            start.append_pair("token", q.token.as_deref().unwrap_or_default());
+            start.append_pair("app", &app.name_slug);
+            if let Some(a) = &q.account_id {
+                start.append_pair("accountId", a);
+            }
+            page(
+                StatusCode::OK,
+                &brand,
+                &format!("Connect {}", app.name),
+                &format!(
+                    "<h1>Connect {name}</h1><p>You will sign in at {name} and allow {brand} to act \
+                     on your behalf.</p>{list}<p><a class=\"button\" \
+                     href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
+                    name = esc(&app.name),
+                    brand = esc(&brand.name),
+                    q = esc(&start.finish()),
+                ),
+                None,
+            )
+        }
+        AuthType::None => problem(
             &brand,
-            StatusCode::NOT_IMPLEMENTED,
-            &format!(
-                "Connecting {} through this page is not available yet.",
-                app.name
-            ),
+            StatusCode::BAD_REQUEST,
+            &format!("{} needs no account.", app.name),
         ),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    token: Option<String>,
+    app: Option<String>,
+    #[serde(rename = "accountId")]
+    account_id: Option<String>,
+}
+
+/// `GET /_static/connect/oauth/start`: off to the provider, with state and PKCE.
+pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpResponse {
+    let core = core(&req);
+    let (_, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let token = q.token.as_deref().unwrap_or_default();
+    match core
+        .oauth_start(token, &app.name_slug, q.account_id.as_deref())
+        .await
+    {
+        Ok(url) => HttpResponse::Found()
+            .insert_header(("Location", url))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish(),
+        Err(e) => problem(&brand, StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /_static/connect/oauth/callback`: the provider sends the user back.
+pub async fn oauth_callback(req: HttpRequest, q: web::Query<CallbackQuery>) -> HttpResponse {
+    let core = core(&req);
+    let state = q.state.as_deref().unwrap_or_default();
+    let token = core.oauth_state_token(state).await;
+    let project = match &token {
+        Some(t) => core.project(&t.tenant.project_id).await.ok().flatten(),
+        None => None,
+    };
+    let brand = Brand::of(project.as_ref());
+    let failed = |msg: String| {
+        if let Some(uri) = token.as_ref().and_then(|t| t.error_redirect_uri.as_deref()) {
+            return see_other(uri);
+        }
+        problem(&brand, StatusCode::BAD_REQUEST, &msg)
+    };
+    if let Some(err) = &q.error {
+        let why = q.error_description.as_deref().unwrap_or(err);
+        return failed(format!("The sign-in was not completed: {why}"));
+    }
+    let (Some(code), false) = (q.code.as_deref(), state.is_empty()) else {
+        return failed("The provider's answer is missing its code or state.".into());
+    };
+    match core.oauth_callback(state, code).await {
+        Ok(done) => connected(&brand, &done.token, &done.account),
+        Err(e) => failed(e.to_string()),
     }
 }
 
@@ -282,25 +409,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
         )
         .await;
     match created {
-        Ok(v) => {
-            let id = v.account.id.clone();
-            if let Some(uri) = &ct.success_redirect_uri {
-                return HttpResponse::SeeOther()
-                    .insert_header(("Location", uri.as_str()))
-                    .insert_header(("Cache-Control", "no-store"))
-                    .finish();
-            }
-            page(
-                StatusCode::OK,
-                &brand,
-                "Connected",
-                &format!(
-                    "<h1>{} is connected</h1><p role=\"status\">You can close this window.</p>",
-                    esc(&app.name)
-                ),
-                Some(json!({"type": "success", "authProvisionId": id})),
-            )
-        }
+        Ok(v) => connected(&brand, &ct, &v),
         Err(e) => {
             let (status, msg) = match &e {
                 Error::Invalid(m) | Error::Unprocessable(m) => {
@@ -315,9 +424,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
             if let Some(uri) = &ct.error_redirect_uri
                 && status == StatusCode::SERVICE_UNAVAILABLE
             {
-                return HttpResponse::SeeOther()
-                    .insert_header(("Location", uri.as_str()))
-                    .finish();
+                return see_other(uri);
             }
             page(
                 status,

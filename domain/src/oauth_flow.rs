@@ -1,0 +1,204 @@
+//! The OAuth 2.0 authorization-code flow behind the hosted connect page,
+//! with the project's own client: PKCE (S256) always, and a single-use
+//! `state` bound to the connect token (kept sealed, 10 minutes). The
+//! callback trades the code for tokens and saves the account through the
+//! same path as every other account (the connect token is spent there).
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::Digest;
+
+use crate::Core;
+use crate::accounts::{AccountView, NewKeyAccount};
+use crate::crypto::sha256_hex;
+use crate::error::{Error, Result, invalid};
+use crate::ids::random_bytes;
+use crate::model::ConnectToken;
+use crate::store::{Key, Op};
+
+/// How long a user has between leaving for the provider and coming back.
+const STATE_TTL_MS: u64 = 10 * 60 * 1000;
+
+fn b64url(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn state_key(state: &str) -> Key {
+    Key::global(format!("oauthstate:{}", sha256_hex(state.as_bytes())), "s")
+}
+
+fn state_used_key(state: &str) -> Key {
+    Key::global(
+        format!("oauthstate:{}", sha256_hex(state.as_bytes())),
+        "used",
+    )
+}
+
+/// What a `state` stands for, sealed at rest (it holds the connect token).
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    connect_token: String,
+    app: String,
+    oauth_app_id: String,
+    verifier: String,
+    account_id: Option<String>,
+}
+
+/// A finished flow: the account, and the token's redirect targets.
+pub struct Connected {
+    pub account: AccountView,
+    pub token: ConnectToken,
+}
+
+impl Core {
+    /// Where the provider sends the user back.
+    pub fn oauth_callback_url(&self) -> String {
+        format!(
+            "{}/_static/connect/oauth/callback",
+            self.settings.public_base
+        )
+    }
+
+    /// Starts the flow for a live connect token: returns the provider's
+    /// authorization URL (with state and PKCE challenge).
+    pub async fn oauth_start(
+        &self,
+        connect_token: &str,
+        app_slug: &str,
+        account_id: Option<&str>,
+    ) -> Result<String> {
+        let ct = self.live_connect_token(connect_token).await?;
+        let app = self.app(app_slug)?.clone();
+        let project = ct.tenant.project_id.clone();
+        let oauth = app
+            .auth
+            .oauth
+            .as_ref()
+            .ok_or_else(|| invalid(format!("{} does not use OAuth", app.name)))?;
+        let (oauth_app_id, client_id, _) = self
+            .oauth_client(&project, &app.name_slug, None)
+            .await?
+            .ok_or_else(|| {
+                invalid(format!(
+                    "this project has not registered an OAuth client for {} yet",
+                    app.name
+                ))
+            })?;
+        let state = b64url(&random_bytes::<32>());
+        let verifier = b64url(&random_bytes::<32>());
+        let challenge = b64url(&sha2::Sha256::digest(verifier.as_bytes()));
+        let pending = Pending {
+            connect_token: connect_token.to_string(),
+            app: app.name_slug.clone(),
+            oauth_app_id,
+            verifier,
+            account_id: account_id.map(str::to_string),
+        };
+        let sealed = self
+            .keyring
+            .seal(&crate::records::to_bytes(&pending), &state_aad(&state));
+        self.store
+            .commit(vec![Op::Put {
+                key: state_key(&state),
+                value: sealed.into_bytes(),
+                ttl_ms: Some(STATE_TTL_MS),
+            }])
+            .await?;
+        let mut url = url::Url::parse(&oauth.authorize_url)
+            .map_err(|e| Error::Internal(format!("authorize_url: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &client_id)
+                .append_pair("redirect_uri", &self.oauth_callback_url())
+                .append_pair("state", &state)
+                .append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+            if !oauth.scopes.is_empty() {
+                q.append_pair("scope", &oauth.scopes.join(&oauth.scope_separator));
+            }
+            for (k, v) in &oauth.extra_authorize_params {
+                q.append_pair(k, v);
+            }
+        }
+        Ok(url.to_string())
+    }
+
+    /// The provider's redirect back: exactly one use of `state`; the code
+    /// is exchanged with the PKCE verifier and the account saved.
+    pub async fn oauth_callback(&self, state: &str, code: &str) -> Result<Connected> {
+        let raw = self
+            .store
+            .get(&state_key(state))
+            .await?
+            .ok_or_else(|| invalid("this sign-in link is unknown or expired; start again"))?;
+        if !self
+            .store
+            .put_if_absent(&state_used_key(state), b"1".to_vec(), Some(STATE_TTL_MS))
+            .await?
+        {
+            return Err(invalid("this sign-in was already completed; start again"));
+        }
+        self.store
+            .commit(vec![Op::Delete(state_key(state))])
+            .await?;
+        let opened = self
+            .keyring
+            .open(&String::from_utf8_lossy(&raw), &state_aad(state))?;
+        let p: Pending = crate::records::from_bytes(&opened)?;
+        let ct = self.live_connect_token(&p.connect_token).await?;
+        let app = self.app(&p.app)?.clone();
+        let oauth = app
+            .auth
+            .oauth
+            .as_ref()
+            .ok_or_else(|| invalid(format!("{} does not use OAuth", app.name)))?;
+        let form = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".to_string(), code.to_string()),
+            ("redirect_uri".to_string(), self.oauth_callback_url()),
+            ("code_verifier".to_string(), p.verifier.clone()),
+        ];
+        let (fields, expires_in, oauth_app_id) = self
+            .token_call(&ct.tenant, &app, oauth, form, Some(&p.oauth_app_id))
+            .await
+            .map_err(|r| r.into_error())?;
+        let mut cfmap: Map<String, Value> = fields;
+        if let Some(e) = expires_in {
+            cfmap.insert("expires_in".into(), Value::from(e));
+        }
+        cfmap.insert("oauth_app_id".into(), Value::String(oauth_app_id));
+        let account = self
+            .create_key_account(
+                &ct.tenant,
+                NewKeyAccount {
+                    app_slug: app.name_slug.clone(),
+                    cfmap_json: Value::Object(cfmap).to_string(),
+                    connect_token: p.connect_token.clone(),
+                    name: None,
+                    account_id: p.account_id.clone(),
+                    external_user_id: None,
+                    allow_token_import: true,
+                },
+            )
+            .await?;
+        Ok(Connected { account, token: ct })
+    }
+
+    /// What a callback's `state` belongs to, without using it (for the
+    /// error page's redirect when the provider answers with an error).
+    pub async fn oauth_state_token(&self, state: &str) -> Option<ConnectToken> {
+        let raw = self.store.get(&state_key(state)).await.ok()??;
+        let opened = self
+            .keyring
+            .open(&String::from_utf8_lossy(&raw), &state_aad(state))
+            .ok()?;
+        let p: Pending = crate::records::from_bytes(&opened).ok()?;
+        self.live_connect_token(&p.connect_token).await.ok()
+    }
+}
+
+fn state_aad(state: &str) -> String {
+    format!("oauthstate:{}", sha256_hex(state.as_bytes()))
+}

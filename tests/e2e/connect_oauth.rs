@@ -1,0 +1,238 @@
+//! The hosted page's OAuth 2.0 flow against a real authorization server
+//! (`oauth2-mock-server` from npm, which checks PKCE): the project's own
+//! client, state bound to the connect token and usable once, the code
+//! exchanged for tokens, the account saved; refusals get a clear page or
+//! the token's error redirect.
+
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::json;
+
+use crate::harness::{Backend, Instance, no_redirects};
+
+/// The OAuth server, stopped on drop.
+struct AuthServer {
+    child: Child,
+    base: String,
+}
+
+impl AuthServer {
+    fn start() -> AuthServer {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doubles");
+        let mut child = Command::new("node")
+            .arg("oauth-server.mjs")
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            panic!("oauth-server.mjs did not start ({line:?}); run `npm ci --prefix tests/doubles`")
+        });
+        AuthServer {
+            child,
+            base: format!("http://127.0.0.1:{}", v["port"]),
+        }
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn location(url: &str) -> (u16, String) {
+    let r = no_redirects().get(url).send().await.unwrap();
+    let st = r.status().as_u16();
+    let loc = r
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (st, loc)
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    q.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
+    let auth = AuthServer::start();
+    let inst = Instance::new(Backend::Embedded)
+        .with_env(
+            "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+            "[\"127.0.0.0/8\"]",
+        )
+        .with_env(
+            "SWITCHBOARD_APPS__HUBSPOT__AUTHORIZE_URL",
+            &format!("{}/authorize", auth.base),
+        )
+        .with_env(
+            "SWITCHBOARD_APPS__HUBSPOT__TOKEN_URL",
+            &format!("{}/token", auth.base),
+        );
+    let p = inst.create_project("oauth");
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/oauth_apps", p.id),
+            &bearer,
+            json!({"app": "hubspot", "client_id": "acme-client", "client_secret": "acme-secret"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let ctok = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"success_redirect_uri": "https://acme.example/ok"}),
+        )
+        .await;
+
+    // The page names the app and the permissions, and links to the start.
+    let page = no_redirects()
+        .get(format!(
+            "{}/_static/connect.html?token={ctok}&app=hubspot",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Continue to HubSpot"), "{page}");
+    assert!(page.contains("crm.objects.contacts.read"), "{page}");
+    let href = page
+        .split("href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(href.starts_with("/_static/connect/oauth/start?"), "{href}");
+
+    // Off to the provider with the project's client, state and S256 PKCE.
+    let (st, authorize) = location(&format!("{}{href}", s.base)).await;
+    assert_eq!(st, 302);
+    assert!(
+        authorize.starts_with(&format!("{}/authorize?", auth.base)),
+        "{authorize}"
+    );
+    assert_eq!(
+        query_param(&authorize, "client_id").as_deref(),
+        Some("acme-client")
+    );
+    assert_eq!(
+        query_param(&authorize, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    assert!(query_param(&authorize, "code_challenge").is_some());
+    let state = query_param(&authorize, "state").unwrap();
+    assert!(state.len() >= 43, "state carries 256 random bits: {state}");
+
+    // The provider sends the user back; the code is exchanged (the server
+    // checks the PKCE verifier) and the account saved.
+    let (st, callback) = location(&authorize).await;
+    assert_eq!(st, 302, "the authorization server redirects back");
+    assert!(
+        callback.starts_with(&format!("{}/_static/connect/oauth/callback?", s.base)),
+        "{callback}"
+    );
+    let (st, done) = location(&callback).await;
+    assert_eq!(st, 303, "then to the token's success_redirect_uri");
+    assert_eq!(done, "https://acme.example/ok");
+    let accounts = s.user_accounts(&bearer, &p.id, "hubspot", true).await;
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    let creds = &accounts[0]["credentials"];
+    assert!(
+        creds["oauth_access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3),
+        "a JWT from the server: {creds}"
+    );
+    assert!(creds["oauth_refresh_token"].as_str().is_some(), "{creds}");
+    assert!(
+        accounts[0]["expires_at"].as_str().is_some(),
+        "{}",
+        accounts[0]
+    );
+
+    // The same callback again is refused: state is single-use.
+    let r = no_redirects().get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("unknown or expired"));
+    // A made-up state is refused too.
+    let r = no_redirects()
+        .get(format!(
+            "{}/_static/connect/oauth/callback?code=x&state=forged",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // The spent connect token cannot start again.
+    let (st, _) = location(&format!("{}{href}", s.base)).await;
+    assert_eq!(st, 410);
+
+    // The user refuses consent: the provider's error sends them to the
+    // token's error_redirect_uri, and no account is made.
+    let ctok = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"error_redirect_uri": "https://acme.example/failed"}),
+        )
+        .await;
+    let (_, authorize) = location(&format!(
+        "{}/_static/connect/oauth/start?token={ctok}&app=hubspot",
+        s.base
+    ))
+    .await;
+    let state = query_param(&authorize, "state").unwrap();
+    let (st, to) = location(&format!(
+        "{}/_static/connect/oauth/callback?error=access_denied&error_description=refused&state={state}",
+        s.base
+    ))
+    .await;
+    assert_eq!((st, to.as_str()), (303, "https://acme.example/failed"));
+    // Without an error redirect, a clear page.
+    let ctok = s.connect_token_with(&bearer, &p.id, json!({})).await;
+    let (_, authorize) = location(&format!(
+        "{}/_static/connect/oauth/start?token={ctok}&app=hubspot",
+        s.base
+    ))
+    .await;
+    let state = query_param(&authorize, "state").unwrap();
+    let r = no_redirects()
+        .get(format!(
+            "{}/_static/connect/oauth/callback?error=access_denied&state={state}",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("not completed"), "{body}");
+    assert!(body.contains("\"type\":\"error\""), "{body}");
+    assert_eq!(
+        s.user_accounts(&bearer, &p.id, "hubspot", false)
+            .await
+            .len(),
+        1,
+        "refusals made no account"
+    );
+}
