@@ -56,6 +56,28 @@ pub async fn run(
                 ),
             );
         }
+        AdminCommand::ExportAccounts { project, env } => {
+            let t = switchboard_domain::model::Tenant {
+                project_id: project,
+                env: Environment::parse(&env).context("unknown environment")?,
+            };
+            let all = core.export_accounts(&t, "admin export-accounts").await?;
+            let v = json!(
+                all.iter()
+                    .map(|v| json!({
+                        "id": v.account.id,
+                        "app": v.app.name_slug,
+                        "external_user_id": v.account.external_user_id,
+                        "name": v.account.name,
+                        "created_at": v.account.created_at,
+                        "expires_at": v.account.expires_at,
+                        "credentials": v.credentials,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+            // Credentials are the point of this command: JSON either way.
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
         AdminCommand::ListProjects => {
             let ps = core.list_projects().await?;
             let human = ps

@@ -98,4 +98,12 @@ pub enum AdminCommand {
     },
     /// Re-encrypt every credential under a new (or the configured active) key.
     RotateKey,
+    /// Print every account of a project environment with its credentials
+    /// decrypted (JSON), to move to another system. Audited in the log.
+    ExportAccounts {
+        #[arg(long)]
+        project: String,
+        #[arg(long, default_value = "production", value_parser = ["development", "production"])]
+        env: String,
+    },
 }

@@ -247,6 +247,43 @@ impl Core {
         })
     }
 
+    /// Every account of the tenant with its credentials opened, for a move
+    /// to another system. Callers must be server credentials; the export is
+    /// audited in the log (who, which tenant, how many), never the secrets.
+    pub async fn export_accounts(&self, t: &Tenant, by: &str) -> Result<Vec<AccountView>> {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let ids = self
+                .store
+                .index_range(
+                    &records::accounts_index(t),
+                    &IndexRange {
+                        after: after.clone(),
+                        before: None,
+                        limit: 500,
+                    },
+                )
+                .await?;
+            let Some(last) = ids.last().cloned() else {
+                break;
+            };
+            for a in self.load_accounts(t, &ids).await? {
+                out.push(self.view(t, a, true)?);
+            }
+            after = Some(last);
+        }
+        tracing::warn!(
+            audit = "credentials_export",
+            project = %t.project_id,
+            environment = t.env.as_str(),
+            by,
+            accounts = out.len(),
+            "account credentials exported"
+        );
+        Ok(out)
+    }
+
     pub async fn get_account(
         &self,
         t: &Tenant,

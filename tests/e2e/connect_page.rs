@@ -159,4 +159,50 @@ async fn key_based_apps_connect_through_the_hosted_page() {
     assert!(body.contains("\"type\":\"success\""), "{body}");
     assert!(body.contains("\"authProvisionId\":\"apn_"), "{body}");
     assert!(body.contains("postMessage"));
+
+    // Export: every account with its credentials, to server callers only,
+    // audited in the log without the secrets.
+    let (st, v, _) = s
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/connect/{}/accounts/export", p.id),
+            &bearer,
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let mut keys: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["credentials"]["api_key"].as_str().unwrap())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["sk-test-1", "sk-test-3"], "{v}");
+    let browser = s.connect_token_with(&bearer, &p.id, json!({})).await;
+    let (st, v, _) = s
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/connect/{}/accounts/export", p.id),
+            &browser,
+            None,
+            None,
+        )
+        .await;
+    crate::harness::assert_client_error(
+        "export with a connect token",
+        st,
+        &v,
+        403,
+        "server credentials",
+    );
+    s.stop();
+    let log = std::fs::read_to_string(inst.log_path()).unwrap();
+    assert!(log.contains("credentials_export"), "the export is audited");
+    assert!(!log.contains("sk-test-1"), "no secret in the log");
+    // The same from the command line (the embedded store needs the server stopped).
+    let out = inst.admin(&["export-accounts", "--project", &p.id]);
+    assert_eq!(out.as_array().unwrap().len(), 2, "{out}");
+    assert!(out.to_string().contains("sk-test-3"));
 }

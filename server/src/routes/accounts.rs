@@ -45,6 +45,25 @@ pub(crate) fn user_filter(caller: &Caller, asked: Option<String>) -> ApiResult<O
     }
 }
 
+/// `GET {p}/accounts/export`: every account of the environment with its
+/// credentials, for leaving (or backing up). Server credentials only.
+pub async fn export(ctx: Ctx) -> ApiResult<HttpResponse> {
+    ctx.caller.require_server("exporting credentials")?;
+    ctx.caller.require_scope("connect:accounts:read")?;
+    let by = match &ctx.caller {
+        Caller::Server { client_id, .. } => client_id.clone(),
+        Caller::Connect(_) => String::new(),
+    };
+    let all = ctx.core.export_accounts(&ctx.tenant, &by).await?;
+    let data: Vec<_> = all
+        .iter()
+        .map(|v| wire::account(v, &ctx.core.settings.public_base))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({"data": data, "total_count": data.len()})))
+}
+
 pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:accounts:read")?;
     let q = q.into_inner();

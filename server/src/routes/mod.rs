@@ -89,6 +89,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(|c| catalog(c, Prefix::Actions, "actions"))
                 .configure(|c| catalog(c, Prefix::Triggers, "triggers"))
                 // Project-less (connect token) and project-scoped forms.
+                // Before `accounts/{account_id}`, which would take "export" for an id.
+                .service(resource("/{project}/accounts/export").get(accounts::export))
                 .service(
                     resource(["/accounts", "/{project}/accounts"])
                         .get(accounts::list)
