@@ -251,27 +251,13 @@ impl Core {
     /// to another system. Callers must be server credentials; the export is
     /// audited in the log (who, which tenant, how many), never the secrets.
     pub async fn export_accounts(&self, t: &Tenant, by: &str) -> Result<Vec<AccountView>> {
-        let mut out = Vec::new();
-        let mut after = None;
-        loop {
-            let ids = self
-                .store
-                .index_range(
-                    &records::accounts_index(t),
-                    &IndexRange {
-                        after: after.clone(),
-                        before: None,
-                        limit: 500,
-                    },
-                )
-                .await?;
-            let Some(last) = ids.last().cloned() else {
-                break;
-            };
-            for a in self.load_accounts(t, &ids).await? {
+        let ids =
+            crate::paging::all_members(self.store.as_ref(), &records::accounts_index(t)).await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            for a in self.load_accounts(t, chunk).await? {
                 out.push(self.view(t, a, true)?);
             }
-            after = Some(last);
         }
         tracing::warn!(
             audit = "credentials_export",

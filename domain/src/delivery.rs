@@ -579,32 +579,19 @@ impl Core {
     /// `[since, until)` (epoch ms); returns how many.
     pub async fn redeliver_range(&self, t: &Tenant, since: u64, until: u64) -> Result<usize> {
         let mut n = 0;
-        let mut after = None;
-        loop {
-            let ids = self
-                .store
-                .index_range(
-                    &records::deliveries_dead(t),
-                    &IndexRange {
-                        after: after.clone(),
-                        before: None,
-                        limit: 200,
-                    },
-                )
-                .await?;
-            let Some(last) = ids.last().cloned() else {
-                return Ok(n);
-            };
-            for id in &ids {
-                if let Some(j) = self.read::<DeliveryJob>(&records::delivery_job(id)).await?
-                    && (since..until).contains(&j.created_at)
-                {
-                    self.redeliver(t, id).await?;
-                    n += 1;
-                }
+        for id in
+            crate::paging::all_members(self.store.as_ref(), &records::deliveries_dead(t)).await?
+        {
+            if let Some(j) = self
+                .read::<DeliveryJob>(&records::delivery_job(&id))
+                .await?
+                && (since..until).contains(&j.created_at)
+            {
+                self.redeliver(t, &id).await?;
+                n += 1;
             }
-            after = Some(last);
         }
+        Ok(n)
     }
 }
 

@@ -33,6 +33,28 @@ impl<T> Page<T> {
     }
 }
 
+/// Every member of an index, read a few hundred at a time (for sweeps over
+/// one tenant's records: exports, replays).
+pub(crate) async fn all_members(store: &dyn Store, index: &Key) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    loop {
+        let page = store
+            .index_range(
+                index,
+                &IndexRange {
+                    after: out.last().cloned(),
+                    before: None,
+                    limit: 500,
+                },
+            )
+            .await?;
+        if page.is_empty() {
+            return Ok(out);
+        }
+        out.extend(page);
+    }
+}
+
 impl PageRequest {
     pub fn limit(&self) -> Result<usize> {
         match self.limit {

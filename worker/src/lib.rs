@@ -103,24 +103,41 @@ async fn delivery(
     }
 }
 
+/// Runs `work` on each item as its own task, at most as many at once as
+/// `slots` allows (waiting for room before starting the next).
+async fn spawn_each<T, F, Fut>(slots: &Arc<Semaphore>, items: Vec<T>, work: F)
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    for item in items {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let job = work(item);
+        tokio::spawn(async move {
+            job.await;
+            drop(permit);
+        });
+    }
+}
+
 async fn spawn_all(
     core: &Arc<Core>,
     slots: &Arc<Semaphore>,
     claims: Vec<Claim>,
     timeout: Duration,
 ) {
-    for c in claims {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
+    spawn_each(slots, claims, |c| {
         let core = core.clone();
-        tokio::spawn(async move {
+        async move {
             if let Err(e) = core.deliver_claim(&c, timeout).await {
                 tracing::warn!(error = %e, "delivery failed to update; another worker takes it over after the lease");
             }
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Runs due timer ticks as they arrive, each as its own task.
@@ -147,18 +164,15 @@ async fn timers(
 }
 
 async fn spawn_ticks(core: &Arc<Core>, slots: &Arc<Semaphore>, ticks: Vec<Tick>) {
-    for tick in ticks {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
+    spawn_each(slots, ticks, |tick| {
         let core = core.clone();
-        tokio::spawn(async move {
+        async move {
             if let Err(e) = core.run_tick(&tick).await {
                 tracing::warn!(error = %e, "timer tick failed; another worker takes it over after the lease");
             }
-            drop(permit);
-        });
-    }
+        }
+    })
+    .await;
 }
 
 /// Moves retries and timer ticks into their queues as they come due, and

@@ -140,6 +140,34 @@ impl EmbeddedStore {
         tx.commit().map_err(backend)
     }
 
+    /// Applies `op` in one transaction if `cond` holds for the key's live
+    /// value (`None` when absent or expired); returns whether it wrote.
+    async fn write_if<C>(&self, key: &Key, op: Op, cond: C) -> StoreResult<bool>
+    where
+        C: FnOnce(Option<&[u8]>) -> bool + Send + 'static,
+    {
+        let key = full(key);
+        self.blocking(move |db| {
+            let tx = db.begin_write().map_err(backend)?;
+            let now = now_ms();
+            let holds = {
+                let kv = tx.open_table(KV).map_err(backend)?;
+                let current = kv
+                    .get(key.as_str())
+                    .map_err(backend)?
+                    .and_then(|g| live(g.value(), now));
+                cond(current.as_deref())
+            };
+            if !holds {
+                return Ok(false);
+            }
+            apply(&tx, &[op], now)?;
+            tx.commit().map_err(backend)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -383,69 +411,26 @@ impl Store for EmbeddedStore {
         value: Vec<u8>,
         ttl_ms: Option<u64>,
     ) -> StoreResult<bool> {
-        let key = key.clone();
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            let now = now_ms();
-            let exists = {
-                let kv = tx.open_table(KV).map_err(backend)?;
-                kv.get(full(&key).as_str())
-                    .map_err(backend)?
-                    .and_then(|g| live(g.value(), now))
-                    .is_some()
-            };
-            if exists {
-                return Ok(false);
-            }
-            apply(&tx, &[Op::Put { key, value, ttl_ms }], now)?;
-            tx.commit().map_err(backend)?;
-            Ok(true)
-        })
-        .await
+        let op = Op::Put {
+            key: key.clone(),
+            value,
+            ttl_ms,
+        };
+        self.write_if(key, op, |current| current.is_none()).await
     }
 
     async fn delete_if_equals(&self, key: &Key, value: &[u8]) -> StoreResult<bool> {
-        let key = key.clone();
         let value = value.to_vec();
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            let now = now_ms();
-            let holds = {
-                let kv = tx.open_table(KV).map_err(backend)?;
-                kv.get(full(&key).as_str())
-                    .map_err(backend)?
-                    .and_then(|g| live(g.value(), now))
-                    .is_some_and(|v| v == value)
-            };
-            if !holds {
-                return Ok(false);
-            }
-            apply(&tx, &[Op::Delete(key)], now)?;
-            tx.commit().map_err(backend)?;
-            Ok(true)
+        self.write_if(key, Op::Delete(key.clone()), move |current| {
+            current == Some(value.as_slice())
         })
         .await
     }
 
     async fn swap_if(&self, key: &Key, expected: &[u8], value: Vec<u8>) -> StoreResult<bool> {
-        let key = key.clone();
         let expected = expected.to_vec();
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            let now = now_ms();
-            let holds = {
-                let kv = tx.open_table(KV).map_err(backend)?;
-                kv.get(full(&key).as_str())
-                    .map_err(backend)?
-                    .and_then(|g| live(g.value(), now))
-                    .is_some_and(|v| v == expected)
-            };
-            if !holds {
-                return Ok(false);
-            }
-            apply(&tx, &[Op::put(key, value)], now)?;
-            tx.commit().map_err(backend)?;
-            Ok(true)
+        self.write_if(key, Op::put(key.clone(), value), move |current| {
+            current == Some(expected.as_slice())
         })
         .await
     }

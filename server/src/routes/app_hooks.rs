@@ -6,31 +6,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Map, Value};
-use switchboard_domain::ingest::InboundRequest;
 
 use crate::ctx::path_param;
 use crate::error::ApiResult;
+use crate::routes::triggers::inbound_request;
 
 pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let core = crate::ctx::core(&req);
     let ingress_id = path_param(&req, "ingress_id")?;
     let env = path_param(&req, "env")?;
-    let headers: Map<String, Value> = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_string(), Value::String(v.to_string())))
-        })
-        .collect();
-    let query: Map<String, Value> =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
     // Per shared URL, like per-deployment URLs: a flood from one sender
     // cannot swamp the store. (Malformed ids are refused below with 404.)
     let plausible = ingress_id.len() <= 64
@@ -46,17 +30,7 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
         .await?;
     }
     let r = core
-        .receive_app(
-            &ingress_id,
-            &env,
-            InboundRequest {
-                method: req.method().as_str().to_string(),
-                path: "/".into(),
-                query,
-                headers,
-                body: body.to_vec(),
-            },
-        )
+        .receive_app(&ingress_id, &env, inbound_request(&req, "/".into(), &body))
         .await?;
     Ok(HttpResponse::build(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK)).json(r.body))
 }

@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use switchboard_domain::ingest::InboundRequest;
 use switchboard_domain::paging::PageRequest;
 use switchboard_domain::triggers::{DeployRequest, DeploymentView, TriggerUpdate};
@@ -318,26 +318,35 @@ pub async fn reset_delivery_state(
     webhook_op(ctx, req, q, WebhookOp::ResetDeliveryState).await
 }
 
+/// An inbound request as received: method, path, query, headers (those
+/// that are text) and the raw body, which signature checks need.
+pub(crate) fn inbound_request(req: &HttpRequest, path: String, body: &[u8]) -> InboundRequest {
+    InboundRequest {
+        method: req.method().as_str().to_string(),
+        path,
+        query: serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| {
+                v.to_str()
+                    .ok()
+                    .map(|v| (k.as_str().to_string(), Value::String(v.to_string())))
+            })
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
 /// `ANY /hooks/{hook_id}[/…]`: the request becomes an event, persisted
 /// before it is acknowledged. Unknown, paused and deleted hooks are 404.
 pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let core = crate::ctx::core(&req);
     let hook_id = path_param(&req, "hook_id")?;
-    let headers: Map<String, Value> = req
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_string(), Value::String(v.to_string())))
-        })
-        .collect();
-    let query: Map<String, Value> =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(req.query_string())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect();
     // Per URL: one noisy sender cannot flood a deployment's events.
     core.rate_limit(
         &format!("hook:{hook_id}"),
@@ -349,13 +358,11 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
     let r = core
         .receive(
             &hook_id,
-            InboundRequest {
-                method: req.method().as_str().to_string(),
-                path: format!("/{}", req.match_info().get("tail").unwrap_or_default()),
-                query,
-                headers,
-                body: body.to_vec(),
-            },
+            inbound_request(
+                &req,
+                format!("/{}", req.match_info().get("tail").unwrap_or_default()),
+                &body,
+            ),
         )
         .await?;
     Ok(HttpResponse::build(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK)).json(r.body))
