@@ -74,6 +74,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
                     base_url: e.base_url.clone(),
                     authorize_url: e.authorize_url.clone(),
                     token_url: e.token_url.clone(),
+                    refresh_margin_secs: e.refresh_margin_secs,
                 },
             )
         })
@@ -98,6 +99,10 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         retry_schedule_secs: cfg.delivery.retry_schedule_secs.clone(),
         // Never shorter than two attempts' timeouts, or live deliveries move.
         deactivate_after_secs: cfg.delivery.deactivate_after_secs,
+        refresh_touch_secs: cfg.accounts.refresh_touch_secs,
+        refresh_retry_min_secs: cfg.accounts.refresh_retry_min_secs,
+        refresh_retry_max_secs: cfg.accounts.refresh_retry_max_secs,
+        account_dead_after_secs: cfg.accounts.dead_after_secs,
         delivery_lease_ms: cfg
             .delivery
             .lease_secs
@@ -157,6 +162,9 @@ async fn run(cfg: Config, serve: bool, work: bool) -> anyhow::Result<()> {
                 delivery_timeout: Duration::from_secs(cfg.delivery.timeout_secs.max(1)),
                 delivery_batch: cfg.delivery.batch.max(1),
                 delivery_in_flight: cfg.delivery.in_flight.max(1),
+                refresh_check: Duration::from_millis(
+                    cfg.accounts.refresh_check_interval_ms.max(10),
+                ),
             },
             stop_rx,
         ))

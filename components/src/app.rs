@@ -343,6 +343,8 @@ pub struct AppOverride {
     pub authorize_url: Option<String>,
     #[serde(default)]
     pub token_url: Option<String>,
+    #[serde(default)]
+    pub refresh_margin_secs: Option<u64>,
 }
 
 impl App {
@@ -417,6 +419,9 @@ impl App {
             }
             if let Some(u) = &o.token_url {
                 oauth.token_url = u.clone();
+            }
+            if let Some(m) = o.refresh_margin_secs {
+                oauth.refresh_margin_secs = m;
             }
         }
     }

@@ -29,6 +29,7 @@ pub struct Config {
     pub outbound: OutboundConfig,
     pub triggers: TriggersConfig,
     pub delivery: DeliveryConfig,
+    pub accounts: AccountsConfig,
     /// Per-app endpoint overrides, by app slug.
     #[serde(default)]
     pub apps: BTreeMap<String, AppEndpoints>,
@@ -38,6 +39,15 @@ pub struct Config {
 pub struct TriggersConfig {
     pub events_retained: usize,
     pub min_interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct AccountsConfig {
+    pub refresh_touch_secs: u64,
+    pub refresh_retry_min_secs: u64,
+    pub refresh_retry_max_secs: u64,
+    pub dead_after_secs: u64,
+    pub refresh_check_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -67,6 +77,8 @@ pub struct AppEndpoints {
     pub base_url: Option<String>,
     pub authorize_url: Option<String>,
     pub token_url: Option<String>,
+    /// Refresh OAuth tokens this long before they expire.
+    pub refresh_margin_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -380,9 +380,12 @@ impl Core {
                 None,
                 std::time::Duration::from_secs(15),
             );
-            switchboard_components::runtime::verify(&mut s)
-                .await
-                .map_err(|why| invalid(format!("the credentials did not work: {why}")))?;
+            if let Err(why) = switchboard_components::runtime::verify(&mut s).await {
+                let msg = format!("the credentials did not work: {why}");
+                self.connection_error(&req.connect_token, &token, &msg)
+                    .await?;
+                return Err(invalid(msg));
+            }
         }
         let now = now_ms();
         let existing = match &req.account_id {
@@ -404,7 +407,7 @@ impl Core {
             .as_ref()
             .map_or_else(|| new_id("apn"), |a| a.id.clone());
         let plain = serde_json::to_vec(&fields).map_err(|e| Error::Internal(e.to_string()))?;
-        let account = Account {
+        let mut account = Account {
             id: id.clone(),
             app: app.name_slug.clone(),
             external_user_id: ext.clone(),
@@ -418,13 +421,25 @@ impl Core {
             expires_at,
             last_refreshed_at: None,
             next_refresh_at: None,
+            refresh_failures: 0,
+            failing_since: None,
             credentials: self.keyring.seal(&plain, &aad(t, &id)),
             created_at: existing.as_ref().map_or(now, |a| a.created_at),
             updated_at: now,
         };
+        self.plan_refresh(&mut account, &app, &fields);
         let user: Option<ExternalUser> = self.read(&records::user(t, &ext)).await?;
         self.consume_connect_token(&token).await?;
         let mut ops = vec![records::put(records::account(t, &id), &account)];
+        ops.extend(
+            self.account_change_ops(t, existing.as_ref(), &account, &app)
+                .await?,
+        );
+        let view = self.view(t, account.clone(), false)?;
+        ops.extend(
+            self.connection_success_ops(&req.connect_token, &token, &view)
+                .await?,
+        );
         ops.extend(
             account_indexes(t, &account)
                 .into_iter()
@@ -447,7 +462,9 @@ impl Core {
         };
         ops.push(records::put(records::user(t, &ext), &user));
         self.store.commit(ops).await?;
-        self.view(t, account, false)
+        self.after_health_change(t, existing.as_ref(), &account)
+            .await?;
+        Ok(view)
     }
 
     pub async fn delete_account(
@@ -500,6 +517,7 @@ impl Core {
 
 fn delete_ops(t: &Tenant, a: &Account) -> Vec<Op> {
     let mut ops = vec![Op::Delete(records::account(t, &a.id))];
+    ops.extend(crate::health::refresh_entry_ops(t, Some(a), None));
     ops.extend(
         account_indexes(t, a)
             .into_iter()

@@ -20,6 +20,16 @@ fn token_member(expires_at: u64, sha: &str) -> String {
     format!("{expires_at:016}:{sha}")
 }
 
+/// Connection webhooks go to a token's own URI: they count against no
+/// webhook's delivery state.
+const CONNECTION_WEBHOOK: &str = "connection";
+
+/// Pipedream's `connect_session_id`: a large number, the same for every
+/// webhook of one token (52 bits of its hash, exact as a JSON number).
+fn session_id(ct: &ConnectToken) -> u64 {
+    u64::from_str_radix(ct.token_sha256.get(..13).unwrap_or("0"), 16).unwrap_or(0)
+}
+
 fn member_expiry(member: &str) -> Option<u64> {
     member.split(':').next()?.parse().ok()
 }
@@ -194,6 +204,65 @@ impl Core {
                 "connect token has already been used".into(),
             ))
         }
+    }
+
+    /// The ops that send `CONNECTION_SUCCESS` for `v` to the token's
+    /// `webhook_uri`, if it has one (the account without credentials).
+    pub(crate) async fn connection_success_ops(
+        &self,
+        token: &str,
+        ct: &ConnectToken,
+        v: &crate::accounts::AccountView,
+    ) -> Result<Vec<Op>> {
+        let mut account = crate::render::account(v, &self.settings.public_base);
+        if let Some(o) = account.as_object_mut() {
+            o.remove("credentials");
+        }
+        self.connection_webhook_ops(
+            token,
+            ct,
+            serde_json::json!({"event": "CONNECTION_SUCCESS", "account": account}),
+        )
+        .await
+    }
+
+    /// Sends `CONNECTION_ERROR` with `error` to the token's `webhook_uri`.
+    pub async fn connection_error(
+        &self,
+        token: &str,
+        ct: &ConnectToken,
+        error: &str,
+    ) -> Result<()> {
+        let ops = self
+            .connection_webhook_ops(
+                token,
+                ct,
+                serde_json::json!({"event": "CONNECTION_ERROR", "error": error}),
+            )
+            .await?;
+        if !ops.is_empty() {
+            self.store.commit(ops).await?;
+        }
+        Ok(())
+    }
+
+    /// Pipedream's connection webhook: `body` plus the token, environment
+    /// and session, signed with the environment's key.
+    async fn connection_webhook_ops(
+        &self,
+        token: &str,
+        ct: &ConnectToken,
+        mut body: serde_json::Value,
+    ) -> Result<Vec<Op>> {
+        let Some(uri) = &ct.webhook_uri else {
+            return Ok(Vec::new());
+        };
+        // The key exists before the first webhook it signs.
+        self.environment_keys(&ct.tenant).await?;
+        body["connect_token"] = token.into();
+        body["environment"] = ct.tenant.env.as_str().into();
+        body["connect_session_id"] = session_id(ct).into();
+        Ok(self.notification_ops(&ct.tenant, CONNECTION_WEBHOOK, uri, &body))
     }
 
     /// Deletes every connect token of one user (GDPR delete).

@@ -45,6 +45,14 @@ pub struct CoreSettings {
     pub deactivate_after_secs: u64,
     /// The shortest timer interval a deployment may have.
     pub min_interval_secs: u64,
+    /// Refreshable accounts are refreshed at least this often.
+    pub refresh_touch_secs: u64,
+    /// After a failed refresh, the next one waits this long, doubling up
+    /// to the maximum.
+    pub refresh_retry_min_secs: u64,
+    pub refresh_retry_max_secs: u64,
+    /// Refreshes failing this long make an account dead.
+    pub account_dead_after_secs: u64,
 }
 
 impl Default for CoreSettings {
@@ -65,6 +73,10 @@ impl Default for CoreSettings {
             delivery_lease_ms: 60_000,
             deactivate_after_secs: 5 * 86_400,
             min_interval_secs: 900,
+            refresh_touch_secs: 86_400,
+            refresh_retry_min_secs: 30,
+            refresh_retry_max_secs: 3600,
+            account_dead_after_secs: 4 * 86_400,
         }
     }
 }

@@ -79,6 +79,10 @@ pub struct DeliveryJob {
     pub round_start: u32,
     #[serde(default)]
     pub failed_at: Option<u64>,
+    /// One of Switchboard's own notifications (see `notify`), signed with
+    /// the environment's key; not a deployment's event.
+    #[serde(default)]
+    pub notification: bool,
 }
 
 /// The retry schedule in seconds: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -165,6 +169,7 @@ impl Core {
                 last_error: None,
                 round_start: 0,
                 failed_at: None,
+                notification: false,
             };
             ops.push(records::put(records::delivery_job(&job.id), &job));
             if d.fifo {
@@ -390,17 +395,7 @@ impl Core {
             failure: None,
             gone_for_good: false,
         };
-        let d: Option<Deployment> = self
-            .read(&records::deployment(&job.tenant, &job.deployment_id))
-            .await?;
-        let Some(d) = d else {
-            return Ok(gone(job));
-        };
-        // A webhook removed since the event was queued is not delivered to.
-        let Some(keys) = self
-            .signing_keys_for(&job.tenant, &d, &job.webhook_id)
-            .await?
-        else {
+        let Some(keys) = self.job_keys(&job).await? else {
             return Ok(gone(job));
         };
         let ts = now_ms() / 1000;
@@ -496,6 +491,62 @@ impl Core {
             failure,
             gone_for_good: status == Some(410),
         })
+    }
+}
+
+impl Core {
+    /// What signs `job`: the environment's keys for a notification, else
+    /// its webhook's; `None` when the deployment or the webhook was removed
+    /// since the event was queued (it is not delivered).
+    async fn job_keys(&self, job: &DeliveryJob) -> Result<Option<Vec<String>>> {
+        if job.notification {
+            return self.environment_keys(&job.tenant).await.map(Some);
+        }
+        let d: Option<Deployment> = self
+            .read(&records::deployment(&job.tenant, &job.deployment_id))
+            .await?;
+        match d {
+            Some(d) => {
+                self.signing_keys_for(&job.tenant, &d, &job.webhook_id)
+                    .await
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The ops that queue one notification to `url`. `webhook_id` names the
+    /// webhook whose delivery state it counts against (the default
+    /// webhook's id, or a name no webhook has).
+    pub(crate) fn notification_ops(
+        &self,
+        t: &Tenant,
+        webhook_id: &str,
+        url: &str,
+        body: &Value,
+    ) -> Vec<Op> {
+        let now = now_ms();
+        let id = new_id("ntf");
+        let job = DeliveryJob {
+            msg_id: format!("msg_{id}"),
+            id,
+            tenant: t.clone(),
+            deployment_id: String::new(),
+            webhook_id: webhook_id.to_string(),
+            url: url.to_string(),
+            body: body.to_string(),
+            attempts: 0,
+            due_ms: now,
+            created_at: now,
+            last_status: None,
+            last_error: None,
+            round_start: 0,
+            failed_at: None,
+            notification: true,
+        };
+        vec![
+            records::put(records::delivery_job(&job.id), &job),
+            push_ready(due_member(now, &job.id)),
+        ]
     }
 }
 

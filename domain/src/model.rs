@@ -124,6 +124,11 @@ pub struct Account {
     pub last_refreshed_at: Option<u64>,
     #[serde(default)]
     pub next_refresh_at: Option<u64>,
+    /// Failed refreshes since the last success, and when they began (ms).
+    #[serde(default)]
+    pub refresh_failures: u32,
+    #[serde(default)]
+    pub failing_since: Option<u64>,
     /// Sealed credentials JSON (see `crypto`), never the plaintext.
     pub credentials: String,
     pub created_at: u64,

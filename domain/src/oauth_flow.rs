@@ -45,6 +45,13 @@ struct Pending {
     account_id: Option<String>,
 }
 
+/// A callback that saved nothing: why, and the connect token when it is
+/// known (for its error redirect).
+pub struct CallbackFailure {
+    pub token: Option<ConnectToken>,
+    pub message: String,
+}
+
 /// A finished flow: the account, and the token's redirect targets.
 pub struct Connected {
     pub account: AccountView,
@@ -126,13 +133,53 @@ impl Core {
     }
 
     /// The provider's redirect back: exactly one use of `state`; the code
-    /// is exchanged with the PKCE verifier and the account saved.
-    pub async fn oauth_callback(&self, state: &str, code: &str) -> Result<Connected> {
+    /// is exchanged with the PKCE verifier and the account saved. A provider
+    /// error (`error=…`) or a failed exchange sends `CONNECTION_ERROR`.
+    pub async fn oauth_callback(
+        &self,
+        state: &str,
+        code: Option<&str>,
+        provider_error: Option<&str>,
+    ) -> std::result::Result<Connected, CallbackFailure> {
+        let fail = |token: Option<&ConnectToken>, e: Error| CallbackFailure {
+            token: token.cloned(),
+            message: e.to_string(),
+        };
+        let p = self.take_state(state).await.map_err(|e| fail(None, e))?;
+        let ct = self
+            .live_connect_token(&p.connect_token)
+            .await
+            .map_err(|e| fail(None, e))?;
+        let done = match (provider_error, code) {
+            (Some(why), _) => Err(invalid(format!("The sign-in was not completed: {why}"))),
+            (None, None) => Err(invalid("The provider's answer is missing its code.")),
+            (None, Some(code)) => self.finish_oauth(&p, &ct, code).await,
+        };
+        match done {
+            Ok(account) => Ok(Connected { account, token: ct }),
+            Err(e) => {
+                if let Err(n) = self
+                    .connection_error(&p.connect_token, &ct, &e.to_string())
+                    .await
+                {
+                    tracing::warn!(error = %n, "could not queue the CONNECTION_ERROR webhook");
+                }
+                Err(fail(Some(&ct), e))
+            }
+        }
+    }
+
+    /// Uses `state` up: only the first caller gets what it stands for.
+    async fn take_state(&self, state: &str) -> Result<Pending> {
+        let unknown = || invalid("this sign-in link is unknown or expired; start again");
+        if state.is_empty() {
+            return Err(unknown());
+        }
         let raw = self
             .store
             .get(&state_key(state))
             .await?
-            .ok_or_else(|| invalid("this sign-in link is unknown or expired; start again"))?;
+            .ok_or_else(unknown)?;
         if !self
             .store
             .put_if_absent(&state_used_key(state), b"1".to_vec(), Some(STATE_TTL_MS))
@@ -146,8 +193,15 @@ impl Core {
         let opened = self
             .keyring
             .open(&String::from_utf8_lossy(&raw), &state_aad(state))?;
-        let p: Pending = crate::records::from_bytes(&opened)?;
-        let ct = self.live_connect_token(&p.connect_token).await?;
+        crate::records::from_bytes(&opened)
+    }
+
+    async fn finish_oauth(
+        &self,
+        p: &Pending,
+        ct: &ConnectToken,
+        code: &str,
+    ) -> Result<AccountView> {
         let app = self.app(&p.app)?.clone();
         let oauth = app
             .auth
@@ -169,33 +223,19 @@ impl Core {
             cfmap.insert("expires_in".into(), Value::from(e));
         }
         cfmap.insert("oauth_app_id".into(), Value::String(oauth_app_id));
-        let account = self
-            .create_key_account(
-                &ct.tenant,
-                NewKeyAccount {
-                    app_slug: app.name_slug.clone(),
-                    cfmap_json: Value::Object(cfmap).to_string(),
-                    connect_token: p.connect_token.clone(),
-                    name: None,
-                    account_id: p.account_id.clone(),
-                    external_user_id: None,
-                    allow_token_import: true,
-                },
-            )
-            .await?;
-        Ok(Connected { account, token: ct })
-    }
-
-    /// What a callback's `state` belongs to, without using it (for the
-    /// error page's redirect when the provider answers with an error).
-    pub async fn oauth_state_token(&self, state: &str) -> Option<ConnectToken> {
-        let raw = self.store.get(&state_key(state)).await.ok()??;
-        let opened = self
-            .keyring
-            .open(&String::from_utf8_lossy(&raw), &state_aad(state))
-            .ok()?;
-        let p: Pending = crate::records::from_bytes(&opened).ok()?;
-        self.live_connect_token(&p.connect_token).await.ok()
+        self.create_key_account(
+            &ct.tenant,
+            NewKeyAccount {
+                app_slug: app.name_slug.clone(),
+                cfmap_json: Value::Object(cfmap).to_string(),
+                connect_token: p.connect_token.clone(),
+                name: None,
+                account_id: p.account_id.clone(),
+                external_user_id: None,
+                allow_token_import: true,
+            },
+        )
+        .await
     }
 }
 

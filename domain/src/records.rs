@@ -100,6 +100,9 @@ pub(crate) fn schedule_due() -> Key {
 pub(crate) fn schedule_ready() -> Key {
     Key::global("schedule", "q:ready")
 }
+pub(crate) fn refresh_due() -> Key {
+    Key::global("accounts", "idx:refresh_due")
+}
 pub(crate) fn deliveries_ready() -> Key {
     Key::global("deliveries", "q:ready")
 }

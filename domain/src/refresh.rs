@@ -121,6 +121,25 @@ impl Refusal {
     }
 }
 
+/// Why an account is refreshed, and so how to tell that another caller
+/// already did it.
+#[derive(Clone, Copy)]
+enum Why<'a> {
+    /// A call was refused with this access token.
+    Rejected(Option<&'a str>),
+    /// Its index entry came due at this time.
+    Due(u64),
+}
+
+impl Why<'_> {
+    fn done_by_another(&self, a: &Account, creds: &Map<String, Value>) -> bool {
+        match self {
+            Why::Rejected(stale) => token_of(creds).as_deref() != *stale,
+            Why::Due(due) => a.next_refresh_at != Some(*due),
+        }
+    }
+}
+
 fn token_of(creds: &Map<String, Value>) -> Option<String> {
     creds
         .get("oauth_access_token")
@@ -140,13 +159,32 @@ impl Core {
             .ok_or_else(|| invalid(format!("account {id:?} no longer exists")))
     }
 
-    /// Returns fresh credentials: refreshed here, or by whoever held the
-    /// lock if they changed the token meanwhile.
+    /// Returns fresh credentials after `stale` was rejected: refreshed
+    /// here, or by whoever held the lock if they changed the token meanwhile.
     pub async fn refresh_account(
         &self,
         t: &Tenant,
         id: &str,
         stale: Option<&str>,
+    ) -> Result<Map<String, Value>> {
+        self.refresh_with_lock(t, id, Why::Rejected(stale)).await
+    }
+
+    /// A scheduled refresh of the account whose index entry says `due_ms`.
+    pub(crate) async fn refresh_due_account(
+        &self,
+        t: &Tenant,
+        id: &str,
+        due_ms: u64,
+    ) -> Result<Map<String, Value>> {
+        self.refresh_with_lock(t, id, Why::Due(due_ms)).await
+    }
+
+    async fn refresh_with_lock(
+        &self,
+        t: &Tenant,
+        id: &str,
+        why: Why<'_>,
     ) -> Result<Map<String, Value>> {
         let lock = records::refresh_lock(t, id);
         // The lock holds a value only its owner knows, so a holder whose lock
@@ -169,11 +207,11 @@ impl Core {
             tokio::time::sleep(Duration::from_millis(50)).await;
             let a = self.load_account(t, id).await?;
             let creds = self.open_credentials(t, &a)?;
-            if token_of(&creds).as_deref() != stale {
+            if why.done_by_another(&a, &creds) {
                 return Ok(creds);
             }
         }
-        let out = self.refresh_locked(t, id, stale).await;
+        let out = self.refresh_locked(t, id, why).await;
         let _ = self.store.delete_if_equals(&lock, &owner).await;
         out
     }
@@ -182,24 +220,33 @@ impl Core {
         &self,
         t: &Tenant,
         id: &str,
-        stale: Option<&str>,
+        why: Why<'_>,
     ) -> Result<Map<String, Value>> {
-        let mut account = self.load_account(t, id).await?;
-        let mut creds = self.open_credentials(t, &account)?;
-        if token_of(&creds).as_deref() != stale {
+        let before = self.load_account(t, id).await?;
+        let mut creds = self.open_credentials(t, &before)?;
+        // Re-read under the lock: someone may have refreshed it meanwhile.
+        if why.done_by_another(&before, &creds) {
             return Ok(creds);
         }
+        if before.dead {
+            return Err(Error::Upstream(format!(
+                "account {id} is dead (its refreshes kept failing); the user must reconnect it"
+            )));
+        }
         let now = now_ms();
-        if account
-            .last_refreshed_at
-            .is_some_and(|at| now.saturating_sub(at) < MIN_REFRESH_INTERVAL_MS)
+        if matches!(why, Why::Rejected(_))
+            && before
+                .last_refreshed_at
+                .is_some_and(|at| now.saturating_sub(at) < MIN_REFRESH_INTERVAL_MS)
         {
             return Err(Error::Upstream(
                 "the token was refreshed less than a minute ago and is still rejected".into(),
             ));
         }
-        let app = self.app(&account.app)?.clone();
-        match self.exchange_refresh_token(t, &app, &creds).await {
+        let app = self.app(&before.app)?.clone();
+        let mut account = before.clone();
+        let outcome = self.exchange_refresh_token(t, &app, &creds).await;
+        let failure = match outcome {
             Ok((fields, expires_in)) => {
                 for (k, v) in fields {
                     creds.insert(k, v);
@@ -209,24 +256,45 @@ impl Core {
                 account.last_refreshed_at = Some(now);
                 account.healthy = true;
                 account.error = None;
+                account.refresh_failures = 0;
+                account.failing_since = None;
+                None
             }
-            // The provider refused the refresh token: the user must reconnect.
-            Err(Refusal::Definitive(e)) => {
-                account.healthy = false;
-                account.error = Some(e.to_string());
+            Err(r) => {
+                // A refusal by the provider makes the account unhealthy; a
+                // timeout or an outage says nothing about it. Either way the
+                // refresh is retried on the backoff, and an account failing
+                // for long enough is dead.
+                let definitive = matches!(r, Refusal::Definitive(_));
+                let e = r.into_error();
+                account.refresh_failures = account.refresh_failures.saturating_add(1);
+                let since = *account.failing_since.get_or_insert(now);
+                if definitive {
+                    account.healthy = false;
+                    account.error = Some(e.to_string());
+                }
+                if now.saturating_sub(since) >= self.settings.account_dead_after_secs * 1000 {
+                    account.dead = true;
+                    account.healthy = false;
+                    account.error.get_or_insert_with(|| e.to_string());
+                }
+                Some(e)
             }
-            // A timeout or an outage says nothing about the account.
-            Err(Refusal::Transient(e)) => return Err(e),
-        }
+        };
         account.updated_at = now;
+        self.plan_refresh(&mut account, &app, &creds);
         let plain = serde_json::to_vec(&creds).map_err(|e| Error::Internal(e.to_string()))?;
         account.credentials = self.keyring.seal(&plain, &aad(t, id));
-        self.store
-            .commit(vec![records::put(records::account(t, id), &account)])
-            .await?;
-        match account.error {
-            Some(e) if !account.healthy => Err(Error::Upstream(e)),
-            _ => Ok(creds),
+        let mut ops = vec![records::put(records::account(t, id), &account)];
+        ops.extend(
+            self.account_change_ops(t, Some(&before), &account, &app)
+                .await?,
+        );
+        self.store.commit(ops).await?;
+        self.after_health_change(t, Some(&before), &account).await?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(creds),
         }
     }
 

@@ -51,6 +51,10 @@ pub struct Deployment {
     pub next_run_ms: Option<u64>,
     #[serde(default)]
     pub last_run_ms: Option<u64>,
+    /// The account whose death suspended this deployment (inactive until
+    /// the user reconnects it).
+    #[serde(default)]
+    pub suspended_for: Option<String>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -227,6 +231,7 @@ impl Core {
             fifo: req.fifo.unwrap_or(false),
             next_run_ms: None,
             last_run_ms: None,
+            suspended_for: None,
             hook_id: hook_id.clone(),
             signing_key: self.keyring.seal(key.as_bytes(), &signing_aad(t, &id)),
             webhooks: req
@@ -352,6 +357,10 @@ impl Core {
             }
             d.active = a;
         }
+        if u.active.is_some() {
+            // The caller decides now, whatever suspended it before.
+            d.suspended_for = None;
+        }
         if let Some(n) = u.name {
             if n.trim().is_empty() || n.chars().count() > 200 {
                 return Err(invalid("name must be 1 to 200 characters"));
@@ -380,6 +389,7 @@ impl Core {
             .modify::<Deployment, _>(&records::deployment(t, id), |cur| {
                 cur.configured_props = changed.configured_props.clone();
                 cur.active = changed.active;
+                cur.suspended_for = changed.suspended_for.clone();
                 cur.state = changed.state.clone();
                 cur.name = changed.name.clone();
                 cur.fifo = changed.fifo;
@@ -394,6 +404,36 @@ impl Core {
             .ok_or_else(|| not_found(format!("deployed trigger {id:?} not found")))?;
         self.sync_app_routes(t, id, routes).await?;
         self.open_view(t, d)
+    }
+
+    /// Suspends a deployment for its dead `account`, or resumes it (`None`).
+    /// The provider's registration is left alone either way (its hooks
+    /// would need the dead account): only processing stops and starts.
+    pub(crate) async fn set_suspended(
+        &self,
+        t: &Tenant,
+        id: &str,
+        account: Option<&str>,
+    ) -> Result<()> {
+        let Some(mut d) = self.read::<Deployment>(&records::deployment(t, id)).await? else {
+            return Ok(());
+        };
+        d.active = account.is_none();
+        d.suspended_for = account.map(str::to_string);
+        let c = self.component(t, &d.component_key, None).await?.component;
+        let ops = self.schedule_ops(t, &c, &mut d)?;
+        self.store.commit(ops).await?;
+        let routes = self.app_route_plan(t, &d).await?;
+        let changed = d;
+        self.modify::<Deployment, _>(&records::deployment(t, id), |cur| {
+            cur.active = changed.active;
+            cur.suspended_for = changed.suspended_for.clone();
+            cur.next_run_ms = changed.next_run_ms;
+            cur.updated_at = now_ms();
+            Ok(true)
+        })
+        .await?;
+        self.sync_app_routes(t, id, routes).await
     }
 
     /// Deletes after the deactivate hook; `ignore_hook_errors` deletes even

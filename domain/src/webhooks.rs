@@ -339,35 +339,63 @@ impl Core {
 }
 
 /// The project environment's default webhook: where events of triggers
-/// without their own webhooks go.
+/// without their own webhooks go, and account-health notifications. Its key
+/// is the environment's key: it also signs connection webhooks. A record
+/// with an empty URL holds the key alone (made by the first connection
+/// webhook of an environment that has no default webhook).
 const DEFAULT: &str = "default";
 
 impl Core {
+    async fn default_record(&self, t: &Tenant) -> Result<Option<TriggerWebhook>> {
+        self.read::<TriggerWebhook>(&records::default_webhook(t))
+            .await
+    }
+
+    /// The default webhook, when it has a URL.
     pub async fn default_webhook(&self, t: &Tenant) -> Result<Option<WebhookView>> {
-        match self
-            .read::<TriggerWebhook>(&records::default_webhook(t))
-            .await?
-        {
-            Some(w) => Ok(Some(self.open_webhook(t, DEFAULT, &w)?)),
-            None => Ok(None),
+        match self.default_record(t).await? {
+            Some(w) if !w.url.is_empty() => Ok(Some(self.open_webhook(t, DEFAULT, &w)?)),
+            _ => Ok(None),
         }
     }
 
-    /// Creates or re-points the default webhook; returns it and whether it
-    /// was created (its key is shown only then).
+    /// The environment's key holder, made (without a URL) when missing.
+    pub(crate) async fn environment_webhook(&self, t: &Tenant) -> Result<TriggerWebhook> {
+        if let Some(w) = self.default_record(t).await? {
+            return Ok(w);
+        }
+        let mut w = self.new_webhook(t, DEFAULT, "", None);
+        w.active = false;
+        let key = records::default_webhook(t);
+        // Two processes making it at once keep the first one's key.
+        self.store
+            .put_if_absent(&key, records::to_bytes(&w), None)
+            .await?;
+        self.default_record(t)
+            .await?
+            .ok_or_else(|| crate::error::Error::Internal("the environment key vanished".into()))
+    }
+
+    /// The keys that sign the environment's notifications now.
+    pub(crate) async fn environment_keys(&self, t: &Tenant) -> Result<Vec<String>> {
+        let w = self.environment_webhook(t).await?;
+        self.webhook_keys(t, DEFAULT, &w)
+    }
+
+    /// Creates or re-points the default webhook; returns it and whether its
+    /// key is shown (only when the webhook is new: a key held without a URL
+    /// was never shown either).
     pub async fn put_default_webhook(&self, t: &Tenant, url: &str) -> Result<(WebhookView, bool)> {
         crate::validate::http_url("url", url)?;
-        let (w, created) = match self
-            .read::<TriggerWebhook>(&records::default_webhook(t))
-            .await?
-        {
+        let (w, created) = match self.default_record(t).await? {
             Some(mut w) => {
+                let created = w.url.is_empty();
                 // A new URL starts with a clean delivery record.
                 w.url = url.to_string();
                 w.active = true;
                 w.delivery_state = DeliveryState::default();
                 w.updated_at = now_ms();
-                (w, false)
+                (w, created)
             }
             None => (self.new_webhook(t, DEFAULT, url, None), true),
         };
@@ -378,11 +406,7 @@ impl Core {
     }
 
     pub async fn delete_default_webhook(&self, t: &Tenant) -> Result<()> {
-        if self
-            .read::<TriggerWebhook>(&records::default_webhook(t))
-            .await?
-            .is_none()
-        {
+        if self.default_webhook(t).await?.is_none() {
             return Err(not_found("this project environment has no default webhook"));
         }
         self.store
@@ -391,11 +415,11 @@ impl Core {
         Ok(())
     }
 
+    /// A new environment key (the old one keeps signing for the overlap);
+    /// works without a default webhook, to learn the key that signs
+    /// connection webhooks.
     pub async fn regenerate_default_webhook_key(&self, t: &Tenant) -> Result<WebhookView> {
-        let mut w: TriggerWebhook = self
-            .read(&records::default_webhook(t))
-            .await?
-            .ok_or_else(|| not_found("this project environment has no default webhook"))?;
+        let mut w = self.environment_webhook(t).await?;
         let key = self.rotate_key(t, DEFAULT, &mut w);
         self.store
             .commit(vec![records::put(records::default_webhook(t), &w)])
@@ -417,10 +441,10 @@ impl Core {
             return Ok(own);
         }
         Ok(self
-            .read::<TriggerWebhook>(&records::default_webhook(t))
+            .default_record(t)
             .await?
             .into_iter()
-            .filter(|w| w.active)
+            .filter(|w| w.active && !w.url.is_empty())
             .collect())
     }
 
@@ -435,10 +459,7 @@ impl Core {
         if let Some(w) = d.webhooks.iter().find(|w| w.id == wh) {
             return self.webhook_keys(t, &d.id, w).map(Some);
         }
-        match self
-            .read::<TriggerWebhook>(&records::default_webhook(t))
-            .await?
-        {
+        match self.default_record(t).await? {
             Some(w) if w.id == wh => self.webhook_keys(t, DEFAULT, &w).map(Some),
             _ => Ok(None),
         }

@@ -632,6 +632,88 @@ test('http: injected 503 then normal; control endpoints stay out of the log', as
   assert.equal((await call(`${H}/__control/nope`)).status, 404);
 });
 
+// ------------------------------------------------- OAuth server (oauth-server.mjs)
+
+test('oauth-server: PKCE code flow, rotating refresh tokens, /api/me, control', async () => {
+  const { createHash } = await import('node:crypto');
+  const child = spawn(process.execPath, [join(dirname(SERVER), 'oauth-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const line = await new Promise((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (c) => {
+        buf += c;
+        if (buf.includes('\n')) resolve(buf.slice(0, buf.indexOf('\n')));
+      });
+      child.once('exit', () => reject(new Error(`oauth-server.mjs exited (stdout: ${JSON.stringify(buf)})`)));
+    });
+    const { port } = JSON.parse(line);
+    assert.deepEqual(JSON.parse(line), { port });
+    const O = `http://127.0.0.1:${port}`;
+    const verifier = 'v'.repeat(50);
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const authorize = async () => {
+      const q = new URLSearchParams({ response_type: 'code', client_id: 'c', redirect_uri: 'http://127.0.0.1:1/cb', state: 's', code_challenge: challenge, code_challenge_method: 'S256' });
+      const r = await call(`${O}/authorize?${q}`);
+      assert.equal(r.status, 302);
+      return new URL(r.headers.get('location')).searchParams.get('code');
+    };
+    const token = (form) => call(`${O}/token`, { method: 'POST', form: { client_id: 'c', ...form } });
+    const me = (t) => call(`${O}/api/me`, { headers: bearer(t) });
+
+    const wrong = await token({ grant_type: 'authorization_code', code: await authorize(), code_verifier: 'w'.repeat(50), redirect_uri: 'http://127.0.0.1:1/cb' });
+    assert.equal(wrong.status, 400, 'PKCE is checked');
+    const t1 = await token({ grant_type: 'authorization_code', code: await authorize(), code_verifier: verifier, redirect_uri: 'http://127.0.0.1:1/cb' });
+    assert.equal(t1.status, 200, t1.text);
+    assert.equal(t1.json.expires_in, 3600);
+    const a = await me(t1.json.access_token);
+    assert.equal(a.status, 200);
+    assert.deepEqual(a.json, { id: 'user-1', email: 'jane@example.com', token_suffix: t1.json.access_token.slice(-6) });
+
+    const t2 = await token({ grant_type: 'refresh_token', refresh_token: t1.json.refresh_token });
+    assert.equal(t2.status, 200, t2.text);
+    assert.ok(t2.json.refresh_token && t2.json.refresh_token !== t1.json.refresh_token, 'rotated');
+    for (const rt of [t1.json.refresh_token, 'never-issued']) {
+      const r = await token({ grant_type: 'refresh_token', refresh_token: rt });
+      assert.equal(r.status, 400);
+      assert.deepEqual(r.json, { error: 'invalid_grant' });
+    }
+
+    await ctl(O, 'POST', '/__control/expire');
+    const b = await me(t2.json.access_token);
+    assert.equal(b.status, 401);
+    assert.equal(b.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
+    assert.deepEqual(b.json, { error: 'invalid_token' });
+
+    await ctl(O, 'POST', '/__control/config', { expires_in: 1 });
+    const t3 = await token({ grant_type: 'refresh_token', refresh_token: t2.json.refresh_token });
+    assert.equal(t3.json.expires_in, 1);
+    const [, payload] = t3.json.access_token.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    assert.equal(claims.exp - claims.iat, 1, 'the JWT exp agrees');
+    assert.equal((await me(t3.json.access_token)).status, 200);
+    await sleep(1100);
+    assert.equal((await me(t3.json.access_token)).status, 401, 'expired by its lifetime');
+
+    await ctl(O, 'POST', '/__control/config', { expires_in: 3600 });
+    const t4 = await token({ grant_type: 'refresh_token', refresh_token: t3.json.refresh_token });
+    assert.equal(t4.status, 200);
+    await ctl(O, 'POST', '/__control/revoke');
+    assert.equal((await me(t4.json.access_token)).status, 401);
+    assert.equal((await token({ grant_type: 'refresh_token', refresh_token: t4.json.refresh_token })).status, 400);
+
+    assert.deepEqual(await ctl(O, 'GET', '/__control/stats'), {
+      token_requests: { authorization_code: 2, refresh_token: 6 },
+      refresh_rejected: 3,
+      api_requests: 5,
+      api_rejected: 3,
+    });
+    await ctl(O, 'POST', '/__control/reset-stats');
+    assert.equal((await ctl(O, 'GET', '/__control/stats')).api_requests, 0);
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
 // ---------------------------------------------------------------- main
 
 async function main() {

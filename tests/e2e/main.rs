@@ -1,6 +1,7 @@
 //! End-to-end tests against the real `switchboard` binary over loopback.
 
 mod bad_input;
+mod browser;
 mod chaos;
 mod components;
 mod connect_oauth;

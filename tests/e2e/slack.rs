@@ -7,7 +7,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Doubles, Instance, Server, assert_client_error, client};
+use crate::harness::{
+    Backend, Doubles, Instance, Server, assert_client_error, client, verify_with_standardwebhooks,
+};
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 const TEAM_A: &str = "T0AAAAAAA";
@@ -121,28 +123,6 @@ async fn wait_deliveries(doubles: &Doubles, path: &str, n: usize) -> Vec<Value> 
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("expected {n} deliveries to {path}");
-}
-
-/// Verifies a delivery with the real `standardwebhooks` package (PyPI).
-fn verify_with_standardwebhooks(secret: &str, body: &str, headers: &Value) -> bool {
-    let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = r#"
-import json, sys
-from standardwebhooks.webhooks import Webhook
-secret, body, headers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-Webhook(secret).verify(body, headers)
-"#;
-    let out = std::process::Command::new(&py)
-        .args(["-c", script, secret, body, &headers.to_string()])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
-    assert!(
-        out.status.success()
-            || String::from_utf8_lossy(&out.stderr).contains("WebhookVerificationError"),
-        "{py} cannot verify (install tests/sdk/python/requirements.txt; ./scripts/test does): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.status.success()
 }
 
 async fn slack_events(backend: Backend) {

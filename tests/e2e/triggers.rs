@@ -4,7 +4,10 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{Backend, Instance, assert_client_error, client};
+use crate::harness::{
+    Backend, Instance, assert_client_error, client, received, sw_headers,
+    verify_with_standardwebhooks,
+};
 
 async fn lifecycle(backend: Backend) {
     let (inst, p, s, bearer) = Instance::serve_project(backend, "triggers").await;
@@ -209,35 +212,6 @@ async fn deployed_trigger_lifecycle_on_redis() {
     lifecycle(Backend::Redis).await;
 }
 
-/// Waits until the HTTP double has received `n` requests whose path starts
-/// with `prefix`, and returns them.
-async fn received(
-    doubles: &crate::harness::Doubles,
-    prefix: &str,
-    n: usize,
-) -> Vec<serde_json::Value> {
-    let mut seen = Vec::new();
-    for _ in 0..200 {
-        seen = doubles
-            .requests("http")
-            .await
-            .into_iter()
-            .filter(|r| r["path"].as_str().unwrap_or_default().starts_with(prefix))
-            .collect();
-        if seen.len() >= n {
-            return seen;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("expected {n} deliveries to {prefix}, got {}", seen.len());
-}
-
-/// The Standard Webhooks headers of a received request.
-fn sw_headers(r: &serde_json::Value) -> serde_json::Value {
-    let h = &r["headers"];
-    json!({"webhook-id": h["webhook-id"], "webhook-timestamp": h["webhook-timestamp"], "webhook-signature": h["webhook-signature"]})
-}
-
 /// Doubles, an instance pointed at them, a project and a running server.
 async fn with_doubles(
     backend: Backend,
@@ -269,28 +243,6 @@ async fn connected(
 ) -> String {
     doubles.accept_token(app, token).await;
     s.import_account(bearer, project, "u1", app, cfmap).await
-}
-
-/// Verifies a delivery with the real `standardwebhooks` package (PyPI).
-fn verify_with_standardwebhooks(secret: &str, body: &str, headers: &serde_json::Value) -> bool {
-    let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = r#"
-import json, sys
-from standardwebhooks.webhooks import Webhook
-secret, body, headers = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-Webhook(secret).verify(body, headers)
-"#;
-    let out = std::process::Command::new(&py)
-        .args(["-c", script, secret, body, &headers.to_string()])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {py}: {e}"));
-    assert!(
-        out.status.success()
-            || String::from_utf8_lossy(&out.stderr).contains("WebhookVerificationError"),
-        "{py} cannot verify (install tests/sdk/python/requirements.txt; ./scripts/test does): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.status.success()
 }
 
 async fn signed_delivery(backend: Backend) {

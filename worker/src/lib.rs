@@ -21,6 +21,8 @@ pub struct WorkerSettings {
     pub delivery_batch: usize,
     /// Deliveries in flight at once in this process.
     pub delivery_in_flight: usize,
+    /// How often to look for accounts due a token refresh.
+    pub refresh_check: Duration,
 }
 
 /// Runs every worker job until `shutdown` turns true.
@@ -49,6 +51,7 @@ pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Rec
             shutdown.clone()
         ),
         timers(core.clone(), &settings, &consumer, shutdown.clone()),
+        refreshes(core.clone(), settings.refresh_check, shutdown.clone()),
         retries_and_reclaims(core, &settings, &consumer, slots, shutdown),
     );
     tracing::info!("workers stopped");
@@ -173,6 +176,38 @@ async fn spawn_ticks(core: &Arc<Core>, slots: &Arc<Semaphore>, ticks: Vec<Tick>)
         }
     })
     .await;
+}
+
+/// Refreshes OAuth tokens ahead of expiry and touches idle ones (see
+/// `health`). Every worker looks; the account's lock lets one refresh.
+async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let slots = Arc::new(Semaphore::new(16));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let due = match core.due_refreshes(64).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the refresh schedule failed; retrying");
+                continue;
+            }
+        };
+        spawn_each(&slots, due, |d| {
+            let core = core.clone();
+            async move {
+                // A failed refresh is recorded on the account and retried on
+                // its backoff; only the log hears about it here.
+                if let Err(e) = core.run_due_refresh(&d).await {
+                    tracing::info!(account = %d.account_id, error = %e, "scheduled token refresh failed");
+                }
+            }
+        })
+        .await;
+    }
 }
 
 /// Moves retries and timer ticks into their queues as they come due, and

@@ -86,12 +86,18 @@ fn page(
                 esc(u)
             )),
     );
+    // Only the token's allowed_origins may frame the page (clickjacking).
+    let ancestors = if brand.frame_origins.is_empty() {
+        "'none'".to_string()
+    } else {
+        brand.frame_origins.join(" ")
+    };
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         // Inline style and the one inline script only; nothing from elsewhere.
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'",
+            format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"),
         ))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .insert_header(("Cache-Control", "no-store"))
@@ -103,9 +109,20 @@ struct Brand {
     name: String,
     logo_url: Option<String>,
     support_email: Option<String>,
+    /// Origins allowed to embed the page in a frame.
+    frame_origins: Vec<String>,
 }
 
 impl Brand {
+    /// The brand of the token's project, framable by its allowed_origins.
+    async fn of_token(core: &Core, ct: &ConnectToken) -> Brand {
+        let project = core.project(&ct.tenant.project_id).await.ok().flatten();
+        Brand {
+            frame_origins: ct.allowed_origins.clone(),
+            ..Brand::of(project.as_ref())
+        }
+    }
+
     fn of(p: Option<&Project>) -> Brand {
         Brand {
             name: p
@@ -113,6 +130,7 @@ impl Brand {
                 .unwrap_or_else(|| "Connect an account".into()),
             logo_url: p.and_then(|p| p.logo_url.clone()),
             support_email: p.and_then(|p| p.support_email.clone()),
+            frame_origins: Vec::new(),
         }
     }
 }
@@ -184,8 +202,7 @@ async fn session(
             "This link has expired or was already used. Ask for a new one.",
         )
     })?;
-    let project = core.project(&ct.tenant.project_id).await.ok().flatten();
-    let brand = Brand::of(project.as_ref());
+    let brand = Brand::of_token(core, &ct).await;
     let Some(slug) = app.filter(|a| !a.is_empty()) else {
         return Err(problem(
             &brand,
@@ -350,29 +367,32 @@ pub struct CallbackQuery {
 pub async fn oauth_callback(req: HttpRequest, q: web::Query<CallbackQuery>) -> HttpResponse {
     let core = core(&req);
     let state = q.state.as_deref().unwrap_or_default();
-    let token = core.oauth_state_token(state).await;
-    let project = match &token {
-        Some(t) => core.project(&t.tenant.project_id).await.ok().flatten(),
-        None => None,
-    };
-    let brand = Brand::of(project.as_ref());
-    let failed = |msg: String| {
-        if let Some(uri) = token.as_ref().and_then(|t| t.error_redirect_uri.as_deref()) {
-            return see_other(uri);
+    let provider_error = q
+        .error
+        .as_deref()
+        .map(|e| q.error_description.as_deref().unwrap_or(e));
+    let failure = match core
+        .oauth_callback(state, q.code.as_deref(), provider_error)
+        .await
+    {
+        Ok(done) => {
+            let brand = Brand::of_token(&core, &done.token).await;
+            return connected(&brand, &done.token, &done.account);
         }
-        problem(&brand, StatusCode::BAD_REQUEST, &msg)
+        Err(f) => f,
     };
-    if let Some(err) = &q.error {
-        let why = q.error_description.as_deref().unwrap_or(err);
-        return failed(format!("The sign-in was not completed: {why}"));
+    if let Some(uri) = failure
+        .token
+        .as_ref()
+        .and_then(|t| t.error_redirect_uri.as_deref())
+    {
+        return see_other(uri);
     }
-    let (Some(code), false) = (q.code.as_deref(), state.is_empty()) else {
-        return failed("The provider's answer is missing its code or state.".into());
+    let brand = match &failure.token {
+        Some(t) => Brand::of_token(&core, t).await,
+        None => Brand::of(None),
     };
-    match core.oauth_callback(state, code).await {
-        Ok(done) => connected(&brand, &done.token, &done.account),
-        Err(e) => failed(e.to_string()),
-    }
+    problem(&brand, StatusCode::BAD_REQUEST, &failure.message)
 }
 
 /// `POST /_static/connect/keys`: the key form. A refusal (including a

@@ -1,0 +1,298 @@
+//! Account health and the refresh schedule. Each refreshable OAuth account
+//! has one entry in a due-time index: ahead of expiry by the app's margin,
+//! and at least once per `refresh_touch_secs`, or after a failure on a
+//! doubling backoff. Workers take due entries and refresh under the
+//! account's lock (see `refresh`).
+//!
+//! Health is healthy → unhealthy (the provider refused a refresh) → dead
+//! (refreshes kept failing for `account_dead_after_secs`). Each change is
+//! pushed to the project webhook; a dead account suspends the triggers that
+//! use it, and reconnecting resumes them.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use switchboard_components::App;
+
+use crate::Core;
+use crate::accounts::AccountView;
+use crate::clock::{iso, now_ms};
+use crate::error::Result;
+use crate::model::{Account, Environment, Tenant};
+use crate::records;
+use crate::store::{IndexRange, Op};
+use crate::triggers::Deployment;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Healthy,
+    Unhealthy,
+    Dead,
+}
+
+impl Health {
+    pub fn of(a: &Account) -> Health {
+        if a.dead {
+            Health::Dead
+        } else if a.healthy {
+            Health::Healthy
+        } else {
+            Health::Unhealthy
+        }
+    }
+
+    /// The notification's `event`.
+    pub fn event(self) -> &'static str {
+        match self {
+            Health::Healthy => "ACCOUNT_HEALTHY",
+            Health::Unhealthy => "ACCOUNT_UNHEALTHY",
+            Health::Dead => "ACCOUNT_DEAD",
+        }
+    }
+}
+
+/// An account due a refresh, as its index entry names it.
+#[derive(Debug, Clone)]
+pub struct DueRefresh {
+    pub tenant: Tenant,
+    pub account_id: String,
+    pub due_ms: u64,
+    member: String,
+}
+
+/// `<due ms, 16 digits>:<project>:<env>:<account>`: ordered by due time.
+fn member(t: &Tenant, id: &str, due_ms: u64) -> String {
+    format!("{due_ms:016}:{}:{}:{id}", t.project_id, t.env.as_str())
+}
+
+fn parse_member(m: &str) -> Option<DueRefresh> {
+    let mut it = m.splitn(4, ':');
+    let due_ms = it.next()?.parse().ok()?;
+    let project_id = it.next()?.to_string();
+    let env = Environment::parse(it.next()?)?;
+    let account_id = it.next()?.to_string();
+    Some(DueRefresh {
+        tenant: Tenant { project_id, env },
+        account_id,
+        due_ms,
+        member: m.to_string(),
+    })
+}
+
+/// The index writes that move an account's entry from `before` to `after`.
+pub(crate) fn refresh_entry_ops(
+    t: &Tenant,
+    before: Option<&Account>,
+    after: Option<&Account>,
+) -> Vec<Op> {
+    let old = before.and_then(|a| Some(member(t, &a.id, a.next_refresh_at?)));
+    let new = after.and_then(|a| Some(member(t, &a.id, a.next_refresh_at?)));
+    if old == new {
+        return Vec::new();
+    }
+    let mut ops = Vec::new();
+    if let Some(m) = old {
+        ops.push(records::index_remove(records::refresh_due(), &m));
+    }
+    if let Some(m) = new {
+        ops.push(records::index_add(records::refresh_due(), &m));
+    }
+    ops
+}
+
+fn has_refresh_token(creds: &Map<String, Value>) -> bool {
+    creds
+        .get("oauth_refresh_token")
+        .and_then(Value::as_str)
+        .is_some_and(|r| !r.is_empty())
+}
+
+impl Core {
+    /// Sets when `a` is next refreshed: never for accounts that cannot be
+    /// (no refresh token, not OAuth, dead); after a failure, on the backoff;
+    /// else ahead of expiry by the app's margin, and at least once per
+    /// `refresh_touch_secs`.
+    pub(crate) fn plan_refresh(&self, a: &mut Account, app: &App, creds: &Map<String, Value>) {
+        let s = &self.settings;
+        let oauth = app.auth.oauth.as_ref().filter(|o| o.refresh);
+        a.next_refresh_at = match oauth {
+            _ if a.dead || !has_refresh_token(creds) => None,
+            None => None,
+            Some(_) if a.refresh_failures > 0 => {
+                let n = a.refresh_failures.min(30) - 1;
+                let secs = s
+                    .refresh_retry_min_secs
+                    .saturating_mul(1u64 << n.min(20))
+                    .min(s.refresh_retry_max_secs.max(s.refresh_retry_min_secs));
+                Some(now_ms() + secs * 1000)
+            }
+            Some(o) => {
+                let base = a.last_refreshed_at.unwrap_or(a.updated_at);
+                let touch = base.saturating_add(s.refresh_touch_secs * 1000);
+                let ahead = a
+                    .expires_at
+                    .map(|e| e.saturating_sub(o.refresh_margin_secs * 1000));
+                Some(ahead.map_or(touch, |x| x.min(touch)))
+            }
+        };
+    }
+
+    /// The writes that go with saving `after` over `before`: its place in
+    /// the refresh index, and a health notification if its health changed.
+    pub(crate) async fn account_change_ops(
+        &self,
+        t: &Tenant,
+        before: Option<&Account>,
+        after: &Account,
+        app: &App,
+    ) -> Result<Vec<Op>> {
+        let mut ops = refresh_entry_ops(t, before, Some(after));
+        let was = before.map_or(Health::Healthy, Health::of);
+        let now = Health::of(after);
+        if was != now {
+            tracing::info!(
+                project = %t.project_id, env = t.env.as_str(), account = %after.id,
+                from = was.event(), to = now.event(), "account health changed"
+            );
+            ops.extend(self.health_notification_ops(t, after, app, now).await?);
+        }
+        Ok(ops)
+    }
+
+    /// A signed `ACCOUNT_*` notification to the project webhook, if it has
+    /// one (without credentials).
+    async fn health_notification_ops(
+        &self,
+        t: &Tenant,
+        a: &Account,
+        app: &App,
+        h: Health,
+    ) -> Result<Vec<Op>> {
+        let Some(w) = self.default_webhook(t).await? else {
+            return Ok(Vec::new());
+        };
+        if !w.webhook.active {
+            return Ok(Vec::new());
+        }
+        let view = AccountView {
+            account: a.clone(),
+            app: app.clone(),
+            credentials: None,
+        };
+        let body = json!({
+            "event": h.event(),
+            "project_id": t.project_id,
+            "environment": t.env.as_str(),
+            "external_user_id": a.external_user_id,
+            "error": a.error,
+            "account": crate::render::account(&view, &self.settings.public_base),
+            "ts": iso(now_ms()),
+        });
+        Ok(self.notification_ops(t, &w.webhook.id, &w.webhook.url, &body))
+    }
+
+    /// After a change of health is saved: a dead account suspends the
+    /// triggers that use it; a live one resumes those it had suspended.
+    pub(crate) async fn after_health_change(
+        &self,
+        t: &Tenant,
+        before: Option<&Account>,
+        after: &Account,
+    ) -> Result<()> {
+        let (was, now) = (
+            before.map_or(Health::Healthy, Health::of),
+            Health::of(after),
+        );
+        if was == now {
+            return Ok(());
+        }
+        let ix = records::deployments_by_user(t, &after.external_user_id);
+        for id in crate::paging::all_members(self.store.as_ref(), &ix).await? {
+            let Some(d) = self
+                .read::<Deployment>(&records::deployment(t, &id))
+                .await?
+            else {
+                continue;
+            };
+            let suspend = now == Health::Dead && d.active && uses_account(&d, &after.id);
+            let resume = now != Health::Dead && d.suspended_for.as_deref() == Some(&after.id);
+            if suspend || resume {
+                tracing::info!(
+                    project = %t.project_id, deployment = %id, account = %after.id,
+                    suspend, "trigger follows its account's health"
+                );
+                self.set_suspended(t, &id, suspend.then_some(after.id.as_str()))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to `max` accounts whose refresh is due now.
+    pub async fn due_refreshes(&self, max: usize) -> Result<Vec<DueRefresh>> {
+        let before = format!("{:016}:", now_ms() + 1);
+        let members = self
+            .store
+            .index_range(
+                &records::refresh_due(),
+                &IndexRange {
+                    after: None,
+                    before: None,
+                    limit: max,
+                },
+            )
+            .await?;
+        Ok(members
+            .iter()
+            .take_while(|m| m.as_str() < before.as_str())
+            .filter_map(|m| parse_member(m))
+            .collect())
+    }
+
+    /// Refreshes one due account; an entry that no longer matches its
+    /// account (refreshed, reconnected or deleted since) is dropped.
+    pub async fn run_due_refresh(self: &Arc<Self>, due: &DueRefresh) -> Result<()> {
+        let t = &due.tenant;
+        let a: Option<Account> = self.read(&records::account(t, &due.account_id)).await?;
+        if a.and_then(|a| a.next_refresh_at) != Some(due.due_ms) {
+            self.store
+                .commit(vec![records::index_remove(
+                    records::refresh_due(),
+                    &due.member,
+                )])
+                .await?;
+            return Ok(());
+        }
+        self.refresh_due_account(t, &due.account_id, due.due_ms)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Whether any of the deployment's app props names `account`.
+fn uses_account(d: &Deployment, account: &str) -> bool {
+    d.configured_props
+        .values()
+        .any(|v| v.get("authProvisionId").and_then(Value::as_str) == Some(account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_order_by_due_time_and_parse_back() {
+        let t = Tenant {
+            project_id: "proj_1".into(),
+            env: Environment::Production,
+        };
+        let a = member(&t, "apn_2", 900);
+        let b = member(&t, "apn_1", 10_000);
+        assert!(a < b);
+        let d = parse_member(&b).unwrap();
+        assert_eq!(
+            (d.tenant, d.account_id.as_str(), d.due_ms),
+            (t, "apn_1", 10_000)
+        );
+    }
+}
