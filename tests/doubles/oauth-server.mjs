@@ -9,6 +9,7 @@
 // everything issued so far, and read counters (see README.md).
 // Prints `{"port": N}` once listening. `--deny` makes /authorize send the
 // user back with error=access_denied instead of a code (refused consent).
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
 
@@ -41,6 +42,9 @@ service.on('beforeAuthorizeRedirect', (authorizeRedirectUri) => {
 // a fixed 3600 s `exp`, so make the JWT agree with the lifetime in force.
 service.on('beforeTokenSigning', (token) => {
   token.payload.exp = token.payload.iat + expiresIn;
+  // Unique, as real providers' tokens are: without it two tokens issued in
+  // the same second for the same grant would be byte-identical.
+  token.payload.jti = randomUUID();
 });
 
 // Emitted after the tokens are built (PKCE already checked), before the

@@ -12,7 +12,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-
 const DRIVER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
 
 /// Runs one browser scenario (see tests/browser/drive.mjs) and returns its

@@ -4,50 +4,11 @@
 //! exchanged for tokens, the account saved; refusals get a clear page or
 //! the token's error redirect.
 
-use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-
 use serde_json::json;
 
-use crate::harness::{Backend, Instance, no_redirects};
+use crate::harness::{AuthServer, Backend, Instance, no_redirects};
 
-/// The OAuth server, stopped on drop.
-struct AuthServer {
-    child: Child,
-    base: String,
-}
-
-impl AuthServer {
-    fn start() -> AuthServer {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doubles");
-        let mut child = Command::new("node")
-            .arg("oauth-server.mjs")
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
-            panic!("oauth-server.mjs did not start ({line:?}); run `npm ci --prefix tests/doubles`")
-        });
-        AuthServer {
-            child,
-            base: format!("http://127.0.0.1:{}", v["port"]),
-        }
-    }
-}
-
-impl Drop for AuthServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn location(url: &str) -> (u16, String) {
+pub async fn location(url: &str) -> (u16, String) {
     let r = no_redirects().get(url).send().await.unwrap();
     let st = r.status().as_u16();
     let loc = r
@@ -58,7 +19,7 @@ async fn location(url: &str) -> (u16, String) {
     (st, loc)
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub fn query_param(url: &str, name: &str) -> Option<String> {
     let q = url.split_once('?')?.1;
     q.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=')?;

@@ -2,6 +2,7 @@
 //! embedded store in a temp dir or the throwaway Redis the test command
 //! started (with a key prefix per server, so tests never see each other).
 
+use std::io::BufRead;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -497,7 +498,6 @@ impl Doubles {
             .spawn()
             .expect("cannot run node (install Node.js 20)");
         let mut line = String::new();
-        use std::io::BufRead;
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
@@ -679,4 +679,88 @@ Webhook(secret).verify(body, headers)
         String::from_utf8_lossy(&out.stderr)
     );
     out.status.success()
+}
+
+/// The OAuth server, stopped on drop.
+pub struct AuthServer {
+    child: Child,
+    pub base: String,
+    http: reqwest::Client,
+}
+
+impl AuthServer {
+    pub fn start() -> AuthServer {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/doubles");
+        let mut child = Command::new("node")
+            .arg("oauth-server.mjs")
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            panic!("oauth-server.mjs did not start ({line:?}); run `npm ci --prefix tests/doubles`")
+        });
+        AuthServer {
+            child,
+            base: format!("http://127.0.0.1:{}", v["port"]),
+            http: client(),
+        }
+    }
+
+    /// A control call (see oauth-server.mjs): `config`, `revoke`,
+    /// `expire`, `stats`, `reset-stats`.
+    pub async fn control(&self, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/__control/{path}", self.base);
+        let rb = match body {
+            Some(b) => self.http.post(url).json(&b),
+            None if path == "stats" => self.http.get(url),
+            None => self.http.post(url),
+        };
+        let r = rb.send().await.unwrap();
+        assert!(
+            r.status().is_success(),
+            "oauth control {path}: {}",
+            r.status()
+        );
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Token requests the server answered, by grant type.
+    pub async fn token_requests(&self, grant: &str) -> u64 {
+        self.control("stats", None).await["token_requests"][grant]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// An instance whose HubSpot app authorizes here, with its API under
+    /// `/api` (so the proxy reaches the server's protected resource).
+    pub fn configure(&self, inst: Instance) -> Instance {
+        inst.with_env(
+            "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+            "[\"127.0.0.0/8\"]",
+        )
+        .with_env(
+            "SWITCHBOARD_APPS__HUBSPOT__AUTHORIZE_URL",
+            &format!("{}/authorize", self.base),
+        )
+        .with_env(
+            "SWITCHBOARD_APPS__HUBSPOT__TOKEN_URL",
+            &format!("{}/token", self.base),
+        )
+        .with_env(
+            "SWITCHBOARD_APPS__HUBSPOT__BASE_URL",
+            &format!("{}/api", self.base),
+        )
+    }
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

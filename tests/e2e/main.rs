@@ -4,6 +4,7 @@ mod bad_input;
 mod browser;
 mod chaos;
 mod components;
+mod connect_lifecycle;
 mod connect_oauth;
 mod connect_page;
 mod durability;

@@ -92,12 +92,18 @@ fn page(
     } else {
         brand.frame_origins.join(" ")
     };
+    // A form's answer may redirect to the token's redirect URIs, and
+    // form-action covers redirects too.
+    let form_targets = std::iter::once("'self'".to_string())
+        .chain(brand.redirect_origins.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         // Inline style and the one inline script only; nothing from elsewhere.
         .insert_header((
             "Content-Security-Policy",
-            format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' https: data:; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"),
+            format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' https: data:; form-action {form_targets}; base-uri 'none'; frame-ancestors {ancestors}"),
         ))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .insert_header(("Cache-Control", "no-store"))
@@ -111,14 +117,23 @@ struct Brand {
     support_email: Option<String>,
     /// Origins allowed to embed the page in a frame.
     frame_origins: Vec<String>,
+    /// Origins of the token's success and error redirects.
+    redirect_origins: Vec<String>,
 }
 
 impl Brand {
     /// The brand of the token's project, framable by its allowed_origins.
     async fn of_token(core: &Core, ct: &ConnectToken) -> Brand {
         let project = core.project(&ct.tenant.project_id).await.ok().flatten();
+        let redirect_origins = [&ct.success_redirect_uri, &ct.error_redirect_uri]
+            .into_iter()
+            .flatten()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .map(|u| u.origin().ascii_serialization())
+            .collect();
         Brand {
             frame_origins: ct.allowed_origins.clone(),
+            redirect_origins,
             ..Brand::of(project.as_ref())
         }
     }
@@ -131,6 +146,7 @@ impl Brand {
             logo_url: p.and_then(|p| p.logo_url.clone()),
             support_email: p.and_then(|p| p.support_email.clone()),
             frame_origins: Vec::new(),
+            redirect_origins: Vec::new(),
         }
     }
 }
