@@ -14,7 +14,6 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use switchboard_components::App;
 
-use crate::Core;
 use crate::accounts::AccountView;
 use crate::clock::{iso, now_ms};
 use crate::error::Result;
@@ -22,6 +21,7 @@ use crate::model::{Account, Environment, Tenant};
 use crate::records;
 use crate::store::{IndexRange, Op};
 use crate::triggers::Deployment;
+use crate::{Core, CoreSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -113,28 +113,14 @@ impl Core {
     /// else ahead of expiry by the app's margin, and at least once per
     /// `refresh_touch_secs`.
     pub(crate) fn plan_refresh(&self, a: &mut Account, app: &App, creds: &Map<String, Value>) {
-        let s = &self.settings;
         let oauth = app.auth.oauth.as_ref().filter(|o| o.refresh);
-        a.next_refresh_at = match oauth {
-            _ if a.dead || !has_refresh_token(creds) => None,
-            None => None,
-            Some(_) if a.refresh_failures > 0 => {
-                let n = a.refresh_failures.min(30) - 1;
-                let secs = s
-                    .refresh_retry_min_secs
-                    .saturating_mul(1u64 << n.min(20))
-                    .min(s.refresh_retry_max_secs.max(s.refresh_retry_min_secs));
-                Some(now_ms() + secs * 1000)
-            }
-            Some(o) => {
-                let base = a.last_refreshed_at.unwrap_or(a.updated_at);
-                let touch = base.saturating_add(s.refresh_touch_secs * 1000);
-                let ahead = a
-                    .expires_at
-                    .map(|e| e.saturating_sub(o.refresh_margin_secs * 1000));
-                Some(ahead.map_or(touch, |x| x.min(touch)))
-            }
-        };
+        a.next_refresh_at = next_refresh(
+            a,
+            oauth.map(|o| o.refresh_margin_secs),
+            has_refresh_token(creds),
+            &self.settings,
+            now_ms(),
+        );
     }
 
     /// The writes that go with saving `after` over `before`: its place in
@@ -269,6 +255,30 @@ impl Core {
     }
 }
 
+/// When `a` is next due a refresh; `margin_secs` is the app's, `None` when
+/// its tokens cannot be refreshed.
+fn next_refresh(
+    a: &Account,
+    margin_secs: Option<u64>,
+    has_refresh_token: bool,
+    s: &CoreSettings,
+    now: u64,
+) -> Option<u64> {
+    let margin = margin_secs.filter(|_| has_refresh_token && !a.dead)?;
+    if a.refresh_failures > 0 {
+        let doublings = (a.refresh_failures - 1).min(20);
+        let secs = s
+            .refresh_retry_min_secs
+            .saturating_mul(1u64 << doublings)
+            .min(s.refresh_retry_max_secs.max(s.refresh_retry_min_secs));
+        return Some(now + secs * 1000);
+    }
+    let base = a.last_refreshed_at.unwrap_or(a.updated_at);
+    let touch = base.saturating_add(s.refresh_touch_secs * 1000);
+    let ahead = a.expires_at.map(|e| e.saturating_sub(margin * 1000));
+    Some(ahead.map_or(touch, |x| x.min(touch)))
+}
+
 /// Whether any of the deployment's app props names `account`.
 fn uses_account(d: &Deployment, account: &str) -> bool {
     d.configured_props
@@ -279,6 +289,63 @@ fn uses_account(d: &Deployment, account: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn account(expires_at: Option<u64>, failures: u32) -> Account {
+        Account {
+            id: "apn_1".into(),
+            app: "hubspot".into(),
+            external_user_id: "u1".into(),
+            name: None,
+            healthy: failures == 0,
+            dead: false,
+            error: None,
+            authorized_scopes: Vec::new(),
+            expires_at,
+            last_refreshed_at: Some(1_000_000),
+            next_refresh_at: None,
+            refresh_failures: failures,
+            failing_since: None,
+            credentials: String::new(),
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn refreshes_ahead_of_expiry_and_at_least_daily() {
+        let s = CoreSettings::default();
+        let now = 2_000_000;
+        // Ahead of expiry by the app's margin.
+        let a = account(Some(10_000_000), 0);
+        assert_eq!(next_refresh(&a, Some(300), true, &s, now), Some(9_700_000));
+        // A token without expiry (or a far one) is touched daily.
+        let a = account(None, 0);
+        assert_eq!(
+            next_refresh(&a, Some(300), true, &s, now),
+            Some(1_000_000 + 86_400_000)
+        );
+        let a = account(Some(u64::MAX / 2), 0);
+        assert_eq!(
+            next_refresh(&a, Some(300), true, &s, now),
+            Some(1_000_000 + 86_400_000)
+        );
+        // Nothing to refresh with, not refreshable, or dead: never.
+        assert_eq!(next_refresh(&a, Some(300), false, &s, now), None);
+        assert_eq!(next_refresh(&a, None, true, &s, now), None);
+        let dead = Account { dead: true, ..a };
+        assert_eq!(next_refresh(&dead, Some(300), true, &s, now), None);
+    }
+
+    #[test]
+    fn failed_refreshes_back_off_doubling_to_the_cap() {
+        let s = CoreSettings::default(); // 30 s, doubling, at most 3600 s
+        let now = 5_000;
+        let due = |n| next_refresh(&account(Some(1), n), Some(300), true, &s, now).unwrap() - now;
+        assert_eq!(
+            [due(1), due(2), due(3), due(7), due(8), due(40)],
+            [30_000, 60_000, 120_000, 1_920_000, 3_600_000, 3_600_000]
+        );
+    }
 
     #[test]
     fn members_order_by_due_time_and_parse_back() {

@@ -4,7 +4,10 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Doubles, Instance, Project, Server, assert_client_error};
+use crate::harness::{
+    Backend, Doubles, Instance, Project, Server, assert_client_error, received, sw_headers,
+    verify_with_standardwebhooks,
+};
 
 pub struct World {
     pub doubles: Doubles,
@@ -898,7 +901,24 @@ async fn key_credentials_are_verified_when_the_project_requires_it() {
     let server = inst.start().await;
     let bearer = server.token(&p).await;
     doubles.accept_token("stripe", "sk_test_good0001").await;
-    let ct = server.connect_token(&bearer, &p.id, None, "u").await;
+    // The environment key that signs connection webhooks (there is no
+    // project webhook: regenerating is how to learn it).
+    let (st, v, _) = server
+        .post(
+            &format!("/v1/connect/{}/webhook/regenerate_signing_key", p.id),
+            &bearer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let env_key = v["data"]["signing_key"].as_str().unwrap().to_string();
+    let ct = server
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"external_user_id": "u", "webhook_uri": format!("{}/anything/conn", doubles.url("http"))}),
+        )
+        .await;
     let (s, v) = {
         let (s, v, _) = server
             .post(
@@ -916,6 +936,22 @@ async fn key_credentials_are_verified_when_the_project_requires_it() {
         400,
         "did not work: Stripe answered HTTP 401",
     );
+    // The failure is pushed to the token's webhook_uri, signed.
+    let r = received(&doubles, "/anything/conn", 1).await.remove(0);
+    let body = r["body"].as_str().unwrap();
+    let hook: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(hook["event"], "CONNECTION_ERROR", "{hook}");
+    assert!(
+        hook["error"].as_str().unwrap().contains("HTTP 401"),
+        "{hook}"
+    );
+    assert_eq!(hook["connect_token"], ct.as_str());
+    assert!(!body.contains("sk_test_bad"), "no credentials: {body}");
+    assert!(verify_with_standardwebhooks(
+        &env_key,
+        body,
+        &sw_headers(&r)
+    ));
     let acct = server
         .import_account(
             &bearer,

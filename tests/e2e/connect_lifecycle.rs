@@ -383,6 +383,27 @@ async fn key_form_in_a_browser() {
     );
     let accounts = s.user_accounts(&bearer, &p.id, "openai", true).await;
     assert_eq!(accounts[0]["credentials"]["api_key"], "sk-test-123");
+
+    // A frame from an origin outside the token's allowed_origins gets
+    // nothing (clickjacking).
+    let ctok = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"allowed_origins": ["https://acme.example"]}),
+        )
+        .await;
+    let scenario = json!({
+        "url": format!("{}/_static/connect.html?token={ctok}&app=openai", s.base),
+        "iframe": true, "steps": [],
+    });
+    let r = tokio::task::spawn_blocking(move || browser::drive(scenario))
+        .await
+        .unwrap();
+    assert!(
+        r["console_errors"].to_string().contains("frame-ancestors"),
+        "the browser refuses to frame the page: {r}"
+    );
 }
 
 /// 50 proxy calls at once on an expired account, half through each of two

@@ -6,7 +6,10 @@
 
 use serde_json::json;
 
-use crate::harness::{AuthServer, Backend, Instance, no_redirects};
+use crate::harness::{
+    AuthServer, Backend, Doubles, Instance, no_redirects, received, sw_headers,
+    verify_with_standardwebhooks,
+};
 
 pub async fn location(url: &str) -> (u16, String) {
     let r = no_redirects().get(url).send().await.unwrap();
@@ -30,6 +33,7 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     let auth = AuthServer::start();
+    let doubles = Doubles::start();
     let inst = Instance::new(Backend::Embedded)
         .with_env(
             "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
@@ -169,8 +173,23 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     ))
     .await;
     assert_eq!((st, to.as_str()), (303, "https://acme.example/failed"));
-    // Without an error redirect, a clear page.
-    let ctok = s.connect_token_with(&bearer, &p.id, json!({})).await;
+    // Without an error redirect, a clear page, and CONNECTION_ERROR to the
+    // token's webhook_uri, signed with the environment's key.
+    let (_, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/webhook/regenerate_signing_key", p.id),
+            &bearer,
+            json!({}),
+        )
+        .await;
+    let env_key = v["data"]["signing_key"].as_str().unwrap().to_string();
+    let ctok = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"webhook_uri": format!("{}/anything/conn", doubles.url("http"))}),
+        )
+        .await;
     let (_, authorize) = location(&format!(
         "{}/_static/connect/oauth/start?token={ctok}&app=hubspot",
         s.base
@@ -189,6 +208,45 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     let body = r.text().await.unwrap();
     assert!(body.contains("not completed"), "{body}");
     assert!(body.contains("\"type\":\"error\""), "{body}");
+    let r = received(&doubles, "/anything/conn", 1).await.remove(0);
+    let hook: serde_json::Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+    assert_eq!(hook["event"], "CONNECTION_ERROR", "{hook}");
+    assert!(
+        hook["error"].as_str().unwrap().contains("access_denied"),
+        "{hook}"
+    );
+    assert_eq!(hook["connect_token"], ctok.as_str());
+    assert!(verify_with_standardwebhooks(
+        &env_key,
+        r["body"].as_str().unwrap(),
+        &sw_headers(&r)
+    ));
+
+    // No open redirect: redirect targets come from the token only, never
+    // from the request.
+    let ctok = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"error_redirect_uri": "https://acme.example/failed"}),
+        )
+        .await;
+    let (_, authorize) = location(&format!(
+        "{}/_static/connect/oauth/start?token={ctok}&app=hubspot&success_redirect_uri=https://evil.example/&redirect_uri=https://evil.example/",
+        s.base
+    ))
+    .await;
+    assert!(
+        !authorize.contains("evil.example"),
+        "the provider is sent our own callback: {authorize}"
+    );
+    let state = query_param(&authorize, "state").unwrap();
+    let (st, to) = location(&format!(
+        "{}/_static/connect/oauth/callback?error=x&state={state}&error_redirect_uri=https://evil.example/",
+        s.base
+    ))
+    .await;
+    assert_eq!((st, to.as_str()), (303, "https://acme.example/failed"));
     assert_eq!(
         s.user_accounts(&bearer, &p.id, "hubspot", false)
             .await
