@@ -20,6 +20,19 @@ fn token_member(expires_at: u64, sha: &str) -> String {
     format!("{expires_at:016}:{sha}")
 }
 
+/// A connection webhook's body: `body` plus the token, environment and
+/// session (docs/schema/notification.v1.json).
+pub(crate) fn connection_body(
+    token: &str,
+    ct: &ConnectToken,
+    mut body: serde_json::Value,
+) -> serde_json::Value {
+    body["connect_token"] = token.into();
+    body["environment"] = ct.tenant.env.as_str().into();
+    body["connect_session_id"] = session_id(ct).into();
+    body
+}
+
 /// Connection webhooks go to a token's own URI: they count against no
 /// webhook's delivery state.
 const CONNECTION_WEBHOOK: &str = "connection";
@@ -214,10 +227,7 @@ impl Core {
         ct: &ConnectToken,
         v: &crate::accounts::AccountView,
     ) -> Result<Vec<Op>> {
-        let mut account = crate::render::account(v, &self.settings.public_base);
-        if let Some(o) = account.as_object_mut() {
-            o.remove("credentials");
-        }
+        let account = crate::render::account(v, &self.settings.public_base);
         self.connection_webhook_ops(
             token,
             ct,
@@ -252,16 +262,14 @@ impl Core {
         &self,
         token: &str,
         ct: &ConnectToken,
-        mut body: serde_json::Value,
+        body: serde_json::Value,
     ) -> Result<Vec<Op>> {
         let Some(uri) = &ct.webhook_uri else {
             return Ok(Vec::new());
         };
         // The key exists before the first webhook it signs.
         self.environment_keys(&ct.tenant).await?;
-        body["connect_token"] = token.into();
-        body["environment"] = ct.tenant.env.as_str().into();
-        body["connect_session_id"] = session_id(ct).into();
+        let body = connection_body(token, ct, body);
         Ok(self.notification_ops(&ct.tenant, CONNECTION_WEBHOOK, uri, &body))
     }
 

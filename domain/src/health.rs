@@ -160,20 +160,7 @@ impl Core {
         if !w.webhook.active {
             return Ok(Vec::new());
         }
-        let view = AccountView {
-            account: a.clone(),
-            app: app.clone(),
-            credentials: None,
-        };
-        let body = json!({
-            "event": h.event(),
-            "project_id": t.project_id,
-            "environment": t.env.as_str(),
-            "external_user_id": a.external_user_id,
-            "error": a.error,
-            "account": crate::render::account(&view, &self.settings.public_base),
-            "ts": iso(now_ms()),
-        });
+        let body = health_body(t, a, app, h, &self.settings.public_base);
         Ok(self.notification_ops(t, &w.webhook.id, &w.webhook.url, &body))
     }
 
@@ -255,6 +242,30 @@ impl Core {
     }
 }
 
+/// An `ACCOUNT_*` notification (docs/schema/notification.v1.json).
+pub(crate) fn health_body(
+    t: &Tenant,
+    a: &Account,
+    app: &App,
+    h: Health,
+    public_base: &str,
+) -> Value {
+    let view = AccountView {
+        account: a.clone(),
+        app: app.clone(),
+        credentials: None,
+    };
+    json!({
+        "event": h.event(),
+        "project_id": t.project_id,
+        "environment": t.env.as_str(),
+        "external_user_id": a.external_user_id,
+        "error": a.error,
+        "account": crate::render::account(&view, public_base),
+        "ts": iso(now_ms()),
+    })
+}
+
 /// When `a` is next due a refresh; `margin_secs` is the app's, `None` when
 /// its tokens cannot be refreshed.
 fn next_refresh(
@@ -334,6 +345,64 @@ mod tests {
         assert_eq!(next_refresh(&a, None, true, &s, now), None);
         let dead = Account { dead: true, ..a };
         assert_eq!(next_refresh(&dead, Some(300), true, &s, now), None);
+    }
+
+    /// Every notification body matches its published schema (docs/schema).
+    #[test]
+    fn notifications_match_the_published_schema() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../docs/schema/notification.v1.json")).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let t = Tenant {
+            project_id: "proj_1".into(),
+            env: Environment::Production,
+        };
+        let hubspot = switchboard_components::Catalog::builtin()
+            .unwrap()
+            .get("hubspot")
+            .unwrap()
+            .clone();
+        let mut a = account(Some(10_000_000), 1);
+        a.error = Some("HubSpot refused the token request: invalid_grant".into());
+        let ct = crate::model::ConnectToken {
+            token_sha256: "ab".repeat(32),
+            tenant: t.clone(),
+            external_user_id: "u1".into(),
+            allowed_origins: Vec::new(),
+            success_redirect_uri: None,
+            error_redirect_uri: None,
+            webhook_uri: Some("https://acme.example/hook".into()),
+            scopes: Vec::new(),
+            created_at: 0,
+            expires_at: 1,
+        };
+        let view = AccountView {
+            account: a.clone(),
+            app: hubspot.clone(),
+            credentials: None,
+        };
+        let mut bodies = vec![
+            crate::connect::connection_body(
+                "ctok_1",
+                &ct,
+                json!({"event": "CONNECTION_SUCCESS", "account": crate::render::account(&view, "http://x")}),
+            ),
+            crate::connect::connection_body(
+                "ctok_1",
+                &ct,
+                json!({"event": "CONNECTION_ERROR", "error": "refused"}),
+            ),
+        ];
+        for h in [Health::Unhealthy, Health::Dead, Health::Healthy] {
+            bodies.push(health_body(&t, &a, &hubspot, h, "http://x"));
+        }
+        for b in &bodies {
+            let errors: Vec<String> = v.iter_errors(b).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}\n{b}");
+        }
+        let mut leaky = bodies[0].clone();
+        leaky["account"]["credentials"] = json!({"oauth_access_token": "x"});
+        assert!(!v.is_valid(&leaky), "the schema refuses credentials");
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub fn deployed_trigger(d: &Deployment, c: Option<&Component>, signing_key: Opti
         "fifo": d.fifo,
         "next_run_at": d.next_run_ms.map(|ms| ms / 1000),
         "last_run_at": d.last_run_ms.map(|ms| ms / 1000),
+        // Switchboard: the dead account that suspended it, until reconnected.
+        "suspended_for_account": d.suspended_for,
         "callback_observations": null,
     });
     if let Some(k) = signing_key {

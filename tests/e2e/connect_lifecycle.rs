@@ -333,6 +333,7 @@ async fn connect_in_a_browser_then_refresh_revoke_and_reconnect() {
     assert_eq!(st, 200, "{v}");
     let t = trigger(&s, &bearer, &p.id, &dc).await;
     assert_eq!(t["active"], true, "reconnecting resumes the trigger: {t}");
+    assert_eq!(t["suspended_for_account"], Value::Null, "{t}");
     let r = client()
         .post(&hook_url)
         .json(&json!({"x": 1}))
