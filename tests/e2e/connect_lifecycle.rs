@@ -385,6 +385,42 @@ async fn key_form_in_a_browser() {
     let accounts = s.user_accounts(&bearer, &p.id, "openai", true).await;
     assert_eq!(accounts[0]["credentials"]["api_key"], "sk-test-123");
 
+    // Opened from the customer's frontend, Cancel tells it to close the
+    // dialog (Pipedream's `close`); the message goes to the allowed origin.
+    let parent_port = free_port();
+    let ctok = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"allowed_origins": [format!("http://127.0.0.1:{parent_port}")]}),
+        )
+        .await;
+    let scenario = json!({
+        "url": format!("{}/_static/connect.html?token={ctok}&app=openai", s.base),
+        "iframe": true, "parent_port": parent_port, "steps": [{"click": "Cancel"}],
+    });
+    let r = tokio::task::spawn_blocking(move || browser::drive(scenario))
+        .await
+        .unwrap();
+    assert_eq!(r["error"], Value::Null, "{r}");
+    assert_eq!(r["messages"], json!([{"type": "close"}]), "{r}");
+
+    // An expired link is refused with a clear page.
+    let ctok = s
+        .connect_token_with(&bearer, &p.id, json!({"expires_in": 1}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = client()
+        .get(format!(
+            "{}/_static/connect.html?token={ctok}&app=openai",
+            s.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 410);
+    assert!(r.text().await.unwrap().contains("expired"));
+
     // A frame from an origin outside the token's allowed_origins gets
     // nothing (clickjacking).
     let ctok = s

@@ -43,6 +43,7 @@ h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;font-weight:600;margin-t
 input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8a929c;border-radius:6px;font:inherit}\
 input:focus{outline:3px solid #2b6cb0;outline-offset:1px}.hint{color:#4a5360;font-size:.9rem;margin:.2rem 0 0}\
 button{margin-top:1.5rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f4fa3;color:#fff;font:inherit;font-weight:600;cursor:pointer}\
+button.secondary{margin-top:.75rem;background:#fff;color:#1f4fa3;border:1px solid #1f4fa3}\
 .button{display:inline-block;margin-top:1rem;padding:.7rem 1.2rem;border-radius:6px;background:#1f4fa3;color:#fff;font-weight:600;text-decoration:none}\
 .error{background:#fdecec;border:1px solid #c53030;color:#822727;padding:.7rem;border-radius:6px}\
 footer{margin-top:1.5rem;color:#4a5360;font-size:.85rem}";
@@ -55,13 +56,36 @@ fn page(
     body: &str,
     message: Option<Value>,
 ) -> HttpResponse {
-    let script = message.map_or_else(String::new, |m| {
-        format!(
-            "<script>(function(){{var m={};var t=window.opener||(window.parent!==window?window.parent:null);\
-             if(t){{t.postMessage(m,'*');}}}})();</script>",
+    // Messages go only to the token's allowed origins when it names any
+    // (postMessage drops a message whose target origin does not match).
+    let targets = if brand.frame_origins.is_empty() {
+        json!(["*"])
+    } else {
+        json!(brand.frame_origins)
+    };
+    let post = format!(
+        "var t=window.opener||(window.parent!==window?window.parent:null);\
+         function post(m){{if(t){{{}.forEach(function(o){{t.postMessage(m,o);}});}}}}",
+        script_json(&targets)
+    );
+    let script = match message {
+        Some(m) => format!(
+            "<script>(function(){{{post}post({});}})();</script>",
             script_json(&m)
-        )
-    });
+        ),
+        // A Cancel button for pages opened by a customer's frontend: it
+        // tells the opener to close the dialog (Pipedream's `close`).
+        None if brand.closable => format!(
+            "<script>(function(){{{post}var b=document.getElementById('sb-close');\
+             if(t&&b){{b.hidden=false;b.addEventListener('click',function(){{post({{type:'close'}});}});}}}})();</script>"
+        ),
+        None => String::new(),
+    };
+    let close = if brand.closable && script.contains("sb-close") {
+        "<button type=\"button\" class=\"secondary\" id=\"sb-close\" hidden>Cancel</button>"
+    } else {
+        ""
+    };
     let support = brand
         .support_email
         .as_deref()
@@ -75,7 +99,7 @@ fn page(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{title} · {name}</title><style>{STYLE}</style></head>\
-         <body><main><p>{logo}<strong>{name}</strong></p>{body}{support}</main>{script}</body></html>",
+         <body><main><p>{logo}<strong>{name}</strong></p>{body}{close}{support}</main>{script}</body></html>",
         title = esc(title),
         name = esc(&brand.name),
         logo = brand
@@ -119,6 +143,8 @@ struct Brand {
     frame_origins: Vec<String>,
     /// Origins of the token's success and error redirects.
     redirect_origins: Vec<String>,
+    /// Offer Cancel (posting `close`) when opened by another window.
+    closable: bool,
 }
 
 impl Brand {
@@ -147,6 +173,7 @@ impl Brand {
             support_email: p.and_then(|p| p.support_email.clone()),
             frame_origins: Vec::new(),
             redirect_origins: Vec::new(),
+            closable: false,
         }
     }
 }
@@ -191,6 +218,8 @@ fn problem(brand: &Brand, status: StatusCode, msg: &str) -> HttpResponse {
 
 #[derive(Deserialize)]
 pub struct PageQuery {
+    #[serde(rename = "hideClose")]
+    hide_close: Option<String>,
     token: Option<String>,
     app: Option<String>,
     #[serde(rename = "accountId")]
@@ -279,10 +308,11 @@ fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str
 /// `GET /_static/connect.html?token=…&app=…[&accountId=…]`.
 pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
     let core = core(&req);
-    let (_, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
+    let (_, mut brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
         Ok(s) => s,
         Err(page) => return page,
     };
+    brand.closable = q.hide_close.as_deref() != Some("true");
     match app.auth.kind {
         AuthType::Keys | AuthType::Basic => page(
             StatusCode::OK,
