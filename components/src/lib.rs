@@ -7,6 +7,7 @@
 pub mod action;
 mod app;
 pub mod component;
+pub mod feed;
 pub mod jsonpath;
 pub mod manifest;
 pub mod options;

@@ -19,6 +19,7 @@ async fn run_all(s: &dyn Store) {
     locks_are_released_only_by_their_owner(s).await;
     counters_count_within_a_window(s).await;
     swaps_only_what_was_read(s).await;
+    guarded_commits_apply_whole_or_not_at_all(s).await;
     queues_hand_out_each_entry_once_until_reclaimed(s).await;
     due_index_members_are_promoted_once(s).await;
     s.ping().await.unwrap();
@@ -176,6 +177,79 @@ async fn swaps_only_what_was_read(s: &dyn Store) {
         "a writer that read the old value loses"
     );
     assert_eq!(s.get(&k).await.unwrap().as_deref(), Some(&b"v1"[..]));
+}
+
+async fn guarded_commits_apply_whole_or_not_at_all(s: &dyn Store) {
+    let guard = Key::global("gc", "rec");
+    let q = Key::global("gcq", "q:work");
+    let ops = |tag: &str| {
+        vec![
+            Op::put(guard.clone(), format!("after-{tag}").into_bytes()),
+            Op::Put {
+                key: Key::global("gc", "ttl"),
+                value: tag.as_bytes().to_vec(),
+                ttl_ms: Some(60_000),
+            },
+            Op::IndexAdd {
+                index: Key::global("gc", "idx:x"),
+                member: tag.to_string(),
+            },
+            Op::QueuePush {
+                queue: q.clone(),
+                item: tag.to_string(),
+            },
+        ]
+    };
+    s.commit(vec![Op::put(guard.clone(), b"v0".to_vec())])
+        .await
+        .unwrap();
+    assert!(
+        !s.commit_if(&guard, b"stale", ops("a")).await.unwrap(),
+        "a stale guard writes nothing"
+    );
+    assert_eq!(s.get(&guard).await.unwrap().as_deref(), Some(&b"v0"[..]));
+    assert!(s.get(&Key::global("gc", "ttl")).await.unwrap().is_none());
+    assert_eq!(s.index_count(&Key::global("gc", "idx:x")).await.unwrap(), 0);
+    assert!(s.queue_read(&q, "c", 10, 0).await.unwrap().is_empty());
+
+    assert!(s.commit_if(&guard, b"v0", ops("b")).await.unwrap());
+    assert_eq!(
+        s.get(&guard).await.unwrap().as_deref(),
+        Some(&b"after-b"[..])
+    );
+    assert_eq!(
+        s.get(&Key::global("gc", "ttl")).await.unwrap().as_deref(),
+        Some(&b"b"[..])
+    );
+    let got = s.queue_read(&q, "c", 10, 0).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].item, "b");
+    // An ack and a removal in a guarded commit too.
+    assert!(
+        s.commit_if(
+            &guard,
+            b"after-b",
+            vec![
+                Op::QueueAck {
+                    queue: q.clone(),
+                    id: got[0].id.clone()
+                },
+                Op::IndexRemove {
+                    index: Key::global("gc", "idx:x"),
+                    member: "b".into()
+                },
+                Op::Delete(Key::global("gc", "ttl")),
+            ],
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(s.index_count(&Key::global("gc", "idx:x")).await.unwrap(), 0);
+    assert!(s.get(&Key::global("gc", "ttl")).await.unwrap().is_none());
+    assert!(
+        s.queue_reclaim(&q, "d", 0, 10).await.unwrap().is_empty(),
+        "acknowledged"
+    );
 }
 
 async fn counters_count_within_a_window(s: &dyn Store) {

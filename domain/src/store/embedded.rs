@@ -142,7 +142,7 @@ impl EmbeddedStore {
 
     /// Applies `op` in one transaction if `cond` holds for the key's live
     /// value (`None` when absent or expired); returns whether it wrote.
-    async fn write_if<C>(&self, key: &Key, op: Op, cond: C) -> StoreResult<bool>
+    async fn write_if<C>(&self, key: &Key, ops: Vec<Op>, cond: C) -> StoreResult<bool>
     where
         C: FnOnce(Option<&[u8]>) -> bool + Send + 'static,
     {
@@ -161,7 +161,7 @@ impl EmbeddedStore {
             if !holds {
                 return Ok(false);
             }
-            apply(&tx, &[op], now)?;
+            apply(&tx, &ops, now)?;
             tx.commit().map_err(backend)?;
             Ok(true)
         })
@@ -416,12 +416,13 @@ impl Store for EmbeddedStore {
             value,
             ttl_ms,
         };
-        self.write_if(key, op, |current| current.is_none()).await
+        self.write_if(key, vec![op], |current| current.is_none())
+            .await
     }
 
     async fn delete_if_equals(&self, key: &Key, value: &[u8]) -> StoreResult<bool> {
         let value = value.to_vec();
-        self.write_if(key, Op::Delete(key.clone()), move |current| {
+        self.write_if(key, vec![Op::Delete(key.clone())], move |current| {
             current == Some(value.as_slice())
         })
         .await
@@ -429,10 +430,24 @@ impl Store for EmbeddedStore {
 
     async fn swap_if(&self, key: &Key, expected: &[u8], value: Vec<u8>) -> StoreResult<bool> {
         let expected = expected.to_vec();
-        self.write_if(key, Op::put(key.clone(), value), move |current| {
+        self.write_if(key, vec![Op::put(key.clone(), value)], move |current| {
             current == Some(expected.as_slice())
         })
         .await
+    }
+
+    async fn commit_if(&self, guard: &Key, expected: &[u8], ops: Vec<Op>) -> StoreResult<bool> {
+        let expected = expected.to_vec();
+        let pushed = has_push(&ops);
+        let done = self
+            .write_if(guard, ops, move |current| {
+                current == Some(expected.as_slice())
+            })
+            .await?;
+        if done && pushed {
+            self.arrivals.notify_waiters();
+        }
+        Ok(done)
     }
 
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>> {

@@ -148,6 +148,11 @@ pub trait Store: Send + Sync + 'static {
     /// `expected`; returns whether it wrote. Compare-and-swap for records
     /// several writers update.
     async fn swap_if(&self, key: &Key, expected: &[u8], value: Vec<u8>) -> StoreResult<bool>;
+    /// Applies `ops` all together, only if `guard` still holds `expected`;
+    /// returns whether it did. One transaction on both backends (on Redis a
+    /// script, so one Redis node holds every key), for writes that must
+    /// land whole and only if no one changed the record they derive from.
+    async fn commit_if(&self, guard: &Key, expected: &[u8], ops: Vec<Op>) -> StoreResult<bool>;
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>>;
     async fn index_count(&self, index: &Key) -> StoreResult<u64>;
     /// Counts a hit in a fixed window; returns the count so far and the ms

@@ -146,6 +146,26 @@ impl RedisStore {
     }
 }
 
+/// `commit_if`: check the guard, then apply each op (see `add_op`).
+const COMMIT_IF: &str = r#"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local group, field = ARGV[2], ARGV[3]
+local a, k = 4, 2
+while a <= #ARGV do
+  local op, key = ARGV[a], KEYS[k]
+  if op == 'putpx' then redis.call('SET', key, ARGV[a+1], 'PX', ARGV[a+2]); a = a + 3
+  elseif op == 'put' then redis.call('SET', key, ARGV[a+1]); a = a + 2
+  elseif op == 'del' then redis.call('DEL', key); a = a + 1
+  elseif op == 'zadd' then redis.call('ZADD', key, 0, ARGV[a+1]); a = a + 2
+  elseif op == 'zrem' then redis.call('ZREM', key, ARGV[a+1]); a = a + 2
+  elseif op == 'xadd' then redis.call('XADD', key, '*', field, ARGV[a+1]); a = a + 2
+  elseif op == 'xack' then redis.call('XACK', key, group, ARGV[a+1]); redis.call('XDEL', key, ARGV[a+1]); a = a + 2
+  else return redis.error_reply('commit_if: unknown op ' .. tostring(op)) end
+  k = k + 1
+end
+return 1
+"#;
+
 fn add_op(pipe: &mut redis::Pipeline, k: String, op: Op) {
     match op {
         Op::Put {
@@ -292,6 +312,34 @@ impl Store for RedisStore {
             .invoke_async(&mut c)
             .await
             .map_err(map_err)?;
+        Ok(n == 1)
+    }
+
+    async fn commit_if(&self, guard: &Key, expected: &[u8], ops: Vec<Op>) -> StoreResult<bool> {
+        // The same commands `add_op` sends, run by one script after the
+        // check: KEYS[1] is the guard, then one key per op; ARGV holds the
+        // expected value, then each op's name and arguments.
+        let script = redis::Script::new(COMMIT_IF);
+        let mut inv = script.key(self.k(guard));
+        inv.arg(expected).arg(GROUP).arg(FIELD);
+        for op in ops {
+            inv.key(self.k(op.key()));
+            match op {
+                Op::Put {
+                    value,
+                    ttl_ms: Some(ttl),
+                    ..
+                } => inv.arg("putpx").arg(value).arg(ttl.max(1)),
+                Op::Put { value, .. } => inv.arg("put").arg(value),
+                Op::Delete(_) => inv.arg("del"),
+                Op::IndexAdd { member, .. } => inv.arg("zadd").arg(member),
+                Op::IndexRemove { member, .. } => inv.arg("zrem").arg(member),
+                Op::QueuePush { item, .. } => inv.arg("xadd").arg(item),
+                Op::QueueAck { id, .. } => inv.arg("xack").arg(id),
+            };
+        }
+        let mut c = self.conn.clone();
+        let n: i64 = inv.invoke_async(&mut c).await.map_err(map_err)?;
         Ok(n == 1)
     }
 
