@@ -35,6 +35,7 @@ pub async fn run(
             app_name,
             support_email,
             logo_url,
+            min_interval_secs,
         } => {
             let (p, c) = core
                 .create_project(switchboard_domain::projects::NewProject {
@@ -43,6 +44,7 @@ pub async fn run(
                     app_name,
                     support_email,
                     logo_url,
+                    min_interval_secs,
                 })
                 .await?;
             let mut v = credentials_json(&p.id, &c, cfg);

@@ -77,6 +77,10 @@ pub enum AdminCommand {
         /// The logo the hosted connect page shows (an http(s) URL).
         #[arg(long)]
         logo_url: Option<String>,
+        /// The shortest timer and polling interval of this project's
+        /// triggers, in seconds (default: triggers.min_interval_secs).
+        #[arg(long)]
+        min_interval_secs: Option<u64>,
     },
     /// List projects.
     ListProjects,

@@ -103,6 +103,8 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         refresh_retry_min_secs: cfg.accounts.refresh_retry_min_secs,
         refresh_retry_max_secs: cfg.accounts.refresh_retry_max_secs,
         account_dead_after_secs: cfg.accounts.dead_after_secs,
+        dedupe_unique_bound: cfg.triggers.dedupe_unique_bound,
+        poll_failures_notify_after: cfg.triggers.poll_failures_notify_after,
         delivery_lease_ms: cfg
             .delivery
             .lease_secs

@@ -201,6 +201,38 @@ pub struct PollingSpec {
     /// The response body format.
     #[serde(default)]
     pub format: BodyFormat,
+    /// Which items become events: a condition over `item` (GitHub's issue
+    /// list also holds pull requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Template tree of each event over `item`; by default the item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<Value>,
+    /// Send the last response's `ETag` / `Last-Modified` back
+    /// (`If-None-Match` / `If-Modified-Since`): a 304 costs nothing.
+    #[serde(default)]
+    pub conditional: bool,
+    /// The order the provider lists items in (events go out oldest first;
+    /// with `ts`, items are sorted by it instead).
+    #[serde(default)]
+    pub order: ItemOrder,
+    /// Ask again at once, with the cursor moved on, while this condition
+    /// over `response`, `items` and `state` holds (a search window sliding
+    /// forward instead of deep paging), up to `max_items`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more: Option<String>,
+    /// Polls of one account (or, without one, one app) running at once in
+    /// one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemOrder {
+    NewestFirst,
+    #[default]
+    OldestFirst,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

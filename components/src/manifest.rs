@@ -144,7 +144,11 @@ pub fn parse_value(file: &str, v: Value) -> Result<Manifest, ManifestError> {
     })
 }
 
+/// A JSONPath, or a template yielding one (checked when it is rendered).
 fn check_path(file: &str, at: &str, path: &str) -> Result<(), ManifestError> {
+    if crate::template::is_template(path) {
+        return crate::template::check(path).map_err(|e| error(file, at, e.to_string()));
+    }
     jsonpath::compile(path)
         .map(|_| ())
         .map_err(|e| error(file, at, e))
@@ -245,6 +249,20 @@ fn check_component(file: &str, c: &Component) -> Result<(), ManifestError> {
             check_path(file, "source.id", &p.id)?;
             if let Some(ts) = &p.ts {
                 check_path(file, "source.ts", ts)?;
+            }
+            for (at, t) in [
+                ("source.summary", Some(&p.summary)),
+                ("source.cursor", p.cursor.as_ref()),
+                ("source.filter", p.filter.as_ref()),
+                ("source.more", p.more.as_ref()),
+            ] {
+                if let Some(t) = t {
+                    crate::template::check(t).map_err(|e| error(file, at, e.to_string()))?;
+                }
+            }
+            if let Some(tree) = &p.event {
+                crate::template::check_tree(tree)
+                    .map_err(|(at, e)| error(file, format!("source.event{at}"), e.to_string()))?;
             }
         }
         Some(Source::Webhook(w)) => {

@@ -39,6 +39,8 @@ pub struct Config {
 pub struct TriggersConfig {
     pub events_retained: usize,
     pub min_interval_secs: u64,
+    pub dedupe_unique_bound: usize,
+    pub poll_failures_notify_after: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -53,6 +53,10 @@ pub struct CoreSettings {
     pub refresh_retry_max_secs: u64,
     /// Refreshes failing this long make an account dead.
     pub account_dead_after_secs: u64,
+    /// Ids a `unique` polling source remembers.
+    pub dedupe_unique_bound: usize,
+    /// Failed polls in a row before the project webhook is told.
+    pub poll_failures_notify_after: u32,
 }
 
 impl Default for CoreSettings {
@@ -77,6 +81,8 @@ impl Default for CoreSettings {
             refresh_retry_min_secs: 30,
             refresh_retry_max_secs: 3600,
             account_dead_after_secs: 4 * 86_400,
+            dedupe_unique_bound: 1000,
+            poll_failures_notify_after: 5,
         }
     }
 }
@@ -90,6 +96,9 @@ pub struct Core {
     pub outbound: Outbound,
     /// Per-origin delivery concurrency (see `delivery.rs`).
     pub(crate) endpoints:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Per-account polls in flight (the manifest's `concurrency`).
+    pub(crate) poll_limits:
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
 
@@ -133,6 +142,7 @@ impl Core {
             settings,
             outbound,
             endpoints: Default::default(),
+            poll_limits: Default::default(),
         };
         core.verify_keyring().await?;
         Ok(core)

@@ -48,6 +48,10 @@ pub struct Project {
     pub logo_url: Option<String>,
     #[serde(default)]
     pub connect_require_key_auth_test: bool,
+    /// This project's shortest timer and polling interval, when not the
+    /// configured one.
+    #[serde(default)]
+    pub min_interval_secs: Option<u64>,
     pub created_at: u64,
     pub updated_at: u64,
 }

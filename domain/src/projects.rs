@@ -30,6 +30,8 @@ pub struct NewProject {
     pub app_name: Option<String>,
     pub support_email: Option<String>,
     pub logo_url: Option<String>,
+    /// The shortest timer and polling interval (default: the configured).
+    pub min_interval_secs: Option<u64>,
 }
 
 impl Core {
@@ -65,6 +67,7 @@ impl Core {
             support_email: p.support_email,
             logo_url: p.logo_url,
             connect_require_key_auth_test: p.require_key_auth_test,
+            min_interval_secs: p.min_interval_secs,
             created_at: now,
             updated_at: now,
         };

@@ -67,6 +67,9 @@ pub(crate) fn component(t: &Tenant, key: &str) -> Key {
 pub(crate) fn components_index(t: &Tenant) -> Key {
     Key::tenant(t, "idx:components")
 }
+pub(crate) fn poll_lock(t: &Tenant, dc: &str) -> Key {
+    Key::tenant(t, format!("lock:poll:{dc}"))
+}
 pub(crate) fn refresh_lock(t: &Tenant, account: &str) -> Key {
     Key::tenant(t, format!("lock:refresh:{account}"))
 }

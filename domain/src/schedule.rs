@@ -97,7 +97,20 @@ impl Timer {
         }
     }
 
-    fn context(&self, due_ms: u64) -> Value {
+    /// How far apart runs are (for a cron, the gap after the next run).
+    pub fn period_ms(&self) -> u64 {
+        match self {
+            Timer::Interval(secs) => secs * 1000,
+            Timer::Cron { .. } => {
+                let now = now_ms();
+                self.next_after(now, now)
+                    .and_then(|a| Some(self.next_after(a, a)?.saturating_sub(a)))
+                    .unwrap_or(60_000)
+            }
+        }
+    }
+
+    pub(crate) fn context(&self, due_ms: u64) -> Value {
         let (interval, cron, tz) = match self {
             Timer::Interval(s) => (json!(s), Value::Null, Value::Null),
             Timer::Cron { expr, tz_name, .. } => (Value::Null, json!(expr), json!(tz_name)),
@@ -107,16 +120,16 @@ impl Timer {
     }
 }
 
-fn due_member(due_ms: u64, t: &Tenant, dc: &str) -> String {
+pub(crate) fn due_member(due_ms: u64, t: &Tenant, dc: &str) -> String {
     format!("{due_ms:016}:{}|{}|{dc}", t.project_id, t.env.as_str())
 }
 
 /// A due tick handed to this worker.
 pub struct Tick {
     entry: String,
-    due_ms: u64,
-    tenant: Tenant,
-    deployment_id: String,
+    pub(crate) due_ms: u64,
+    pub(crate) tenant: Tenant,
+    pub(crate) deployment_id: String,
 }
 
 impl Tick {
@@ -135,7 +148,7 @@ impl Tick {
         })
     }
 
-    fn ack(&self) -> Op {
+    pub(crate) fn ack(&self) -> Op {
         Op::QueueAck {
             queue: records::schedule_ready(),
             id: self.entry.clone(),
@@ -144,40 +157,66 @@ impl Tick {
 }
 
 impl Core {
-    /// The deployment's timer, if its trigger runs on one; a 400 when the
-    /// configured value is not a valid timer.
-    pub(crate) fn timer_of(&self, c: &Component, d: &Deployment) -> Result<Option<Timer>> {
-        if !matches!(c.source, Some(Source::Timer(_))) {
-            return Ok(None); // polling sources join with the poll scheduler
-        }
-        let Some(p) = c.props.iter().find(|p| p.kind == PropType::TimerInterface) else {
-            return Ok(None);
+    /// The deployment's timer, if its trigger runs on one (timers and
+    /// polling sources); a 400 when the configured value is not a valid
+    /// timer or runs more often than `min_interval_secs`.
+    pub(crate) fn timer_of(
+        &self,
+        c: &Component,
+        d: &Deployment,
+        min_interval_secs: u64,
+    ) -> Result<Option<Timer>> {
+        let default = match &c.source {
+            Some(Source::Timer(_)) => None,
+            Some(Source::Polling(p)) => Some(json!({"intervalSeconds": p.default_interval_secs})),
+            _ => return Ok(None),
         };
-        let Some(v) = d.configured_props.get(&p.name).or(p.default.as_ref()) else {
-            return Err(invalid(format!(
-                "configured_props.{}: a timer is required",
-                p.name
-            )));
+        let prop = c.props.iter().find(|p| p.kind == PropType::TimerInterface);
+        let v = prop
+            .and_then(|p| d.configured_props.get(&p.name).or(p.default.as_ref()))
+            .cloned()
+            .or(default);
+        let name = prop.map_or("timer", |p| p.name.as_str());
+        let Some(v) = v else {
+            return match prop {
+                Some(_) => Err(invalid(format!(
+                    "configured_props.{name}: a timer is required"
+                ))),
+                None => Ok(None),
+            };
         };
-        Timer::parse(v, self.settings.min_interval_secs)
+        Timer::parse(&v, min_interval_secs)
             .map(Some)
-            .map_err(|e| invalid(format!("configured_props.{}: {e}", p.name)))
+            .map_err(|e| invalid(format!("configured_props.{name}: {e}")))
     }
 
-    /// Sets the deployment's next run from now (or clears it when paused or
-    /// without a timer) and returns the op that schedules it.
-    pub(crate) fn schedule_ops(
+    /// The shortest interval a deployment of this tenant may have: the
+    /// project's own, else the configured one.
+    pub(crate) async fn min_interval(&self, t: &Tenant) -> Result<u64> {
+        Ok(self
+            .project(&t.project_id)
+            .await?
+            .and_then(|p| p.min_interval_secs)
+            .unwrap_or(self.settings.min_interval_secs))
+    }
+
+    /// Sets the deployment's next run (or clears it when paused or without
+    /// a timer) and returns the op that schedules it. A polling source runs
+    /// at once when it has not polled yet (the first poll seeds its cursor)
+    /// or is resumed (to catch up), then on its timer, started at a random
+    /// point of the first interval so deployments made together spread out.
+    pub(crate) async fn schedule_ops(
         &self,
         t: &Tenant,
         c: &Component,
         d: &mut Deployment,
     ) -> Result<Vec<Op>> {
-        let timer = self.timer_of(c, d)?;
+        let min = self.min_interval(t).await?;
+        let timer = self.timer_of(c, d, min)?;
+        let now = now_ms();
         d.next_run_ms = match (&timer, d.active) {
-            (Some(timer), true) => {
-                let now = now_ms();
-                timer.next_after(now, now)
-            }
+            (Some(_), true) if matches!(c.source, Some(Source::Polling(_))) => Some(now),
+            (Some(timer), true) => timer.next_after(now, now),
             _ => None,
         };
         Ok(d.next_run_ms
@@ -224,7 +263,7 @@ impl Core {
 
     /// Runs one tick: schedules the next run, then, if this worker is the
     /// one that moved the deployment past this tick, emits its event.
-    pub async fn run_tick(&self, tick: &Tick) -> Result<bool> {
+    pub async fn run_tick(self: &std::sync::Arc<Self>, tick: &Tick) -> Result<bool> {
         let (t, dc) = (&tick.tenant, tick.deployment_id.as_str());
         let key = records::deployment(t, dc);
         let d: Option<Deployment> = self.read(&key).await?;
@@ -234,7 +273,13 @@ impl Core {
             return Ok(false);
         };
         let c = self.component(t, &d.component_key, None).await?.component;
-        let (Some(timer), Some(Source::Timer(spec))) = (self.timer_of(&c, &d)?, &c.source) else {
+        // Checked against the minimum when deployed; a later, higher
+        // minimum does not stop a running deployment.
+        let timer = self.timer_of(&c, &d, 0)?;
+        if let (Some(timer), Some(Source::Polling(_))) = (&timer, &c.source) {
+            return self.run_poll(tick, timer).await;
+        }
+        let (Some(timer), Some(Source::Timer(spec))) = (timer, &c.source) else {
             self.store.commit(vec![tick.ack()]).await?;
             return Ok(false);
         };

@@ -55,8 +55,27 @@ pub struct Deployment {
     /// the user reconnects it).
     #[serde(default)]
     pub suspended_for: Option<String>,
+    /// Polling sources: cursor, dedupe memory and how polls are going.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll: Option<crate::poll::PollState>,
     pub created_at: u64,
     pub updated_at: u64,
+}
+
+/// The account the deployment's app prop names, if any.
+pub(crate) fn account_of<'a>(
+    c: &switchboard_components::component::Component,
+    d: &'a Deployment,
+) -> Option<&'a str> {
+    c.props
+        .iter()
+        .filter(|p| p.kind == PropType::App)
+        .find_map(|p| {
+            d.configured_props
+                .get(&p.name)?
+                .get("authProvisionId")?
+                .as_str()
+        })
 }
 
 /// Where an inbound URL leads.
@@ -232,6 +251,7 @@ impl Core {
             next_run_ms: None,
             last_run_ms: None,
             suspended_for: None,
+            poll: None,
             hook_id: hook_id.clone(),
             signing_key: self.keyring.seal(key.as_bytes(), &signing_aad(t, &id)),
             webhooks: req
@@ -252,7 +272,7 @@ impl Core {
             state.extend(extracted);
             self.seal_state(t, &mut d, &state);
         }
-        let mut ops_sched = self.schedule_ops(t, &c, &mut d)?;
+        let mut ops_sched = self.schedule_ops(t, &c, &mut d).await?;
         ops.push(records::put(records::deployment(t, &id), &d));
         ops.append(&mut ops_sched);
         ops.push(records::index_add(records::deployments_index(t), &id));
@@ -379,7 +399,7 @@ impl Core {
         let reschedule = props_changed || u.active.is_some();
         if reschedule {
             let c = self.component(t, &d.component_key, None).await?.component;
-            let ops = self.schedule_ops(t, &c, &mut d)?;
+            let ops = self.schedule_ops(t, &c, &mut d).await?;
             self.store.commit(ops).await?;
         }
         // Delivery workers write webhooks' delivery state meanwhile: change
@@ -421,7 +441,7 @@ impl Core {
         d.active = account.is_none();
         d.suspended_for = account.map(str::to_string);
         let c = self.component(t, &d.component_key, None).await?.component;
-        let ops = self.schedule_ops(t, &c, &mut d)?;
+        let ops = self.schedule_ops(t, &c, &mut d).await?;
         self.store.commit(ops).await?;
         let routes = self.app_route_plan(t, &d).await?;
         let changed = d;
@@ -545,39 +565,24 @@ impl Core {
 
     /// `record_event` for a deployment the caller has just read (saves the
     /// ingest path a round trip).
-    pub(crate) async fn record_event_of(
+    /// The writes that record `ev` and queue its deliveries.
+    pub(crate) async fn event_ops(
         &self,
         t: &Tenant,
         d: &Deployment,
-        e: Value,
-        sum: String,
-    ) -> Result<EmittedEvent> {
-        let deployment_id = d.id.as_str();
-        let ev = EmittedEvent {
-            id: new_id("evt"),
-            k: "emit".into(),
-            ts: now_ms(),
-            e,
-            sum,
-        };
-        let index = records::events_index(t, deployment_id);
-        // The event and its deliveries in one commit: acknowledged means queued.
+        ev: &EmittedEvent,
+    ) -> Result<Vec<Op>> {
         let mut ops = vec![
-            records::put(records::event(t, deployment_id, &ev.id), &ev),
-            records::index_add(index.clone(), &ev.id),
+            records::put(records::event(t, &d.id, &ev.id), ev),
+            records::index_add(records::events_index(t, &d.id), &ev.id),
         ];
-        ops.extend(self.enqueue_ops(t, d, &ev).await?);
-        self.store.commit(ops).await?;
-        // Deactivated webhooks shed the event; count it on them.
-        if d.webhooks.iter().any(|w| !w.active) {
-            self.modify::<Deployment, _>(&records::deployment(t, deployment_id), |d| {
-                for w in d.webhooks.iter_mut().filter(|w| !w.active) {
-                    w.delivery_state.sheds += 1;
-                }
-                Ok(true)
-            })
-            .await?;
-        }
+        ops.extend(self.enqueue_ops(t, d, ev).await?);
+        Ok(ops)
+    }
+
+    /// Keeps the newest `events_retained` events of a deployment.
+    pub(crate) async fn trim_events(&self, t: &Tenant, deployment_id: &str) -> Result<()> {
+        let index = records::events_index(t, deployment_id);
         let keep = self.settings.events_retained.max(1) as u64;
         let count = self.store.index_count(&index).await?;
         if count > keep {
@@ -598,6 +603,38 @@ impl Core {
             }
             self.store.commit(ops).await?;
         }
+        Ok(())
+    }
+
+    pub(crate) async fn record_event_of(
+        &self,
+        t: &Tenant,
+        d: &Deployment,
+        e: Value,
+        sum: String,
+    ) -> Result<EmittedEvent> {
+        let deployment_id = d.id.as_str();
+        let ev = EmittedEvent {
+            id: new_id("evt"),
+            k: "emit".into(),
+            ts: now_ms(),
+            e,
+            sum,
+        };
+        // The event and its deliveries in one commit: acknowledged means queued.
+        let ops = self.event_ops(t, d, &ev).await?;
+        self.store.commit(ops).await?;
+        // Deactivated webhooks shed the event; count it on them.
+        if d.webhooks.iter().any(|w| !w.active) {
+            self.modify::<Deployment, _>(&records::deployment(t, deployment_id), |d| {
+                for w in d.webhooks.iter_mut().filter(|w| !w.active) {
+                    w.delivery_state.sheds += 1;
+                }
+                Ok(true)
+            })
+            .await?;
+        }
+        self.trim_events(t, deployment_id).await?;
         Ok(ev)
     }
 }
@@ -648,17 +685,7 @@ impl Core {
             return Ok(None);
         };
         let app = self.app(&c.app)?;
-        let account_id = c
-            .props
-            .iter()
-            .filter(|p| p.kind == PropType::App)
-            .find_map(|p| {
-                d.configured_props
-                    .get(&p.name)?
-                    .get("authProvisionId")?
-                    .as_str()
-            });
-        let account = match account_id {
+        let account = match account_of(c, d) {
             Some(id) => {
                 self.read::<crate::model::Account>(&records::account(t, id))
                     .await?

@@ -83,6 +83,14 @@ pub fn deployed_trigger(d: &Deployment, c: Option<&Component>, signing_key: Opti
         "last_run_at": d.last_run_ms.map(|ms| ms / 1000),
         // Switchboard: the dead account that suspended it, until reconnected.
         "suspended_for_account": d.suspended_for,
+        // Switchboard: how a polling source's polls are going.
+        "poll": d.poll.as_ref().map(|p| json!({
+            "last_status": p.last_status,
+            "last_error": p.last_error,
+            "last_poll_at": p.last_poll_ms.map(|ms| ms / 1000),
+            "last_emit_at": p.last_emit_ms.map(|ms| ms / 1000),
+            "consecutive_failures": p.failures,
+        })),
         "callback_observations": null,
     });
     if let Some(k) = signing_key {

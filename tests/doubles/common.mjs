@@ -13,7 +13,12 @@
 //     failure(ctx, rule),           // -> {status, headers, body} for injected failures
 //     control: {"GET /__control/x": (ctx) => ...},   // provider-specific control routes
 //     onConfig(state, changed),     // optional hook after POST /__control/config
+//     controlRoute(ctx),            // optional: handler for control paths with parameters
+//                                   // (e.g. /__control/items/<name>) or null
 //   }
+//
+// Every provider also accepts the common config key `log` (default true):
+// false stops recording requests in the log (stats still count them).
 
 import http from 'node:http';
 import crypto from 'node:crypto';
@@ -213,6 +218,10 @@ export class OAuthStore {
 
 // ---------------------------------------------------------- provider state
 
+/** Config keys every provider accepts, on top of its own configDefaults. */
+const COMMON_CONFIG = { log: true };
+const configDefaultsOf = (def) => ({ ...COMMON_CONFIG, ...def.configDefaults });
+
 function createState(def) {
   const state = {
     name: def.name,
@@ -220,7 +229,7 @@ function createState(def) {
     oauth: new OAuthStore(),
     log: [],
     failures: [],
-    config: { ...def.configDefaults },
+    config: configDefaultsOf(def),
     stats: { requests: 0, refreshes: 0, refresh_failures: 0 },
     data: {},
   };
@@ -229,7 +238,7 @@ function createState(def) {
     state.oauth.clear();
     state.log = [];
     state.failures = [];
-    state.config = { ...def.configDefaults };
+    state.config = configDefaultsOf(def);
     state.stats = { requests: 0, refreshes: 0, refresh_failures: 0 };
     state.data = {};
     def.reset(state);
@@ -330,11 +339,16 @@ const commonControl = {
   'POST /__control/config': (ctx) => {
     const b = controlBody(ctx);
     if (!b) return;
-    const known = Object.keys(ctx.def.configDefaults);
+    const defaults = configDefaultsOf(ctx.def);
+    const known = Object.keys(defaults);
     const unknown = Object.keys(b).filter((k) => !known.includes(k));
     if (unknown.length) return controlReply(ctx, 400, { error: `unknown config key(s) ${unknown.join(', ')}; known: ${known.join(', ')}` });
     for (const [k, v] of Object.entries(b)) {
-      if (!isNonNegativeNumberOrNull(v)) return controlReply(ctx, 400, { error: `config "${k}" must be a number or null` });
+      if (typeof defaults[k] === 'boolean') {
+        if (typeof v !== 'boolean') return controlReply(ctx, 400, { error: `config "${k}" must be true or false` });
+      } else if (!isNonNegativeNumberOrNull(v)) {
+        return controlReply(ctx, 400, { error: `config "${k}" must be a number or null` });
+      }
     }
     Object.assign(ctx.state.config, b);
     if (ctx.def.onConfig) ctx.def.onConfig(ctx.state, b);
@@ -440,25 +454,30 @@ export async function startProvider(def) {
       };
 
       if (ctx.path.startsWith('/__control/')) {
-        const handler = commonControl[`${ctx.method} ${ctx.path}`] || (def.control && def.control[`${ctx.method} ${ctx.path}`]);
+        const handler =
+          commonControl[`${ctx.method} ${ctx.path}`] ||
+          (def.control && def.control[`${ctx.method} ${ctx.path}`]) ||
+          (def.controlRoute && def.controlRoute(ctx));
         if (!handler) return controlReply(ctx, 404, { error: `no control endpoint ${ctx.method} ${ctx.path}` });
         return await handler(ctx);
       }
 
-      const entry = {
-        method: ctx.method,
-        path: ctx.path,
-        query: ctx.query,
-        headers: { ...req.headers },
-        body: ctx.rawBody,
-        ts: nowMs(),
-        status: null,
-      };
-      state.log.push(entry);
       state.stats.requests += 1;
-      res.on('finish', () => {
-        entry.status = res.statusCode;
-      });
+      if (state.config.log !== false) {
+        const entry = {
+          method: ctx.method,
+          path: ctx.path,
+          query: ctx.query,
+          headers: { ...req.headers },
+          body: ctx.rawBody,
+          ts: nowMs(),
+          status: null,
+        };
+        state.log.push(entry);
+        res.on('finish', () => {
+          entry.status = res.statusCode;
+        });
+      }
 
       const rule = takeFailure(state, ctx);
       if (rule) {

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { bearerToken, intParam, nowSec, parseBody, parseJson, randomString, randomHex } from './common.mjs';
+import { bearerToken, controlBody, controlReply, intParam, nowSec, parseBody, parseJson, randomString, randomHex } from './common.mjs';
 
 const API = 'https://api.github.com';
 const DOCS = 'https://docs.github.com/rest';
@@ -119,7 +119,7 @@ function makeLabel(repoFull, name, id, color = 'ededed') {
   return l;
 }
 
-function makeIssue(repo, { number, title, body, state, createdSec, updatedSec, labels, assignees, withClosedBy }) {
+function makeIssue(repo, { number, title, body, state, createdSec, updatedSec, labels, assignees, withClosedBy, pullRequest = false }) {
   const template = withClosedBy ? CREATED_ISSUE_TEMPLATE : ISSUE_TEMPLATE;
   const templateRepo = template.repository_url.split('/repos/')[1];
   let i = replaceDeep(template, templateRepo, repo.full_name);
@@ -152,6 +152,28 @@ function makeIssue(repo, { number, title, body, state, createdSec, updatedSec, l
   });
   i.reactions.url = `${base}/reactions`;
   if ('closed_by' in i) i.closed_by = state === 'closed' ? clone(OCTOCAT) : null;
+  if (pullRequest) {
+    // The issues API lists pull requests too, marked by a `pull_request` key.
+    i.html_url = `https://github.com/${repo.full_name}/pull/${number}`;
+    i.node_id = nodeId('PullRequest', id);
+    const pr = {
+      draft: false,
+      pull_request: {
+        url: `${API}/repos/${repo.full_name}/pulls/${number}`,
+        html_url: `https://github.com/${repo.full_name}/pull/${number}`,
+        diff_url: `https://github.com/${repo.full_name}/pull/${number}.diff`,
+        patch_url: `https://github.com/${repo.full_name}/pull/${number}.patch`,
+        merged_at: null,
+      },
+    };
+    // Same key order as GitHub: draft and pull_request come right before body.
+    const out = {};
+    for (const [k, v] of Object.entries(i)) {
+      if (k === 'body') Object.assign(out, pr);
+      out[k] = v;
+    }
+    return out;
+  }
   return i;
 }
 
@@ -613,6 +635,47 @@ function failure(ctx, rule) {
   return { headers, body: { message: messages[rule.status] || 'Error', documentation_url: DOCS, status: String(rule.status) } };
 }
 
+// ------------------------------------------------------------- control
+
+/**
+ * POST /__control/issues {"repo":"octocat/Hello-World","count":n,"pull_request"?:bool,"title"?,"state"?}:
+ * n open issues (or pull requests) numbered after the repo's highest number,
+ * created_at = updated_at = now truncated to the second (as GitHub writes
+ * them). Lists change, so their ETags change.
+ */
+function addIssues(ctx) {
+  const b = controlBody(ctx);
+  if (!b) return;
+  const entry = typeof b.repo === 'string' ? ctx.state.data.repos.get(b.repo.toLowerCase()) : undefined;
+  if (!entry) return controlReply(ctx, 404, { error: `unknown repo ${JSON.stringify(b.repo)}; known: ${[...ctx.state.data.repos.values()].map((e) => e.repo.full_name).join(', ')}` });
+  const count = b.count ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > 10000) return controlReply(ctx, 400, { error: '"count" must be an integer 1..10000' });
+  const state = b.state ?? 'open';
+  if (!['open', 'closed'].includes(state)) return controlReply(ctx, 400, { error: '"state" must be open or closed' });
+  const pullRequest = Boolean(b.pull_request);
+  const now = nowSec();
+  const added = [];
+  let number = entry.issues.reduce((m, i) => Math.max(m, i.number), 0);
+  for (let k = 0; k < count; k++) {
+    number += 1;
+    const issue = makeIssue(entry.repo, {
+      number,
+      title: `${b.title ?? (pullRequest ? 'Pull request' : 'Issue')} ${number}`,
+      body: null,
+      state,
+      createdSec: now,
+      updatedSec: now,
+      labels: [],
+      assignees: [],
+      pullRequest,
+    });
+    entry.issues.push(issue);
+    added.push(issue);
+  }
+  const brief = (i) => ({ number: i.number, id: i.id, title: i.title, state: i.state, created_at: i.created_at, updated_at: i.updated_at, pull_request: 'pull_request' in i });
+  controlReply(ctx, 200, { ok: true, repo: entry.repo.full_name, issues: added.map(brief) });
+}
+
 export default function github() {
   return {
     name: 'github',
@@ -623,6 +686,8 @@ export default function github() {
     onConfig(state, changed) {
       if ('rate_limit' in changed || 'rate_limit_window' in changed) state.data.rate.clear();
     },
-    control: {},
+    control: {
+      'POST /__control/issues': addIssues,
+    },
   };
 }

@@ -1,8 +1,9 @@
 // Generic HTTP double, httpbin-like: echo, arbitrary statuses, delays,
-// sized binary bodies, header echo and a bearer-token check.
+// sized binary bodies, header echo and a bearer-token check; plus named JSON
+// item lists for polling (GET /items/<name>, filled by POST /__control/items/<name>).
 
 import { STATUS_CODES } from 'node:http';
-import { bearerToken, parseJson, sleep } from './common.mjs';
+import { bearerToken, controlBody, controlReply, nowMs, parseJson, sleep } from './common.mjs';
 
 const MAX_DELAY_MS = 120_000;
 const MAX_BYTES = 256 * 1024 * 1024;
@@ -41,9 +42,94 @@ function bytes(ctx, n) {
   pump();
 }
 
+// ------------------------------------------------------ polling source
+
+const LIST_NAME_RE = /^[A-Za-z0-9._~-]+$/;
+
+/** GET /items/<name>?since=<epoch ms>&limit=n -> {"items":[…]} newest first (empty when unknown). */
+function listItems(ctx, name) {
+  const q = ctx.query;
+  let items = ctx.state.data.lists.get(name) || [];
+  if (q.since !== undefined) {
+    const since = Number(q.since);
+    if (!/^\d+$/.test(String(q.since))) return json(ctx, 400, { error: '"since" must be epoch milliseconds' });
+    items = items.filter((it) => it.created_at_ms >= since);
+  }
+  if (q.limit !== undefined) {
+    if (!/^\d+$/.test(String(q.limit))) return json(ctx, 400, { error: '"limit" must be a non-negative integer' });
+    items = items.slice(0, Number(q.limit));
+  }
+  return json(ctx, 200, { items: items.map(({ created_at_ms, ...it }) => it) });
+}
+
+/** POST /__control/items/<name> {"count":n} | {"items":[…]}: prepends (newest first). */
+function addItems(ctx, name) {
+  const b = controlBody(ctx);
+  if (!b) return;
+  const lists = ctx.state.data.lists;
+  const list = lists.get(name) || [];
+  let nextId = list.reduce((m, it) => (typeof it.id === 'number' && it.id > m ? it.id : m), 0) + 1;
+  let lastMs = list.reduce((m, it) => Math.max(m, it.created_at_ms), 0);
+  // created_at strictly increases, so newest first is well defined even within one millisecond.
+  const stamp = () => (lastMs = Math.max(nowMs(), lastMs + 1));
+  let added;
+  if (Array.isArray(b.items)) {
+    if (!b.items.every((it) => it && typeof it === 'object' && !Array.isArray(it))) return controlReply(ctx, 400, { error: '"items" must be an array of objects' });
+    // Given newest first: stamp from the end so items[0] is the newest.
+    added = [...b.items].reverse().map((it) => {
+      const out = { id: it.id ?? nextId++, title: it.title ?? null, ...it };
+      let ms;
+      if (it.created_at === undefined) {
+        ms = stamp();
+        out.created_at = new Date(ms).toISOString();
+      } else {
+        ms = typeof it.created_at === 'number' ? it.created_at : Date.parse(it.created_at);
+        if (Number.isNaN(ms)) return null;
+      }
+      out.title ??= `Item ${out.id}`;
+      return { ...out, created_at_ms: ms };
+    });
+    if (added.includes(null)) return controlReply(ctx, 400, { error: '"created_at" must be ISO 8601 or epoch milliseconds' });
+    added.reverse();
+  } else {
+    const count = b.count ?? 1;
+    if (!Number.isInteger(count) || count < 1 || count > 100000) return controlReply(ctx, 400, { error: 'give "items" (array) or "count" (integer 1..100000)' });
+    added = [];
+    for (let i = 0; i < count; i++) {
+      const ms = stamp();
+      const id = nextId++;
+      added.unshift({ id, created_at: new Date(ms).toISOString(), title: `Item ${id}`, created_at_ms: ms });
+    }
+  }
+  const merged = [...added, ...list];
+  merged.sort((a, z) => z.created_at_ms - a.created_at_ms); // stable: given order kept on equal times
+  lists.set(name, merged);
+  controlReply(ctx, 200, { ok: true, name, count: merged.length, added: added.map(({ created_at_ms, ...it }) => it) });
+}
+
+function itemsControl(ctx) {
+  const m = /^\/__control\/items\/([^/]+)$/.exec(ctx.path);
+  if (!m) return null;
+  const name = decodeURIComponent(m[1]);
+  if (!LIST_NAME_RE.test(name)) return (c) => controlReply(c, 400, { error: 'list names are [A-Za-z0-9._~-]' });
+  if (ctx.method === 'POST') return (c) => addItems(c, name);
+  if (ctx.method === 'GET') return (c) => controlReply(c, 200, { name, items: (c.state.data.lists.get(name) || []).map(({ created_at_ms, ...it }) => it) });
+  if (ctx.method === 'DELETE') {
+    return (c) => {
+      c.state.data.lists.delete(name);
+      controlReply(c, 200, { ok: true });
+    };
+  }
+  return null;
+}
+
+// ------------------------------------------------------------- handler
+
 async function handle(ctx) {
   const { method, path: p } = ctx;
   let m;
+  if (ctx.state.config.delay_ms) await sleep(ctx.state.config.delay_ms);
+  if ((m = /^\/items\/([^/]+)$/.exec(p)) && (method === 'GET' || method === 'HEAD')) return listItems(ctx, decodeURIComponent(m[1]));
   if (p === '/anything' || p.startsWith('/anything/')) return anything(ctx);
   if ((m = /^\/status\/(\d{3})$/.exec(p))) {
     const code = Number(m[1]);
@@ -78,12 +164,13 @@ function failure(ctx, rule) {
 export default function httpDouble() {
   return {
     name: 'http',
-    configDefaults: {},
+    configDefaults: { delay_ms: 0 }, // delay_ms: every non-control response waits this long
     reset(state) {
-      state.data = {};
+      state.data = { lists: new Map() };
     },
     handle,
     failure,
     control: {},
+    controlRoute: itemsControl,
   };
 }

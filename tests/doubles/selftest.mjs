@@ -722,7 +722,7 @@ async function main() {
   const srv = startServer('pipe');
   const line = await srv.firstLine;
   U = JSON.parse(line);
-  assert.deepEqual(Object.keys(U), ['github', 'slack', 'stripe', 'rss', 'http']);
+  assert.deepEqual(Object.keys(U), ['github', 'slack', 'stripe', 'rss', 'http', 'hubspot']);
   for (const v of Object.values(U)) assert.match(v, /^http:\/\/127\.0\.0\.1:\d+$/);
   let extraStdout = '';
   srv.child.stdout.on('data', (c) => (extraStdout += c));

@@ -12,8 +12,9 @@ import slack from './slack.mjs';
 import stripe from './stripe.mjs';
 import rss from './rss.mjs';
 import httpDouble from './http.mjs';
+import hubspot from './hubspot.mjs';
 
-const PROVIDERS = { github, slack, stripe, rss, http: httpDouble };
+const PROVIDERS = { github, slack, stripe, rss, http: httpDouble, hubspot };
 
 function shutdown(code) {
   process.exit(code);

@@ -3,7 +3,7 @@
 // Stripe's error envelope {"error": {type, code, message, param, doc_url}}.
 
 import crypto from 'node:crypto';
-import { authorization, basicAuth, contentType, nowSec, randomString, seededString, controlReply } from './common.mjs';
+import { authorization, basicAuth, contentType, nowSec, randomString, seededString, controlBody, controlReply } from './common.mjs';
 
 const DEFAULT_API_VERSION = '2024-06-20';
 const SEED_BASE_SEC = Date.UTC(2024, 0, 1) / 1000;
@@ -244,37 +244,77 @@ const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 // ---------------------------------------------------------------- lists
 
-/** Stripe cursor pagination over `items` (already newest first). */
-function list(items, params, { url, what }) {
+const CREATED_OPS = ['gt', 'gte', 'lt', 'lte'];
+
+function parseIntParam(value, param) {
+  const s = String(value);
+  if (!/^-?\d+$/.test(s)) throw invalid(`Invalid integer: ${s}`, 'parameter_invalid_integer', param);
+  return Number(s);
+}
+
+/** `created` as an integer (equality) or a hash of gt/gte/lt/lte -> predicate, or null. */
+function createdFilter(created) {
+  if (created === undefined) return null;
+  if (typeof created !== 'object' || created === null || Array.isArray(created)) {
+    const t = parseIntParam(created, 'created');
+    return (x) => x.created === t;
+  }
+  const bounds = [];
+  for (const [op, v] of Object.entries(created)) {
+    if (!CREATED_OPS.includes(op)) throw unknownParam(`created[${op}]`);
+    bounds.push([op, parseIntParam(v, `created[${op}]`)]);
+  }
+  return (x) =>
+    bounds.every(([op, t]) => (op === 'gt' ? x.created > t : op === 'gte' ? x.created >= t : op === 'lt' ? x.created < t : x.created <= t));
+}
+
+/**
+ * Stripe cursor pagination. `all` is the whole collection, newest first;
+ * `keep` the list's filters (customer, email, type, created...). Cursors are
+ * positions in the whole collection: like Stripe, a cursor object need not
+ * match the filters, it only has to exist.
+ */
+function list(all, params, { url, what, keep = () => true }) {
   let limit = 10;
   if (params.limit !== undefined) {
-    const s = String(params.limit);
-    if (!/^-?\d+$/.test(s)) throw invalid(`Invalid integer: ${s}`, 'parameter_invalid_integer', 'limit');
-    limit = Number(s);
+    limit = parseIntParam(params.limit, 'limit');
     if (limit < 1) throw invalid('This value must be greater than or equal to 1.', 'parameter_invalid_integer', 'limit');
     if (limit > 100) throw invalid('This value must be less than or equal to 100.', 'parameter_invalid_integer', 'limit');
   }
   if (params.starting_after && params.ending_before) {
     throw invalid('You may only specify one of these parameters: ending_before, starting_after.', undefined, undefined);
   }
+  const created = createdFilter(params.created);
+  const pass = (x) => keep(x) && (!created || created(x));
+  const cursorIndex = (id, param) => {
+    const idx = all.findIndex((x) => x.id === id);
+    if (idx < 0) throw noSuch(what, id, param, 400);
+    return idx;
+  };
   let data;
   let hasMore;
   if (params.starting_after) {
-    const idx = items.findIndex((x) => x.id === params.starting_after);
-    if (idx < 0) throw noSuch(what, params.starting_after, 'starting_after', 400);
-    data = items.slice(idx + 1, idx + 1 + limit);
-    hasMore = idx + 1 + limit < items.length;
+    const idx = cursorIndex(params.starting_after, 'starting_after');
+    const rest = all.slice(idx + 1).filter(pass);
+    data = rest.slice(0, limit);
+    hasMore = rest.length > limit;
   } else if (params.ending_before) {
-    const idx = items.findIndex((x) => x.id === params.ending_before);
-    if (idx < 0) throw noSuch(what, params.ending_before, 'ending_before', 400);
-    const start = Math.max(0, idx - limit);
-    data = items.slice(start, idx);
-    hasMore = start > 0;
+    const idx = cursorIndex(params.ending_before, 'ending_before');
+    const before = all.slice(0, idx).filter(pass);
+    data = before.slice(Math.max(0, before.length - limit));
+    hasMore = before.length > limit;
   } else {
-    data = items.slice(0, limit);
-    hasMore = limit < items.length;
+    const matching = all.filter(pass);
+    data = matching.slice(0, limit);
+    hasMore = matching.length > limit;
   }
   return { object: 'list', data, has_more: hasMore, url };
+}
+
+/** Insert keeping `items` newest first (a new object goes before older and same-second ones). */
+function insertNewestFirst(items, obj) {
+  const i = items.findIndex((x) => x.created <= obj.created);
+  items.splice(i < 0 ? items.length : i, 0, obj);
 }
 
 const LIST_PARAMS = ['limit', 'starting_after', 'ending_before', 'expand', 'created'];
@@ -310,8 +350,8 @@ function createCustomer(ctx, params) {
   checkParams(params, CUSTOMER_PARAMS);
   const c = makeCustomer({ id: newId('cus', 14), created: nowSec() });
   applyCustomerParams(c, params);
-  ctx.state.data.customers.unshift(c);
-  ctx.state.data.events.unshift(makeEvent(ctx.state, 'customer.created', c, c.created, { id: ctx.requestId, idempotency_key: ctx.headers['idempotency-key'] ?? null }));
+  insertNewestFirst(ctx.state.data.customers, c);
+  insertNewestFirst(ctx.state.data.events, makeEvent(ctx.state, 'customer.created', c, c.created, { id: ctx.requestId, idempotency_key: ctx.headers['idempotency-key'] ?? null }));
   return [200, c];
 }
 
@@ -361,8 +401,7 @@ function route(ctx, params) {
   if (p === '/v1/customers' && method === 'POST') return createCustomer(ctx, params);
   if (p === '/v1/customers' && method === 'GET') {
     checkParams(params, [...LIST_PARAMS, 'email', 'test_clock']);
-    const items = params.email ? d.customers.filter((c) => c.email === params.email) : d.customers;
-    return [200, list(items, params, { url: '/v1/customers', what: 'customer' })];
+    return [200, list(d.customers, params, { url: '/v1/customers', what: 'customer', keep: (c) => !params.email || c.email === params.email })];
   }
   if ((m = /^\/v1\/customers\/([^/]+)$/.exec(p))) {
     const id = decodeURIComponent(m[1]);
@@ -380,19 +419,15 @@ function route(ctx, params) {
   }
   if (p === '/v1/charges' && method === 'GET') {
     checkParams(params, [...LIST_PARAMS, 'customer', 'payment_intent', 'transfer_group']);
-    const items = params.customer ? d.charges.filter((c) => c.customer === params.customer) : d.charges;
-    return [200, list(items, params, { url: '/v1/charges', what: 'charge' })];
+    const keep = (c) => (!params.customer || c.customer === params.customer) && (!params.payment_intent || c.payment_intent === params.payment_intent);
+    return [200, list(d.charges, params, { url: '/v1/charges', what: 'charge', keep })];
   }
   if ((m = /^\/v1\/charges\/([^/]+)$/.exec(p)) && method === 'GET') return [200, findOr404(d.charges, decodeURIComponent(m[1]), 'charge')];
   if (p === '/v1/events' && method === 'GET') {
     checkParams(params, [...LIST_PARAMS, 'type', 'types', 'delivery_success']);
-    let items = d.events;
     const types = params.types ? [].concat(params.types) : params.type ? [params.type] : null;
-    if (types) {
-      const match = (t) => types.some((w) => (w.endsWith('.*') ? t.startsWith(w.slice(0, -1)) : t === w));
-      items = items.filter((e) => match(e.type));
-    }
-    return [200, list(items, params, { url: '/v1/events', what: 'event' })];
+    const match = (t) => types.some((w) => (w.endsWith('.*') ? t.startsWith(w.slice(0, -1)) : t === w));
+    return [200, list(d.events, params, { url: '/v1/events', what: 'event', keep: (e) => !types || match(e.type) })];
   }
   if ((m = /^\/v1\/events\/([^/]+)$/.exec(p)) && method === 'GET') return [200, findOr404(d.events, decodeURIComponent(m[1]), 'event')];
   if (p === '/v1/webhook_endpoints' && method === 'POST') return createWebhookEndpoint(ctx, params);
@@ -529,6 +564,51 @@ async function handle(ctx) {
   if (idemKey && status < 500) ctx.state.data.idempotency.set(storeKey, { fingerprint, status, text, requestId: ctx.requestId });
 }
 
+// ------------------------------------------------------------- control
+
+/**
+ * POST /__control/charges | /__control/customers {"count": n, ...}: n objects
+ * created now, one second apart going forward (each `created` is later than
+ * every object of that kind so far), each with its charge.succeeded /
+ * customer.created event.
+ */
+function addObjects(ctx, kind) {
+  const b = controlBody(ctx);
+  if (!b) return;
+  const count = b.count ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > 10000) return controlReply(ctx, 400, { error: '"count" must be an integer 1..10000' });
+  const d = ctx.state.data;
+  const items = kind === 'charge' ? d.charges : d.customers;
+  if (kind === 'charge' && b.customer !== undefined && !d.customers.some((c) => c.id === b.customer)) {
+    return controlReply(ctx, 400, { error: `unknown customer ${JSON.stringify(b.customer)}` });
+  }
+  if (b.amount !== undefined && !(Number.isInteger(b.amount) && b.amount > 0)) return controlReply(ctx, 400, { error: '"amount" must be a positive integer (cents)' });
+  let created = Math.max(nowSec(), (items[0]?.created ?? 0) + 1);
+  const added = [];
+  for (let i = 0; i < count; i++, created++) {
+    let obj;
+    if (kind === 'charge') {
+      const customer = b.customer ? d.customers.find((c) => c.id === b.customer) : d.customers[(d.charges.length + i) % d.customers.length];
+      obj = makeCharge({
+        id: `ch_3${randomString(23)}`,
+        created,
+        amount: b.amount ?? 1000 + ((d.charges.length * 150) % 9000),
+        customer: customer ? customer.id : null,
+        receiptEmail: customer ? customer.email : null,
+      });
+      obj.description = `Charge ${obj.id}`;
+    } else {
+      const k = d.customers.length + 1;
+      obj = makeCustomer({ id: newId('cus', 14), created, email: b.email ?? `customer${k}@example.com`, name: b.name ?? `Customer ${k}` });
+    }
+    insertNewestFirst(items, obj);
+    insertNewestFirst(d.events, makeEvent(ctx.state, kind === 'charge' ? 'charge.succeeded' : 'customer.created', obj, obj.created));
+    added.push(obj);
+  }
+  const key = kind === 'charge' ? 'charges' : 'customers';
+  controlReply(ctx, 200, { ok: true, [key]: added.reverse() }); // newest first, as the API lists them
+}
+
 // ---------------------------------------------------- failure injection
 
 function failure(ctx, rule) {
@@ -572,6 +652,8 @@ export default function stripe() {
     failure,
     control: {
       'GET /__control/webhook_endpoints': (ctx) => controlReply(ctx, 200, { webhook_endpoints: ctx.state.data.webhooks }),
+      'POST /__control/charges': (ctx) => addObjects(ctx, 'charge'),
+      'POST /__control/customers': (ctx) => addObjects(ctx, 'customer'),
     },
   };
 }

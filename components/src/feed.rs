@@ -1,0 +1,767 @@
+//! RSS 2.0, RSS 1.0 (RDF) and Atom feeds read into one JSON shape, so a
+//! polling trigger can dedupe and emit items without caring which format a
+//! site serves. Lenient on purpose: real feeds bend every spec, so a missing
+//! or odd field becomes `null` rather than an error.
+
+use std::borrow::Cow;
+
+use roxmltree::{Document, Node, ParsingOptions};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const ATOM: &str = "http://www.w3.org/2005/Atom";
+const ATOM03: &str = "http://purl.org/atom/ns#";
+const RSS1: &str = "http://purl.org/rss/1.0/";
+const RSS090: &str = "http://my.netscape.com/rdf/simple/0.9/";
+const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+const DC: &str = "http://purl.org/dc/elements/1.1/";
+const CONTENT: &str = "http://purl.org/rss/1.0/modules/content/";
+
+/// Bounds memory on hostile input; a real feed is far below this.
+const NODES_LIMIT: u32 = 1_000_000;
+
+/// A feed read into `{"title", "link", "items": [...]}`, items in document order.
+///
+/// Each item has `id`, `guid`, `link`, `title`, `description`, `author`,
+/// `categories`, `published` (RFC 3339 UTC, milliseconds) and `published_ms`.
+/// `id` is the guid / Atom id, else the link (then RSS 1.0's `rdf:about`),
+/// else `"sha256:" + hex(sha256(title + "\n" + description))`, so an item
+/// with neither still dedupes across polls.
+pub fn parse(body: &[u8]) -> Result<Value, String> {
+    let text = decode(body);
+    // DTDs are allowed (old RSS 0.91 feeds carry one); roxmltree caps entity
+    // expansion itself and resolves no external entities.
+    let opt = ParsingOptions {
+        allow_dtd: true,
+        nodes_limit: NODES_LIMIT,
+        ..ParsingOptions::default()
+    };
+    let doc = Document::parse_with_options(&text, opt)
+        .map_err(|e| format!("not an RSS or Atom feed: {e}"))?;
+    let root = doc.root_element();
+    let name = root.tag_name();
+    match (name.name(), name.namespace()) {
+        ("rss", _) => {
+            let channel = child(root, "channel", is_plain).unwrap_or(root);
+            Ok(rss(channel, channel.children()))
+        }
+        ("RDF", _) => {
+            let channel = child(root, "channel", is_plain).unwrap_or(root);
+            Ok(rss(channel, root.children()))
+        }
+        ("feed", None | Some(ATOM) | Some(ATOM03)) => Ok(atom(root)),
+        (local, ns) => Err(format!(
+            "not an RSS or Atom feed: root element <{local}> in namespace {}",
+            ns.unwrap_or("(none)")
+        )),
+    }
+}
+
+/// Feeds are nearly always UTF-8; the rest are mostly Latin-1/Windows-1252
+/// or UTF-16, which roxmltree can't read, so convert them first.
+fn decode(body: &[u8]) -> Cow<'_, str> {
+    if let Ok(s) = std::str::from_utf8(body) {
+        return Cow::Borrowed(s);
+    }
+    let utf16 = |be: bool| {
+        let units = body[2..].chunks_exact(2).map(|c| {
+            if be {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        });
+        Cow::Owned(
+            char::decode_utf16(units)
+                .map(|c| c.unwrap_or('\u{FFFD}'))
+                .collect(),
+        )
+    };
+    match body {
+        [0xFE, 0xFF, ..] => utf16(true),
+        [0xFF, 0xFE, ..] => utf16(false),
+        _ => Cow::Owned(body.iter().map(|&b| windows_1252(b)).collect()),
+    }
+}
+
+fn windows_1252(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
+        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9F => HIGH[usize::from(b - 0x80)],
+        _ => char::from(b),
+    }
+}
+
+/// RSS's own elements: no namespace (2.0) or the RSS 1.0 / 0.90 one. Keeps
+/// `<atom:link rel="self">` in an RSS channel from being taken as its link.
+fn is_plain(ns: Option<&str>) -> bool {
+    matches!(ns, None | Some(RSS1) | Some(RSS090))
+}
+
+fn is(n: &Node, local: &str, ns: &impl Fn(Option<&str>) -> bool) -> bool {
+    n.is_element() && n.tag_name().name() == local && ns(n.tag_name().namespace())
+}
+
+fn child<'a, 'i>(
+    node: Node<'a, 'i>,
+    local: &str,
+    ns: impl Fn(Option<&str>) -> bool,
+) -> Option<Node<'a, 'i>> {
+    node.children().find(|n| is(n, local, &ns))
+}
+
+fn children<'a, 'i: 'a>(
+    node: Node<'a, 'i>,
+    local: &'a str,
+    ns: impl Fn(Option<&str>) -> bool + 'a,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+    node.children().filter(move |n| is(n, local, &ns))
+}
+
+fn in_ns(want: &'static str) -> impl Fn(Option<&str>) -> bool {
+    move |ns| ns == Some(want)
+}
+
+/// All text below `node`, trimmed; `None` when empty. Concatenates so that
+/// text split by comments or stray markup still comes out whole.
+fn text(node: Node) -> Option<String> {
+    let s: String = node
+        .descendants()
+        .filter(|n| n.is_text())
+        .filter_map(|n| n.text())
+        .collect();
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn child_text(node: Node, local: &str, ns: impl Fn(Option<&str>) -> bool) -> Option<String> {
+    node.children().filter(|n| is(n, local, &ns)).find_map(text)
+}
+
+fn rss<'a, 'i: 'a>(channel: Node<'a, 'i>, items: impl Iterator<Item = Node<'a, 'i>>) -> Value {
+    let items: Vec<Value> = items
+        .filter(|n| is(n, "item", &is_plain))
+        .map(rss_item)
+        .collect();
+    json!({
+        "title": child_text(channel, "title", is_plain),
+        "link": child_text(channel, "link", is_plain),
+        "items": items,
+    })
+}
+
+fn rss_item(item: Node) -> Value {
+    let guid = child_text(item, "guid", is_plain);
+    let link = child_text(item, "link", is_plain);
+    let title =
+        child_text(item, "title", is_plain).or_else(|| child_text(item, "title", in_ns(DC)));
+    let description = child_text(item, "description", is_plain)
+        .or_else(|| child_text(item, "encoded", in_ns(CONTENT)));
+    let author =
+        child_text(item, "author", is_plain).or_else(|| child_text(item, "creator", in_ns(DC)));
+    let categories: Vec<String> = children(item, "category", is_plain)
+        .chain(children(item, "subject", in_ns(DC)))
+        .filter_map(text)
+        .collect();
+    let date =
+        child_text(item, "pubDate", is_plain).or_else(|| child_text(item, "date", in_ns(DC)));
+    // RSS 1.0 names each item by rdf:about, usually the link again.
+    let about = item
+        .attribute((RDF, "about"))
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
+    let id = guid
+        .clone()
+        .or_else(|| link.clone())
+        .or_else(|| about.map(str::to_owned));
+    make_item(id, guid, link, title, description, author, categories, date)
+}
+
+fn atom(feed: Node) -> Value {
+    let ns = feed.tag_name().namespace();
+    let own = move |n: Option<&str>| n == ns;
+    let feed_author = child(feed, "author", own).and_then(|a| child_text(a, "name", own));
+    let items: Vec<Value> = children(feed, "entry", own)
+        .map(|e| atom_entry(e, ns, feed_author.clone()))
+        .collect();
+    json!({
+        "title": child_text(feed, "title", own),
+        "link": atom_link(feed, ns),
+        "items": items,
+    })
+}
+
+fn atom_entry(entry: Node, ns: Option<&str>, feed_author: Option<String>) -> Value {
+    let own = move |n: Option<&str>| n == ns;
+    let guid = child_text(entry, "id", own);
+    let link = atom_link(entry, ns);
+    let title = child_text(entry, "title", own);
+    let description = ["summary", "content"]
+        .iter()
+        .find_map(|name| children(entry, name, own).find_map(atom_text));
+    // An entry without an author inherits the feed's (RFC 4287 §4.2.1).
+    let author = child(entry, "author", own)
+        .and_then(|a| child_text(a, "name", own))
+        .or(feed_author);
+    let categories: Vec<String> = children(entry, "category", own)
+        .filter_map(|c| {
+            c.attribute("term")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .or_else(|| text(c))
+        })
+        .collect();
+    // `issued`/`modified` are Atom 0.3's names.
+    let date = ["published", "updated", "issued", "modified"]
+        .iter()
+        .find_map(|name| child_text(entry, name, own));
+    let id = guid.clone().or_else(|| link.clone());
+    make_item(id, guid, link, title, description, author, categories, date)
+}
+
+/// `rel="alternate"` is the page a human would open; a link with no rel
+/// means the same (RFC 4287 §4.2.7.2).
+fn atom_link(node: Node, ns: Option<&str>) -> Option<String> {
+    let own = move |n: Option<&str>| n == ns;
+    let href = |l: Node| {
+        l.attribute("href")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    children(node, "link", own)
+        .filter(|l| l.attribute("rel").is_some_and(|r| r.trim() == "alternate"))
+        .find_map(href)
+        .or_else(|| {
+            children(node, "link", own)
+                .filter(|l| l.attribute("rel").is_none())
+                .find_map(href)
+        })
+}
+
+/// Atom text constructs: `type="xhtml"` holds markup as child elements, so
+/// rebuild it as a string; text and html are plain text nodes.
+fn atom_text(node: Node) -> Option<String> {
+    if node.attribute("type") != Some("xhtml") {
+        return text(node);
+    }
+    // The content is wrapped in one xhtml:div that isn't part of it.
+    let inner = node.children().find(|n| n.is_element()).unwrap_or(node);
+    let mut out = String::new();
+    for c in inner.children() {
+        serialize(c, &mut out);
+    }
+    let s = out.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+fn serialize(node: Node, out: &mut String) {
+    if node.is_text() {
+        escape(node.text().unwrap_or_default(), out);
+    } else if node.is_element() {
+        let name = node.tag_name().name();
+        out.push('<');
+        out.push_str(name);
+        for a in node.attributes() {
+            out.push(' ');
+            out.push_str(a.name());
+            out.push_str("=\"");
+            escape(a.value(), out);
+            out.push('"');
+        }
+        out.push('>');
+        for c in node.children() {
+            serialize(c, out);
+        }
+        out.push_str("</");
+        out.push_str(name);
+        out.push('>');
+    }
+}
+
+fn escape(s: &str, out: &mut String) {
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_item(
+    id: Option<String>,
+    guid: Option<String>,
+    link: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    author: Option<String>,
+    categories: Vec<String>,
+    date: Option<String>,
+) -> Value {
+    let id = id.unwrap_or_else(|| {
+        let mut h = Sha256::new();
+        h.update(title.as_deref().unwrap_or_default());
+        h.update("\n");
+        h.update(description.as_deref().unwrap_or_default());
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    });
+    let ms = date.as_deref().and_then(parse_date);
+    json!({
+        "id": id,
+        "guid": guid,
+        "link": link,
+        "title": title,
+        "description": description,
+        "author": author,
+        "categories": categories,
+        "published": ms.and_then(format_ms),
+        "published_ms": ms,
+    })
+}
+
+/// Either format, whatever the element claims: feeds mix them up.
+fn parse_date(s: &str) -> Option<i64> {
+    parse_rfc3339(s).or_else(|| parse_rfc2822(s))
+}
+
+/// RFC 2822 and its obsolete forms as seen in RSS pubDate:
+/// `[Mon,] 23 Nov 2026 08:00[:00] GMT|+0100|EST|…`, 2- or 4-digit year.
+fn parse_rfc2822(s: &str) -> Option<i64> {
+    let mut tok = s
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+        .peekable();
+    if tok.peek()?.chars().all(|c| c.is_ascii_alphabetic()) {
+        tok.next(); // day of week, not checked
+    }
+    let day: u32 = digits(tok.next()?, 1, 2)?;
+    let month = month(tok.next()?)?;
+    let year_tok = tok.next()?;
+    let year = match (digits::<i64>(year_tok, 2, 4)?, year_tok.len()) {
+        (y, 2) if y < 50 => 2000 + y,
+        (y, 2) => 1900 + y,
+        (_, 3) => return None,
+        (y, _) => y,
+    };
+    let mut hms = tok.next()?.split(':');
+    let hour: u32 = digits(hms.next()?, 1, 2)?;
+    let min: u32 = digits(hms.next()?, 2, 2)?;
+    let sec: u32 = hms.next().map_or(Some(0), |t| digits(t, 2, 2))?;
+    if hms.next().is_some() {
+        return None;
+    }
+    let offset_min = tok.next().map_or(Some(0), zone)?;
+    to_ms(year, month, day, hour, min, sec, 0, offset_min)
+}
+
+fn month(t: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let t = t.get(..3)?.to_ascii_lowercase();
+    MONTHS
+        .iter()
+        .position(|m| *m == t)
+        .and_then(|i| u32::try_from(i + 1).ok())
+}
+
+/// Offset east of UTC in minutes. Unknown names count as UTC, as RFC 2822
+/// §4.3 says for military zones.
+fn zone(t: &str) -> Option<i64> {
+    let signed = match t.as_bytes().first() {
+        Some(b'+') => Some(1),
+        Some(b'-') => Some(-1),
+        _ => None,
+    };
+    if let Some(sgn) = signed {
+        let rest = t[1..].replace(':', "");
+        let h: i64 = digits(rest.get(..2)?, 2, 2)?;
+        let m: i64 = digits(rest.get(2..)?, 2, 2)?;
+        return Some(sgn * (h * 60 + m));
+    }
+    let hours = match t.to_ascii_uppercase().as_str() {
+        "EDT" => -4,
+        "EST" | "CDT" => -5,
+        "CST" | "MDT" => -6,
+        "MST" | "PDT" => -7,
+        "PST" => -8,
+        _ if t.chars().all(|c| c.is_ascii_alphabetic()) => 0,
+        _ => return None,
+    };
+    Some(hours * 60)
+}
+
+/// RFC 3339 and the W3C-DTF subset dc:date uses: `2026-11-23`,
+/// `2026-11-23T08:00Z`, `2026-11-23T08:00:00.123+01:00`. A missing zone is UTC.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (date, time) = match s.find(['T', 't', ' ']) {
+        Some(i) => (&s[..i], Some(s[i + 1..].trim())),
+        None => (s, None),
+    };
+    let mut ymd = date.split('-');
+    let year: i64 = digits(ymd.next()?, 4, 4)?;
+    let month: u32 = ymd.next().map_or(Some(1), |t| digits(t, 2, 2))?;
+    let day: u32 = ymd.next().map_or(Some(1), |t| digits(t, 2, 2))?;
+    if ymd.next().is_some() {
+        return None;
+    }
+    let Some(time) = time else {
+        return to_ms(year, month, day, 0, 0, 0, 0, 0);
+    };
+    let zone_at = time.find(['Z', 'z', '+', '-']).unwrap_or(time.len());
+    let (clock, tz) = time.split_at(zone_at);
+    let offset_min = match tz {
+        "" | "Z" | "z" => 0,
+        tz => zone(tz)?,
+    };
+    let (clock, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut hms = clock.split(':');
+    let hour: u32 = digits(hms.next()?, 2, 2)?;
+    let min: u32 = digits(hms.next()?, 2, 2)?;
+    let sec: u32 = hms.next().map_or(Some(0), |t| digits(t, 2, 2))?;
+    if hms.next().is_some() || !frac.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let ms = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |acc, b| acc * 10 + u32::from(b - b'0'));
+    to_ms(year, month, day, hour, min, sec, ms, offset_min)
+}
+
+/// `t` as a number if it is `min..=max` ASCII digits.
+fn digits<T: std::str::FromStr>(t: &str, min: usize, max: usize) -> Option<T> {
+    (t.len() >= min && t.len() <= max && t.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| t.parse().ok())
+        .flatten()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn to_ms(
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    min: u32,
+    sec: u32,
+    ms: u32,
+    offset_min: i64,
+) -> Option<i64> {
+    let dim = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => return None,
+    };
+    // Second 60 is a leap second; it lands on the next minute's :00.
+    if !(1..=9999).contains(&year) || day == 0 || day > dim || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + min * 60 + sec)
+        - offset_min * 60;
+    Some(secs * 1000 + i64::from(ms))
+}
+
+/// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's
+/// algorithm), so dates need no crate.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn format_ms(ms: i64) -> Option<String> {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    if !(1..=9999).contains(&y) {
+        return None;
+    }
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(v: &Value) -> &Vec<Value> {
+        v["items"].as_array().unwrap()
+    }
+
+    const RSS2: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/"
+     xmlns:content="http://purl.org/rss/1.0/modules/content/">
+<channel>
+  <title>News &amp; Notes</title>
+  <atom:link href="https://ex.com/feed.xml" rel="self"/>
+  <link>https://ex.com/</link>
+  <item>
+    <title>First</title>
+    <link>https://ex.com/1</link>
+    <guid isPermaLink="false"> abc-1 </guid>
+    <description><![CDATA[<p>Hello</p>]]></description>
+    <author>a@ex.com (A)</author>
+    <category>x</category><category>y</category>
+    <pubDate>Mon, 23 Nov 2026 08:00:00 GMT</pubDate>
+  </item>
+  <item>
+    <title>Second</title>
+    <link>https://ex.com/2</link>
+    <guid></guid>
+    <content:encoded>full text</content:encoded>
+    <dc:creator>B</dc:creator>
+    <pubDate>23 Nov 2026 08:00 +0100</pubDate>
+  </item>
+  <item>
+    <title>Third</title>
+    <description>no link, no guid</description>
+    <pubDate>not a date</pubDate>
+  </item>
+</channel>
+</rss>"#;
+
+    #[test]
+    fn rss2_ids_and_fields() {
+        let v = parse(RSS2.as_bytes()).unwrap();
+        assert_eq!(v["title"], "News & Notes");
+        assert_eq!(v["link"], "https://ex.com/");
+        let it = items(&v);
+        assert_eq!(it.len(), 3);
+
+        assert_eq!(it[0]["id"], "abc-1");
+        assert_eq!(it[0]["guid"], "abc-1");
+        assert_eq!(it[0]["description"], "<p>Hello</p>");
+        assert_eq!(it[0]["author"], "a@ex.com (A)");
+        assert_eq!(it[0]["categories"], json!(["x", "y"]));
+        assert_eq!(it[0]["published"], "2026-11-23T08:00:00.000Z");
+        assert_eq!(it[0]["published_ms"], 1_795_420_800_000_i64);
+
+        assert_eq!(it[1]["id"], "https://ex.com/2");
+        assert_eq!(it[1]["guid"], Value::Null);
+        assert_eq!(it[1]["description"], "full text");
+        assert_eq!(it[1]["author"], "B");
+        assert_eq!(it[1]["published"], "2026-11-23T07:00:00.000Z");
+
+        let id = it[2]["id"].as_str().unwrap();
+        assert!(id.starts_with("sha256:") && id.len() == 7 + 64, "{id}");
+        assert_eq!(it[2]["link"], Value::Null);
+        assert_eq!(it[2]["published"], Value::Null);
+        assert_eq!(it[2]["published_ms"], Value::Null);
+        // Stable across calls, and it depends on the content.
+        let again = parse(RSS2.as_bytes()).unwrap();
+        assert_eq!(items(&again)[2]["id"], id);
+        let changed = parse(RSS2.replace("no link, no guid", "edited").as_bytes()).unwrap();
+        assert_ne!(items(&changed)[2]["id"], id);
+    }
+
+    #[test]
+    fn rfc2822_forms() {
+        let ms = |s| parse_date(s).and_then(format_ms);
+        assert_eq!(
+            ms("Mon, 23 Nov 2026 08:00:00 GMT").as_deref(),
+            Some("2026-11-23T08:00:00.000Z")
+        );
+        assert_eq!(
+            ms("23 Nov 2026 08:00 +0100").as_deref(),
+            Some("2026-11-23T07:00:00.000Z")
+        );
+        assert_eq!(
+            ms("Sun, 1 Mar 2026 09:05:00 EST").as_deref(),
+            Some("2026-03-01T14:05:00.000Z")
+        );
+        assert_eq!(
+            ms("Sun,01 Mar 26 09:05:00 UT").as_deref(),
+            Some("2026-03-01T09:05:00.000Z")
+        );
+        assert_eq!(
+            ms("1 March 1999 23:59:59 -0130").as_deref(),
+            Some("1999-03-02T01:29:59.000Z")
+        );
+        assert_eq!(ms("31 Feb 2026 08:00:00 GMT"), None);
+        assert_eq!(ms("23 Nov 2026 25:00:00 GMT"), None);
+        assert_eq!(ms(""), None);
+    }
+
+    #[test]
+    fn rfc3339_forms() {
+        let ms = |s| parse_date(s).and_then(format_ms);
+        assert_eq!(
+            ms("2026-11-23T08:00:00Z").as_deref(),
+            Some("2026-11-23T08:00:00.000Z")
+        );
+        assert_eq!(
+            ms("2026-11-23T08:00:00.5+01:00").as_deref(),
+            Some("2026-11-23T07:00:00.500Z")
+        );
+        assert_eq!(
+            ms("2026-11-23T08:00:00.123456-05:00").as_deref(),
+            Some("2026-11-23T13:00:00.123Z")
+        );
+        assert_eq!(
+            ms("2026-11-23").as_deref(),
+            Some("2026-11-23T00:00:00.000Z")
+        );
+        assert_eq!(
+            ms("1969-12-31T23:59:59.999Z"),
+            Some("1969-12-31T23:59:59.999Z".into())
+        );
+        assert_eq!(ms("2026-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn atom_links_and_dates() {
+        let feed = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom">
+  <title type="text">Atom Feed</title>
+  <link rel="self" href="https://ex.com/atom.xml"/>
+  <link href="https://ex.com/"/>
+  <author><name>Feed Author</name></author>
+  <id>urn:uuid:feed</id>
+  <updated>2026-11-23T08:00:00Z</updated>
+  <entry>
+    <title>One</title>
+    <link rel="edit" href="https://ex.com/edit/1"/>
+    <link rel="alternate" type="text/html" href="https://ex.com/1"/>
+    <id>urn:uuid:1</id>
+    <published>2026-11-23T09:00:00+01:00</published>
+    <updated>2026-11-24T00:00:00Z</updated>
+    <summary>Sum</summary>
+    <content type="html">&lt;b&gt;Body&lt;/b&gt;</content>
+    <author><name>Ann</name></author>
+    <category term="rust"/><category term="xml"/>
+  </entry>
+  <entry>
+    <title>Two</title>
+    <link href="https://ex.com/2"/>
+    <updated>2026-11-22T10:30:00.250Z</updated>
+    <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p class="a">Hi &amp; bye</p></div></content>
+  </entry>
+</feed>"#;
+        let v = parse(feed.as_bytes()).unwrap();
+        assert_eq!(v["title"], "Atom Feed");
+        assert_eq!(v["link"], "https://ex.com/");
+        let it = items(&v);
+        assert_eq!(it[0]["id"], "urn:uuid:1");
+        assert_eq!(it[0]["guid"], "urn:uuid:1");
+        assert_eq!(it[0]["link"], "https://ex.com/1");
+        assert_eq!(it[0]["description"], "Sum");
+        assert_eq!(it[0]["author"], "Ann");
+        assert_eq!(it[0]["categories"], json!(["rust", "xml"]));
+        assert_eq!(it[0]["published"], "2026-11-23T08:00:00.000Z");
+
+        assert_eq!(it[1]["id"], "https://ex.com/2");
+        assert_eq!(it[1]["guid"], Value::Null);
+        assert_eq!(it[1]["description"], r#"<p class="a">Hi &amp; bye</p>"#);
+        assert_eq!(it[1]["author"], "Feed Author");
+        assert_eq!(it[1]["published"], "2026-11-22T10:30:00.250Z");
+    }
+
+    #[test]
+    fn rss1_rdf() {
+        let feed = r#"<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+         xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://ex.com/">
+    <title>RDF Site</title>
+    <link>https://ex.com/</link>
+    <items><rdf:Seq><rdf:li resource="https://ex.com/a"/></rdf:Seq></items>
+  </channel>
+  <item rdf:about="https://ex.com/a">
+    <title>A</title>
+    <link>https://ex.com/a</link>
+    <description>about a</description>
+    <dc:creator>C</dc:creator>
+    <dc:subject>topic</dc:subject>
+    <dc:date>2026-11-23T08:00:00+00:00</dc:date>
+  </item>
+  <item rdf:about="https://ex.com/b"><title>B</title></item>
+</rdf:RDF>"#;
+        let v = parse(feed.as_bytes()).unwrap();
+        assert_eq!(v["title"], "RDF Site");
+        assert_eq!(v["link"], "https://ex.com/");
+        let it = items(&v);
+        assert_eq!(it.len(), 2);
+        assert_eq!(it[0]["id"], "https://ex.com/a");
+        assert_eq!(it[0]["author"], "C");
+        assert_eq!(it[0]["categories"], json!(["topic"]));
+        assert_eq!(it[0]["published"], "2026-11-23T08:00:00.000Z");
+        assert_eq!(it[1]["id"], "https://ex.com/b");
+        assert_eq!(it[1]["link"], Value::Null);
+    }
+
+    #[test]
+    fn garbage_is_an_error() {
+        for body in [
+            &b""[..],
+            b"hello",
+            b"{\"a\":1}",
+            b"<html><body/></html>",
+            b"<rss><channel>",
+            &[0xff, 0xfe, 0x00],
+        ] {
+            let err = parse(body).unwrap_err();
+            assert!(err.starts_with("not an RSS or Atom feed"), "{err}");
+        }
+    }
+
+    #[test]
+    fn doctype_does_not_panic() {
+        let netscape = r#"<?xml version="1.0"?>
+<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">
+<rss version="0.91"><channel><title>Old</title><item><title>t</title><link>https://ex.com/t</link></item></channel></rss>"#;
+        let v = parse(netscape.as_bytes()).unwrap();
+        assert_eq!(items(&v)[0]["id"], "https://ex.com/t");
+
+        let laughs = r#"<?xml version="1.0"?>
+<!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">
+<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">
+<!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;"><!ENTITY h "&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;">]>
+<rss><channel><title>&h;</title></channel></rss>"#;
+        // Either outcome is fine; it must not hang, blow up or panic.
+        let _ = parse(laughs.as_bytes());
+
+        let external = r#"<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss><channel><title>&x;</title></channel></rss>"#;
+        assert!(parse(external.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn latin1_body_is_decoded() {
+        let mut body =
+            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><channel><title>Caf".to_vec();
+        body.push(0xE9);
+        body.extend_from_slice(b"</title></channel></rss>");
+        assert_eq!(parse(&body).unwrap()["title"], "Caf\u{e9}");
+    }
+}
