@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod dedupe;
 pub mod delivery;
 mod error;
+mod failpoint;
 pub mod health;
 pub mod ids;
 pub mod ingest;

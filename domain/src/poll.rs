@@ -155,11 +155,23 @@ impl Core {
                 tick,
             )
             .await?;
+        // Fetched, not yet committed: a crash here must lead to a re-poll.
+        crate::failpoint::hit("poll_before_commit");
         let now = now_ms();
         let mut next_state = state.clone();
         next_state.last_poll_ms = Some(now);
         let mut events = Vec::new();
         let mut next_due = timer.next_after(tick.due_ms, now);
+        if !state.seeded
+            && let Timer::Interval(_) = timer
+        {
+            // After the seed, a random offset of up to a tenth of the
+            // interval (30 s at most): deployments made together (a bulk
+            // import, a restart) spread out instead of polling in step.
+            let spread = (timer.period_ms() / 10).min(30_000);
+            let r = u64::from_le_bytes(crate::ids::random_bytes::<8>());
+            next_due = next_due.map(|n| n + if spread > 0 { r % spread } else { 0 });
+        }
         match fetched {
             Ok(f) => {
                 events = self.select_events(spec, &d, &mut next_state, &f)?;

@@ -259,6 +259,7 @@ function rateLimit(ctx, token, isSearch) {
 }
 
 function rateHeaders(cfg, usedInWindow, usedToday) {
+  if (!cfg.rate_limit_headers) return {};
   return {
     'X-HubSpot-RateLimit-Daily': String(cfg.rate_limit_daily),
     'X-HubSpot-RateLimit-Daily-Remaining': String(Math.max(0, cfg.rate_limit_daily - usedToday)),
@@ -410,6 +411,7 @@ export default function hubspot() {
       search_rate_limit_per_second: 5,
       enforce_rate_limit: false, // true: answer real 429s (TEN_SECONDLY_ROLLING, SECONDLY on search, DAILY)
       index_delay_ms: 0, // new contacts show up in search only this long after they are added
+      rate_limit_headers: true, // false: no X-HubSpot-RateLimit-* (HubSpot's search endpoints reportedly send none)
     },
     reset: seed,
     handle,

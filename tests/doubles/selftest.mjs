@@ -632,6 +632,396 @@ test('http: injected 503 then normal; control endpoints stay out of the log', as
   assert.equal((await call(`${H}/__control/nope`)).status, 404);
 });
 
+// ------------------------------------------------------- polling: GitHub
+
+test('github: control issues and PRs; pull_request items, new ETag, free 304, since/sort/direction/Link', async () => {
+  const G = U.github;
+  const h = bearer('gh-1');
+  const url = `${G}/repos/octocat/hello-world/issues?state=all&sort=updated&direction=desc&per_page=100`;
+  const a = await call(url, { headers: h });
+  assert.equal(a.status, 200);
+  const etag = a.headers.get('etag');
+  const nm = await call(url, { headers: { ...h, 'if-none-match': etag } });
+  assert.equal(nm.status, 304);
+  assert.equal(nm.headers.get('x-ratelimit-remaining'), a.headers.get('x-ratelimit-remaining'), '304 does not spend rate limit');
+  const sinceIso = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const issues = await ctl(G, 'POST', '/__control/issues', { repo: 'octocat/Hello-World', count: 2 });
+  const prs = await ctl(G, 'POST', '/__control/issues', { repo: 'octocat/Hello-World', count: 1, pull_request: true });
+  assert.deepEqual(issues.issues.map((i) => i.number), [46, 47]);
+  assert.deepEqual(prs.issues.map((i) => [i.number, i.pull_request]), [[48, true]]);
+  for (const i of [...issues.issues, ...prs.issues]) {
+    assert.match(i.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(i.updated_at, i.created_at);
+    assert.ok(Date.parse(i.created_at) >= Date.parse(sinceIso));
+  }
+  const b = await call(url, { headers: { ...h, 'if-none-match': etag } });
+  assert.equal(b.status, 200, 'new issues change the ETag');
+  assert.notEqual(b.headers.get('etag'), etag);
+  assert.equal(b.json.length, 48);
+  assert.deepEqual(b.json.slice(0, 3).map((i) => i.number), [48, 47, 46], 'updated desc, ties by number');
+  const pr = b.json[0];
+  assert.equal(pr.html_url, 'https://github.com/octocat/hello-world/pull/48');
+  assert.equal(pr.pull_request.url, `${G}/repos/octocat/hello-world/pulls/48`);
+  assert.equal(pr.pull_request.merged_at, null);
+  assert.ok(!('pull_request' in b.json[1]) && !('pull_request' in b.json[2]));
+  assert.equal(b.json[1].html_url, 'https://github.com/octocat/hello-world/issues/47');
+  const since = await call(`${G}/repos/octocat/hello-world/issues?state=all&since=${sinceIso}&sort=updated&direction=asc`, { headers: h });
+  assert.deepEqual(since.json.map((i) => i.number), [46, 47, 48]);
+  const open = await call(`${G}/repos/octocat/hello-world/issues?since=${sinceIso}&state=closed`, { headers: h });
+  assert.deepEqual(open.json, []);
+  const p1 = await call(`${G}/repos/octocat/hello-world/issues?state=all&sort=created&direction=asc&per_page=10`, { headers: h });
+  assert.deepEqual(Object.keys(links(p1.headers.get('link'))), ['next', 'last']);
+  assert.equal(links(p1.headers.get('link')).last, `${G}/repos/octocat/hello-world/issues?state=all&sort=created&direction=asc&per_page=10&page=5`);
+  const p5 = await call(links(p1.headers.get('link')).last, { headers: h });
+  assert.deepEqual(Object.keys(links(p5.headers.get('link'))), ['prev', 'first']);
+  assert.deepEqual(p5.json.map((i) => i.number), [41, 42, 43, 44, 45, 46, 47, 48]);
+  const unknown = await call(`${G}/__control/issues`, { method: 'POST', json: { repo: 'octocat/nope', count: 1 } });
+  assert.equal(unknown.status, 404);
+});
+
+// ------------------------------------------------------- polling: Stripe
+
+test('stripe: control charges/customers one second apart; created[gt|gte|lt|lte] and created= with cursors', async () => {
+  const P = U.stripe;
+  const h = { headers: skAuth };
+  const t0 = Math.floor(Date.now() / 1000);
+  const add = await ctl(P, 'POST', '/__control/charges', { count: 3 });
+  const [c0, c1, c2] = add.charges; // newest first
+  assert.ok(add.charges.every((c) => /^ch_3\w{23}$/.test(c.id) && c.object === 'charge' && c.status === 'succeeded'));
+  assert.equal(c0.created, c1.created + 1);
+  assert.equal(c1.created, c2.created + 1);
+  assert.ok(c2.created >= t0);
+  const ids = (r) => r.json.data.map((c) => c.id);
+  const first = await call(`${P}/v1/charges?limit=3`, h);
+  assert.deepEqual(ids(first), [c0.id, c1.id, c2.id], 'newest first');
+  const gte = await call(`${P}/v1/charges?created[gte]=${c2.created}`, h);
+  assert.deepEqual(gte.json, { object: 'list', data: gte.json.data, has_more: false, url: '/v1/charges' });
+  assert.deepEqual(ids(gte), [c0.id, c1.id, c2.id]);
+  assert.deepEqual(ids(await call(`${P}/v1/charges?created%5Bgt%5D=${c2.created}`, h)), [c0.id, c1.id]);
+  assert.deepEqual(ids(await call(`${P}/v1/charges?created[gte]=${c2.created}&created[lt]=${c0.created}`, h)), [c1.id, c2.id]);
+  assert.deepEqual(ids(await call(`${P}/v1/charges?created=${c1.created}`, h)), [c1.id]);
+  const lte = await call(`${P}/v1/charges?created[lte]=${c2.created}&limit=1`, h);
+  assert.deepEqual(ids(lte), [c2.id]);
+  assert.equal(lte.json.has_more, true);
+  const p1 = await call(`${P}/v1/charges?created[gte]=${c2.created}&limit=1`, h);
+  assert.deepEqual([ids(p1), p1.json.has_more], [[c0.id], true]);
+  const p2 = await call(`${P}/v1/charges?created[gte]=${c2.created}&limit=1&starting_after=${c0.id}`, h);
+  assert.deepEqual([ids(p2), p2.json.has_more], [[c1.id], true]);
+  const p3 = await call(`${P}/v1/charges?created[gte]=${c2.created}&limit=5&starting_after=${c1.id}`, h);
+  assert.deepEqual([ids(p3), p3.json.has_more], [[c2.id], false]);
+  const eb = await call(`${P}/v1/charges?created[gte]=${c2.created}&limit=1&ending_before=${c2.id}`, h);
+  assert.deepEqual([ids(eb), eb.json.has_more], [[c1.id], true]);
+  const bad = await call(`${P}/v1/charges?created[gt]=soon`, h);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.code, 'parameter_invalid_integer');
+  assert.equal(bad.json.error.param, 'created[gt]');
+  const unk = await call(`${P}/v1/charges?created[after]=1`, h);
+  assert.equal(unk.status, 400);
+  assert.equal(unk.json.error.code, 'parameter_unknown');
+  const ev = await call(`${P}/v1/events?type=charge.succeeded&limit=1`, h);
+  assert.equal(ev.json.data[0].data.object.id, c0.id);
+
+  const cust = await ctl(P, 'POST', '/__control/customers', { count: 2 });
+  const [k0, k1] = cust.customers;
+  assert.ok(cust.customers.every((c) => /^cus_\w{14}$/.test(c.id) && c.object === 'customer'));
+  assert.equal(k0.created, k1.created + 1);
+  const cl = await call(`${P}/v1/customers?created[gte]=${k1.created}`, h);
+  assert.deepEqual(ids(cl), [k0.id, k1.id]);
+  assert.equal(cl.json.url, '/v1/customers');
+  assert.deepEqual(ids(await call(`${P}/v1/customers?created[gt]=${k1.created}`, h)), [k0.id]);
+  assert.deepEqual(ids(await call(`${P}/v1/customers?limit=1&ending_before=${k1.id}`, h)), [k0.id]);
+  const more = await ctl(P, 'POST', '/__control/charges', { count: 1 });
+  assert.ok(more.charges[0].created > c0.created, 'created keeps increasing across calls');
+});
+
+// ------------------------------------------------------ polling: HubSpot
+
+const hsSearch = (body, token = 'hs-1') =>
+  call(`${U.hubspot}/crm/v3/objects/contacts/search`, { method: 'POST', headers: token ? bearer(token) : {}, json: body });
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+test('hubspot: 401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION in HubSpot error shape', async () => {
+  const HS = U.hubspot;
+  for (const token of [null, 'hs-unknown']) {
+    const r = await hsSearch({}, token);
+    assert.equal(r.status, 401);
+    assert.deepEqual(Object.keys(r.json), ['status', 'message', 'correlationId', 'category']);
+    assert.equal(r.json.status, 'error');
+    assert.equal(r.json.category, 'INVALID_AUTHENTICATION');
+    assert.match(r.json.message, /^Authentication credentials not found\./);
+    assert.match(r.json.correlationId, UUID_RE);
+    assert.equal(r.headers.get('x-hubspot-correlation-id'), r.json.correlationId);
+    assert.equal(r.headers.get('content-type'), 'application/json;charset=utf-8');
+  }
+  await ctl(HS, 'POST', '/__control/tokens', { token: 'hs-exp', expires_in: 0 });
+  const e = await hsSearch({}, 'hs-exp');
+  assert.equal(e.status, 401);
+  assert.equal(e.json.category, 'EXPIRED_AUTHENTICATION');
+  assert.match(e.json.message, /^The OAuth token used to make this call expired \d+ second\(s\) ago\.$/);
+  assert.match(e.json.context['expire time'][0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+});
+
+test('hubspot: contacts search filters, sorts, properties, after paging to the end, rate-limit headers', async () => {
+  const HS = U.hubspot;
+  await ctl(HS, 'POST', '/__control/tokens', { token: 'hs-1' });
+  const start = Date.UTC(2026, 0, 1);
+  const add = await ctl(HS, 'POST', '/__control/contacts', { count: 25, createdate_ms: start, step_ms: 1000 });
+  assert.equal(add.added, 25);
+  const addedIds = add.contacts.map((c) => Number(c.id));
+  assert.ok(addedIds.every((id, i) => i === 0 || id > addedIds[i - 1]), 'ids increase');
+  const since = (op, ms) => ({ propertyName: 'createdate', operator: op, value: String(ms) });
+  const body = {
+    filterGroups: [{ filters: [since('GTE', start)] }],
+    sorts: [{ propertyName: 'createdate', direction: 'ASCENDING' }],
+    properties: ['email', 'firstname', 'lastname', 'createdate'],
+    limit: 10,
+  };
+  const seen = [];
+  let after;
+  let pages = 0;
+  let remaining = Infinity;
+  do {
+    const r = await hsSearch({ ...body, ...(after ? { after } : {}) });
+    assert.equal(r.status, 200, r.text);
+    pages += 1;
+    assert.equal(r.json.total, 25);
+    assert.deepEqual(Object.keys(r.json).slice(0, 2), ['total', 'results']);
+    seen.push(...r.json.results);
+    const rem = Number(r.headers.get('x-hubspot-ratelimit-remaining'));
+    assert.ok(rem < remaining, 'X-HubSpot-RateLimit-Remaining decreases');
+    remaining = rem;
+    assert.equal(r.headers.get('x-hubspot-ratelimit-max'), '100');
+    assert.equal(r.headers.get('x-hubspot-ratelimit-interval-milliseconds'), '10000');
+    assert.equal(r.headers.get('x-hubspot-ratelimit-daily'), '500000');
+    assert.match(r.headers.get('x-hubspot-ratelimit-daily-remaining'), /^\d+$/);
+    after = r.json.paging?.next?.after;
+    if (pages === 1) assert.deepEqual(r.json.paging, { next: { after: '10' } });
+  } while (after);
+  assert.equal(pages, 3);
+  assert.equal(seen.length, 25);
+  const c = seen[0];
+  assert.deepEqual(Object.keys(c), ['id', 'properties', 'createdAt', 'updatedAt', 'archived']);
+  assert.deepEqual(Object.keys(c.properties), ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname']);
+  assert.equal(c.properties.createdate, new Date(start).toISOString());
+  assert.equal(c.createdAt, c.properties.createdate);
+  assert.equal(c.properties.hs_object_id, c.id);
+  assert.match(c.id, /^\d+$/);
+  assert.equal(c.archived, false);
+  assert.deepEqual(seen.map((x) => Date.parse(x.properties.createdate)), Array.from({ length: 25 }, (_, i) => start + i * 1000));
+  const gt = await hsSearch({ ...body, filterGroups: [{ filters: [since('GT', start + 9000)] }] });
+  assert.equal(gt.json.total, 15);
+  const desc = await hsSearch({ ...body, sorts: [{ propertyName: 'createdate', direction: 'DESCENDING' }], limit: 1 });
+  assert.equal(desc.json.results[0].properties.createdate, new Date(start + 24000).toISOString());
+  const window = await hsSearch({ ...body, filterGroups: [{ filters: [since('GTE', start), since('LT', start + 5000)] }] });
+  assert.equal(window.json.total, 5);
+  assert.equal(window.json.paging, undefined, 'no paging on the last page');
+  const lte = await hsSearch({ ...body, filterGroups: [{ filters: [since('GTE', start), since('LTE', start + 5000)] }] });
+  assert.equal(lte.json.total, 6);
+  const or = await hsSearch({ ...body, filterGroups: [{ filters: [since('EQ', start)] }, { filters: [since('EQ', start + 24000)] }] });
+  assert.equal(or.json.total, 2, 'filterGroups are ORed');
+  const iso = await hsSearch({ ...body, filterGroups: [{ filters: [{ propertyName: 'createdate', operator: 'EQ', value: new Date(start).toISOString() }] }] });
+  assert.equal(iso.json.total, 1);
+  const dflt = await hsSearch({ filterGroups: body.filterGroups });
+  assert.equal(dflt.json.results.length, 10, 'limit defaults to 10');
+  assert.equal(Number(dflt.json.results[0].id), addedIds[0], 'no sort: by id ascending');
+  const only = await hsSearch({ ...body, properties: ['email'] });
+  assert.deepEqual(Object.keys(only.json.results[0].properties), ['createdate', 'email', 'hs_object_id', 'lastmodifieddate']);
+  assert.equal((await hsSearch({ ...body, limit: 200 })).status, 200);
+  for (const bad of [{ limit: 201 }, { filterGroups: [{ filters: [{ propertyName: 'createdate', operator: 'AFTER', value: '1' }] }] }, { after: 'abc' }]) {
+    const r = await hsSearch({ ...body, ...bad });
+    assert.equal(r.status, 400, JSON.stringify(bad));
+    assert.equal(r.json.status, 'error');
+    assert.equal(r.json.category, 'VALIDATION_ERROR');
+  }
+  const badJson = await call(`${HS}/crm/v3/objects/contacts/search`, { method: 'POST', headers: { ...bearer('hs-1'), 'content-type': 'application/json' }, body: '{nope' });
+  assert.equal(badJson.status, 400);
+  assert.equal(badJson.json.category, 'VALIDATION_ERROR');
+  const listed = await ctl(HS, 'GET', '/__control/contacts');
+  assert.equal(listed.count, 27, '2 seeded sample contacts + 25');
+  assert.equal(listed.contacts.length, 10);
+  assert.equal(listed.contacts.at(-1).id, String(addedIds.at(-1)));
+});
+
+test('hubspot: paging past 10,000 results is a 400 VALIDATION_ERROR', async () => {
+  const HS = U.hubspot;
+  await ctl(HS, 'DELETE', '/__control/contacts');
+  const r = await ctl(HS, 'POST', '/__control/contacts', { count: 10001, createdate_ms: Date.UTC(2025, 0, 1), step_ms: 1 });
+  assert.equal(r.added, 10001);
+  assert.equal(r.total, 10001);
+  const body = { sorts: [{ propertyName: 'createdate', direction: 'ASCENDING' }], properties: ['email'], limit: 200 };
+  const near = await hsSearch({ ...body, after: '9800' });
+  assert.equal(near.status, 200);
+  assert.equal(near.json.total, 10001);
+  assert.equal(near.json.results.length, 200);
+  assert.deepEqual(near.json.paging, { next: { after: '10000' } }, 'HubSpot still offers the next cursor');
+  const last = await hsSearch({ ...body, after: '9999', limit: 1 });
+  assert.equal(last.status, 200);
+  for (const [after, limit] of [['10000', 200], ['10000', 1], ['9995', 10]]) {
+    const e = await hsSearch({ ...body, after, limit });
+    assert.equal(e.status, 400, `${after}+${limit}`);
+    assert.deepEqual(Object.keys(e.json), ['status', 'message', 'correlationId', 'category']);
+    assert.equal(e.json.status, 'error');
+    assert.equal(e.json.category, 'VALIDATION_ERROR');
+    assert.match(e.json.message, /10000/);
+    assert.match(e.json.correlationId, UUID_RE);
+  }
+  await ctl(HS, 'DELETE', '/__control/contacts');
+});
+
+test('hubspot: injected 429 body, enforced limits (TEN_SECONDLY_ROLLING, SECONDLY), search index delay', async () => {
+  const HS = U.hubspot;
+  await ctl(HS, 'POST', '/__control/fail', { status: 429, retry_after: 1, path_prefix: '/crm' });
+  const r = await hsSearch({});
+  assert.equal(r.status, 429);
+  assert.equal(r.headers.get('retry-after'), '1');
+  assert.equal(r.json.status, 'error');
+  assert.equal(r.json.message, 'You have reached your secondly limit.');
+  assert.equal(r.json.errorType, 'RATE_LIMIT');
+  assert.equal(r.json.policyName, 'SECONDLY');
+  assert.match(r.json.correlationId, UUID_RE);
+  assert.equal((await hsSearch({})).status, 200);
+  await ctl(HS, 'POST', '/__control/fail', { status: 429, code: 'DAILY' });
+  assert.equal((await hsSearch({})).json.policyName, 'DAILY');
+
+  await ctl(HS, 'POST', '/__control/config', { enforce_rate_limit: true, rate_limit_max: 3 });
+  for (const left of ['2', '1', '0']) assert.equal((await hsSearch({})).headers.get('x-hubspot-ratelimit-remaining'), left);
+  const ten = await hsSearch({});
+  assert.equal(ten.status, 429);
+  assert.equal(ten.json.policyName, 'TEN_SECONDLY_ROLLING');
+  assert.equal(ten.json.message, 'You have reached your ten_secondly_rolling limit.');
+  await ctl(HS, 'POST', '/__control/config', { rate_limit_max: 100, search_rate_limit_per_second: 2 });
+  assert.equal((await hsSearch({})).status, 200);
+  assert.equal((await hsSearch({})).status, 200);
+  const sec = await hsSearch({});
+  assert.equal(sec.status, 429);
+  assert.equal(sec.json.policyName, 'SECONDLY');
+  assert.equal((await call(`${HS}/__control/config`, { method: 'POST', json: { enforce_rate_limit: 1 } })).status, 400, 'boolean config');
+  await ctl(HS, 'POST', '/__control/config', { enforce_rate_limit: false, search_rate_limit_per_second: 5 });
+
+  await ctl(HS, 'POST', '/__control/config', { index_delay_ms: 300 });
+  const t = Date.UTC(2031, 0, 1);
+  await ctl(HS, 'POST', '/__control/contacts', { count: 1, createdate_ms: t });
+  const q = { filterGroups: [{ filters: [{ propertyName: 'createdate', operator: 'GTE', value: String(t) }] }] };
+  assert.equal((await hsSearch(q)).json.total, 0, 'not indexed yet');
+  await sleep(350);
+  assert.equal((await hsSearch(q)).json.total, 1);
+  await ctl(HS, 'POST', '/__control/config', { index_delay_ms: 0, rate_limit_headers: false });
+  assert.equal((await hsSearch(q)).headers.get('x-hubspot-ratelimit-remaining'), null);
+  await ctl(HS, 'POST', '/__control/config', { rate_limit_headers: true });
+  const nf = await call(`${HS}/crm/v3/objects/nope`, { headers: bearer('hs-1') });
+  assert.equal(nf.status, 404);
+  assert.equal(nf.json.status, 'error');
+});
+
+// --------------------------------------------------------- polling: RSS
+
+test('rss: named feeds with their own items and validators; guid:false and link:null items', async () => {
+  const R = U.rss;
+  const defBefore = await call(`${R}/feed.xml`);
+  assert.equal((await call(`${R}/feeds/default.xml`)).text, defBefore.text, '/feeds/default.xml is /feed.xml');
+  const empty = await call(`${R}/feeds/news.xml`);
+  assert.equal(empty.status, 200);
+  assert.match(empty.headers.get('content-type'), /^application\/rss\+xml/);
+  assert.equal((empty.text.match(/<item>/g) || []).length, 0);
+  assert.ok(empty.text.includes(`<atom:link href="${R}/feeds/news.xml" rel="self"`));
+  const a1 = await ctl(R, 'POST', '/__control/items', { feed: 'news', title: 'N1' });
+  assert.equal(a1.item.link, `${R}/feeds/news/items/1`);
+  assert.equal(a1.item.guid, 'tag:switchboard.test,2024:news/item-1');
+  const a2 = await ctl(R, 'POST', '/__control/items', { feed: 'news', title: 'No guid', link: 'https://example.com/a?x=1&y=2', guid: false });
+  assert.equal(a2.item.guid, null);
+  const a3 = await ctl(R, 'POST', '/__control/items', { feed: 'news', title: 'Bare', link: null });
+  assert.deepEqual([a3.item.link, a3.item.guid], [null, null]);
+  const rss = await call(`${R}/feeds/news.xml`, { headers: { 'if-none-match': empty.headers.get('etag') } });
+  assert.equal(rss.status, 200);
+  const items = rss.text.split('<item>').slice(1);
+  assert.equal(items.length, 3);
+  assert.ok(items[0].includes('<title>Bare</title>') && !items[0].includes('<link>') && !items[0].includes('<guid'));
+  assert.ok(items[1].includes('<title>No guid</title>') && items[1].includes('<link>https://example.com/a?x=1&amp;y=2</link>') && !items[1].includes('<guid'));
+  assert.ok(items[2].includes('<guid isPermaLink="false">tag:switchboard.test,2024:news/item-1</guid>'));
+  assert.equal((await call(`${R}/feeds/news.xml`, { headers: { 'if-none-match': rss.headers.get('etag') } })).status, 304);
+  assert.equal((await call(`${R}/feeds/news.xml`, { headers: { 'if-modified-since': rss.headers.get('last-modified') } })).status, 304);
+  const atom = await call(`${R}/feeds/news.atom`);
+  assert.match(atom.headers.get('content-type'), /^application\/atom\+xml/);
+  const entries = atom.text.split('<entry>').slice(1);
+  assert.equal(entries.length, 3);
+  assert.ok(!entries[0].includes('<link') && !entries[0].includes('<id>'));
+  assert.ok(entries[1].includes('<link href="https://example.com/a?x=1&amp;y=2"/>') && !entries[1].includes('<id>'));
+  assert.ok(entries[2].includes('<id>tag:switchboard.test,2024:news/item-1</id>'));
+  assert.equal((await call(`${R}/feeds/news/items/1`)).status, 200);
+  const def = await call(`${R}/feed.xml`, { headers: { 'if-none-match': defBefore.headers.get('etag') } });
+  assert.equal(def.status, 304, 'other feeds untouched');
+  assert.equal((await call(`${R}/feeds/other.atom`)).text.split('<entry>').length, 1);
+  const listed = await ctl(R, 'GET', '/__control/items?feed=news');
+  assert.deepEqual(listed.items.map((i) => i.title), ['Bare', 'No guid', 'N1']);
+  const feeds = await ctl(R, 'GET', '/__control/feeds');
+  assert.deepEqual(feeds.feeds.map((f) => [f.name, f.items]), [['default', (defBefore.text.match(/<item>/g) || []).length], ['news', 3]]);
+  assert.equal((await call(`${R}/__control/items`, { method: 'POST', json: { feed: 'a/b', title: 'x' } })).status, 400);
+  const dflt = await ctl(R, 'POST', '/__control/items', { title: 'Default no guid', guid: false });
+  assert.equal(dflt.item.feed, 'default');
+  assert.equal(dflt.item.guid, null);
+  assert.ok(!(await call(`${R}/feed.xml`)).text.split('<item>')[1].includes('<guid'));
+});
+
+// -------------------------------------------------------- polling: HTTP
+
+test('http: /items/<name> newest first with since and limit; control count and items prepend', async () => {
+  const H = U.http;
+  assert.deepEqual((await call(`${H}/items/nothing`)).json, { items: [] });
+  const add = await ctl(H, 'POST', '/__control/items/src', { count: 3 });
+  assert.deepEqual(add.added.map((i) => i.id), [3, 2, 1]);
+  const r = await call(`${H}/items/src`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type'), /^application\/json/);
+  const items = r.json.items;
+  assert.deepEqual(items.map((i) => i.id), [3, 2, 1]);
+  assert.deepEqual(Object.keys(items[0]), ['id', 'created_at', 'title']);
+  assert.equal(items[0].title, 'Item 3');
+  assert.match(items[0].created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.ok(items.every((it, i) => i === 0 || Date.parse(items[i - 1].created_at) > Date.parse(it.created_at)), 'created_at strictly decreasing');
+  await ctl(H, 'POST', '/__control/items/src', { items: [{ title: 'custom', extra: { k: 1 } }] });
+  const r2 = (await call(`${H}/items/src`)).json.items;
+  assert.deepEqual(r2.map((i) => i.id), [4, 3, 2, 1]);
+  assert.deepEqual(r2[0].extra, { k: 1 });
+  const since = Date.parse(items[1].created_at);
+  assert.deepEqual((await call(`${H}/items/src?since=${since}`)).json.items.map((i) => i.id), [4, 3, 2], 'since is inclusive');
+  assert.deepEqual((await call(`${H}/items/src?limit=2`)).json.items.map((i) => i.id), [4, 3]);
+  assert.deepEqual((await call(`${H}/items/src?since=${since}&limit=1`)).json.items.map((i) => i.id), [4]);
+  assert.equal((await call(`${H}/items/src?since=yesterday`)).status, 400);
+  assert.deepEqual((await ctl(H, 'GET', '/__control/items/src')).items.length, 4);
+  await ctl(H, 'DELETE', '/__control/items/src');
+  assert.deepEqual((await call(`${H}/items/src`)).json, { items: [] });
+});
+
+test('http: request log keeps query params; config log:false stops logging but still counts; delay_ms', async () => {
+  const H = U.http;
+  await ctl(H, 'DELETE', '/__control/requests');
+  await call(`${H}/items/src?d=abc&tick=7`);
+  await ctl(H, 'POST', '/__control/items/src', { count: 1 });
+  const log = (await ctl(H, 'GET', '/__control/requests')).requests;
+  assert.equal(log.length, 1, 'control calls are not logged');
+  assert.deepEqual(log[0].query, { d: 'abc', tick: '7' });
+  assert.equal(log[0].path, '/items/src');
+  assert.equal((await ctl(H, 'GET', '/__control/config')).config.log, true);
+  await ctl(H, 'POST', '/__control/config', { log: false });
+  const before = (await ctl(H, 'GET', '/__control/stats')).requests;
+  await Promise.all(Array.from({ length: 20 }, (_, i) => call(`${H}/items/src?tick=${i}`)));
+  assert.equal((await ctl(H, 'GET', '/__control/stats')).requests, before + 20);
+  assert.equal((await ctl(H, 'GET', '/__control/requests')).requests.length, 1, 'nothing logged with log:false');
+  assert.equal((await call(`${H}/__control/config`, { method: 'POST', json: { log: 'no' } })).status, 400);
+  await ctl(H, 'POST', '/__control/config', { log: true });
+  await call(`${H}/items/src?tick=last`);
+  assert.equal((await ctl(H, 'GET', '/__control/requests')).requests.at(-1).query.tick, 'last');
+  await ctl(H, 'POST', '/__control/config', { delay_ms: 200 });
+  const t0 = Date.now();
+  await call(`${H}/items/src`);
+  assert.ok(Date.now() - t0 >= 190);
+  await ctl(H, 'POST', '/__control/config', { delay_ms: 0 });
+  await ctl(H, 'POST', '/__control/config', { log: false });
+  assert.equal((await ctl(U.github, 'GET', '/__control/config')).config.log, true, 'per provider');
+  await ctl(H, 'POST', '/__control/reset');
+  assert.equal((await ctl(H, 'GET', '/__control/config')).config.log, true, 'reset restores log:true');
+});
+
 // ------------------------------------------------- OAuth server (oauth-server.mjs)
 
 test('oauth-server: PKCE code flow, rotating refresh tokens, /api/me, control', async () => {

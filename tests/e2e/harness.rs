@@ -192,6 +192,11 @@ impl Instance {
     /// Starts the binary as `role` (`all`, `serve` or `work`), listening on
     /// `port` (the API's roles); several may share one Redis instance.
     pub async fn start_role(&self, role: &str, port: u16) -> Server {
+        self.start_role_with(role, port, &[]).await
+    }
+
+    /// `start_role` with extra environment for this process only.
+    pub async fn start_role_with(&self, role: &str, port: u16, env: &[(&str, &str)]) -> Server {
         let path = if role == "all" {
             self.log_path()
         } else {
@@ -205,6 +210,7 @@ impl Instance {
         let mut child = self
             .command()
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
             .arg(role)
             .stdout(Stdio::null())
             .stderr(log)
@@ -275,6 +281,13 @@ pub struct Server {
 
 impl Server {
     /// SIGKILL: the process dies with whatever it has in flight.
+    /// Whether the process has exited (crashed, for failpoint tests).
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_some())
+    }
+
     pub fn kill(mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().unwrap();

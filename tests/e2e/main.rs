@@ -11,6 +11,7 @@ mod durability;
 mod harness;
 mod isolation;
 mod ops;
+mod polling;
 mod sdk;
 mod slack;
 mod triggers;
