@@ -167,6 +167,7 @@ async fn run(cfg: Config, serve: bool, work: bool) -> anyhow::Result<()> {
                 refresh_check: Duration::from_millis(
                     cfg.accounts.refresh_check_interval_ms.max(10),
                 ),
+                shutdown_grace: Duration::from_secs(cfg.http.shutdown_grace_secs),
             },
             stop_rx,
         ))

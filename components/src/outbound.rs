@@ -274,15 +274,34 @@ impl Outbound {
         self.check_url(&req.url)?;
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| OutboundError::Failed(format!("bad method {:?}", req.method)))?;
-        let mut rb = self.client.request(method, req.url).timeout(timeout);
-        for (k, v) in &req.headers {
-            rb = rb.header(k, v);
-        }
-        if !req.body.is_empty() {
-            rb = rb.body(req.body);
-        }
+        let build = || {
+            let mut rb = self
+                .client
+                .request(method.clone(), req.url.clone())
+                .timeout(timeout);
+            for (k, v) in &req.headers {
+                rb = rb.header(k, v);
+            }
+            if !req.body.is_empty() {
+                rb = rb.body(req.body.clone());
+            }
+            rb
+        };
+        // A pooled connection the server closed while it sat idle (Node
+        // closes after 5 s) fails the next request before any answer: an
+        // idempotent request is sent once more, on a fresh connection.
+        let idempotent = matches!(
+            req.method.as_str(),
+            "GET" | "HEAD" | "OPTIONS" | "PUT" | "DELETE"
+        );
+        let send = async {
+            match build().send().await {
+                Err(e) if idempotent && stale_connection(&e) => build().send().await,
+                other => other,
+            }
+        };
         let work = async {
-            let mut resp = rb.send().await.map_err(|e| classify(e, timeout))?;
+            let mut resp = send.await.map_err(|e| classify(e, timeout))?;
             let status = resp.status().as_u16();
             let headers = resp
                 .headers()
@@ -310,6 +329,32 @@ impl Outbound {
             .await
             .unwrap_or(Err(OutboundError::Timeout(timeout)))
     }
+}
+
+/// Whether `e` is a kept-alive connection the server had already closed.
+fn stale_connection(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() {
+        return false;
+    }
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = src {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            )
+        {
+            return true;
+        }
+        if err
+            .to_string()
+            .contains("connection closed before message completed")
+        {
+            return true;
+        }
+        src = err.source();
+    }
+    false
 }
 
 fn classify(e: reqwest::Error, timeout: Duration) -> OutboundError {

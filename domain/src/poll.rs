@@ -58,6 +58,9 @@ pub struct PollState {
     pub last_poll_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_emit_ms: Option<u64>,
+    /// Polls committed, successful or not (each tick counts once).
+    #[serde(default)]
+    pub polls: u64,
     /// Failed polls in a row, and whether the project was told.
     #[serde(default)]
     pub failures: u32,
@@ -160,6 +163,7 @@ impl Core {
         let now = now_ms();
         let mut next_state = state.clone();
         next_state.last_poll_ms = Some(now);
+        next_state.polls += 1;
         let mut events = Vec::new();
         let mut next_due = timer.next_after(tick.due_ms, now);
         if !state.seeded

@@ -90,6 +90,7 @@ pub fn deployed_trigger(d: &Deployment, c: Option<&Component>, signing_key: Opti
             "last_poll_at": p.last_poll_ms.map(|ms| ms / 1000),
             "last_emit_at": p.last_emit_ms.map(|ms| ms / 1000),
             "consecutive_failures": p.failures,
+            "polls": p.polls,
         })),
         "callback_observations": null,
     });

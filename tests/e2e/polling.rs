@@ -272,7 +272,7 @@ async fn polling_basics_on_redis() {
 /// tick it serves, so the double's log shows exactly which ticks ran.
 fn tick_probe(http: &str) -> Value {
     json!({
-        "manifest_version": 1, "kind": "trigger", "key": "tick-probe", "name": "Tick probe",
+        "manifest_version": 1, "kind": "trigger", "key": "http-tick-probe", "name": "Tick probe",
         "version": "0.1.0", "app": "http",
         "props": [{"name": "n", "type": "string"}, {"name": "timer", "type": "$.interface.timer"}],
         "source": {
@@ -283,9 +283,16 @@ fn tick_probe(http: &str) -> Value {
     })
 }
 
-/// Ticks the double saw, by deployment.
-async fn ticks_seen(doubles: &Doubles) -> BTreeMap<String, Vec<u64>> {
-    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Ticks the double saw, by deployment: (tick, when the request came).
+async fn ticks_seen(doubles: &Doubles) -> BTreeMap<String, Vec<(u64, u64)>> {
+    let mut out: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
     for r in doubles.requests("http").await {
         if r["path"] != "/items/probe" {
             continue;
@@ -295,7 +302,9 @@ async fn ticks_seen(doubles: &Doubles) -> BTreeMap<String, Vec<u64>> {
             .as_str()
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
-        out.entry(d).or_default().push(tick);
+        out.entry(d)
+            .or_default()
+            .push((tick, r["ts"].as_u64().unwrap_or(0)));
     }
     out
 }
@@ -320,6 +329,11 @@ async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
     }
     let bearer = api.token(&p).await;
     let http = doubles.url("http");
+    // Each poll takes 200 ms, so every worker always has polls in flight
+    // (and the one killed leaves leases behind).
+    doubles
+        .post("http", "config", json!({"delay_ms": 200}))
+        .await;
     let (st, v, _) = api
         .post(
             &format!("/v1/connect/{}/components", p.id),
@@ -334,7 +348,7 @@ async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
             &api,
             &bearer,
             &p.id,
-            "tick-probe",
+            "http-tick-probe",
             json!({"n": i.to_string(), "timer": {"intervalSeconds": INTERVAL}}),
             json!({"emit_on_deploy": false}),
         )
@@ -343,6 +357,7 @@ async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
     }
     // Several ticks; one worker dies in the middle.
     tokio::time::sleep(Duration::from_secs(INTERVAL * 2)).await;
+    let killed_at = now_ms();
     workers[0].take().unwrap().kill();
     tokio::time::sleep(Duration::from_secs(INTERVAL * 3)).await;
     // Stop the workers (SIGTERM lets polls in flight finish), then read the log.
@@ -351,31 +366,73 @@ async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
     }
     let seen = ticks_seen(&doubles).await;
     assert_eq!(seen.len(), N, "every deployment polled");
+    let logs: String = std::fs::read_dir(inst.data_dir())
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    let failures: Vec<&str> = logs.lines().filter(|l| l.contains("poll failed")).collect();
+    assert!(failures.is_empty(), "polls failed: {failures:?}");
     let step = INTERVAL * 1000;
-    let mut polls = 0;
+    let (mut polls, mut taken_over) = (0, 0);
     for (d, ticks) in &seen {
         // The seed poll runs at deploy time; then (after a random offset)
         // a tick every INTERVAL.
-        let regular: Vec<u64> = ticks.iter().skip(1).copied().collect();
-        let unique: HashSet<u64> = regular.iter().copied().collect();
-        assert_eq!(
-            unique.len(),
-            regular.len(),
-            "deployment {d} polled a tick twice: {ticks:?}"
-        );
-        let mut sorted = regular.clone();
-        sorted.sort();
-        for w in sorted.windows(2) {
+        let mut regular: Vec<(u64, u64)> = ticks.iter().skip(1).copied().collect();
+        regular.sort();
+        let mut distinct: Vec<u64> = Vec::new();
+        for w in regular.chunk_by(|a, b| a.0 == b.0) {
+            // A tick fetched twice is one the killed worker had in flight
+            // (fetched, never committed), polled again once its lease (2 s)
+            // ran out.
+            if w.len() > 1 {
+                assert_eq!(
+                    w.len(),
+                    2,
+                    "deployment {d} polled tick {} {} times",
+                    w[0].0,
+                    w.len()
+                );
+                let (first, again) = (w[0].1.min(w[1].1), w[0].1.max(w[1].1));
+                assert!(
+                    first.abs_diff(killed_at) < 1000 && again >= first + 1900,
+                    "deployment {d} polled tick {} twice, not across the kill: {w:?} (killed at {killed_at})",
+                    w[0].0
+                );
+                taken_over += 1;
+            }
+            distinct.push(w[0].0);
+        }
+        for w in distinct.windows(2) {
             assert_eq!(
                 w[1] - w[0],
                 step,
                 "deployment {d} skipped a tick: {ticks:?}"
             );
         }
-        assert!(regular.len() >= 3, "deployment {d} ran only {ticks:?}");
-        polls += ticks.len();
+        assert!(distinct.len() >= 3, "deployment {d} ran only {ticks:?}");
+        polls += distinct.len() + 1;
+    }
+    assert!(
+        taken_over > 0,
+        "the killed worker's polls in flight were taken over"
+    );
+    // Each tick was committed exactly once: the deployments' own counts of
+    // committed polls match the distinct ticks the provider saw.
+    for (i, id) in ids.iter().enumerate() {
+        let t = trigger(&api, &bearer, &p.id, id).await;
+        let seen_ticks = {
+            let mut v: Vec<u64> = seen[&i.to_string()].iter().map(|x| x.0).collect();
+            v.sort();
+            v.dedup();
+            v.len() as u64
+        };
+        assert_eq!(t["poll"]["polls"], seen_ticks, "deployment {i}: {t}");
     }
     eprintln!("{polls} polls of {N} deployments, none doubled or skipped");
+    assert!(
+        logs.contains("took over timer and poll ticks"),
+        "the killed worker's leases moved to the others"
+    );
 }
 
 async fn crash_polls(doubles: &Doubles) -> usize {

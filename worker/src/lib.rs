@@ -23,6 +23,8 @@ pub struct WorkerSettings {
     pub delivery_in_flight: usize,
     /// How often to look for accounts due a token refresh.
     pub refresh_check: Duration,
+    /// On shutdown, how long deliveries and polls in flight get to finish.
+    pub shutdown_grace: Duration,
 }
 
 /// Runs every worker job until `shutdown` turns true.
@@ -87,7 +89,9 @@ async fn delivery(
 ) {
     let wait = s.delivery_wait.as_millis() as u64;
     loop {
-        if *shutdown.borrow() {
+        let stop = *shutdown.borrow();
+        if stop {
+            drain(&slots, s.delivery_in_flight.max(1), s.shutdown_grace).await;
             return;
         }
         // Wait for room before taking work, so nothing taken sits unstarted.
@@ -103,6 +107,23 @@ async fn delivery(
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
+    }
+}
+
+/// Ticks (timer runs and polls) in flight at once in this process.
+const TICKS_IN_FLIGHT: usize = 64;
+
+/// Waits for the tasks holding `slots` to finish (up to `grace`), so a
+/// stopping worker commits what it started instead of leaving it to be
+/// taken over after the lease.
+async fn drain(slots: &Arc<Semaphore>, all: usize, grace: Duration) {
+    if tokio::time::timeout(grace, slots.acquire_many(all as u32))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "work still in flight at shutdown; other workers take it over after the lease"
+        );
     }
 }
 
@@ -151,12 +172,14 @@ async fn timers(
     shutdown: watch::Receiver<bool>,
 ) {
     let wait = s.delivery_wait.as_millis() as u64;
-    let slots = Arc::new(Semaphore::new(64));
+    let slots = Arc::new(Semaphore::new(TICKS_IN_FLIGHT));
     loop {
-        if *shutdown.borrow() {
+        let stop = *shutdown.borrow();
+        if stop {
+            drain(&slots, TICKS_IN_FLIGHT, s.shutdown_grace).await;
             return;
         }
-        match core.claim_ticks(consumer, 64, wait).await {
+        match core.claim_ticks(consumer, TICKS_IN_FLIGHT, wait).await {
             Ok(ticks) => spawn_ticks(&core, &slots, ticks).await,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the timer queue failed; retrying");
@@ -226,7 +249,7 @@ async fn retries_and_reclaims(
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
+            _ = shutdown.wait_for(|stop| *stop) => break,
         }
         if let Err(e) = core.promote_due_deliveries().await {
             tracing::warn!(error = %e, "promoting due retries failed; retrying");
@@ -249,9 +272,18 @@ async fn retries_and_reclaims(
                 Err(e) => tracing::warn!(error = %e, "reclaiming deliveries failed; retrying"),
             }
             match core.reclaim_ticks(consumer, 64).await {
-                Ok(ticks) => spawn_ticks(&core, &tick_slots, ticks).await,
+                Ok(ticks) => {
+                    if !ticks.is_empty() {
+                        tracing::info!(
+                            n = ticks.len(),
+                            "took over timer and poll ticks from a worker that went quiet"
+                        );
+                    }
+                    spawn_ticks(&core, &tick_slots, ticks).await
+                }
                 Err(e) => tracing::warn!(error = %e, "reclaiming timer ticks failed; retrying"),
             }
         }
     }
+    drain(&tick_slots, 16, s.shutdown_grace).await;
 }
