@@ -330,7 +330,8 @@ fn make_item(
 }
 
 /// Either format, whatever the element claims: feeds mix them up.
-fn parse_date(s: &str) -> Option<i64> {
+/// Epoch ms of an RFC 3339 or RFC 2822 date (templates' `epoch_ms`).
+pub fn parse_date(s: &str) -> Option<i64> {
     parse_rfc3339(s).or_else(|| parse_rfc2822(s))
 }
 
@@ -487,7 +488,8 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn format_ms(ms: i64) -> Option<String> {
+/// RFC 3339 UTC with milliseconds (templates' `iso`).
+pub fn format_ms(ms: i64) -> Option<String> {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let z = days + 719_468;

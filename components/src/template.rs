@@ -38,6 +38,21 @@ fn env() -> &'static Environment<'static> {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.encode(s)
         });
+        // Dates for cursors: "2026-11-23T08:00:00Z" | epoch_ms, and back.
+        env.add_filter("epoch_ms", |v: JValue| -> Result<i64, minijinja::Error> {
+            if let Some(n) = v.as_i64() {
+                return Ok(n);
+            }
+            v.as_str().and_then(crate::feed::parse_date).ok_or_else(|| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("epoch_ms: {v} is not a date"),
+                )
+            })
+        });
+        env.add_filter("iso", |ms: i64| {
+            crate::feed::format_ms(ms).unwrap_or_default()
+        });
         env
     })
 }

@@ -364,6 +364,8 @@ impl Core {
             "props": switchboard_components::action::props_context(&all, &d.configured_props),
             "state": {"cursor": state.cursor, "seeded": state.seeded},
             "tick": timer.context(tick.due_ms),
+            // Requests made so far in this poll (`more` asks again).
+            "page": 0,
         });
         let max = spec.max_items.map_or(DEFAULT_MAX_ITEMS, |m| m as usize);
         // Paths may come from props (the generic JSON poller).
@@ -430,6 +432,7 @@ impl Core {
                 Ok(p) => p,
                 Err(e) => return Ok(Err(Failed::error(e))),
             };
+            let page_start = raw.len();
             for item in &page {
                 if let Some(f) = &spec.filter {
                     match template::truthy(f, &json!({"item": item})) {
@@ -450,12 +453,11 @@ impl Core {
                     }
                 }
             }
+            // The cursor folds page by page: `items` is this page's (kept),
+            // `state.cursor` the cursor so far.
             if let Some(cur) = &spec.cursor {
-                let items: Vec<Value> = order(spec, ts_path.as_deref(), raw.clone())
-                    .into_iter()
-                    .map(|(_, v)| v)
-                    .collect();
-                let cctx = json!({"items": items, "state": {"cursor": state.cursor},
+                let items: Vec<&Value> = raw[page_start..].iter().map(|(_, v)| v).collect();
+                let cctx = json!({"items": items, "state": {"cursor": cursor},
                                   "response": {"headers": header_map(&resp)}});
                 cursor = match template::eval(cur, &cctx) {
                     Ok(v) => v,
@@ -469,13 +471,15 @@ impl Core {
             // cursor), else the app's paging.
             if let Some(more) = &spec.more {
                 let mctx = json!({"response": {"body": body, "headers": header_map(&resp)},
-                                  "page_items": page.len(), "state": {"cursor": cursor}});
+                                  "page_items": page.len(),
+                                  "state": {"cursor": cursor, "seeded": state.seeded}});
                 match template::truthy(more, &mctx) {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => return Ok(Err(tmpl(e))),
                 }
                 ctx["state"]["cursor"] = cursor.clone();
+                ctx["page"] = json!(ctx["page"].as_u64().unwrap_or(0) + 1);
                 req = match s.build(&spec.request, &ctx) {
                     Ok(r) => r,
                     Err(e) => return Ok(Err(Failed::error(e))),

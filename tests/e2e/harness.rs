@@ -544,6 +544,7 @@ impl Doubles {
                 &format!("{}/api/oauth.v2.access", self.url("slack")),
             )
             .with_env("SWITCHBOARD_APPS__STRIPE__BASE_URL", &self.url("stripe"))
+            .with_env("SWITCHBOARD_APPS__HUBSPOT__BASE_URL", &self.url("hubspot"))
             .with_env("SWITCHBOARD_OUTBOUND__PROXY_TIMEOUT_SECS", "2");
         if allow_loopback {
             inst = inst.with_env(

@@ -12,6 +12,7 @@ mod harness;
 mod isolation;
 mod ops;
 mod polling;
+mod polling_catalog;
 mod sdk;
 mod slack;
 mod triggers;
