@@ -396,6 +396,21 @@ mod tests {
         for h in [Health::Unhealthy, Health::Dead, Health::Healthy] {
             bodies.push(health_body(&t, &a, &hubspot, h, "http://x"));
         }
+        let d: crate::triggers::Deployment = serde_json::from_value(json!({
+            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
+            "component_key": "http-new-items-in-json", "component_version": "0.1.0",
+            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
+            "signing_key": "sealed", "created_at": 1, "updated_at": 1
+        }))
+        .unwrap();
+        let failing = crate::poll::PollState {
+            failures: 5,
+            last_error: Some("HTTP 500".into()),
+            ..Default::default()
+        };
+        for e in ["TRIGGER_FAILING", "TRIGGER_RECOVERED"] {
+            bodies.push(crate::poll::trigger_health_body(&t, &d, &failing, e));
+        }
         for b in &bodies {
             let errors: Vec<String> = v.iter_errors(b).map(|e| e.to_string()).collect();
             assert!(errors.is_empty(), "{errors:?}\n{b}");

@@ -558,22 +558,32 @@ impl Core {
         let Some(w) = self.default_webhook(t).await? else {
             return Ok(Some((failing, Vec::new())));
         };
-        let body = json!({
-            "event": event,
-            "project_id": t.project_id,
-            "environment": t.env.as_str(),
-            "deployment_id": d.id,
-            "component_key": d.component_key,
-            "external_user_id": d.external_user_id,
-            "failures": state.failures,
-            "error": state.last_error,
-            "ts": iso(now_ms()),
-        });
+        let body = trigger_health_body(t, d, state, event);
         Ok(Some((
             failing,
             self.notification_ops(t, &w.webhook.id, &w.webhook.url, &body),
         )))
     }
+}
+
+/// A `TRIGGER_*` notification (docs/schema/notification.v1.json).
+pub(crate) fn trigger_health_body(
+    t: &Tenant,
+    d: &Deployment,
+    state: &PollState,
+    event: &str,
+) -> Value {
+    json!({
+        "event": event,
+        "project_id": t.project_id,
+        "environment": t.env.as_str(),
+        "deployment_id": d.id,
+        "component_key": d.component_key,
+        "external_user_id": d.external_user_id,
+        "failures": state.failures,
+        "error": state.last_error,
+        "ts": iso(now_ms()),
+    })
 }
 
 /// A response the poll cannot use: rate limited (with the provider's wait,

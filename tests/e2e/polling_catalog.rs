@@ -225,6 +225,29 @@ async fn github_new_issue_polling() {
     assert!(pages >= 1, "the second page was followed");
     let t = w.trigger(&id).await;
     assert_eq!(t["poll"]["consecutive_failures"], 0, "{t}");
+    // The token's hourly quota runs out: GitHub answers 403 with
+    // x-ratelimit-remaining 0, and the next poll waits for the reset.
+    // (A 304 costs nothing, so new issues keep the answers full.)
+    w.doubles
+        .post("github", "config", json!({"rate_limit": 1}))
+        .await;
+    let mut t = Value::Null;
+    for _ in 0..100 {
+        w.doubles
+            .post("github", "issues", json!({"repo": repo, "count": 1}))
+            .await;
+        t = w.trigger(&id).await;
+        if t["poll"]["last_status"] == "rate_limited" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(t["poll"]["last_status"], "rate_limited", "{t}");
+    let polled = t["poll"]["last_poll_at"].as_u64().unwrap();
+    assert!(
+        t["next_run_at"].as_u64().unwrap() >= polled + 3000,
+        "the next poll waits for the quota's reset (an hour away): {t}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -401,4 +424,117 @@ async fn hubspot_new_contacts_slide_their_search_window() {
     )
     .await;
     assert_eq!((ids.len(), distinct(&ids)), (250, 250));
+}
+
+/// A trigger that keeps failing tells the project webhook, once, signed;
+/// and again when it recovers. A project's own minimum interval holds.
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_triggers_notify_the_project_and_intervals_respect_the_minimum() {
+    let doubles = Doubles::start();
+    let inst = doubles
+        .configure(Instance::new(Backend::Embedded), true)
+        .with_env("SWITCHBOARD_TRIGGERS__MIN_INTERVAL_SECS", "1")
+        .with_env("SWITCHBOARD_TRIGGERS__POLL_FAILURES_NOTIFY_AFTER", "2");
+    let strict = crate::harness::Project::from_json(&inst.admin(&[
+        "create-project",
+        "--name",
+        "strict",
+        "--min-interval-secs",
+        "120",
+    ]));
+    let p = inst.create_project("notify");
+    let s = inst.start().await;
+    let http = doubles.url("http");
+    // The project's minimum, not the configured one.
+    let sb = s.token(&strict).await;
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/triggers/deploy", strict.id),
+            &sb,
+            json!({"id": "http-new-items-in-json", "external_user_id": "u1",
+                   "configured_props": {"url": format!("{http}/items/x"), "timer": {"intervalSeconds": 60}}}),
+        )
+        .await;
+    crate::harness::assert_client_error(
+        "interval under the project's minimum",
+        st,
+        &v,
+        400,
+        "at least 120",
+    );
+    let bearer = s.token(&p).await;
+    let (st, v, _) = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/connect/{}/webhook", p.id),
+            &bearer,
+            None,
+            Some(json!({"url": format!("{http}/anything/project")})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let key = v["data"]["signing_key"].as_str().unwrap().to_string();
+    doubles
+        .post(
+            "http",
+            "fail",
+            json!({"status": 500, "count": 3, "path_prefix": "/items/flaky"}),
+        )
+        .await;
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/triggers/deploy", p.id),
+            &bearer,
+            json!({"id": "http-new-items-in-json", "external_user_id": "u1", "emit_on_deploy": false,
+                   "configured_props": {"url": format!("{http}/items/flaky"), "timer": {"intervalSeconds": 1}}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let dc = v["data"]["id"].as_str().unwrap().to_string();
+    let notes = |event: &'static str| {
+        let doubles = &doubles;
+        async move {
+            crate::harness::received(doubles, "/anything/project", 1).await;
+            doubles
+                .requests("http")
+                .await
+                .into_iter()
+                .filter(|r| r["path"] == "/anything/project")
+                .filter(|r| r["body"].as_str().unwrap_or("").contains(event))
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut failing = Vec::new();
+    for _ in 0..100 {
+        failing = notes("TRIGGER_FAILING").await;
+        if !failing.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(failing.len(), 1, "told once");
+    let body = failing[0]["body"].as_str().unwrap();
+    let v: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["deployment_id"], dc.as_str());
+    assert!(v["error"].as_str().unwrap().contains("500"), "{v}");
+    assert!(crate::harness::verify_with_standardwebhooks(
+        &key,
+        body,
+        &crate::harness::sw_headers(&failing[0])
+    ));
+    // The failures stop (3 injected); the recovery is told too.
+    let mut recovered = Vec::new();
+    for _ in 0..200 {
+        recovered = notes("TRIGGER_RECOVERED").await;
+        if !recovered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(recovered.len(), 1, "recovery told once");
+    assert_eq!(
+        notes("TRIGGER_FAILING").await.len(),
+        1,
+        "failing told only once"
+    );
 }
