@@ -647,3 +647,46 @@ fn order(
     }
     items
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(order: &str) -> PollingSpec {
+        serde_json::from_value(json!({
+            "default_interval_secs": 60, "request": {"url": "https://x.example/"},
+            "items": "$[*]", "id": "$.id", "dedupe": "unique", "summary": "s", "order": order
+        }))
+        .unwrap()
+    }
+
+    fn items(ids: &[(&str, u64)]) -> Vec<(String, Value)> {
+        ids.iter()
+            .map(|(id, ts)| (id.to_string(), json!({"id": id, "ts": ts})))
+            .collect()
+    }
+
+    fn ids(v: &[(String, Value)]) -> Vec<&str> {
+        v.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[test]
+    fn events_go_out_oldest_first() {
+        let newest_first = items(&[("c", 30), ("b", 20), ("a", 10)]);
+        // By timestamp when there is one (numbers compare as numbers).
+        let mixed = items(&[("b", 9), ("c", 100), ("a", 8)]);
+        assert_eq!(
+            ids(&order(&spec("oldest_first"), Some("$.ts"), mixed)),
+            ["a", "b", "c"]
+        );
+        // Else by the provider's listing order.
+        assert_eq!(
+            ids(&order(&spec("newest_first"), None, newest_first.clone())),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            ids(&order(&spec("oldest_first"), None, newest_first)),
+            ["c", "b", "a"]
+        );
+    }
+}
