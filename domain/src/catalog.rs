@@ -122,33 +122,22 @@ impl Core {
         version: Option<&str>,
     ) -> Result<CatalogEntry> {
         // Private components never take a built-in key: no read for those.
-        let private = match self.catalog.component(key) {
-            Some(_) => None,
-            None => {
-                self.read::<PrivateRecord>(&records::component(t, key))
-                    .await?
-            }
-        };
-        let entry = match private {
-            Some(rec) => CatalogEntry {
-                component: self
-                    .catalog
-                    .parse_component("stored", rec.manifest)
-                    .map_err(|e| {
-                        Error::Unprocessable(format!(
-                            "private component {key:?} no longer loads ({e}); update it with PUT"
-                        ))
-                    })?,
-                private: true,
-            },
-            None => CatalogEntry {
-                component: self
-                    .catalog
-                    .component(key)
-                    .cloned()
-                    .ok_or_else(|| not_found(format!("component {key:?} not found")))?,
+        let entry = match self.catalog.component(key) {
+            Some(c) => CatalogEntry {
+                component: c.clone(),
                 private: false,
             },
+            None => {
+                let raw = self
+                    .store
+                    .get(&records::component(t, key))
+                    .await?
+                    .ok_or_else(|| not_found(format!("component {key:?} not found")))?;
+                CatalogEntry {
+                    component: (*self.parsed_private(key, &raw)?).clone(),
+                    private: true,
+                }
+            }
         };
         if let Some(v) = version.filter(|v| !v.is_empty() && *v != "latest")
             && v != entry.component.version
@@ -159,6 +148,37 @@ impl Core {
             )));
         }
         Ok(entry)
+    }
+
+    /// A stored private component, parsed once per version of its record.
+    fn parsed_private(&self, key: &str, raw: &[u8]) -> Result<Arc<Component>> {
+        let digest = crate::crypto::sha256_hex(raw);
+        if let Some(c) = self
+            .parsed_components
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&digest).cloned())
+        {
+            return Ok(c);
+        }
+        let rec: PrivateRecord = crate::records::from_bytes(raw)?;
+        let c = Arc::new(
+            self.catalog
+                .parse_component("stored", rec.manifest)
+                .map_err(|e| {
+                    Error::Unprocessable(format!(
+                        "private component {key:?} no longer loads ({e}); update it with PUT"
+                    ))
+                })?,
+        );
+        if let Ok(mut m) = self.parsed_components.lock() {
+            // Bounded: versions of components, not a growing history.
+            if m.len() >= 4096 {
+                m.clear();
+            }
+            m.insert(digest, c.clone());
+        }
+        Ok(c)
     }
 
     pub async fn list_components(

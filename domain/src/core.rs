@@ -97,6 +97,13 @@ pub struct Core {
     /// Per-origin delivery concurrency (see `delivery.rs`).
     pub(crate) endpoints:
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// Private components parsed, by the SHA-256 of their stored record:
+    /// a poll of one reads the record but does not re-validate it.
+    pub(crate) parsed_components:
+        std::sync::Mutex<std::collections::HashMap<String, Arc<switchboard_components::Component>>>,
+    /// Deployments being polled by this process (the embedded store's
+    /// poll lock).
+    pub(crate) polls_running: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Per-account polls in flight (the manifest's `concurrency`).
     pub(crate) poll_limits:
         std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
@@ -143,6 +150,8 @@ impl Core {
             outbound,
             endpoints: Default::default(),
             poll_limits: Default::default(),
+            polls_running: Default::default(),
+            parsed_components: Default::default(),
         };
         core.verify_keyring().await?;
         Ok(core)

@@ -108,6 +108,24 @@ impl Core {
     /// Runs one due tick of a polling deployment (see the module docs).
     pub(crate) async fn run_poll(self: &Arc<Self>, tick: &Tick, timer: &Timer) -> Result<bool> {
         let (t, dc) = (&tick.tenant, tick.deployment_id.as_str());
+        // The embedded store has one process: a lock in memory does, without
+        // two more fsynced writes per poll.
+        if self.store.kind() == "embedded" {
+            let key = format!("{}:{}:{dc}", t.project_id, t.env.as_str());
+            let fresh = self
+                .polls_running
+                .lock()
+                .map(|mut m| m.insert(key.clone()))
+                .unwrap_or(false);
+            if !fresh {
+                return Ok(false);
+            }
+            let out = self.poll_locked(tick, timer).await;
+            if let Ok(mut m) = self.polls_running.lock() {
+                m.remove(&key);
+            }
+            return out;
+        }
         let lock = records::poll_lock(t, dc);
         let owner = crate::ids::random_hex(8).into_bytes();
         if !self
@@ -169,10 +187,10 @@ impl Core {
         if !state.seeded
             && let Timer::Interval(_) = timer
         {
-            // After the seed, a random offset of up to a tenth of the
-            // interval (30 s at most): deployments made together (a bulk
-            // import, a restart) spread out instead of polling in step.
-            let spread = (timer.period_ms() / 10).min(30_000);
+            // After the seed, a random offset of up to one interval (5 min
+            // at most): deployments made together (a bulk import) spread
+            // evenly over the interval instead of polling in step.
+            let spread = timer.period_ms().min(300_000);
             let r = u64::from_le_bytes(crate::ids::random_bytes::<8>());
             next_due = next_due.map(|n| n + if spread > 0 { r % spread } else { 0 });
         }

@@ -39,7 +39,10 @@ const SCHEMA_VERSION: &[u8] = b"1";
 /// One caller's commit, waiting for the committer thread.
 struct Pending {
     ops: Vec<Op>,
-    done: tokio::sync::oneshot::Sender<StoreResult<()>>,
+    /// `commit_if`: apply only while this key (full name) holds this value.
+    guard: Option<(String, Vec<u8>)>,
+    /// Whether the ops were applied (always, without a guard).
+    done: tokio::sync::oneshot::Sender<StoreResult<bool>>,
 }
 
 /// Commits taken into one transaction at most.
@@ -168,6 +171,29 @@ impl EmbeddedStore {
         .await
     }
 
+    /// Hands a commit to the committer thread and waits until its group is
+    /// on disk; returns whether it applied (its guard held).
+    async fn group_commit(
+        &self,
+        ops: Vec<Op>,
+        guard: Option<(String, Vec<u8>)>,
+    ) -> StoreResult<bool> {
+        let pushed = has_push(&ops);
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.commits
+            .as_ref()
+            .ok_or_else(|| backend("store is closing"))?
+            .send(Pending { ops, guard, done })
+            .map_err(|_| backend("the committer stopped"))?;
+        let applied = result
+            .await
+            .map_err(|_| backend("the committer stopped"))??;
+        if applied && pushed {
+            self.arrivals.notify_waiters();
+        }
+        Ok(applied)
+    }
+
     async fn blocking<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
@@ -240,23 +266,26 @@ fn group_commits(db: &Database, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pen
         let together = (|| {
             let tx = db.begin_write().map_err(backend)?;
             let now = now_ms();
+            let mut applied = Vec::with_capacity(group.len());
             for p in &group {
-                apply(&tx, &p.ops, now)?;
+                applied.push(apply_guarded(&tx, p, now)?);
             }
-            tx.commit().map_err(backend)
+            tx.commit().map_err(backend)?;
+            Ok::<_, StoreError>(applied)
         })();
         match together {
-            Ok(()) => {
-                for p in group {
-                    let _ = p.done.send(Ok(()));
+            Ok(applied) => {
+                for (p, a) in group.into_iter().zip(applied) {
+                    let _ = p.done.send(Ok(a));
                 }
             }
             Err(_) if group.len() > 1 => {
                 for p in group {
                     let alone = (|| {
                         let tx = db.begin_write().map_err(backend)?;
-                        apply(&tx, &p.ops, now_ms())?;
-                        tx.commit().map_err(backend)
+                        let a = apply_guarded(&tx, &p, now_ms())?;
+                        tx.commit().map_err(backend)?;
+                        Ok(a)
                     })();
                     let _ = p.done.send(alone);
                 }
@@ -268,6 +297,25 @@ fn group_commits(db: &Database, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pen
             }
         }
     }
+}
+
+/// Applies one commit inside the group's transaction, if its guard holds
+/// there (after the commits before it in the group).
+fn apply_guarded(tx: &redb::WriteTransaction, p: &Pending, now: u64) -> StoreResult<bool> {
+    if let Some((key, expected)) = &p.guard {
+        let holds = {
+            let kv = tx.open_table(KV).map_err(backend)?;
+            kv.get(key.as_str())
+                .map_err(backend)?
+                .and_then(|g| live(g.value(), now))
+                .is_some_and(|v| v == *expected)
+        };
+        if !holds {
+            return Ok(false);
+        }
+    }
+    apply(tx, &p.ops, now)?;
+    Ok(true)
 }
 
 impl Drop for EmbeddedStore {
@@ -389,20 +437,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn commit(&self, ops: Vec<Op>) -> StoreResult<()> {
-        let pushed = has_push(&ops);
-        let (done, result) = tokio::sync::oneshot::channel();
-        self.commits
-            .as_ref()
-            .ok_or_else(|| backend("store is closing"))?
-            .send(Pending { ops, done })
-            .map_err(|_| backend("the committer stopped"))?;
-        result
-            .await
-            .map_err(|_| backend("the committer stopped"))??;
-        if pushed {
-            self.arrivals.notify_waiters();
-        }
-        Ok(())
+        self.group_commit(ops, None).await.map(|_| ())
     }
 
     async fn put_if_absent(
@@ -437,17 +472,9 @@ impl Store for EmbeddedStore {
     }
 
     async fn commit_if(&self, guard: &Key, expected: &[u8], ops: Vec<Op>) -> StoreResult<bool> {
-        let expected = expected.to_vec();
-        let pushed = has_push(&ops);
-        let done = self
-            .write_if(guard, ops, move |current| {
-                current == Some(expected.as_slice())
-            })
-            .await?;
-        if done && pushed {
-            self.arrivals.notify_waiters();
-        }
-        Ok(done)
+        // Through the group committer: one fsync for many polls' commits.
+        self.group_commit(ops, Some((full(guard), expected.to_vec())))
+            .await
     }
 
     async fn index_range(&self, index: &Key, range: &IndexRange) -> StoreResult<Vec<String>> {
