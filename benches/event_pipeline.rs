@@ -17,24 +17,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{App, HttpServer, web};
 use common::{
-    Proc, Stats, access_token, bench_secs, create_project, drive, free_port, post_json,
+    Proc, Stats, access_token, bench_secs, cpu_ms, create_project, drive, free_port, post_json,
     start_redis, switchboard, wait_ready,
 };
 use serde_json::{Value, json};
-
-/// CPU time (user + system, ms) a process has used so far.
-fn cpu_ms(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    ticks * 1000 / 100 // USER_HZ is 100 on Linux
-}
 
 fn now_us() -> u64 {
     SystemTime::now()

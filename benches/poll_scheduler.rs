@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use common::{
-    Proc, ThrowawayRedis, access_token, create_project, free_port, start_redis, switchboard,
-    wait_ready,
+    Proc, ThrowawayRedis, access_token, cpu_ms, create_project, free_port, start_redis,
+    switchboard, wait_ready,
 };
 use serde_json::{Value, json};
 
@@ -52,20 +52,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-/// CPU time (user + system, ms) a process has used so far.
-fn cpu_ms(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    ticks * 1000 / 100 // USER_HZ is 100 on Linux
 }
 
 /// Resident memory of a process, in bytes.

@@ -213,3 +213,17 @@ pub async fn access_token(http: &reqwest::Client, base: &str, p: &Value) -> Stri
         .unwrap()
         .to_string()
 }
+
+/// CPU time (user + system, ms) a process has used so far.
+pub fn cpu_ms(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    ticks * 1000 / 100 // USER_HZ is 100 on Linux
+}

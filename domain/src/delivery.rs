@@ -144,16 +144,17 @@ struct Attempted {
 impl Core {
     /// The ops that enqueue `ev` for each of the deployment's URLs, to
     /// commit together with the event itself.
-    pub(crate) async fn enqueue_ops(
+    pub(crate) fn enqueue_ops(
         &self,
         t: &Tenant,
         d: &Deployment,
         ev: &EmittedEvent,
-    ) -> Result<Vec<Op>> {
+        targets: &[crate::webhooks::TriggerWebhook],
+    ) -> Vec<Op> {
         let body = envelope(t, d, ev).to_string();
         let mut ops = Vec::new();
         let mut queued = Vec::new();
-        for w in self.delivery_targets(t, d).await? {
+        for w in targets {
             let job = DeliveryJob {
                 id: new_id("dlv"),
                 tenant: t.clone(),
@@ -185,7 +186,7 @@ impl Core {
         // Records before the queue entries that point at them (see
         // `Store::commit`'s slot order).
         ops.extend(queued);
-        Ok(ops)
+        ops
     }
 
     /// Takes up to `max` ready deliveries for `consumer`, waiting up to

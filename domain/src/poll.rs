@@ -280,9 +280,7 @@ impl Core {
             d.next_run_ms = next_due;
             d.last_run_ms = Some(now);
             let mut ops = vec![records::put(key.clone(), &d)];
-            for ev in &emitted {
-                ops.extend(self.event_ops(t, &d, ev).await?);
-            }
+            ops.extend(self.event_ops(t, &d, &emitted).await?);
             if let Some(n) = next_due {
                 ops.push(records::index_add(
                     records::schedule_due(),

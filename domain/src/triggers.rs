@@ -563,20 +563,24 @@ impl Core {
         self.record_event_of(t, &d, e, sum).await
     }
 
-    /// `record_event` for a deployment the caller has just read (saves the
-    /// ingest path a round trip).
-    /// The writes that record `ev` and queue its deliveries.
+    /// The writes that record `evs` and queue their deliveries (the
+    /// webhooks they go to are read once for all of them).
     pub(crate) async fn event_ops(
         &self,
         t: &Tenant,
         d: &Deployment,
-        ev: &EmittedEvent,
+        evs: &[EmittedEvent],
     ) -> Result<Vec<Op>> {
-        let mut ops = vec![
-            records::put(records::event(t, &d.id, &ev.id), ev),
-            records::index_add(records::events_index(t, &d.id), &ev.id),
-        ];
-        ops.extend(self.enqueue_ops(t, d, ev).await?);
+        if evs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let targets = self.delivery_targets(t, d).await?;
+        let mut ops = Vec::new();
+        for ev in evs {
+            ops.push(records::put(records::event(t, &d.id, &ev.id), ev));
+            ops.push(records::index_add(records::events_index(t, &d.id), &ev.id));
+            ops.extend(self.enqueue_ops(t, d, ev, &targets));
+        }
         Ok(ops)
     }
 
@@ -606,6 +610,8 @@ impl Core {
         Ok(())
     }
 
+    /// `record_event` for a deployment the caller has just read (saves the
+    /// ingest path a round trip).
     pub(crate) async fn record_event_of(
         &self,
         t: &Tenant,
@@ -622,7 +628,7 @@ impl Core {
             sum,
         };
         // The event and its deliveries in one commit: acknowledged means queued.
-        let ops = self.event_ops(t, d, &ev).await?;
+        let ops = self.event_ops(t, d, std::slice::from_ref(&ev)).await?;
         self.store.commit(ops).await?;
         // Deactivated webhooks shed the event; count it on them.
         if d.webhooks.iter().any(|w| !w.active) {

@@ -88,18 +88,6 @@ async fn notification(doubles: &Doubles, path: &str, event: &str, key: &str) -> 
     panic!("no {event} notification reached {path}");
 }
 
-async fn trigger(s: &Server, bearer: &str, p: &str, id: &str) -> Value {
-    let (st, v, _) = s
-        .get(
-            &format!("/v1/connect/{p}/deployed-triggers/{id}?external_user_id=u1"),
-            bearer,
-            None,
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    v["data"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn connect_in_a_browser_then_refresh_revoke_and_reconnect() {
     let auth = AuthServer::start();
@@ -294,7 +282,7 @@ async fn connect_in_a_browser_then_refresh_revoke_and_reconnect() {
     // trigger is suspended.
     account_until(&s, &bearer, &p.id, &id, "dead", |a| a["dead"] == true).await;
     notification(&doubles, "/anything/project", "ACCOUNT_DEAD", &env_key).await;
-    let t = trigger(&s, &bearer, &p.id, &dc).await;
+    let t = s.deployed_trigger(&bearer, &p.id, &dc).await;
     assert_eq!(
         t["active"], false,
         "a dead account's trigger is suspended: {t}"
@@ -331,7 +319,7 @@ async fn connect_in_a_browser_then_refresh_revoke_and_reconnect() {
     notification(&doubles, "/anything/project", "ACCOUNT_HEALTHY", &env_key).await;
     let (st, v) = proxy_me(&s, &bearer, &p.id, &id).await;
     assert_eq!(st, 200, "{v}");
-    let t = trigger(&s, &bearer, &p.id, &dc).await;
+    let t = s.deployed_trigger(&bearer, &p.id, &dc).await;
     assert_eq!(t["active"], true, "reconnecting resumes the trigger: {t}");
     assert_eq!(t["suspended_for_account"], Value::Null, "{t}");
     let r = client()

@@ -637,6 +637,34 @@ impl Server {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// `GET deployed-triggers/{id}` of user `u1`.
+    pub async fn deployed_trigger(&self, bearer: &str, project: &str, id: &str) -> Value {
+        let (st, v, _) = self
+            .get(
+                &format!("/v1/connect/{project}/deployed-triggers/{id}?external_user_id=u1"),
+                bearer,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        v["data"].clone()
+    }
+
+    /// The newest 100 events of user `u1`'s deployed trigger.
+    pub async fn trigger_events(&self, bearer: &str, project: &str, id: &str) -> Vec<Value> {
+        let (st, v, _) = self
+            .get(
+                &format!(
+                    "/v1/connect/{project}/deployed-triggers/{id}/events?external_user_id=u1&n=100"
+                ),
+                bearer,
+                None,
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        v["data"].as_array().cloned().unwrap_or_default()
+    }
+
     pub async fn post(
         &self,
         path: &str,

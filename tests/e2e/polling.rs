@@ -49,30 +49,6 @@ async fn deploy(
     )
 }
 
-async fn trigger(s: &Server, bearer: &str, p: &str, id: &str) -> Value {
-    let (st, v, _) = s
-        .get(
-            &format!("/v1/connect/{p}/deployed-triggers/{id}?external_user_id=u1"),
-            bearer,
-            None,
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    v["data"].clone()
-}
-
-async fn events(s: &Server, bearer: &str, p: &str, id: &str) -> Vec<Value> {
-    let (st, v, _) = s
-        .get(
-            &format!("/v1/connect/{p}/deployed-triggers/{id}/events?external_user_id=u1&n=100"),
-            bearer,
-            None,
-        )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    v["data"].as_array().cloned().unwrap_or_default()
-}
-
 /// Waits (up to `secs`) until `done` holds of the deployed trigger.
 async fn trigger_until(
     s: &Server,
@@ -85,7 +61,7 @@ async fn trigger_until(
 ) -> Value {
     let mut last = Value::Null;
     for _ in 0..secs * 10 {
-        last = trigger(s, bearer, p, id).await;
+        last = s.deployed_trigger(bearer, p, id).await;
         if done(&last) {
             return last;
         }
@@ -97,7 +73,7 @@ async fn trigger_until(
 async fn events_until(s: &Server, bearer: &str, p: &str, id: &str, n: usize) -> Vec<Value> {
     let mut got = Vec::new();
     for _ in 0..250 {
-        got = events(s, bearer, p, id).await;
+        got = s.trigger_events(bearer, p, id).await;
         if got.len() >= n {
             return got;
         }
@@ -140,7 +116,7 @@ async fn basics(backend: Backend) {
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
-        events(&s, &bearer, &p.id, &id).await.is_empty(),
+        s.trigger_events(&bearer, &p.id, &id).await.is_empty(),
         "no backlog"
     );
 
@@ -148,9 +124,13 @@ async fn basics(backend: Backend) {
     add_items(&doubles, "feed1", 2).await;
     events_until(&s, &bearer, &p.id, &id, 2).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(events(&s, &bearer, &p.id, &id).await.len(), 2, "each once");
+    assert_eq!(
+        s.trigger_events(&bearer, &p.id, &id).await.len(),
+        2,
+        "each once"
+    );
     received(&doubles, "/anything/polled", 2).await;
-    let t = trigger(&s, &bearer, &p.id, &id).await;
+    let t = s.deployed_trigger(&bearer, &p.id, &id).await;
     assert!(t["poll"]["last_emit_at"].is_number(), "{t}");
     assert_eq!(t["poll"]["consecutive_failures"], 0, "{t}");
     assert!(t["next_run_at"].is_number(), "{t}");
@@ -174,7 +154,7 @@ async fn basics(backend: Backend) {
     add_items(&doubles, "feed1", 3).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
-        events(&s, &bearer, &p.id, &id).await.len(),
+        s.trigger_events(&bearer, &p.id, &id).await.len(),
         2,
         "paused: no polls"
     );
@@ -192,7 +172,7 @@ async fn basics(backend: Backend) {
     assert_eq!(st, 200, "{v}");
     let evs = events_until(&s, &bearer, &p.id, &id, 5).await;
     tokio::time::sleep(Duration::from_millis(3000)).await;
-    let evs2 = events(&s, &bearer, &p.id, &id).await;
+    let evs2 = s.trigger_events(&bearer, &p.id, &id).await;
     assert_eq!(
         evs2.len(),
         5,
@@ -252,7 +232,7 @@ async fn basics(backend: Backend) {
     events_until(&s, &bearer, &p.id, &id2, 10).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
-        events(&s, &bearer, &p.id, &id2).await.len(),
+        s.trigger_events(&bearer, &p.id, &id2).await.len(),
         10,
         "a sample of 10, not the backlog of 25"
     );
@@ -419,7 +399,7 @@ async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
     // Each tick was committed exactly once: the deployments' own counts of
     // committed polls match the distinct ticks the provider saw.
     for (i, id) in ids.iter().enumerate() {
-        let t = trigger(&api, &bearer, &p.id, id).await;
+        let t = api.deployed_trigger(&bearer, &p.id, id).await;
         let seen_ticks = {
             let mut v: Vec<u64> = seen[&i.to_string()].iter().map(|x| x.0).collect();
             v.sort();
@@ -495,14 +475,14 @@ async fn a_crash_between_fetch_and_commit_repolls_without_duplicates() {
     assert!(crashed, "the worker reached the failpoint");
     assert_eq!(crash_polls(&doubles).await, before + 1, "it fetched");
     assert!(
-        events(&api, &bearer, &p.id, &id).await.is_empty(),
+        api.trigger_events(&bearer, &p.id, &id).await.is_empty(),
         "nothing committed"
     );
     // Another worker takes the tick over after the lease and polls again.
     let _second = inst.start_role("work", free_port()).await;
     events_until(&api, &bearer, &p.id, &id, 3).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let evs = events(&api, &bearer, &p.id, &id).await;
+    let evs = api.trigger_events(&bearer, &p.id, &id).await;
     assert_eq!(evs.len(), 3, "the 3 new items, once each: {evs:?}");
     assert_eq!(event_ids(&evs).iter().collect::<HashSet<_>>().len(), 3);
     assert!(

@@ -64,19 +64,9 @@ impl World {
     }
 
     async fn trigger(&self, id: &str) -> Value {
-        let (st, v, _) = self
-            .s
-            .get(
-                &format!(
-                    "/v1/connect/{}/deployed-triggers/{id}?external_user_id=u1",
-                    self.project
-                ),
-                &self.bearer,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["data"].clone()
+        self.s
+            .deployed_trigger(&self.bearer, &self.project, id)
+            .await
     }
 
     /// Waits until the deployment has committed `n` polls; returns it.
@@ -93,19 +83,7 @@ impl World {
     }
 
     async fn events(&self, id: &str) -> Vec<Value> {
-        let (st, v, _) = self
-            .s
-            .get(
-                &format!(
-                    "/v1/connect/{}/deployed-triggers/{id}/events?external_user_id=u1&n=100",
-                    self.project
-                ),
-                &self.bearer,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["data"].as_array().cloned().unwrap_or_default()
+        self.s.trigger_events(&self.bearer, &self.project, id).await
     }
 
     /// Events after the next complete poll.

@@ -39,10 +39,16 @@ const SCHEMA_VERSION: &[u8] = b"1";
 /// One caller's commit, waiting for the committer thread.
 struct Pending {
     ops: Vec<Op>,
-    /// `commit_if`: apply only while this key (full name) holds this value.
-    guard: Option<(String, Vec<u8>)>,
+    /// Apply only while the guard holds.
+    guard: Option<Guard>,
     /// Whether the ops were applied (always, without a guard).
     done: tokio::sync::oneshot::Sender<StoreResult<bool>>,
+}
+
+/// What a conditional write needs of one key (by full name) first.
+enum Guard {
+    Absent(String),
+    Holds(String, Vec<u8>),
 }
 
 /// Commits taken into one transaction at most.
@@ -145,39 +151,9 @@ impl EmbeddedStore {
 
     /// Applies `op` in one transaction if `cond` holds for the key's live
     /// value (`None` when absent or expired); returns whether it wrote.
-    async fn write_if<C>(&self, key: &Key, ops: Vec<Op>, cond: C) -> StoreResult<bool>
-    where
-        C: FnOnce(Option<&[u8]>) -> bool + Send + 'static,
-    {
-        let key = full(key);
-        self.blocking(move |db| {
-            let tx = db.begin_write().map_err(backend)?;
-            let now = now_ms();
-            let holds = {
-                let kv = tx.open_table(KV).map_err(backend)?;
-                let current = kv
-                    .get(key.as_str())
-                    .map_err(backend)?
-                    .and_then(|g| live(g.value(), now));
-                cond(current.as_deref())
-            };
-            if !holds {
-                return Ok(false);
-            }
-            apply(&tx, &ops, now)?;
-            tx.commit().map_err(backend)?;
-            Ok(true)
-        })
-        .await
-    }
-
     /// Hands a commit to the committer thread and waits until its group is
     /// on disk; returns whether it applied (its guard held).
-    async fn group_commit(
-        &self,
-        ops: Vec<Op>,
-        guard: Option<(String, Vec<u8>)>,
-    ) -> StoreResult<bool> {
+    async fn group_commit(&self, ops: Vec<Op>, guard: Option<Guard>) -> StoreResult<bool> {
         let pushed = has_push(&ops);
         let (done, result) = tokio::sync::oneshot::channel();
         self.commits
@@ -302,15 +278,18 @@ fn group_commits(db: &Database, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pen
 /// Applies one commit inside the group's transaction, if its guard holds
 /// there (after the commits before it in the group).
 fn apply_guarded(tx: &redb::WriteTransaction, p: &Pending, now: u64) -> StoreResult<bool> {
-    if let Some((key, expected)) = &p.guard {
-        let holds = {
+    if let Some(g) = &p.guard {
+        let (key, want) = match g {
+            Guard::Absent(k) => (k, None),
+            Guard::Holds(k, v) => (k, Some(v)),
+        };
+        let current = {
             let kv = tx.open_table(KV).map_err(backend)?;
             kv.get(key.as_str())
                 .map_err(backend)?
                 .and_then(|g| live(g.value(), now))
-                .is_some_and(|v| v == *expected)
         };
-        if !holds {
+        if current.as_ref() != want {
             return Ok(false);
         }
     }
@@ -451,29 +430,28 @@ impl Store for EmbeddedStore {
             value,
             ttl_ms,
         };
-        self.write_if(key, vec![op], |current| current.is_none())
+        self.group_commit(vec![op], Some(Guard::Absent(full(key))))
             .await
     }
 
     async fn delete_if_equals(&self, key: &Key, value: &[u8]) -> StoreResult<bool> {
-        let value = value.to_vec();
-        self.write_if(key, vec![Op::Delete(key.clone())], move |current| {
-            current == Some(value.as_slice())
-        })
+        self.group_commit(
+            vec![Op::Delete(key.clone())],
+            Some(Guard::Holds(full(key), value.to_vec())),
+        )
         .await
     }
 
     async fn swap_if(&self, key: &Key, expected: &[u8], value: Vec<u8>) -> StoreResult<bool> {
-        let expected = expected.to_vec();
-        self.write_if(key, vec![Op::put(key.clone(), value)], move |current| {
-            current == Some(expected.as_slice())
-        })
+        self.group_commit(
+            vec![Op::put(key.clone(), value)],
+            Some(Guard::Holds(full(key), expected.to_vec())),
+        )
         .await
     }
 
     async fn commit_if(&self, guard: &Key, expected: &[u8], ops: Vec<Op>) -> StoreResult<bool> {
-        // Through the group committer: one fsync for many polls' commits.
-        self.group_commit(ops, Some((full(guard), expected.to_vec())))
+        self.group_commit(ops, Some(Guard::Holds(full(guard), expected.to_vec())))
             .await
     }
 
