@@ -96,6 +96,8 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         min_interval_secs: cfg.triggers.min_interval_secs,
         key_overlap_secs: cfg.delivery.key_overlap_secs,
         delivery_per_endpoint: cfg.delivery.per_endpoint,
+        delivery_per_tenant: cfg.delivery.per_tenant,
+        ticks_per_tenant: cfg.triggers.ticks_per_tenant,
         retry_schedule_secs: cfg.delivery.retry_schedule_secs.clone(),
         // Never shorter than two attempts' timeouts, or live deliveries move.
         deactivate_after_secs: cfg.delivery.deactivate_after_secs,

@@ -6,6 +6,7 @@
 
 pub mod action;
 mod app;
+pub mod backoff;
 pub mod component;
 pub mod feed;
 pub mod jsonpath;

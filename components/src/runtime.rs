@@ -448,16 +448,20 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// How long the provider asks us to wait, in seconds.
-    pub fn retry_after(&self, r: &HttpResponse) -> Option<u64> {
+    /// How long the provider asks us to wait (its `Retry-After`, seconds
+    /// or an HTTP-date), clamped to [`backoff::MAX_RETRY_AFTER`].
+    pub fn retry_after(&self, r: &HttpResponse) -> Option<Duration> {
         let name = self
             .app
             .api
             .as_ref()
             .map(|a| a.rate_limit.retry_after.as_str())
             .unwrap_or("retry-after");
-        let v = r.header(name)?.trim();
-        v.parse::<f64>().ok().map(|s| s.ceil().max(0.0) as u64)
+        crate::backoff::retry_after(
+            r.header(name)?,
+            std::time::SystemTime::now(),
+            crate::backoff::MAX_RETRY_AFTER,
+        )
     }
 
     /// Sends a request with credentials. `retry`: follow the app's retry
@@ -542,10 +546,13 @@ impl<'a> Session<'a> {
                 && attempt < rules.max_attempts
                 && replay_safe
             {
-                let wait = self
-                    .retry_after(&resp)
-                    .map(Duration::from_secs)
-                    .unwrap_or(Duration::from_millis(250 << attempt.min(6)));
+                let wait = self.retry_after(&resp).unwrap_or_else(|| {
+                    crate::backoff::exponential(
+                        Duration::from_millis(250),
+                        attempt,
+                        Duration::from_secs(16),
+                    )
+                });
                 let fits = wait <= Duration::from_secs(rules.max_wait_secs)
                     && wait + Duration::from_millis(100) < self.remaining()?;
                 if fits {

@@ -41,6 +41,7 @@ pub struct TriggersConfig {
     pub min_interval_secs: u64,
     pub dedupe_unique_bound: usize,
     pub poll_failures_notify_after: u32,
+    pub ticks_per_tenant: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -58,6 +59,7 @@ pub struct DeliveryConfig {
     pub retry_schedule_secs: Vec<u64>,
     pub in_flight: usize,
     pub per_endpoint: usize,
+    pub per_tenant: usize,
     pub key_overlap_secs: u64,
     pub poll_interval_ms: u64,
     pub batch: usize,

@@ -36,6 +36,10 @@ pub struct CoreSettings {
     pub key_overlap_secs: u64,
     /// Deliveries in flight to one origin at once, per process.
     pub delivery_per_endpoint: usize,
+    /// Deliveries in flight for one tenant at once, per process.
+    pub delivery_per_tenant: usize,
+    /// Timer and poll ticks in flight for one tenant at once, per process.
+    pub ticks_per_tenant: usize,
     /// Seconds before each retry; empty means the default schedule.
     pub retry_schedule_secs: Vec<u64>,
     /// A delivery taken by a worker that then goes quiet this long is
@@ -73,6 +77,8 @@ impl Default for CoreSettings {
             events_retained: 100,
             key_overlap_secs: 86_400,
             delivery_per_endpoint: 16,
+            delivery_per_tenant: 64,
+            ticks_per_tenant: 32,
             retry_schedule_secs: Vec::new(),
             delivery_lease_ms: 60_000,
             deactivate_after_secs: 5 * 86_400,
@@ -87,6 +93,8 @@ impl Default for CoreSettings {
     }
 }
 
+use crate::fairness::Shares;
+
 pub struct Core {
     pub store: Arc<dyn Store>,
     pub(crate) keyring: Keyring,
@@ -94,9 +102,8 @@ pub struct Core {
     pub settings: CoreSettings,
     /// Every outbound request (actions, options, proxy, refresh).
     pub outbound: Outbound,
-    /// Per-origin delivery concurrency (see `delivery.rs`).
-    pub(crate) endpoints:
-        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// This process's per-tenant and per-endpoint shares (`fairness.rs`).
+    pub(crate) fairness: crate::fairness::Fairness,
     /// Private components parsed, by the SHA-256 of their stored record:
     /// a poll of one reads the record but does not re-validate it.
     pub(crate) parsed_components:
@@ -142,13 +149,18 @@ impl Core {
         let policy = Policy::new(&settings.allow_private_networks)
             .map_err(|e| Error::Invalid(format!("outbound.allow_private_networks: {e}")))?;
         let outbound = Outbound::new(policy).map_err(Error::Internal)?;
+        let fairness = crate::fairness::Fairness {
+            delivery_tenants: Shares::new(settings.delivery_per_tenant),
+            endpoints: Shares::new(settings.delivery_per_endpoint),
+            tick_tenants: Shares::new(settings.ticks_per_tenant),
+        };
         let core = Core {
             store,
             keyring,
             catalog,
             settings,
             outbound,
-            endpoints: Default::default(),
+            fairness,
             poll_limits: Default::default(),
             polls_running: Default::default(),
             parsed_components: Default::default(),

@@ -21,6 +21,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
+use switchboard_components::backoff;
 use switchboard_components::outbound::HttpRequest;
 
 use crate::Core;
@@ -83,6 +84,10 @@ pub struct DeliveryJob {
     /// the environment's key; not a deployment's event.
     #[serde(default)]
     pub notification: bool,
+    /// How often this job was put off because its tenant or endpoint was
+    /// over its share (not attempts: no request was sent).
+    #[serde(default)]
+    pub deferrals: u32,
 }
 
 /// The retry schedule in seconds: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -171,6 +176,7 @@ impl Core {
                 round_start: 0,
                 failed_at: None,
                 notification: false,
+                deferrals: 0,
             };
             ops.push(records::put(records::delivery_job(&job.id), &job));
             if d.fifo {
@@ -256,7 +262,28 @@ impl Core {
             self.store.commit(vec![c.ack()]).await?;
             return Ok(Outcome::Gone);
         }
+        let shares = match self.take_shares(&job) {
+            Ok(held) => held,
+            Err(wait) => {
+                // Over its share: back to the due index, no attempt counted.
+                let mut job = job;
+                job.deferrals = job.deferrals.saturating_add(1);
+                job.due_ms = now_ms() + wait.as_millis() as u64;
+                self.store
+                    .commit(vec![
+                        records::put(records::delivery_job(&job.id), &job),
+                        records::index_add(
+                            records::deliveries_due(),
+                            &due_member(job.due_ms, &job.id),
+                        ),
+                        c.ack(),
+                    ])
+                    .await?;
+                return Ok(Outcome::Deferred);
+            }
+        };
         let mut a = self.attempt(job, timeout).await?;
+        drop(shares);
         if a.outcome == Outcome::Retry {
             a.ops.push(records::index_add(
                 records::deliveries_due(),
@@ -265,6 +292,23 @@ impl Core {
         }
         a.ops.push(c.ack());
         self.finish(a).await
+    }
+
+    /// The job's tenant share and its endpoint's, both taken now, or how
+    /// long to put the job off (see `fairness.rs`).
+    fn take_shares(
+        &self,
+        job: &DeliveryJob,
+    ) -> std::result::Result<[crate::fairness::Held; 2], Duration> {
+        let f = &self.fairness;
+        let tenant = f
+            .delivery_tenants
+            .try_take(&job.tenant.slot(), job.deferrals)?;
+        let origin = url::Url::parse(&job.url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        let endpoint = f.endpoints.try_take(&origin, job.deferrals)?;
+        Ok([tenant, endpoint])
     }
 
     /// Commits an attempt and counts it on the webhook's delivery state.
@@ -309,6 +353,7 @@ impl Core {
         let mut last = Outcome::Gone;
         // Whether the head waits for a retry, which is already scheduled.
         let mut waiting = false;
+        let (mut shares, mut deferred) = (None, None);
         // A bounded turn, so one busy line cannot keep a worker forever, and
         // well inside the lock's lease, so no one else takes the line meanwhile.
         let started = std::time::Instant::now();
@@ -341,6 +386,16 @@ impl Core {
                 waiting = true;
                 break;
             }
+            // The line's tenant and endpoint shares, held for the whole turn.
+            if shares.is_none() {
+                match self.take_shares(&job) {
+                    Ok(held) => shares = Some(held),
+                    Err(wait) => {
+                        deferred = Some(wait);
+                        break;
+                    }
+                }
+            }
             let mut a = self.attempt(job, timeout).await?;
             let retry = a.outcome == Outcome::Retry;
             if retry {
@@ -358,31 +413,22 @@ impl Core {
                 break;
             }
         }
+        drop(shares);
         self.store.delete_if_equals(&lock, token.as_bytes()).await?;
         // Events queued while we held the lock had their items dropped: if
-        // the line still has work, hand it on.
+        // the line still has work, hand it on (later, when over its share).
         let mut ops = vec![c.ack()];
-        if !waiting && self.store.index_count(&index).await? > 0 {
+        if let Some(wait) = deferred {
+            ops.push(records::index_add(
+                records::deliveries_due(),
+                &due_member(now_ms() + wait.as_millis() as u64, &line_item(dep, wh)),
+            ));
+            last = Outcome::Deferred;
+        } else if !waiting && self.store.index_count(&index).await? > 0 {
             ops.push(push_ready(due_member(now_ms(), &line_item(dep, wh))));
         }
         self.store.commit(ops).await?;
         Ok(last)
-    }
-
-    /// At most `per_endpoint` deliveries in flight to one origin.
-    async fn endpoint_permit(&self, url: &url::Url) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        let origin = url.origin().ascii_serialization();
-        let sem = {
-            let mut map = self.endpoints.lock().ok()?;
-            map.entry(origin)
-                .or_insert_with(|| {
-                    std::sync::Arc::new(tokio::sync::Semaphore::new(
-                        self.settings.delivery_per_endpoint.max(1),
-                    ))
-                })
-                .clone()
-        };
-        sem.acquire_owned().await.ok()
     }
 
     /// One attempt to deliver `job`: signs, sends, and works out what comes
@@ -408,7 +454,6 @@ impl Core {
             .join(" ");
         let started = std::time::Instant::now();
         let url = url::Url::parse(&job.url).map_err(|e| Error::Internal(e.to_string()))?;
-        let _permit = self.endpoint_permit(&url).await;
         let res = self
             .outbound
             .send(
@@ -428,12 +473,19 @@ impl Core {
             .await;
         job.attempts += 1;
         let latency_ms = started.elapsed().as_millis() as u64;
+        let schedule: &[u64] = if self.settings.retry_schedule_secs.is_empty() {
+            DEFAULT_SCHEDULE
+        } else {
+            &self.settings.retry_schedule_secs
+        };
+        // A receiver's Retry-After is honoured up to the schedule's longest step.
+        let longest = Duration::from_secs(schedule.iter().copied().max().unwrap_or(0));
         let (status, error, retry_after) = match &res {
             Ok(r) => (
                 Some(r.status),
                 None,
                 r.header("retry-after")
-                    .and_then(|v| v.trim().parse::<u64>().ok()),
+                    .and_then(|v| backoff::retry_after(v, std::time::SystemTime::now(), longest)),
             ),
             Err(e) => (None, Some(e.to_string()), None),
         };
@@ -449,11 +501,6 @@ impl Core {
         job.last_status = status;
         job.last_error = error;
         let ok = status.is_some_and(|s| (200..300).contains(&s));
-        let schedule: &[u64] = if self.settings.retry_schedule_secs.is_empty() {
-            DEFAULT_SCHEDULE
-        } else {
-            &self.settings.retry_schedule_secs
-        };
         let outcome = if ok {
             ops.push(Op::Delete(records::delivery_job(&id)));
             Outcome::Delivered
@@ -469,14 +516,12 @@ impl Core {
             Outcome::Failed
         } else {
             // Attempts since the last manual redelivery pick the delay.
-            let n = (job.attempts - job.round_start).max(1) as usize;
-            let base = schedule[(n - 1).min(schedule.len() - 1)];
+            let n = (job.attempts - job.round_start) as usize;
+            let base = backoff::schedule_step(schedule, n);
             // Retry-After may ask for longer than the schedule, never shorter.
             let delay = retry_after.map_or(base, |r| r.max(base));
             // ±20 % jitter, so retries of many jobs do not arrive together.
-            let jitter = (delay * 1000 / 5) as f64
-                * ((crate::ids::random_bytes::<1>()[0] as f64 / 127.5) - 1.0);
-            job.due_ms = now_ms() + ((delay * 1000) as f64 + jitter).max(0.0) as u64;
+            job.due_ms = now_ms() + backoff::jitter(delay, 0.2).as_millis() as u64;
             ops.push(records::put(records::delivery_job(&id), &job));
             Outcome::Retry
         };
@@ -543,6 +588,7 @@ impl Core {
             round_start: 0,
             failed_at: None,
             notification: true,
+            deferrals: 0,
         };
         vec![
             records::put(records::delivery_job(&job.id), &job),
@@ -664,6 +710,11 @@ impl Claim {
         })
     }
 
+    /// The queue entry's id: the same when the entry is reclaimed.
+    pub fn entry_id(&self) -> &str {
+        &self.entry
+    }
+
     fn ack(&self) -> Op {
         Op::QueueAck {
             queue: records::deliveries_ready(),
@@ -679,6 +730,8 @@ pub enum Outcome {
     Retry,
     Failed,
     Gone,
+    /// Put off: its tenant or endpoint was over its share.
+    Deferred,
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! use it, and reconnecting resumes them.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use switchboard_components::App;
@@ -277,12 +278,12 @@ fn next_refresh(
 ) -> Option<u64> {
     let margin = margin_secs.filter(|_| has_refresh_token && !a.dead)?;
     if a.refresh_failures > 0 {
-        let doublings = (a.refresh_failures - 1).min(20);
-        let secs = s
-            .refresh_retry_min_secs
-            .saturating_mul(1u64 << doublings)
-            .min(s.refresh_retry_max_secs.max(s.refresh_retry_min_secs));
-        return Some(now + secs * 1000);
+        let wait = switchboard_components::backoff::exponential(
+            Duration::from_secs(s.refresh_retry_min_secs),
+            a.refresh_failures - 1,
+            Duration::from_secs(s.refresh_retry_max_secs.max(s.refresh_retry_min_secs)),
+        );
+        return Some(now + wait.as_millis() as u64);
     }
     let base = a.last_refreshed_at.unwrap_or(a.updated_at);
     let touch = base.saturating_add(s.refresh_touch_secs * 1000);

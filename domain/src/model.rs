@@ -35,6 +35,14 @@ pub struct Tenant {
     pub env: Environment,
 }
 
+impl Tenant {
+    /// The store slot (Redis hash tag) holding all of this tenant's data;
+    /// also its name for per-tenant shares.
+    pub fn slot(&self) -> String {
+        format!("t:{}:{}", self.project_id, self.env.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Project {
     pub id: String,

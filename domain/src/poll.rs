@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use switchboard_components::component::{BodyFormat, Component, ItemOrder, PollingSpec};
 use switchboard_components::outbound::HttpResponse;
 use switchboard_components::runtime::Session;
-use switchboard_components::{App, jsonpath, template};
+use switchboard_components::{App, backoff, jsonpath, template};
 
 use crate::Core;
 use crate::clock::{iso, now_ms};
@@ -217,11 +217,10 @@ impl Core {
                 next_state.last_error = Some(f.error.clone());
                 // Exponential backoff from the interval (capped at an hour),
                 // never sooner than the provider asked.
-                let base = timer.period_ms().clamp(1000, 60_000);
-                let backoff = base
-                    .saturating_mul(1u64 << (next_state.failures - 1).min(16))
-                    .min(3_600_000.max(timer.period_ms()));
-                let wait = backoff.max(f.wait_ms.unwrap_or(0));
+                let base = Duration::from_millis(timer.period_ms().clamp(1000, 60_000));
+                let cap = Duration::from_millis(3_600_000.max(timer.period_ms()));
+                let backoff = backoff::exponential(base, next_state.failures - 1, cap);
+                let wait = (backoff.as_millis() as u64).max(f.wait_ms.unwrap_or(0));
                 next_due = Some(next_due.map_or(now + wait, |n| n.max(now + wait)));
                 tracing::info!(
                     project = %t.project_id, deployment = %dc, failures = next_state.failures,
@@ -612,7 +611,11 @@ fn refusal(s: &Session<'_>, r: &HttpResponse) -> Option<Failed> {
         (left == 0).then(|| (reset * 1000).saturating_sub(now_ms()))
     });
     if r.status == 429 || (r.status == 403 && quota_wait.is_some()) {
-        let wait = s.retry_after(r).map(|x| x * 1000).or(quota_wait);
+        let wait = s
+            .retry_after(r)
+            .map(|d| d.as_millis() as u64)
+            .or(quota_wait)
+            .map(|w| w.min(backoff::MAX_RETRY_AFTER.as_millis() as u64));
         return Some(Failed {
             status: "rate_limited",
             error: format!("{} answered {} (rate limited)", s.app.name, r.status),

@@ -130,6 +130,8 @@ pub struct Tick {
     pub(crate) due_ms: u64,
     pub(crate) tenant: Tenant,
     pub(crate) deployment_id: String,
+    /// How often this tick was put off (its tenant over its share).
+    deferrals: u32,
 }
 
 impl Tick {
@@ -137,15 +139,41 @@ impl Tick {
         let (due, rest) = e.item.split_once(':')?;
         let mut parts = rest.split('|');
         let (p, env, dc) = (parts.next()?, parts.next()?, parts.next()?);
+        // A put-off tick keeps the run it stands for: `|<due>|<deferrals>`.
+        let (due_ms, deferrals) = match (parts.next(), parts.next()) {
+            (Some(orig), Some(n)) => (orig.parse().ok()?, n.parse().ok()?),
+            _ => (due.parse().ok()?, 0),
+        };
         Some(Tick {
             entry: e.id,
-            due_ms: due.parse().ok()?,
+            due_ms,
             tenant: Tenant {
                 project_id: p.to_string(),
                 env: Environment::parse(env)?,
             },
             deployment_id: dc.to_string(),
+            deferrals,
         })
+    }
+
+    /// The queue entry's id: the same when the entry is reclaimed.
+    pub fn entry_id(&self) -> &str {
+        &self.entry
+    }
+
+    /// The ops that put this tick off for `wait` (no run happens).
+    fn defer_ops(&self, wait: std::time::Duration) -> Vec<Op> {
+        let later = now_ms() + wait.as_millis() as u64;
+        let member = format!(
+            "{}|{}|{}",
+            due_member(later, &self.tenant, &self.deployment_id),
+            self.due_ms,
+            self.deferrals.saturating_add(1)
+        );
+        vec![
+            records::index_add(records::schedule_due(), &member),
+            self.ack(),
+        ]
     }
 
     pub(crate) fn ack(&self) -> Op {
@@ -265,6 +293,18 @@ impl Core {
     /// one that moved the deployment past this tick, emits its event.
     pub async fn run_tick(self: &std::sync::Arc<Self>, tick: &Tick) -> Result<bool> {
         let (t, dc) = (&tick.tenant, tick.deployment_id.as_str());
+        // The tenant's share of this process's ticks, or later (fairness.rs).
+        let _share = match self
+            .fairness
+            .tick_tenants
+            .try_take(&t.slot(), tick.deferrals)
+        {
+            Ok(held) => held,
+            Err(wait) => {
+                self.store.commit(tick.defer_ops(wait)).await?;
+                return Ok(false);
+            }
+        };
         let key = records::deployment(t, dc);
         let d: Option<Deployment> = self.read(&key).await?;
         let Some(d) = d.filter(|d| d.active && d.next_run_ms == Some(tick.due_ms)) else {

@@ -1,8 +1,11 @@
 //! Switchboard's background workers. Each job is a loop that stops at the
 //! next tick once shutdown is signalled: housekeeping, delivery of emitted
-//! events, and timers. Pollers join them in later work.
+//! events, timers and polls, token refreshes, promotion of due work, and
+//! reclaiming work from workers that died. No loop waits on another's
+//! capacity: promotion and reclaim never block on delivery or tick slots.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchboard_domain::Core;
@@ -38,7 +41,8 @@ pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Rec
         std::process::id(),
         switchboard_domain::ids::random_hex(4)
     );
-    let slots = Arc::new(Semaphore::new(settings.delivery_in_flight.max(1)));
+    let deliveries = Pool::new(settings.delivery_in_flight);
+    let ticks = Pool::new(TICKS_IN_FLIGHT);
     tokio::join!(
         housekeeping(
             core.clone(),
@@ -49,12 +53,13 @@ pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Rec
             core.clone(),
             &settings,
             &consumer,
-            slots.clone(),
+            &deliveries,
             shutdown.clone()
         ),
-        timers(core.clone(), &settings, &consumer, shutdown.clone()),
+        timers(core.clone(), &settings, &consumer, &ticks, shutdown.clone()),
         refreshes(core.clone(), settings.refresh_check, shutdown.clone()),
-        retries_and_reclaims(core, &settings, &consumer, slots, shutdown),
+        promotions(core.clone(), shutdown.clone()),
+        reclaims(core, &settings, &consumer, &deliveries, &ticks, shutdown),
     );
     tracing::info!("workers stopped");
 }
@@ -77,31 +82,108 @@ async fn housekeeping(core: Arc<Core>, every: Duration, mut shutdown: watch::Rec
     }
 }
 
+/// Room for one kind of work in this process, and the queue entries it is
+/// working on, so a reclaim never takes back (and runs twice) what is
+/// still running here.
+struct Pool {
+    slots: Arc<Semaphore>,
+    size: usize,
+    running: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Pool {
+    fn new(size: usize) -> Self {
+        Pool {
+            slots: Arc::new(Semaphore::new(size.max(1))),
+            size: size.max(1),
+            running: Arc::default(),
+        }
+    }
+
+    /// Room free right now, up to `max`.
+    fn room(&self, max: usize) -> usize {
+        self.slots.available_permits().min(max.max(1))
+    }
+
+    /// Runs `work` on each item as its own task, skipping entries already
+    /// running here. `wait`: wait for room (readers, which took only what
+    /// fits); otherwise start only what fits now and leave the rest
+    /// pending (reclaims, which must never block on capacity).
+    async fn spawn<T, F, Fut>(&self, items: Vec<T>, entry: fn(&T) -> &str, wait: bool, work: F)
+    where
+        T: Send + 'static,
+        F: Fn(T) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        for item in items {
+            let id = entry(&item).to_string();
+            if !lock(&self.running).insert(id.clone()) {
+                continue;
+            }
+            let permit = if wait {
+                self.slots.clone().acquire_owned().await.ok()
+            } else {
+                self.slots.clone().try_acquire_owned().ok()
+            };
+            let Some(permit) = permit else {
+                lock(&self.running).remove(&id);
+                continue;
+            };
+            let (job, running) = (work(item), self.running.clone());
+            tokio::spawn(async move {
+                job.await;
+                lock(&running).remove(&id);
+                drop(permit);
+            });
+        }
+    }
+
+    /// Waits for the tasks in flight to finish (up to `grace`), so a
+    /// stopping worker commits what it started instead of leaving it to be
+    /// taken over after the lease.
+    async fn drain(&self, grace: Duration) {
+        if tokio::time::timeout(grace, self.slots.acquire_many(self.size as u32))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "work still in flight at shutdown; other workers take it over after the lease"
+            );
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Delivers ready events as they arrive. Each delivery runs as its own task
 /// (a slow receiver holds up only its own deliveries); at most
-/// `delivery_in_flight` run at once.
+/// `delivery_in_flight` run at once, and a tenant or endpoint over its
+/// share is put off rather than waited for (`fairness.rs` in the domain).
 async fn delivery(
     core: Arc<Core>,
     s: &WorkerSettings,
     consumer: &str,
-    slots: Arc<Semaphore>,
+    pool: &Pool,
     shutdown: watch::Receiver<bool>,
 ) {
     let wait = s.delivery_wait.as_millis() as u64;
     loop {
-        let stop = *shutdown.borrow();
-        if stop {
-            drain(&slots, s.delivery_in_flight.max(1), s.shutdown_grace).await;
+        if *shutdown.borrow() {
+            pool.drain(s.shutdown_grace).await;
             return;
         }
         // Wait for room before taking work, so nothing taken sits unstarted.
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        let Ok(first) = pool.slots.acquire().await else {
             return;
         };
-        let room = (slots.available_permits() + 1).min(s.delivery_batch.max(1));
         drop(first);
-        match core.claim_ready(consumer, room, wait).await {
-            Ok(claims) => spawn_all(&core, &slots, claims, s.delivery_timeout).await,
+        match core
+            .claim_ready(consumer, pool.room(s.delivery_batch), wait)
+            .await
+        {
+            Ok(claims) => spawn_deliveries(&core, pool, claims, s.delivery_timeout, true).await,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the delivery queue failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -113,47 +195,14 @@ async fn delivery(
 /// Ticks (timer runs and polls) in flight at once in this process.
 const TICKS_IN_FLIGHT: usize = 64;
 
-/// Waits for the tasks holding `slots` to finish (up to `grace`), so a
-/// stopping worker commits what it started instead of leaving it to be
-/// taken over after the lease.
-async fn drain(slots: &Arc<Semaphore>, all: usize, grace: Duration) {
-    if tokio::time::timeout(grace, slots.acquire_many(all as u32))
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            "work still in flight at shutdown; other workers take it over after the lease"
-        );
-    }
-}
-
-/// Runs `work` on each item as its own task, at most as many at once as
-/// `slots` allows (waiting for room before starting the next).
-async fn spawn_each<T, F, Fut>(slots: &Arc<Semaphore>, items: Vec<T>, work: F)
-where
-    T: Send + 'static,
-    F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    for item in items {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let job = work(item);
-        tokio::spawn(async move {
-            job.await;
-            drop(permit);
-        });
-    }
-}
-
-async fn spawn_all(
+async fn spawn_deliveries(
     core: &Arc<Core>,
-    slots: &Arc<Semaphore>,
+    pool: &Pool,
     claims: Vec<Claim>,
     timeout: Duration,
+    wait: bool,
 ) {
-    spawn_each(slots, claims, |c| {
+    pool.spawn(claims, Claim::entry_id, wait, |c| {
         let core = core.clone();
         async move {
             if let Err(e) = core.deliver_claim(&c, timeout).await {
@@ -169,18 +218,24 @@ async fn timers(
     core: Arc<Core>,
     s: &WorkerSettings,
     consumer: &str,
+    pool: &Pool,
     shutdown: watch::Receiver<bool>,
 ) {
     let wait = s.delivery_wait.as_millis() as u64;
-    let slots = Arc::new(Semaphore::new(TICKS_IN_FLIGHT));
     loop {
-        let stop = *shutdown.borrow();
-        if stop {
-            drain(&slots, TICKS_IN_FLIGHT, s.shutdown_grace).await;
+        if *shutdown.borrow() {
+            pool.drain(s.shutdown_grace).await;
             return;
         }
-        match core.claim_ticks(consumer, TICKS_IN_FLIGHT, wait).await {
-            Ok(ticks) => spawn_ticks(&core, &slots, ticks).await,
+        let Ok(first) = pool.slots.acquire().await else {
+            return;
+        };
+        drop(first);
+        match core
+            .claim_ticks(consumer, pool.room(TICKS_IN_FLIGHT), wait)
+            .await
+        {
+            Ok(ticks) => spawn_ticks(&core, pool, ticks, true).await,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the timer queue failed; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -189,8 +244,8 @@ async fn timers(
     }
 }
 
-async fn spawn_ticks(core: &Arc<Core>, slots: &Arc<Semaphore>, ticks: Vec<Tick>) {
-    spawn_each(slots, ticks, |tick| {
+async fn spawn_ticks(core: &Arc<Core>, pool: &Pool, ticks: Vec<Tick>, wait: bool) {
+    pool.spawn(ticks, Tick::entry_id, wait, |tick| {
         let core = core.clone();
         async move {
             if let Err(e) = core.run_tick(&tick).await {
@@ -206,7 +261,7 @@ async fn spawn_ticks(core: &Arc<Core>, slots: &Arc<Semaphore>, ticks: Vec<Tick>)
 async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let slots = Arc::new(Semaphore::new(16));
+    let pool = Pool::new(16);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -219,7 +274,7 @@ async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiv
                 continue;
             }
         };
-        spawn_each(&slots, due, |d| {
+        pool.spawn(due, |d| d.account_id.as_str(), true, |d| {
             let core = core.clone();
             async move {
                 // A failed refresh is recorded on the account and retried on
@@ -233,23 +288,15 @@ async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiv
     }
 }
 
-/// Moves retries and timer ticks into their queues as they come due, and
-/// takes over work left by workers that died mid-way.
-async fn retries_and_reclaims(
-    core: Arc<Core>,
-    s: &WorkerSettings,
-    consumer: &str,
-    slots: Arc<Semaphore>,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// Moves retries and timer ticks into their queues as they come due. It
+/// never waits for delivery or tick capacity.
+async fn promotions(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n: u64 = 0;
-    let tick_slots = Arc::new(Semaphore::new(16));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = shutdown.wait_for(|stop| *stop) => return,
         }
         if let Err(e) = core.promote_due_deliveries().await {
             tracing::warn!(error = %e, "promoting due retries failed; retrying");
@@ -257,33 +304,56 @@ async fn retries_and_reclaims(
         if let Err(e) = core.promote_due_ticks().await {
             tracing::warn!(error = %e, "promoting due timer ticks failed; retrying");
         }
-        n += 1;
-        // Every second: cheap, and a dead worker's work moves soon after its lease.
-        if n.is_multiple_of(10) {
-            match core.reclaim_stale(consumer, s.delivery_batch.max(1)).await {
-                Ok(claims) if !claims.is_empty() => {
-                    tracing::info!(
-                        n = claims.len(),
-                        "took over deliveries from a worker that went quiet"
-                    );
-                    spawn_all(&core, &slots, claims, s.delivery_timeout).await;
+    }
+}
+
+/// Every second, takes over work left by workers that died or hung, as
+/// much as there is room for now (never waiting for room), and never an
+/// entry still running in this process.
+async fn reclaims(
+    core: Arc<Core>,
+    s: &WorkerSettings,
+    consumer: &str,
+    deliveries: &Pool,
+    ticks: &Pool,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        let room = deliveries.room(s.delivery_batch);
+        if room > 0 {
+            match core.reclaim_stale(consumer, room).await {
+                Ok(claims) => {
+                    if !claims.is_empty() {
+                        tracing::info!(
+                            n = claims.len(),
+                            "took over deliveries from a worker that went quiet"
+                        );
+                    }
+                    spawn_deliveries(&core, deliveries, claims, s.delivery_timeout, false).await;
                 }
-                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reclaiming deliveries failed; retrying"),
             }
-            match core.reclaim_ticks(consumer, 64).await {
-                Ok(ticks) => {
-                    if !ticks.is_empty() {
+        }
+        let room = ticks.room(TICKS_IN_FLIGHT);
+        if room > 0 {
+            match core.reclaim_ticks(consumer, room).await {
+                Ok(taken) => {
+                    if !taken.is_empty() {
                         tracing::info!(
-                            n = ticks.len(),
+                            n = taken.len(),
                             "took over timer and poll ticks from a worker that went quiet"
                         );
                     }
-                    spawn_ticks(&core, &tick_slots, ticks).await
+                    spawn_ticks(&core, ticks, taken, false).await
                 }
                 Err(e) => tracing::warn!(error = %e, "reclaiming timer ticks failed; retrying"),
             }
         }
     }
-    drain(&tick_slots, 16, s.shutdown_grace).await;
 }

@@ -45,7 +45,7 @@ pub struct Key {
 impl Key {
     pub fn tenant(t: &Tenant, name: impl Into<String>) -> Self {
         Key {
-            slot: format!("t:{}:{}", t.project_id, t.env.as_str()),
+            slot: t.slot(),
             name: name.into(),
         }
     }
