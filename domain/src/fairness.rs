@@ -22,7 +22,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// name many tenants or endpoints).
 const MAX_KEYS: usize = 10_000;
 const MIN_WAIT: Duration = Duration::from_millis(250);
-const MAX_WAIT: Duration = Duration::from_secs(300);
+const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Concurrency shares by key (a tenant, an origin), each at most `limit`.
 pub struct Shares {
@@ -88,8 +88,8 @@ impl Shares {
             }),
             Err(_) => {
                 let hold = Duration::from_millis(share.hold_ms.load(Ordering::Relaxed));
-                let wait = backoff::exponential(hold.max(MIN_WAIT), deferrals.min(8), MAX_WAIT);
-                Err(backoff::jitter(wait, 0.5).max(MIN_WAIT))
+                let wait = backoff::exponential(hold.max(MIN_WAIT), deferrals.min(3), MAX_WAIT);
+                Err(backoff::jitter(wait, 0.5).clamp(MIN_WAIT, MAX_WAIT))
             }
         }
     }

@@ -1,0 +1,301 @@
+//! The hostile end user (issue 12): with only a connect token, tenant A's
+//! end user floods her own inbound URL towards a tarpit and a slow-loris
+//! webhook endpoint, and deploys polls against the tarpit. Tenant B's
+//! deliveries and timer runs must keep their latency, nothing may be sent
+//! twice at once, nothing may crash, and once the tarpit answers, every one
+//! of her events is delivered: nothing is lost.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::endpoints::{Behaviour, Endpoint, percentile};
+use crate::harness::{BACKENDS, Backend, Instance, Server, client};
+
+/// Events the attacker sends to her own URL, in about 2 s.
+const FLOOD: usize = 1500;
+/// Polling deployments the attacker points at the tarpit.
+const TARPIT_POLLS: usize = 40;
+/// Below this, a p99 is noise on a shared 2-core machine: the bound is
+/// twice the baseline, with the baseline taken as at least this.
+const LATENCY_FLOOR: Duration = Duration::from_millis(100);
+
+async fn deploy(s: &Server, bearer: &str, project: &str, body: Value) -> Value {
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{project}/triggers/deploy"),
+            bearer,
+            body,
+        )
+        .await;
+    assert_eq!(st, 200, "deploy: {v}");
+    v["data"].clone()
+}
+
+fn hook_url(d: &Value) -> String {
+    d["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Sends `n` numbered events to `url`, `gap` apart; returns when each was sent.
+async fn send_paced(url: &str, tag: &str, n: usize, gap: Duration) -> Vec<Instant> {
+    let http = client();
+    let mut sent = Vec::new();
+    for i in 0..n {
+        sent.push(Instant::now());
+        let r = http
+            .post(url)
+            .json(&json!({"tag": tag, "n": i}))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{tag} {i}: {}", r.status());
+        tokio::time::sleep(gap).await;
+    }
+    sent
+}
+
+/// Waits until `sink` has every event of `tag` (0..n); returns each one's
+/// latency from its send.
+async fn latencies(
+    sink: &Endpoint,
+    tag: &str,
+    sent: &[Instant],
+    within: Duration,
+) -> Vec<Duration> {
+    let deadline = Instant::now() + within;
+    loop {
+        let got: Vec<_> = sink
+            .seen
+            .with_prefix("/b")
+            .into_iter()
+            .filter(|r| r.body["event"]["body"]["tag"] == tag)
+            .collect();
+        if got.len() >= sent.len() || Instant::now() > deadline {
+            assert_eq!(
+                got.len(),
+                sent.len(),
+                "{tag}: every event of B arrives, once"
+            );
+            return got
+                .iter()
+                .map(|r| {
+                    let n = r.body["event"]["body"]["n"].as_u64().unwrap() as usize;
+                    r.at - sent[n]
+                })
+                .collect();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn one_tenant_cannot_starve_another(backend: Backend) {
+    let sink = Endpoint::start(Behaviour::Answer).await;
+    let tarpit = Endpoint::start(Behaviour::Tarpit).await;
+    let loris = Endpoint::start(Behaviour::SlowLoris).await;
+    let inst = Instance::new(backend)
+        .with_env(
+            "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+            "[\"127.0.0.0/8\"]",
+        )
+        .with_env("SWITCHBOARD_DELIVERY__TIMEOUT_SECS", "3")
+        // A short lease: a delivery left waiting past it would be taken back
+        // and sent a second time while the first is still open.
+        .with_env("SWITCHBOARD_DELIVERY__LEASE_SECS", "8")
+        .with_env("SWITCHBOARD_DELIVERY__RETRY_SCHEDULE_SECS", "[20, 20, 20]")
+        .with_env("SWITCHBOARD_TRIGGERS__MIN_INTERVAL_SECS", "1");
+    let a = inst.create_project("A");
+    let b = inst.create_project("B");
+    let s = inst.start().await;
+    let (ta, tb) = (s.token(&a).await, s.token(&b).await);
+    let ctx = |w: &str| format!("{backend:?}: {w}");
+
+    // B: an instant trigger and a timer, delivering to a healthy receiver.
+    let b_hook = hook_url(
+        &deploy(
+            &s,
+            &tb,
+            &b.id,
+            json!({"id": "http-new-requests", "external_user_id": "bob",
+                   "webhook_url": format!("{}/b/events", sink.url)}),
+        )
+        .await,
+    );
+    deploy(
+        &s,
+        &tb,
+        &b.id,
+        json!({"id": "schedule-custom-interval", "external_user_id": "bob",
+               "configured_props": {"timer": {"intervalSeconds": 1}},
+               "webhook_url": format!("{}/b/timer", sink.url)}),
+    )
+    .await;
+
+    // Mallory, A's end user, holds a connect token (the customer opted her
+    // into managing her own triggers' webhooks) and nothing else.
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/tokens", a.id),
+            &ta,
+            json!({"external_user_id": "mallory", "scope": "connect:*"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ctok = v["token"].as_str().unwrap().to_string();
+    let mut m_hooks = Vec::new();
+    for sink_url in [format!("{}/t", tarpit.url), format!("{}/s", loris.url)] {
+        m_hooks.push(hook_url(
+            &deploy(
+                &s,
+                &ctok,
+                &a.id,
+                json!({"id": "http-new-requests", "external_user_id": "mallory",
+                       "webhook_url": sink_url}),
+            )
+            .await,
+        ));
+    }
+    for i in 0..TARPIT_POLLS {
+        deploy(
+            &s,
+            &ctok,
+            &a.id,
+            json!({"id": "http-new-items-in-json", "external_user_id": "mallory",
+                   "configured_props": {"url": format!("{}/poll/{i}", tarpit.url),
+                        "itemsPath": "$.items", "idPath": "$.id",
+                        "timer": {"intervalSeconds": 1}},
+                   "webhook_url": format!("{}/t", tarpit.url)}),
+        )
+        .await;
+    }
+
+    // Baseline: B's latency from send to receipt, with no attack.
+    let sent = send_paced(&b_hook, "base", 20, Duration::from_millis(50)).await;
+    let base = percentile(
+        &latencies(&sink, "base", &sent, Duration::from_secs(30)).await,
+        99.0,
+    );
+
+    // The flood: 1,500 events to her own URL in about 2 s.
+    let started = Instant::now();
+    let http = client();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..32 {
+        let (http, urls, next) = (http.clone(), m_hooks.clone(), next.clone());
+        senders.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= FLOOD {
+                    return;
+                }
+                let url = &urls[n % 2];
+                let r = http.post(url).json(&json!({"m": n})).send().await.unwrap();
+                assert!(r.status().is_success(), "flood {n}: {}", r.status());
+            }
+        }));
+    }
+    for t in senders {
+        t.await.unwrap();
+    }
+    let flood_took = started.elapsed();
+
+    // Under attack: B's events and timer runs, while the tarpit holds
+    // everything of Mallory's it can.
+    let timer_before = sink.seen.count("/b/timer");
+    let window = Instant::now();
+    let sent = send_paced(&b_hook, "attack", 40, Duration::from_millis(100)).await;
+    let under = percentile(
+        &latencies(&sink, "attack", &sent, Duration::from_secs(60)).await,
+        99.0,
+    );
+    let window = window.elapsed();
+    let ticks = sink.seen.count("/b/timer") - timer_before;
+    let bound = 2 * base.max(LATENCY_FLOOR);
+    eprintln!(
+        "{backend:?}: flood of {FLOOD} accepted in {flood_took:?}; B p99 {base:?} before, \
+         {under:?} under attack (bound {bound:?}); B timer ran {ticks} times in {window:?}; \
+         tarpit saw {} requests, slow-loris {}",
+        tarpit.seen.receipts.lock().unwrap().len(),
+        loris.seen.receipts.lock().unwrap().len(),
+    );
+    assert!(
+        under <= bound,
+        "{}",
+        ctx(&format!(
+            "B's p99 rose from {base:?} to {under:?} under attack"
+        ))
+    );
+    let expected_ticks = window.as_secs().saturating_sub(2) as usize;
+    assert!(
+        ticks >= expected_ticks,
+        "{}",
+        ctx(&format!(
+            "B's timer ran {ticks} times in {window:?} (polls and timers starved)"
+        ))
+    );
+    let b_ids = sink.seen.with_prefix("/b/events");
+    let distinct: std::collections::HashSet<_> = b_ids.iter().map(|r| &r.webhook_id).collect();
+    assert_eq!(
+        distinct.len(),
+        b_ids.len(),
+        "{}",
+        ctx("B got an event twice")
+    );
+    for e in [&tarpit, &loris, &sink] {
+        assert_eq!(
+            e.seen
+                .concurrent_duplicates
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0,
+            "{}",
+            ctx("a delivery was sent again while its first send was still open")
+        );
+    }
+    let health = client().get(format!("{}/healthz", s.base)).send().await;
+    assert!(
+        health.is_ok_and(|r| r.status() == 200),
+        "{}",
+        ctx("the server still answers")
+    );
+
+    // Lose nothing: once the tarpit answers, each of her events arrives.
+    tarpit.release();
+    let released = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let want = FLOOD / 2;
+    loop {
+        let got = tarpit
+            .seen
+            .with_prefix("/t")
+            .iter()
+            .filter(|r| r.at >= released && r.body["event"]["body"]["m"].is_u64())
+            .map(|r| r.body["event"]["body"]["m"].as_u64().unwrap())
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        if got == want {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            ctx(&format!(
+                "only {got} of {want} flood events reached the tarpit once it answered"
+            ))
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooding_tenant_cannot_starve_another_on_the_embedded_store() {
+    one_tenant_cannot_starve_another(BACKENDS[0]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooding_tenant_cannot_starve_another_on_redis() {
+    one_tenant_cannot_starve_another(BACKENDS[1]).await;
+}
