@@ -2,7 +2,9 @@
 //! the path Pipedream's links and browser SDK use). Server-rendered, no
 //! third-party assets, usable without JavaScript; the only script posts
 //! Pipedream's `{type: "success" | "error" | "close"}` messages to the
-//! opener or parent frame when there is one. Branding is the project's own.
+//! opener or parent frame when there is one: in full only to origins the
+//! token names, else only the type. Branding is the project's own. The
+//! OAuth flow is bound to the browser that started it by a cookie.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
