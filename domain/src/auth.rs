@@ -341,4 +341,24 @@ mod tests {
         ));
         assert!(parse_scopes("connect:accounts:read connect:bogus").is_err());
     }
+
+    #[test]
+    fn project_wide_changes_need_every_environment() {
+        let server = |envs: &[Environment]| Caller::Server {
+            project_id: "proj_x".into(),
+            client_id: "cl_x".into(),
+            scopes: vec!["*".into()],
+            environments: envs.to_vec(),
+        };
+        assert!(
+            server(&Environment::ALL)
+                .require_all_environments("x")
+                .is_ok()
+        );
+        let err = server(&[Environment::Development])
+            .require_all_environments("changing an OAuth app")
+            .unwrap_err();
+        assert!(matches!(&err, Error::Forbidden(m) if m.contains("limited to development")));
+        assert!(parse_scopes(&END_USER_DEFAULT_SCOPES.join(" ")).is_ok());
+    }
 }
