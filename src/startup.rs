@@ -90,6 +90,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         tokens_per_user_per_minute: cfg.rate_limits.tokens_per_user_per_minute,
         hook_requests_per_minute: cfg.rate_limits.hook_requests_per_minute,
         accounts_per_project_per_5min: cfg.rate_limits.accounts_per_project_per_5min,
+        accounts_per_user_per_5min: cfg.rate_limits.accounts_per_user_per_5min,
         allow_private_networks: cfg.outbound.allow_private_networks.clone(),
         proxy_timeout_secs: cfg.outbound.proxy_timeout_secs,
         events_retained: cfg.triggers.events_retained,

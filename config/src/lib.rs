@@ -122,6 +122,7 @@ pub struct RateLimitConfig {
     pub tokens_per_user_per_minute: u64,
     pub hook_requests_per_minute: u64,
     pub accounts_per_project_per_5min: u64,
+    pub accounts_per_user_per_5min: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

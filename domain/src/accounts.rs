@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use switchboard_components::{App, AuthType};
 
 use crate::Core;
+use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::ids::new_id;
@@ -208,15 +209,30 @@ impl Core {
         Ok(out)
     }
 
-    /// Counts account reads and deletes against the per-project limit.
-    pub async fn account_rate_limit(&self, t: &Tenant) -> Result<()> {
-        self.rate_limit(
-            &format!("acct:{}:{}", t.project_id, t.env.as_str()),
-            self.settings.accounts_per_project_per_5min,
-            300,
-            "account requests per project",
-        )
-        .await
+    /// Counts account reads and deletes: a server caller against the
+    /// per-project limit, an end user (connect token) against her own
+    /// bucket, so no end user can spend the customer's server budget.
+    pub async fn account_rate_limit(&self, caller: &Caller, t: &Tenant) -> Result<()> {
+        match caller.bound_user() {
+            None => {
+                self.rate_limit(
+                    &format!("acct:{}:{}", t.project_id, t.env.as_str()),
+                    self.settings.accounts_per_project_per_5min,
+                    300,
+                    "account requests per project",
+                )
+                .await
+            }
+            Some(user) => {
+                self.rate_limit(
+                    &crate::ratelimit::end_user_bucket("acct", t, user),
+                    self.settings.accounts_per_user_per_5min,
+                    300,
+                    "account requests per end user",
+                )
+                .await
+            }
+        }
     }
 
     pub async fn list_accounts(

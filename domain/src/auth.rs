@@ -16,6 +16,11 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "connect:*",
     "connect:actions:*",
     "connect:triggers:*",
+    // Switchboard's finer grains under the two above (what the routes
+    // check), so a connect token can be given exactly one of them.
+    "connect:actions:read",
+    "connect:actions:run",
+    "connect:triggers:read",
     "connect:accounts:read",
     "connect:accounts:write",
     "connect:deployed_triggers:read",
@@ -27,6 +32,14 @@ pub const KNOWN_SCOPES: &[&str] = &[
     "connect:components:write",
     "connect:workflow:invoke",
 ];
+
+/// What a connect token may do when its creator names no `scope`: the
+/// minimum of a browser flow (the hosted connect page, and
+/// `@pipedream/sdk/browser` listing and connecting the user's own
+/// accounts; apps need no scope). Running actions, proxy calls, the
+/// component catalog and deployed triggers (whose webhook URLs may be the
+/// customer's backend) must be granted per token with `scope`.
+pub const END_USER_DEFAULT_SCOPES: &[&str] = &["connect:accounts:read", "connect:accounts:write"];
 
 /// Whether `granted` covers `required`.
 pub fn scope_allows(granted: &[String], required: &str) -> bool {
@@ -72,12 +85,16 @@ impl Caller {
 
     pub fn require_scope(&self, scope: &str) -> Result<()> {
         if scope_allows(self.scopes(), scope) {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "this token lacks the {scope} scope"
-            )))
+            return Ok(());
         }
+        Err(Error::Forbidden(match self {
+            Caller::Server { .. } => format!("this token lacks the {scope} scope"),
+            Caller::Connect(_) => format!(
+                "this connect token lacks the {scope} scope: connect tokens get only {} \
+                 unless the server creates them with `scope` naming more",
+                END_USER_DEFAULT_SCOPES.join(" ")
+            ),
+        }))
     }
 
     pub fn require_server(&self, what: &str) -> Result<()> {
@@ -86,6 +103,31 @@ impl Caller {
             Caller::Connect(_) => Err(Error::Forbidden(format!(
                 "{what} requires server credentials (an OAuth access token), not a connect token"
             ))),
+        }
+    }
+
+    /// Changing a project-wide record (an OAuth app: its client id and
+    /// secret, its signing secret) changes it for every environment, so it
+    /// needs server credentials valid in all of them: a client limited to
+    /// `development` must not alter what production connect flows use.
+    pub fn require_all_environments(&self, what: &str) -> Result<()> {
+        match self {
+            Caller::Server { environments, .. }
+                if Environment::ALL.iter().all(|e| environments.contains(e)) =>
+            {
+                Ok(())
+            }
+            Caller::Server { environments, .. } => Err(Error::Forbidden(format!(
+                "{what} changes a project-wide record that every environment uses; these \
+                 credentials are limited to {}, so ask for a client that is not restricted \
+                 to one environment",
+                environments
+                    .iter()
+                    .map(|e| e.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ))),
+            Caller::Connect(_) => self.require_server(what),
         }
     }
 
@@ -298,5 +340,25 @@ mod tests {
             "connect:accounts:read"
         ));
         assert!(parse_scopes("connect:accounts:read connect:bogus").is_err());
+    }
+
+    #[test]
+    fn project_wide_changes_need_every_environment() {
+        let server = |envs: &[Environment]| Caller::Server {
+            project_id: "proj_x".into(),
+            client_id: "cl_x".into(),
+            scopes: vec!["*".into()],
+            environments: envs.to_vec(),
+        };
+        assert!(
+            server(&Environment::ALL)
+                .require_all_environments("x")
+                .is_ok()
+        );
+        let err = server(&[Environment::Development])
+            .require_all_environments("changing an OAuth app")
+            .unwrap_err();
+        assert!(matches!(&err, Error::Forbidden(m) if m.contains("limited to development")));
+        assert!(parse_scopes(&END_USER_DEFAULT_SCOPES.join(" ")).is_ok());
     }
 }

@@ -2,7 +2,7 @@
 //! user connect an account, and authenticate that user's browser calls.
 
 use crate::Core;
-use crate::auth::{parse_scopes, scope_allows};
+use crate::auth::{END_USER_DEFAULT_SCOPES, parse_scopes, scope_allows};
 use crate::clock::now_ms;
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result, invalid};
@@ -104,8 +104,12 @@ impl Core {
                 }
                 wanted
             }
-            None if scope_allows(granted, "connect:*") => vec!["connect:*".to_string()],
-            None => granted.to_vec(),
+            // The end-user minimum, never more than the creator holds.
+            None => END_USER_DEFAULT_SCOPES
+                .iter()
+                .filter(|s| scope_allows(granted, s))
+                .map(|s| s.to_string())
+                .collect(),
         };
         self.rate_limit(
             &format!(

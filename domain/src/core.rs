@@ -24,6 +24,9 @@ pub struct CoreSettings {
     pub tokens_per_user_per_minute: u64,
     /// 0 disables.
     pub accounts_per_project_per_5min: u64,
+    /// Account requests by one end user (connect token) per 5 minutes;
+    /// 0 disables.
+    pub accounts_per_user_per_5min: u64,
     /// Requests to one inbound URL per minute; 0 disables.
     pub hook_requests_per_minute: u64,
     /// Non-public networks outbound requests may reach (CIDRs).
@@ -71,6 +74,7 @@ impl Default for CoreSettings {
             connect_token_ttl_secs: 14400,
             tokens_per_user_per_minute: 100,
             accounts_per_project_per_5min: 2000,
+            accounts_per_user_per_5min: 500,
             hook_requests_per_minute: 6000,
             allow_private_networks: Vec::new(),
             proxy_timeout_secs: 30,

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Core;
+use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::{Result, invalid, not_found};
 use crate::ids::new_id;
@@ -74,7 +75,16 @@ fn text(field: &str, v: &str, max: usize) -> Result<()> {
 }
 
 impl Core {
-    pub async fn create_oauth_app(&self, project: &str, input: OAuthAppInput) -> Result<OAuthApp> {
+    /// OAuth apps are project-wide (as in Pipedream): one record serves
+    /// both environments, so only a caller valid in every environment may
+    /// create, change or delete one (reads are not restricted).
+    pub async fn create_oauth_app(
+        &self,
+        caller: &Caller,
+        project: &str,
+        input: OAuthAppInput,
+    ) -> Result<OAuthApp> {
+        caller.require_all_environments("creating an OAuth app")?;
         let app_ref = input
             .app
             .as_deref()
@@ -163,10 +173,12 @@ impl Core {
 
     pub async fn update_oauth_app(
         &self,
+        caller: &Caller,
         project: &str,
         id: &str,
         input: OAuthAppInput,
     ) -> Result<OAuthApp> {
+        caller.require_all_environments("changing an OAuth app")?;
         let mut rec = self.get_oauth_app(project, id).await?;
         if input
             .app
@@ -215,7 +227,8 @@ impl Core {
         Ok(rec)
     }
 
-    pub async fn delete_oauth_app(&self, project: &str, id: &str) -> Result<()> {
+    pub async fn delete_oauth_app(&self, caller: &Caller, project: &str, id: &str) -> Result<()> {
+        caller.require_all_environments("deleting an OAuth app")?;
         let rec = self.get_oauth_app(project, id).await?;
         let mut ops = vec![
             Op::Delete(records::oauth_app(project, id)),

@@ -1,8 +1,14 @@
 //! The OAuth 2.0 authorization-code flow behind the hosted connect page,
 //! with the project's own client: PKCE (S256) always, and a single-use
-//! `state` bound to the connect token (kept sealed, 10 minutes). The
-//! callback trades the code for tokens and saves the account through the
-//! same path as every other account (the connect token is spent there).
+//! `state` bound to the connect token (kept sealed, 10 minutes) and to the
+//! browser that started the flow: a random nonce (256 bits) goes to that
+//! browser as a cookie and only its SHA-256 into the sealed state, and the
+//! callback requires the cookie (constant-time comparison). Without it, an
+//! attacker could start a flow with her own token and send the provider's
+//! authorize link to a victim, whose provider account would be saved under
+//! the attacker's user (login CSRF). The callback trades the code for
+//! tokens and saves the account through the same path as every other
+//! account (the connect token is spent there).
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -11,14 +17,15 @@ use sha2::Digest;
 
 use crate::Core;
 use crate::accounts::{AccountView, NewKeyAccount};
-use crate::crypto::sha256_hex;
+use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::{Error, Result, invalid};
 use crate::ids::random_bytes;
 use crate::model::ConnectToken;
 use crate::store::{Key, Op};
 
 /// How long a user has between leaving for the provider and coming back.
-const STATE_TTL_MS: u64 = 10 * 60 * 1000;
+pub const OAUTH_STATE_TTL_SECS: u64 = 10 * 60;
+const STATE_TTL_MS: u64 = OAUTH_STATE_TTL_SECS * 1000;
 
 fn b64url(b: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
@@ -43,13 +50,38 @@ struct Pending {
     oauth_app_id: String,
     verifier: String,
     account_id: Option<String>,
+    /// SHA-256 (hex) of the nonce the starting browser holds as a cookie.
+    #[serde(default)]
+    browser_sha256: String,
 }
+
+/// A started flow: where to send the browser, and the nonce that binds the
+/// flow to it (the server sets it as the cookie named `sb_oauth_<binding>`).
+pub struct OAuthStart {
+    pub authorize_url: String,
+    pub binding: String,
+    pub browser_nonce: String,
+}
+
+/// The name part that ties a browser cookie to one `state` (so flows in
+/// two tabs of one browser do not overwrite each other's cookie).
+pub fn oauth_binding(state: &str) -> String {
+    sha256_hex(format!("binding:{state}").as_bytes())[..16].to_string()
+}
+
+/// Why a callback from a browser that did not start the flow is refused.
+pub const BROWSER_MISMATCH: &str = "This sign-in was started in a different browser, or its \
+     sign-in cookie is missing or expired, so it cannot be completed here. Nothing was \
+     connected. Start again from the page that sent you here.";
 
 /// A callback that saved nothing: why, and the connect token when it is
 /// known (for its error redirect).
 pub struct CallbackFailure {
     pub token: Option<ConnectToken>,
     pub message: String,
+    /// The callback came from a browser other than the one that started
+    /// the flow (or without its cookie).
+    pub browser_mismatch: bool,
 }
 
 /// A finished flow: the account, and the token's redirect targets.
@@ -68,13 +100,14 @@ impl Core {
     }
 
     /// Starts the flow for a live connect token: returns the provider's
-    /// authorization URL (with state and PKCE challenge).
+    /// authorization URL (with state and PKCE challenge) and the nonce the
+    /// starting browser must present at the callback.
     pub async fn oauth_start(
         &self,
         connect_token: &str,
         app_slug: &str,
         account_id: Option<&str>,
-    ) -> Result<String> {
+    ) -> Result<OAuthStart> {
         let ct = self.live_connect_token(connect_token).await?;
         let app = self.app(app_slug)?.clone();
         let project = ct.tenant.project_id.clone();
@@ -95,7 +128,9 @@ impl Core {
         let state = b64url(&random_bytes::<32>());
         let verifier = b64url(&random_bytes::<32>());
         let challenge = b64url(&sha2::Sha256::digest(verifier.as_bytes()));
+        let browser_nonce = b64url(&random_bytes::<32>());
         let pending = Pending {
+            browser_sha256: sha256_hex(browser_nonce.as_bytes()),
             connect_token: connect_token.to_string(),
             app: app.name_slug.clone(),
             oauth_app_id,
@@ -129,28 +164,46 @@ impl Core {
                 q.append_pair(k, v);
             }
         }
-        Ok(url.to_string())
+        Ok(OAuthStart {
+            authorize_url: url.to_string(),
+            binding: oauth_binding(&state),
+            browser_nonce,
+        })
     }
 
-    /// The provider's redirect back: exactly one use of `state`; the code
-    /// is exchanged with the PKCE verifier and the account saved. A provider
-    /// error (`error=…`) or a failed exchange sends `CONNECTION_ERROR`.
+    /// The provider's redirect back: exactly one use of `state`; the
+    /// browser must present the nonce of the one that started the flow
+    /// (`browser_nonce`, from its cookie), else nothing is exchanged or
+    /// saved; the code is exchanged with the PKCE verifier and the account
+    /// saved. A provider error (`error=…`), a foreign browser or a failed
+    /// exchange sends `CONNECTION_ERROR`.
     pub async fn oauth_callback(
         &self,
         state: &str,
+        browser_nonce: Option<&str>,
         code: Option<&str>,
         provider_error: Option<&str>,
     ) -> std::result::Result<Connected, CallbackFailure> {
         let fail = |token: Option<&ConnectToken>, e: Error| CallbackFailure {
             token: token.cloned(),
             message: e.to_string(),
+            browser_mismatch: false,
         };
         let p = self.take_state(state).await.map_err(|e| fail(None, e))?;
         let ct = self
             .live_connect_token(&p.connect_token)
             .await
             .map_err(|e| fail(None, e))?;
+        // Both sides are hex of a SHA-256; compared in constant time.
+        let same_browser = !p.browser_sha256.is_empty()
+            && browser_nonce.is_some_and(|n| {
+                ct_eq(
+                    sha256_hex(n.as_bytes()).as_bytes(),
+                    p.browser_sha256.as_bytes(),
+                )
+            });
         let done = match (provider_error, code) {
+            _ if !same_browser => Err(Error::Forbidden(BROWSER_MISMATCH.into())),
             (Some(why), _) => Err(invalid(format!("The sign-in was not completed: {why}"))),
             (None, None) => Err(invalid("The provider's answer is missing its code.")),
             (None, Some(code)) => self.finish_oauth(&p, &ct, code).await,
@@ -164,7 +217,11 @@ impl Core {
                 {
                     tracing::warn!(error = %n, "could not queue the CONNECTION_ERROR webhook");
                 }
-                Err(fail(Some(&ct), e))
+                let browser_mismatch = !same_browser;
+                Err(CallbackFailure {
+                    browser_mismatch,
+                    ..fail(Some(&ct), e)
+                })
             }
         }
     }

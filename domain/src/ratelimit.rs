@@ -2,8 +2,19 @@
 //! sharing a Redis shares the count.
 
 use crate::Core;
+use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
+use crate::model::Tenant;
 use crate::store::Key;
+
+/// An end user's own bucket for `what`: a fixed-size name (a hash of
+/// project, environment and external user id, whatever their lengths),
+/// living one window like every counter.
+pub(crate) fn end_user_bucket(what: &str, t: &Tenant, external_user_id: &str) -> String {
+    let h =
+        sha256_hex(format!("{}\n{}\n{external_user_id}", t.project_id, t.env.as_str()).as_bytes());
+    format!("{what}:u:{}", &h[..32])
+}
 
 impl Core {
     /// Counts one request against `bucket`; `max` of 0 means unlimited.

@@ -11,8 +11,51 @@ use crate::harness::{
     verify_with_standardwebhooks,
 };
 
+/// The OAuth flow's browser-binding cookies (`sb_oauth_…`, one per flow,
+/// so tests running at once do not collide): what one browser would hold.
+static JAR: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// The `name=value` of each `sb_oauth_` cookie a response sets.
+pub fn binding_cookies(r: &reqwest::Response) -> Vec<(String, String)> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|c| c.split(';').next()?.split_once('='))
+        .filter(|(k, _)| k.starts_with("sb_oauth_"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// GET without following redirects, as the browser that started the
+/// flow: the binding cookies go along and are kept.
+pub async fn starter_get(url: &str) -> reqwest::Response {
+    let cookie = JAR
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut req = no_redirects().get(url);
+    if !cookie.is_empty() && url.contains("/_static/connect/oauth/") {
+        req = req.header("cookie", cookie);
+    }
+    let r = req.send().await.unwrap();
+    {
+        let mut jar = JAR.lock().unwrap();
+        for (k, v) in binding_cookies(&r) {
+            jar.retain(|(n, _)| *n != k);
+            if !v.is_empty() {
+                jar.push((k, v));
+            }
+        }
+    }
+    r
+}
+
 pub async fn location(url: &str) -> (u16, String) {
-    let r = no_redirects().get(url).send().await.unwrap();
+    let r = starter_get(url).await;
     let st = r.status().as_u16();
     let loc = r
         .headers()
@@ -196,14 +239,11 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     ))
     .await;
     let state = query_param(&authorize, "state").unwrap();
-    let r = no_redirects()
-        .get(format!(
-            "{}/_static/connect/oauth/callback?error=access_denied&state={state}",
-            s.base
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = starter_get(&format!(
+        "{}/_static/connect/oauth/callback?error=access_denied&state={state}",
+        s.base
+    ))
+    .await;
     assert_eq!(r.status(), 400);
     let body = r.text().await.unwrap();
     assert!(body.contains("not completed"), "{body}");

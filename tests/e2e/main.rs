@@ -18,3 +18,4 @@ mod polling_catalog;
 mod sdk;
 mod slack;
 mod triggers;
+mod web_security;

@@ -72,7 +72,9 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
         app: q.app,
         external_user_id: user_filter(&ctx.caller, q.external_user_id)?,
     };
-    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    ctx.core
+        .account_rate_limit(&ctx.caller, &ctx.tenant)
+        .await?;
     let page = PageRequest {
         limit: q.limit,
         after: q.after,
@@ -100,7 +102,9 @@ pub async fn retrieve(
     ctx.caller.require_scope("connect:accounts:read")?;
     let include = credentials_allowed(&ctx.caller, q.include_credentials)?;
     let id = path_param(&req, "account_id")?;
-    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    ctx.core
+        .account_rate_limit(&ctx.caller, &ctx.tenant)
+        .await?;
     let v = ctx
         .core
         .get_account(&ctx.tenant, &id, ctx.caller.bound_user(), include)
@@ -150,7 +154,9 @@ pub async fn create(
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:accounts:write")?;
     let id = path_param(&req, "account_id")?;
-    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    ctx.core
+        .account_rate_limit(&ctx.caller, &ctx.tenant)
+        .await?;
     ctx.core
         .delete_account(&ctx.tenant, &id, ctx.caller.bound_user())
         .await?;
@@ -162,7 +168,9 @@ pub async fn delete_for_app(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpRespons
         .require_server("deleting all of an app's accounts")?;
     ctx.caller.require_scope("connect:accounts:write")?;
     let app = path_param(&req, "app_id")?;
-    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    ctx.core
+        .account_rate_limit(&ctx.caller, &ctx.tenant)
+        .await?;
     ctx.core.delete_app_accounts(&ctx.tenant, &app).await?;
     Ok(HttpResponse::NoContent().finish())
 }

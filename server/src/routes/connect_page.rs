@@ -2,15 +2,19 @@
 //! the path Pipedream's links and browser SDK use). Server-rendered, no
 //! third-party assets, usable without JavaScript; the only script posts
 //! Pipedream's `{type: "success" | "error" | "close"}` messages to the
-//! opener or parent frame when there is one. Branding is the project's own.
+//! opener or parent frame when there is one: in full only to origins the
+//! token names, else only the type. Branding is the project's own. The
+//! OAuth flow is bound to the browser that started it by a cookie.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_domain::accounts::{AccountView, NewKeyAccount};
 use switchboard_domain::components::{App, AuthType};
 use switchboard_domain::model::{ConnectToken, Project};
+use switchboard_domain::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_binding};
 use switchboard_domain::{Core, Error};
 
 use crate::ctx::core;
@@ -56,12 +60,16 @@ fn page(
     body: &str,
     message: Option<Value>,
 ) -> HttpResponse {
-    // Messages go only to the token's allowed origins when it names any
-    // (postMessage drops a message whose target origin does not match).
-    let targets = if brand.frame_origins.is_empty() {
+    // Messages with identifiers go only to origins the token names (its
+    // allowed_origins and the origins of its redirect URIs; postMessage
+    // drops a message whose target origin does not match). A token naming
+    // none cannot say who opened the page, so any origin gets only what is
+    // harmless: the message type, never the account id or error details.
+    let trusted = brand.message_origins();
+    let targets = if trusted.is_empty() {
         json!(["*"])
     } else {
-        json!(brand.frame_origins)
+        json!(trusted)
     };
     let post = format!(
         "var t=window.opener||(window.parent!==window?window.parent:null);\
@@ -71,7 +79,7 @@ fn page(
     let script = match message {
         Some(m) => format!(
             "<script>(function(){{{post}post({});}})();</script>",
-            script_json(&m)
+            script_json(&if trusted.is_empty() { harmless(&m) } else { m })
         ),
         // A Cancel button for pages opened by a customer's frontend: it
         // tells the opener to close the dialog (Pipedream's `close`).
@@ -134,6 +142,16 @@ fn page(
         .body(html)
 }
 
+/// What any origin may be told: the message's type, and for an error a
+/// fixed text (the page itself shows the reason to the user).
+fn harmless(m: &Value) -> Value {
+    match m["type"].as_str() {
+        Some("error") => json!({"type": "error", "error": "The account was not connected."}),
+        Some(t) => json!({ "type": t }),
+        None => json!({}),
+    }
+}
+
 /// The names a page carries: the project's, never Switchboard's.
 struct Brand {
     name: String,
@@ -162,6 +180,17 @@ impl Brand {
             redirect_origins,
             ..Brand::of(project.as_ref())
         }
+    }
+
+    /// The origins the token names: those that may receive identifiers.
+    fn message_origins(&self) -> Vec<String> {
+        let mut out = self.frame_origins.clone();
+        for o in &self.redirect_origins {
+            if !out.contains(o) {
+                out.push(o.clone());
+            }
+        }
+        out
     }
 
     fn of(p: Option<&Project>) -> Brand {
@@ -381,7 +410,43 @@ pub struct StartQuery {
     account_id: Option<String>,
 }
 
-/// `GET /_static/connect/oauth/start`: off to the provider, with state and PKCE.
+/// Where the browser-binding cookie is sent: the start and the callback only.
+const BINDING_PATH: &str = "/_static/connect/oauth";
+
+fn binding_name(binding: &str) -> String {
+    format!("sb_oauth_{binding}")
+}
+
+/// The cookie that binds an OAuth flow to the browser that started it:
+/// HttpOnly, SameSite=Lax (sent on the provider's top-level redirect back,
+/// not on cross-site subrequests), Secure when the public URL is https,
+/// scoped to the flow's paths, living as long as the state.
+fn binding_cookie(core: &Core, binding: &str, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if core.settings.public_base.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path={BINDING_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        binding_name(binding)
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sb_oauth=; Max-Age=0"))
+}
+
+/// A request cookie's value (cookies are `name=value` pairs split by `;`).
+fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+}
+
+/// `GET /_static/connect/oauth/start`: off to the provider, with state and
+/// PKCE, leaving the browser-binding cookie behind.
 pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpResponse {
     let core = core(&req);
     let (_, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
@@ -393,9 +458,18 @@ pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpRes
         .oauth_start(token, &app.name_slug, q.account_id.as_deref())
         .await
     {
-        Ok(url) => HttpResponse::Found()
-            .insert_header(("Location", url))
+        Ok(started) => HttpResponse::Found()
+            .insert_header(("Location", started.authorize_url))
             .insert_header(("Cache-Control", "no-store"))
+            .insert_header((
+                header::SET_COOKIE,
+                binding_cookie(
+                    &core,
+                    &started.binding,
+                    &started.browser_nonce,
+                    OAUTH_STATE_TTL_SECS,
+                ),
+            ))
             .finish(),
         Err(e) => problem(&brand, StatusCode::BAD_REQUEST, &e.to_string()),
     }
@@ -410,19 +484,35 @@ pub struct CallbackQuery {
 }
 
 /// `GET /_static/connect/oauth/callback`: the provider sends the user back.
+/// Only the browser holding the flow's cookie may finish it; the cookie is
+/// cleared whatever happens.
 pub async fn oauth_callback(req: HttpRequest, q: web::Query<CallbackQuery>) -> HttpResponse {
     let core = core(&req);
     let state = q.state.as_deref().unwrap_or_default();
+    let binding = oauth_binding(state);
+    let nonce = request_cookie(&req, &binding_name(&binding));
+    let mut resp = callback_answer(&core, state, nonce.as_deref(), &q).await;
+    resp.headers_mut()
+        .append(header::SET_COOKIE, binding_cookie(&core, &binding, "", 0));
+    resp
+}
+
+async fn callback_answer(
+    core: &Core,
+    state: &str,
+    nonce: Option<&str>,
+    q: &CallbackQuery,
+) -> HttpResponse {
     let provider_error = q
         .error
         .as_deref()
         .map(|e| q.error_description.as_deref().unwrap_or(e));
     let failure = match core
-        .oauth_callback(state, q.code.as_deref(), provider_error)
+        .oauth_callback(state, nonce, q.code.as_deref(), provider_error)
         .await
     {
         Ok(done) => {
-            let brand = Brand::of_token(&core, &done.token).await;
+            let brand = Brand::of_token(core, &done.token).await;
             return connected(&brand, &done.token, &done.account);
         }
         Err(f) => f,
@@ -435,10 +525,15 @@ pub async fn oauth_callback(req: HttpRequest, q: web::Query<CallbackQuery>) -> H
         return see_other(uri);
     }
     let brand = match &failure.token {
-        Some(t) => Brand::of_token(&core, t).await,
+        Some(t) => Brand::of_token(core, t).await,
         None => Brand::of(None),
     };
-    problem(&brand, StatusCode::BAD_REQUEST, &failure.message)
+    let status = if failure.browser_mismatch {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    problem(&brand, status, &failure.message)
 }
 
 /// `POST /_static/connect/keys`: the key form. A refusal (including a

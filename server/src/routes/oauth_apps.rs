@@ -88,7 +88,11 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     server(&ctx)?;
     let a = ctx
         .core
-        .create_oauth_app(&ctx.tenant.project_id, body.into_inner().into())
+        .create_oauth_app(
+            &ctx.caller,
+            &ctx.tenant.project_id,
+            body.into_inner().into(),
+        )
         .await?;
     Ok(HttpResponse::Created().json(json!({"data": view(&ctx, &a)})))
 }
@@ -107,7 +111,12 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
     let id = path_param(&req, "id")?;
     let a = ctx
         .core
-        .update_oauth_app(&ctx.tenant.project_id, &id, body.into_inner().into())
+        .update_oauth_app(
+            &ctx.caller,
+            &ctx.tenant.project_id,
+            &id,
+            body.into_inner().into(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &a)})))
 }
@@ -115,7 +124,11 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     ctx.core
-        .delete_oauth_app(&ctx.tenant.project_id, &path_param(&req, "id")?)
+        .delete_oauth_app(
+            &ctx.caller,
+            &ctx.tenant.project_id,
+            &path_param(&req, "id")?,
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -57,7 +57,9 @@ pub async fn accounts(
     let include = credentials_allowed(&ctx.caller, q.include_credentials)?;
     let ext = path_param(&req, "external_user_id")?;
     let ext = user_filter(&ctx.caller, Some(ext))?.unwrap_or_default();
-    ctx.core.account_rate_limit(&ctx.tenant).await?;
+    ctx.core
+        .account_rate_limit(&ctx.caller, &ctx.tenant)
+        .await?;
     let list = ctx
         .core
         .user_accounts(&ctx.tenant, &ext, q.app.as_deref(), include)
