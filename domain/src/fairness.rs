@@ -108,6 +108,8 @@ pub struct Fairness {
     pub endpoints: Shares,
     /// Timer and poll ticks in flight per tenant.
     pub tick_tenants: Shares,
+    /// Inbound requests being processed per tenant (`None`: unlimited).
+    pub inbound_tenants: Option<Shares>,
 }
 
 #[cfg(test)]

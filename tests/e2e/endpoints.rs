@@ -3,7 +3,7 @@
 //! reads the request and never answers (until released), and a slow-loris
 //! that answers one byte at a time and never finishes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,11 +45,6 @@ impl Seen {
             .filter(|r| r.path.starts_with(path_prefix))
             .cloned()
             .collect()
-    }
-
-    pub fn distinct_ids(&self) -> HashSet<String> {
-        let r = self.receipts.lock().unwrap();
-        r.iter().map(|r| r.webhook_id.clone()).collect()
     }
 
     fn opened(&self, id: &str) {

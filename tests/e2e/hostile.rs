@@ -299,3 +299,72 @@ async fn a_flooding_tenant_cannot_starve_another_on_the_embedded_store() {
 async fn a_flooding_tenant_cannot_starve_another_on_redis() {
     one_tenant_cannot_starve_another(BACKENDS[1]).await;
 }
+
+/// A tenant flooding its inbound URLs faster than one API process handles
+/// them gets 429s beyond its share of in-flight requests; another tenant's
+/// requests meanwhile are all accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_inbound_flood_is_refused_beyond_the_tenants_share() {
+    let inst = Instance::new(Backend::Embedded)
+        .with_env("SWITCHBOARD_RATE_LIMITS__HOOK_IN_FLIGHT_PER_TENANT", "2")
+        .with_env("SWITCHBOARD_RATE_LIMITS__HOOK_REQUESTS_PER_MINUTE", "0");
+    let (a, b) = (inst.create_project("A"), inst.create_project("B"));
+    let s = inst.start().await;
+    let (ta, tb) = (s.token(&a).await, s.token(&b).await);
+    let hook = |t: &str, p: &str| {
+        let (s, t, p) = (&s, t.to_string(), p.to_string());
+        async move {
+            hook_url(
+                &deploy(
+                    s,
+                    &t,
+                    &p,
+                    json!({"id": "http-new-requests", "external_user_id": "u"}),
+                )
+                .await,
+            )
+        }
+    };
+    let (a_url, b_url) = (hook(&ta, &a.id).await, hook(&tb, &b.id).await);
+    let http = client();
+    let flood: Vec<_> = (0..64)
+        .map(|i| {
+            let (http, url) = (http.clone(), a_url.clone());
+            tokio::spawn(async move {
+                let mut codes = Vec::new();
+                for n in 0..20 {
+                    let body = json!({"i": i, "n": n, "pad": "x".repeat(100_000)});
+                    let r = http.post(&url).json(&body).send().await.unwrap();
+                    codes.push(r.status().as_u16());
+                }
+                codes
+            })
+        })
+        .collect();
+    let mut b_codes = Vec::new();
+    for n in 0..20 {
+        let r = http
+            .post(&b_url)
+            .json(&json!({"n": n}))
+            .send()
+            .await
+            .unwrap();
+        b_codes.push(r.status().as_u16());
+    }
+    let mut refused = 0;
+    for t in flood {
+        for c in t.await.unwrap() {
+            assert!(c == 200 || c == 429, "flood answered {c}");
+            refused += usize::from(c == 429);
+        }
+    }
+    eprintln!("inbound flood: {refused} of 1280 refused with 429; B: {b_codes:?}");
+    assert!(
+        refused > 0,
+        "the flood went beyond its share and was never refused"
+    );
+    assert!(
+        b_codes.iter().all(|&c| c == 200),
+        "B was refused: {b_codes:?}"
+    );
+}
