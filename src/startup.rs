@@ -89,7 +89,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         connect_token_ttl_secs: cfg.auth.connect_token_ttl_secs,
         tokens_per_user_per_minute: cfg.rate_limits.tokens_per_user_per_minute,
         hook_requests_per_minute: cfg.rate_limits.hook_requests_per_minute,
-        hook_in_flight_per_tenant: cfg.rate_limits.hook_in_flight_per_tenant,
+        in_flight_per_tenant: cfg.rate_limits.in_flight_per_tenant,
         accounts_per_project_per_5min: cfg.rate_limits.accounts_per_project_per_5min,
         accounts_per_user_per_5min: cfg.rate_limits.accounts_per_user_per_5min,
         allow_private_networks: cfg.outbound.allow_private_networks.clone(),

@@ -121,7 +121,7 @@ pub struct EncryptionConfig {
 pub struct RateLimitConfig {
     pub tokens_per_user_per_minute: u64,
     pub hook_requests_per_minute: u64,
-    pub hook_in_flight_per_tenant: usize,
+    pub in_flight_per_tenant: usize,
     pub accounts_per_project_per_5min: u64,
     pub accounts_per_user_per_5min: u64,
 }

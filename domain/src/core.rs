@@ -31,7 +31,7 @@ pub struct CoreSettings {
     pub hook_requests_per_minute: u64,
     /// Inbound requests of one tenant processed at once, per process; 0
     /// disables.
-    pub hook_in_flight_per_tenant: usize,
+    pub in_flight_per_tenant: usize,
     /// Non-public networks outbound requests may reach (CIDRs).
     pub allow_private_networks: Vec<String>,
     /// How long the proxy waits for the upstream before answering 504.
@@ -79,7 +79,7 @@ impl Default for CoreSettings {
             accounts_per_project_per_5min: 2000,
             accounts_per_user_per_5min: 500,
             hook_requests_per_minute: 6000,
-            hook_in_flight_per_tenant: 128,
+            in_flight_per_tenant: 128,
             allow_private_networks: Vec::new(),
             proxy_timeout_secs: 30,
             events_retained: 100,
@@ -161,8 +161,8 @@ impl Core {
             delivery_tenants: Shares::new(settings.delivery_per_tenant),
             endpoints: Shares::new(settings.delivery_per_endpoint),
             tick_tenants: Shares::new(settings.ticks_per_tenant),
-            inbound_tenants: (settings.hook_in_flight_per_tenant > 0)
-                .then(|| Shares::new(settings.hook_in_flight_per_tenant)),
+            request_tenants: (settings.in_flight_per_tenant > 0)
+                .then(|| Shares::new(settings.in_flight_per_tenant)),
         };
         let core = Core {
             store,

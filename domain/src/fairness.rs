@@ -108,8 +108,25 @@ pub struct Fairness {
     pub endpoints: Shares,
     /// Timer and poll ticks in flight per tenant.
     pub tick_tenants: Shares,
-    /// Inbound requests being processed per tenant (`None`: unlimited).
-    pub inbound_tenants: Option<Shares>,
+    /// API requests being processed per tenant (`None`: unlimited).
+    pub request_tenants: Option<Shares>,
+}
+
+impl crate::Core {
+    /// The tenant's share of this process's request handling (inbound
+    /// hooks, action runs, proxy calls, remote options), or a 429.
+    pub(crate) fn request_share(&self, t: &crate::model::Tenant) -> crate::Result<Option<Held>> {
+        let Some(shares) = &self.fairness.request_tenants else {
+            return Ok(None);
+        };
+        shares
+            .try_take(&t.slot(), 0)
+            .map(Some)
+            .map_err(|wait| crate::Error::RateLimited {
+                message: "too many requests for this project at once; retry shortly".into(),
+                retry_after_secs: wait.as_secs().max(1),
+            })
+    }
 }
 
 #[cfg(test)]

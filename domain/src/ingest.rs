@@ -44,24 +44,6 @@ pub struct InboundReply {
 /// How long a provider's delivery id is remembered for dedupe.
 const DEDUPE_TTL_MS: u64 = 7 * 24 * 3600 * 1000;
 
-impl Core {
-    /// The tenant's share of this process's inbound processing, or a 429
-    /// (`fairness.rs`): one tenant's flood cannot take every request slot.
-    fn inbound_share(&self, t: &Tenant) -> Result<Option<crate::fairness::Held>> {
-        let Some(shares) = &self.fairness.inbound_tenants else {
-            return Ok(None);
-        };
-        shares
-            .try_take(&t.slot(), 0)
-            .map(Some)
-            .map_err(|wait| Error::RateLimited {
-                message: "too many requests to this project's inbound URLs at once; retry shortly"
-                    .into(),
-                retry_after_secs: wait.as_secs().max(1),
-            })
-    }
-}
-
 fn gone() -> Error {
     Error::NotFound("no active trigger at this URL".into())
 }
@@ -93,7 +75,7 @@ impl Core {
     ) -> Result<InboundReply> {
         let (route, d) = self.hook_route(hook_id).await?.ok_or_else(gone)?;
         let t = &route.tenant;
-        let _share = self.inbound_share(t)?;
+        let _share = self.request_share(t)?;
         let c = self
             .component(t, &d.component_key, None)
             .await
@@ -435,7 +417,7 @@ impl Core {
             project_id: route.project_id.clone(),
             env,
         };
-        let _share = self.inbound_share(&t)?;
+        let _share = self.request_share(&t)?;
         let components = self.app_level_components(&t, &oa.app).await?;
         // The built-in triggers come first: they define the URL's checks.
         let Some(lead) = components.first().and_then(|c| c.app_webhook()) else {

@@ -102,6 +102,7 @@ fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, E
 impl Core {
     pub async fn run_action(self: &Arc<Self>, t: &Tenant, req: RunRequest) -> Result<RunReply> {
         crate::validate::external_user_id(&req.external_user_id)?;
+        let _share = self.request_share(t)?;
         let Some(idem) = req.idempotency_key.clone() else {
             return Ok(RunReply {
                 outcome: self.run_once(t, &req).await?,

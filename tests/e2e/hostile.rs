@@ -306,7 +306,7 @@ async fn a_flooding_tenant_cannot_starve_another_on_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_inbound_flood_is_refused_beyond_the_tenants_share() {
     let inst = Instance::new(Backend::Embedded)
-        .with_env("SWITCHBOARD_RATE_LIMITS__HOOK_IN_FLIGHT_PER_TENANT", "2")
+        .with_env("SWITCHBOARD_RATE_LIMITS__IN_FLIGHT_PER_TENANT", "2")
         .with_env("SWITCHBOARD_RATE_LIMITS__HOOK_REQUESTS_PER_MINUTE", "0");
     let (a, b) = (inst.create_project("A"), inst.create_project("B"));
     let s = inst.start().await;
