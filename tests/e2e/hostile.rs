@@ -40,60 +40,130 @@ fn hook_url(d: &Value) -> String {
         .to_string()
 }
 
-/// Sends `n` numbered events to `url`, `gap` apart; returns when each was sent.
-async fn send_paced(url: &str, tag: &str, n: usize, gap: Duration) -> Vec<Instant> {
-    let http = client();
-    let mut sent = Vec::new();
-    for i in 0..n {
-        sent.push(Instant::now());
-        let r = http
-            .post(url)
-            .json(&json!({"tag": tag, "n": i}))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{tag} {i}: {}", r.status());
-        tokio::time::sleep(gap).await;
-    }
-    sent
+/// Tenant B, minding its own business while someone else attacks: an
+/// instant trigger and a 1 s timer delivering to a healthy receiver. It
+/// measures its events' latency from send to receipt.
+pub struct Bystander {
+    pub sink: Endpoint,
+    hook: String,
+    baseline: Duration,
+    rounds: std::sync::atomic::AtomicUsize,
 }
 
-/// Waits until `sink` has every event of `tag` (0..n); returns each one's
-/// latency from its send.
-async fn latencies(
-    sink: &Endpoint,
-    tag: &str,
-    sent: &[Instant],
-    within: Duration,
-) -> Vec<Duration> {
-    let deadline = Instant::now() + within;
-    loop {
-        let got: Vec<_> = sink
-            .seen
-            .with_prefix("/b")
-            .into_iter()
-            .filter(|r| r.body["event"]["body"]["tag"] == tag)
-            .collect();
-        if got.len() >= sent.len() || Instant::now() > deadline {
-            assert_eq!(
-                got.len(),
-                sent.len(),
-                "{tag}: every event of B arrives, once"
-            );
-            return got
-                .iter()
-                .map(|r| {
-                    let n = r.body["event"]["body"]["n"].as_u64().unwrap() as usize;
-                    r.at - sent[n]
-                })
-                .collect();
+impl Bystander {
+    /// Deploys B's triggers and measures the baseline p99 (20 events).
+    pub async fn start(s: &Server, bearer: &str, project: &str) -> Bystander {
+        let sink = Endpoint::start(Behaviour::Answer).await;
+        let hook = hook_url(
+            &deploy(
+                s,
+                bearer,
+                project,
+                json!({"id": "http-new-requests", "external_user_id": "bob",
+                       "webhook_url": format!("{}/b/events", sink.url)}),
+            )
+            .await,
+        );
+        deploy(
+            s,
+            bearer,
+            project,
+            json!({"id": "schedule-custom-interval", "external_user_id": "bob",
+                   "configured_props": {"timer": {"intervalSeconds": 1}},
+                   "webhook_url": format!("{}/b/timer", sink.url)}),
+        )
+        .await;
+        let mut b = Bystander {
+            sink,
+            hook,
+            baseline: Duration::ZERO,
+            rounds: Default::default(),
+        };
+        b.baseline = b.p99(20, Duration::from_millis(50)).await;
+        b
+    }
+
+    /// The bound B's p99 must stay within: twice the baseline, the baseline
+    /// taken as at least [`LATENCY_FLOOR`].
+    pub fn bound(&self) -> Duration {
+        2 * self.baseline.max(LATENCY_FLOOR)
+    }
+
+    /// Sends `n` events `gap` apart; all must arrive, each once; their p99.
+    pub async fn p99(&self, n: usize, gap: Duration) -> Duration {
+        let round = self
+            .rounds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("r{round}");
+        let http = client();
+        let mut sent = Vec::new();
+        for i in 0..n {
+            sent.push(Instant::now());
+            let r = http
+                .post(&self.hook)
+                .json(&json!({"tag": tag, "n": i}))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "B's event {i}: {}", r.status());
+            tokio::time::sleep(gap).await;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got: Vec<_> = self
+                .sink
+                .seen
+                .with_prefix("/b/events")
+                .into_iter()
+                .filter(|r| r.body["event"]["body"]["tag"] == tag.as_str())
+                .collect();
+            if got.len() >= n || Instant::now() > deadline {
+                assert_eq!(got.len(), n, "every event of B arrives, once");
+                let lat: Vec<_> = got
+                    .iter()
+                    .map(|r| r.at - sent[r.body["event"]["body"]["n"].as_u64().unwrap() as usize])
+                    .collect();
+                return percentile(&lat, 99.0);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// B is unharmed: its latency within bounds, nothing delivered twice,
+    /// its timer still running, and the server still answering.
+    pub async fn assert_unharmed(&self, s: &Server, what: &str) {
+        let timer_before = self.sink.seen.count("/b/timer");
+        let window = Instant::now();
+        let p99 = self.p99(20, Duration::from_millis(100)).await;
+        let window = window.elapsed();
+        let ticks = self.sink.seen.count("/b/timer") - timer_before;
+        eprintln!(
+            "{what}: B p99 {p99:?} (baseline {:?}, bound {:?}); timer ran {ticks} times in {window:?}",
+            self.baseline,
+            self.bound()
+        );
+        assert!(
+            p99 <= self.bound(),
+            "{what}: B's p99 rose from {:?} to {p99:?}",
+            self.baseline
+        );
+        let expected = window.as_secs().saturating_sub(2) as usize;
+        assert!(
+            ticks >= expected,
+            "{what}: B's timer ran {ticks} times in {window:?} (starved)"
+        );
+        let events = self.sink.seen.with_prefix("/b/events");
+        let ids: std::collections::HashSet<_> = events.iter().map(|r| &r.webhook_id).collect();
+        assert_eq!(ids.len(), events.len(), "{what}: B got an event twice");
+        let health = client().get(format!("{}/healthz", s.base)).send().await;
+        assert!(
+            health.is_ok_and(|r| r.status() == 200),
+            "{what}: the server no longer answers"
+        );
     }
 }
 
 async fn one_tenant_cannot_starve_another(backend: Backend) {
-    let sink = Endpoint::start(Behaviour::Answer).await;
     let tarpit = Endpoint::start(Behaviour::Tarpit).await;
     let loris = Endpoint::start(Behaviour::SlowLoris).await;
     let inst = Instance::new(backend)
@@ -113,26 +183,7 @@ async fn one_tenant_cannot_starve_another(backend: Backend) {
     let (ta, tb) = (s.token(&a).await, s.token(&b).await);
     let ctx = |w: &str| format!("{backend:?}: {w}");
 
-    // B: an instant trigger and a timer, delivering to a healthy receiver.
-    let b_hook = hook_url(
-        &deploy(
-            &s,
-            &tb,
-            &b.id,
-            json!({"id": "http-new-requests", "external_user_id": "bob",
-                   "webhook_url": format!("{}/b/events", sink.url)}),
-        )
-        .await,
-    );
-    deploy(
-        &s,
-        &tb,
-        &b.id,
-        json!({"id": "schedule-custom-interval", "external_user_id": "bob",
-               "configured_props": {"timer": {"intervalSeconds": 1}},
-               "webhook_url": format!("{}/b/timer", sink.url)}),
-    )
-    .await;
+    let bystander = Bystander::start(&s, &tb, &b.id).await;
 
     // Mallory, A's end user, holds a connect token (the customer opted her
     // into managing her own triggers' webhooks) and nothing else.
@@ -172,13 +223,6 @@ async fn one_tenant_cannot_starve_another(backend: Backend) {
         .await;
     }
 
-    // Baseline: B's latency from send to receipt, with no attack.
-    let sent = send_paced(&b_hook, "base", 20, Duration::from_millis(50)).await;
-    let base = percentile(
-        &latencies(&sink, "base", &sent, Duration::from_secs(30)).await,
-        99.0,
-    );
-
     // The flood: 1,500 events to her own URL in about 2 s.
     let started = Instant::now();
     let http = client();
@@ -203,49 +247,17 @@ async fn one_tenant_cannot_starve_another(backend: Backend) {
     }
     let flood_took = started.elapsed();
 
-    // Under attack: B's events and timer runs, while the tarpit holds
-    // everything of Mallory's it can.
-    let timer_before = sink.seen.count("/b/timer");
-    let window = Instant::now();
-    let sent = send_paced(&b_hook, "attack", 40, Duration::from_millis(100)).await;
-    let under = percentile(
-        &latencies(&sink, "attack", &sent, Duration::from_secs(60)).await,
-        99.0,
-    );
-    let window = window.elapsed();
-    let ticks = sink.seen.count("/b/timer") - timer_before;
-    let bound = 2 * base.max(LATENCY_FLOOR);
     eprintln!(
-        "{backend:?}: flood of {FLOOD} accepted in {flood_took:?}; B p99 {base:?} before, \
-         {under:?} under attack (bound {bound:?}); B timer ran {ticks} times in {window:?}; \
-         tarpit saw {} requests, slow-loris {}",
+        "{backend:?}: flood of {FLOOD} accepted in {flood_took:?}; tarpit saw {} requests, slow-loris {}",
         tarpit.seen.receipts.lock().unwrap().len(),
         loris.seen.receipts.lock().unwrap().len(),
     );
-    assert!(
-        under <= bound,
-        "{}",
-        ctx(&format!(
-            "B's p99 rose from {base:?} to {under:?} under attack"
-        ))
-    );
-    let expected_ticks = window.as_secs().saturating_sub(2) as usize;
-    assert!(
-        ticks >= expected_ticks,
-        "{}",
-        ctx(&format!(
-            "B's timer ran {ticks} times in {window:?} (polls and timers starved)"
-        ))
-    );
-    let b_ids = sink.seen.with_prefix("/b/events");
-    let distinct: std::collections::HashSet<_> = b_ids.iter().map(|r| &r.webhook_id).collect();
-    assert_eq!(
-        distinct.len(),
-        b_ids.len(),
-        "{}",
-        ctx("B got an event twice")
-    );
-    for e in [&tarpit, &loris, &sink] {
+    // Under attack: B's events and timer runs, while the tarpit holds
+    // everything of Mallory's it can.
+    bystander
+        .assert_unharmed(&s, &ctx("tarpit and slow-loris flood"))
+        .await;
+    for e in [&tarpit, &loris, &bystander.sink] {
         assert_eq!(
             e.seen
                 .concurrent_duplicates
@@ -255,12 +267,6 @@ async fn one_tenant_cannot_starve_another(backend: Backend) {
             ctx("a delivery was sent again while its first send was still open")
         );
     }
-    let health = client().get(format!("{}/healthz", s.base)).send().await;
-    assert!(
-        health.is_ok_and(|r| r.status() == 200),
-        "{}",
-        ctx("the server still answers")
-    );
 
     // Lose nothing: once the tarpit answers, each of her events arrives.
     tarpit.release();
