@@ -9,6 +9,7 @@ mod app;
 pub mod component;
 pub mod feed;
 pub mod jsonpath;
+pub mod limits;
 pub mod manifest;
 pub mod options;
 pub mod outbound;
