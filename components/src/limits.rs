@@ -201,6 +201,27 @@ pub fn xml_depth(s: &str, stop: usize) -> usize {
     max
 }
 
+/// How deeply a JSON value nests (a scalar is 0), walked without
+/// recursion; stops once past `stop`.
+pub fn json_depth(v: &serde_json::Value, stop: usize) -> usize {
+    use serde_json::Value;
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        let kids: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(o) => Box::new(o.values()),
+            _ => continue,
+        };
+        max = max.max(d + 1);
+        if max > stop {
+            return max;
+        }
+        stack.extend(kids.map(|k| (k, d + 1)));
+    }
+    max
+}
+
 /// A work budget: every step of an evaluation spends from it, and an
 /// evaluation that runs out stops with [`LimitError::OutOfFuel`].
 #[derive(Debug, Clone)]
@@ -300,6 +321,20 @@ mod tests {
         );
         let deep = "<a>".repeat(100_000);
         assert_eq!(xml_depth(&deep, 64), 65);
+    }
+
+    #[test]
+    fn json_values_nesting() {
+        use serde_json::json;
+        assert_eq!(json_depth(&json!(1), 9), 0);
+        assert_eq!(json_depth(&json!({"a": [1, {"b": []}]}), 9), 4);
+        let mut v = json!(1);
+        for _ in 0..10_000 {
+            v = serde_json::Value::Array(vec![v]);
+        }
+        assert_eq!(json_depth(&v, 32), 33);
+        // Dropping a 10,000-deep value recurses in serde_json: leak it.
+        std::mem::forget(v);
     }
 
     #[test]
