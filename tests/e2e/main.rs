@@ -9,6 +9,7 @@ mod connect_oauth;
 mod connect_page;
 mod durability;
 mod harness;
+mod hostile_expressions;
 mod isolation;
 mod ops;
 mod polling;
