@@ -9,7 +9,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::limits::{self, LimitError, MAX_FEED_BYTES, MAX_FEED_DEPTH};
+use crate::limits::{self, LimitError, MAX_FEED_BYTES, MAX_FEED_DEPTH, MAX_FEED_JSON_BYTES};
 
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const ATOM03: &str = "http://purl.org/atom/ns#";
@@ -61,6 +61,37 @@ pub fn parse(body: &[u8]) -> Result<Value, String> {
     };
     let doc = Document::parse_with_options(&text, opt)
         .map_err(|e| format!("not an RSS or Atom feed: {e}"))?;
+    let out = read(&doc)?;
+    // Entities can expand a small document (within roxmltree's node limit):
+    // the JSON handed on is capped too.
+    let mut size = Counter(0);
+    let _ = serde_json::to_writer(&mut size, &out);
+    if size.0 > MAX_FEED_JSON_BYTES {
+        return Err(format!(
+            "feed expands to more than {MAX_FEED_JSON_BYTES} bytes of items"
+        ));
+    }
+    Ok(out)
+}
+
+/// Counts bytes written, and refuses to go on past the cap.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len();
+        if self.0 > MAX_FEED_JSON_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn read(doc: &Document) -> Result<Value, String> {
     let root = doc.root_element();
     let name = root.tag_name();
     match (name.name(), name.namespace()) {

@@ -33,6 +33,9 @@ pub const POLL_PAGE_FUEL: u64 = 4_000_000;
 pub const MAX_TEMPLATE_LEN: usize = 64 << 10;
 /// Deepest nesting of `(`, `[`, `{` and blocks in a template.
 pub const MAX_TEMPLATE_DEPTH: usize = 32;
+/// Most operators (`.`, `|`, `+`, `[`, `and`, …) in one template tag: a
+/// chain of them nests like parentheses in minijinja's recursive compiler.
+pub const MAX_TEMPLATE_TAG_OPS: usize = 128;
 /// Instructions one template evaluation may spend.
 pub const TEMPLATE_FUEL: u64 = 50_000;
 /// Largest value one template evaluation may produce (bytes).
@@ -47,6 +50,9 @@ pub const MAX_TIMEZONE_LEN: usize = 64;
 pub const MAX_FEED_BYTES: usize = 10 << 20;
 /// Deepest element nesting in a feed. Real feeds nest fewer than 20.
 pub const MAX_FEED_DEPTH: usize = 64;
+
+/// Largest JSON a feed may become (entities can expand a document).
+pub const MAX_FEED_JSON_BYTES: usize = 2 * MAX_FEED_BYTES;
 
 /// Largest manifest (bytes).
 pub const MAX_MANIFEST_BYTES: usize = 512 << 10;

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use minijinja::{Environment, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 
-use crate::limits::{self, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_LEN};
+use crate::limits::{self, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_LEN, MAX_TEMPLATE_TAG_OPS};
 
 /// Instructions one evaluation may spend.
 pub const FUEL: u64 = limits::TEMPLATE_FUEL;
@@ -34,6 +34,11 @@ pub enum TemplateError {
 fn precheck(src: &str) -> Result<(), TemplateError> {
     limits::check_len("template", src, MAX_TEMPLATE_LEN)?;
     limits::check_brackets("template", src, b"([{", b")]}", false, MAX_TEMPLATE_DEPTH)?;
+    if let Some(n) = tag_ops(src).filter(|n| *n > MAX_TEMPLATE_TAG_OPS) {
+        return Err(TemplateError::Syntax(format!(
+            "an expression is too complex: {n} operators in one tag (at most {MAX_TEMPLATE_TAG_OPS})"
+        )));
+    }
     if block_depth(src) > MAX_TEMPLATE_DEPTH {
         return Err(limits::LimitError::TooDeep {
             what: "template",
@@ -42,6 +47,44 @@ fn precheck(src: &str) -> Result<(), TemplateError> {
         .into());
     }
     Ok(())
+}
+
+/// The most operators in one `{{ … }}` or `{% … %}` tag. minijinja builds
+/// chains (`a.b.c…`, `x | f | g…`, `1 + 1 + …`) as nested nodes and walks
+/// them recursively, so a long chain is as deep as nested parentheses.
+fn tag_ops(src: &str) -> Option<usize> {
+    const WORDS: &[&str] = &["and", "or", "not", "if", "else", "is", "in"];
+    let mut max = None;
+    for (open, close) in [("{{", "}}"), ("{%", "%}")] {
+        let mut rest = src;
+        while let Some(at) = rest.find(open) {
+            let body = &rest[at + open.len()..];
+            let end = body.find(close).unwrap_or(body.len());
+            let tag = &body[..end];
+            let mut n = 0usize;
+            let mut quote = None;
+            let mut word = String::new();
+            for c in tag.chars() {
+                match quote {
+                    Some(q) if c == q => quote = None,
+                    Some(_) => {}
+                    None if c == '\'' || c == '"' => quote = Some(c),
+                    None if ".|~+-*/%[(".contains(c) => n += 1,
+                    None => {}
+                }
+                if quote.is_none() && c.is_ascii_alphabetic() {
+                    word.push(c);
+                } else {
+                    n += usize::from(WORDS.contains(&word.as_str()));
+                    word.clear();
+                }
+            }
+            n += usize::from(WORDS.contains(&word.as_str()));
+            max = max.max(Some(n));
+            rest = &body[end..];
+        }
+    }
+    max
 }
 
 /// How deeply `{% if/for/macro/... %}` blocks nest.
@@ -369,6 +412,20 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("nests too deeply")
+        );
+        // Long chains nest as deeply as parentheses do.
+        for op in [".a", "|upper", "~'a'", "+1", " and x", "[0]"] {
+            let chain = format!("{{{{ x{} }}}}", op.repeat(3_000));
+            let e = check(&chain).unwrap_err();
+            assert!(e.to_string().contains("too complex"), "{op}: {e}");
+        }
+        assert_eq!(
+            eval(
+                &format!("{{{{ x{} }}}}", "~'a'".repeat(100)),
+                &json!({"x": ""})
+            )
+            .unwrap(),
+            json!("a".repeat(100))
         );
         // Within the limits, a template still works.
         let ok = format!(
