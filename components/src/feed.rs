@@ -9,6 +9,8 @@ use roxmltree::{Document, Node, ParsingOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::limits::{self, LimitError, MAX_FEED_BYTES, MAX_FEED_DEPTH, MAX_FEED_JSON_BYTES};
+
 const ATOM: &str = "http://www.w3.org/2005/Atom";
 const ATOM03: &str = "http://purl.org/atom/ns#";
 const RSS1: &str = "http://purl.org/rss/1.0/";
@@ -28,7 +30,28 @@ const NODES_LIMIT: u32 = 1_000_000;
 /// else `"sha256:" + hex(sha256(title + "\n" + description))`, so an item
 /// with neither still dedupes across polls.
 pub fn parse(body: &[u8]) -> Result<Value, String> {
+    if body.len() > MAX_FEED_BYTES {
+        return Err(format!(
+            "not an RSS or Atom feed: {}",
+            LimitError::TooLong {
+                what: "feed",
+                len: body.len(),
+                max: MAX_FEED_BYTES
+            }
+        ));
+    }
     let text = decode(body);
+    // Nesting is checked before parsing; the walk below (`serialize`) is
+    // bounded by the same limit, since entities can add elements.
+    if limits::xml_depth(&text, MAX_FEED_DEPTH) > MAX_FEED_DEPTH {
+        return Err(format!(
+            "not an RSS or Atom feed: {}",
+            LimitError::TooDeep {
+                what: "feed XML",
+                max: MAX_FEED_DEPTH
+            }
+        ));
+    }
     // DTDs are allowed (old RSS 0.91 feeds carry one); roxmltree caps entity
     // expansion itself and resolves no external entities.
     let opt = ParsingOptions {
@@ -38,6 +61,37 @@ pub fn parse(body: &[u8]) -> Result<Value, String> {
     };
     let doc = Document::parse_with_options(&text, opt)
         .map_err(|e| format!("not an RSS or Atom feed: {e}"))?;
+    let out = read(&doc)?;
+    // Entities can expand a small document (within roxmltree's node limit):
+    // the JSON handed on is capped too.
+    let mut size = Counter(0);
+    let _ = serde_json::to_writer(&mut size, &out);
+    if size.0 > MAX_FEED_JSON_BYTES {
+        return Err(format!(
+            "feed expands to more than {MAX_FEED_JSON_BYTES} bytes of items"
+        ));
+    }
+    Ok(out)
+}
+
+/// Counts bytes written, and refuses to go on past the cap.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len();
+        if self.0 > MAX_FEED_JSON_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn read(doc: &Document) -> Result<Value, String> {
     let root = doc.root_element();
     let name = root.tag_name();
     match (name.name(), name.namespace()) {
@@ -254,13 +308,16 @@ fn atom_text(node: Node) -> Option<String> {
     let inner = node.children().find(|n| n.is_element()).unwrap_or(node);
     let mut out = String::new();
     for c in inner.children() {
-        serialize(c, &mut out);
+        serialize(c, &mut out, 0);
     }
     let s = out.trim();
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-fn serialize(node: Node, out: &mut String) {
+fn serialize(node: Node, out: &mut String, depth: usize) {
+    if depth > MAX_FEED_DEPTH {
+        return;
+    }
     if node.is_text() {
         escape(node.text().unwrap_or_default(), out);
     } else if node.is_element() {
@@ -276,7 +333,7 @@ fn serialize(node: Node, out: &mut String) {
         }
         out.push('>');
         for c in node.children() {
-            serialize(c, out);
+            serialize(c, out, depth + 1);
         }
         out.push_str("</");
         out.push_str(name);
@@ -720,6 +777,28 @@ mod tests {
         assert_eq!(it[0]["published"], "2026-11-23T08:00:00.000Z");
         assert_eq!(it[1]["id"], "https://ex.com/b");
         assert_eq!(it[1]["link"], Value::Null);
+    }
+
+    #[test]
+    fn hostile_feeds_are_refused_quickly() {
+        // 30,000 nested elements: refused before parsing.
+        let deep = format!(
+            "<rss><channel>{}{}</channel></rss>",
+            "<x>".repeat(30_000),
+            "</x>".repeat(30_000)
+        );
+        let e = parse(deep.as_bytes()).unwrap_err();
+        assert!(e.contains("nests too deeply"), "{e}");
+        let big = vec![b' '; MAX_FEED_BYTES + 1];
+        assert!(parse(&big).unwrap_err().contains("too long"));
+        // Entities expanding to elements stay bounded.
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE f [<!ENTITY a "<b>x</b><b>x</b><b>x</b><b>x</b>"><!ENTITY c "&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;">]><feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><content type="xhtml"><div>&e;&e;&e;&e;</div></content></entry></feed>"#;
+        let t = std::time::Instant::now();
+        let _ = parse(bomb.as_bytes());
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        // Normal nesting still parses.
+        let ok = "<rss><channel><item><guid>g</guid><title>t</title></item></channel></rss>";
+        assert_eq!(items(&parse(ok.as_bytes()).unwrap()).len(), 1);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod backoff;
 pub mod component;
 pub mod feed;
 pub mod jsonpath;
+pub mod limits;
 pub mod manifest;
 pub mod options;
 pub mod outbound;

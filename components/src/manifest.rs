@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::app::{App, ManifestKind};
 use crate::component::{Component, Source};
 use crate::props::{Prop, PropType};
-use crate::{ManifestError, jsonpath, template};
+use crate::{ManifestError, jsonpath, limits, template};
 
 pub const SCHEMA: &str = include_str!("../schema/manifest.v1.json");
 pub const MANIFEST_VERSION: u64 = 1;
@@ -87,12 +87,49 @@ fn typed<T: DeserializeOwned>(file: &str, v: Value) -> Result<T, ManifestError> 
 
 /// Parses and validates one manifest's text.
 pub fn parse(file: &str, text: &str) -> Result<Manifest, ManifestError> {
+    // Size and nesting before the JSON parser sees it.
+    limits::check_len("manifest", text, limits::MAX_MANIFEST_BYTES)
+        .and_then(|_| {
+            limits::check_brackets(
+                "manifest",
+                text,
+                b"[{",
+                b"]}",
+                true,
+                limits::MAX_MANIFEST_DEPTH,
+            )
+        })
+        .map_err(|e| error(file, "$", e.to_string()))?;
     let v: Value = serde_json::from_str(text)
         .map_err(|e| error(file, "$", format!("invalid JSON manifest: {e}")))?;
     parse_value(file, v)
 }
 
 pub fn parse_value(file: &str, v: Value) -> Result<Manifest, ManifestError> {
+    if limits::json_depth(&v, limits::MAX_MANIFEST_DEPTH) > limits::MAX_MANIFEST_DEPTH {
+        return Err(error(
+            file,
+            "$",
+            limits::LimitError::TooDeep {
+                what: "manifest",
+                max: limits::MAX_MANIFEST_DEPTH,
+            }
+            .to_string(),
+        ));
+    }
+    let size = serde_json::to_vec(&v).map_or(usize::MAX, |b| b.len());
+    if size > limits::MAX_MANIFEST_BYTES {
+        return Err(error(
+            file,
+            "$",
+            limits::LimitError::TooLong {
+                what: "manifest",
+                len: size,
+                max: limits::MAX_MANIFEST_BYTES,
+            }
+            .to_string(),
+        ));
+    }
     let version = v.get("manifest_version").and_then(Value::as_u64);
     if version != Some(MANIFEST_VERSION) {
         return Err(error(
@@ -323,5 +360,48 @@ mod tests {
     fn pointers_become_dotted_paths() {
         assert_eq!(dotted(""), "$");
         assert_eq!(dotted("/steps/0/request/url"), "steps[0].request.url");
+    }
+
+    fn trigger(items: &str) -> Value {
+        serde_json::json!({
+            "manifest_version": 1, "kind": "trigger", "key": "http-x-poll", "name": "X",
+            "version": "0.1.0", "app": "http", "props": [],
+            "source": {"type": "polling", "default_interval_secs": 60,
+                       "request": {"url": "https://x.example/"},
+                       "items": items, "id": "$.id", "dedupe": "unique", "summary": "s"}
+        })
+    }
+
+    #[test]
+    fn hostile_manifests_are_refused_before_parsing() {
+        // 30,000 nested arrays in the text: refused before serde_json.
+        let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+        let e = parse("m.json", &deep).unwrap_err();
+        assert!(e.reason.contains("nests too deeply"), "{e}");
+        let long = format!("\"{}\"", "x".repeat(limits::MAX_MANIFEST_BYTES));
+        assert!(
+            parse("m.json", &long)
+                .unwrap_err()
+                .reason
+                .contains("too long")
+        );
+        // A value nested past the limit (built without the parser).
+        let mut v = trigger("$[*]");
+        let mut deep = serde_json::json!(1);
+        for _ in 0..40 {
+            deep = serde_json::json!([deep]);
+        }
+        v["description"] = deep;
+        let e = parse_value("m.json", v).unwrap_err();
+        assert!(e.reason.contains("nests too deeply"), "{e}");
+        // Paths inside are bounded: the descendant bomb compiles (it is
+        // short and shallow) but a deep one does not.
+        let e = parse_value(
+            "m.json",
+            trigger(&format!("$[?{}@{}]", "(".repeat(40), ")".repeat(40))),
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("nests too deeply"), "{e}");
+        parse_value("m.json", trigger("$[*]")).unwrap();
     }
 }

@@ -43,8 +43,9 @@ pub fn repair_query(url: &str) -> String {
 /// The upstream header name of an `x-pd-proxy-<name>` header, any case.
 pub fn upstream_header(name: &str) -> Option<&str> {
     const PREFIX: &str = "x-pd-proxy-";
-    (name.len() > PREFIX.len() && name[..PREFIX.len()].eq_ignore_ascii_case(PREFIX))
-        .then(|| &name[PREFIX.len()..])
+    // `get`: a non-ASCII name must not be sliced inside a character.
+    let head = name.get(..PREFIX.len())?;
+    (name.len() > PREFIX.len() && head.eq_ignore_ascii_case(PREFIX)).then(|| &name[PREFIX.len()..])
 }
 
 /// Headers a caller may not set upstream: hop-by-hop ones and those the

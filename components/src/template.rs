@@ -8,10 +8,12 @@ use std::sync::OnceLock;
 use minijinja::{Environment, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 
+use crate::limits::{self, MAX_TEMPLATE_DEPTH, MAX_TEMPLATE_LEN, MAX_TEMPLATE_TAG_OPS};
+
 /// Instructions one evaluation may spend.
-pub const FUEL: u64 = 50_000;
+pub const FUEL: u64 = limits::TEMPLATE_FUEL;
 /// Largest string one evaluation may produce.
-pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
+pub const MAX_OUTPUT_BYTES: usize = limits::MAX_TEMPLATE_OUTPUT_BYTES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
@@ -23,6 +25,121 @@ pub enum TemplateError {
     TooLarge,
     #[error("template failed: {0}")]
     Eval(String),
+    #[error("template refused: {0}")]
+    Limit(#[from] limits::LimitError),
+}
+
+/// Length and nesting, checked before minijinja parses anything: brackets
+/// of expressions (and of literal text, conservatively) and nested blocks.
+fn precheck(src: &str) -> Result<(), TemplateError> {
+    limits::check_len("template", src, MAX_TEMPLATE_LEN)?;
+    limits::check_brackets("template", src, b"([{", b")]}", false, MAX_TEMPLATE_DEPTH)?;
+    if let Some(n) = tag_ops(src).filter(|n| *n > MAX_TEMPLATE_TAG_OPS) {
+        return Err(TemplateError::Syntax(format!(
+            "an expression is too complex: {n} operators in one tag (at most {MAX_TEMPLATE_TAG_OPS})"
+        )));
+    }
+    if block_depth(src) > MAX_TEMPLATE_DEPTH {
+        return Err(limits::LimitError::TooDeep {
+            what: "template",
+            max: MAX_TEMPLATE_DEPTH,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The most operators in one `{{ … }}` or `{% … %}` tag. minijinja builds
+/// chains (`a.b.c…`, `x | f | g…`, `1 + 1 + …`) as nested nodes and walks
+/// them recursively, so a long chain is as deep as nested parentheses.
+fn tag_ops(src: &str) -> Option<usize> {
+    const WORDS: &[&str] = &["and", "or", "not", "if", "else", "is", "in"];
+    let mut max = None;
+    for (open, close) in [("{{", "}}"), ("{%", "%}")] {
+        let mut rest = src;
+        while let Some(at) = rest.find(open) {
+            let body = &rest[at + open.len()..];
+            let end = body.find(close).unwrap_or(body.len());
+            let tag = &body[..end];
+            let mut n = 0usize;
+            let mut quote = None;
+            let mut word = String::new();
+            for c in tag.chars() {
+                match quote {
+                    Some(q) if c == q => quote = None,
+                    Some(_) => {}
+                    None if c == '\'' || c == '"' => quote = Some(c),
+                    None if ".|~+-*/%[(".contains(c) => n += 1,
+                    None => {}
+                }
+                if quote.is_none() && c.is_ascii_alphabetic() {
+                    word.push(c);
+                } else {
+                    n += usize::from(WORDS.contains(&word.as_str()));
+                    word.clear();
+                }
+            }
+            n += usize::from(WORDS.contains(&word.as_str()));
+            max = max.max(Some(n));
+            rest = &body[end..];
+        }
+    }
+    max
+}
+
+/// How deeply `{% if/for/macro/... %}` blocks nest.
+fn block_depth(src: &str) -> usize {
+    const OPENERS: &[&str] = &[
+        "if",
+        "for",
+        "macro",
+        "call",
+        "filter",
+        "with",
+        "autoescape",
+        "block",
+        "raw",
+    ];
+    let (mut depth, mut max) = (0usize, 0usize);
+    for tag in src.split("{%").skip(1) {
+        let word: String = tag
+            .trim_start_matches(['-', '+', '~'])
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        if word.starts_with("end") {
+            depth = depth.saturating_sub(1);
+        } else if OPENERS.contains(&word.as_str()) {
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
+}
+
+/// A writer that refuses to grow past `MAX_OUTPUT_BYTES`.
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + b.len() > MAX_OUTPUT_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+        self.0.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn too_large(what: &str) -> minijinja::Error {
+    minijinja::Error::new(
+        minijinja::ErrorKind::InvalidOperation,
+        format!("{what}: the result would exceed {MAX_OUTPUT_BYTES} bytes"),
+    )
 }
 
 fn env() -> &'static Environment<'static> {
@@ -34,6 +151,31 @@ fn env() -> &'static Environment<'static> {
         env.set_recursion_limit(64);
         // Output is JSON/HTTP, never HTML: no auto-escaping.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        // The built-in filters whose output can outgrow their input many
+        // times over, replaced by versions that refuse past the output cap.
+        env.add_filter(
+            "replace",
+            |s: String, old: String, new: String| -> Result<String, minijinja::Error> {
+                let n = if old.is_empty() {
+                    s.chars().count() + 1
+                } else {
+                    s.matches(old.as_str()).count()
+                };
+                let size =
+                    (s.len() as u64).saturating_add((n as u64).saturating_mul(new.len() as u64));
+                if size > MAX_OUTPUT_BYTES as u64 {
+                    return Err(too_large("replace"));
+                }
+                Ok(s.replace(old.as_str(), &new))
+            },
+        );
+        env.add_filter("tojson", |v: JValue| -> Result<JValue, minijinja::Error> {
+            let mut w = Capped(Vec::new());
+            serde_json::to_writer(&mut w, &v).map_err(|_| too_large("tojson"))?;
+            Ok(JValue::from_safe_string(
+                String::from_utf8(w.0).unwrap_or_default(),
+            ))
+        });
         env.add_filter("b64encode", |s: String| {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD.encode(s)
@@ -88,6 +230,7 @@ pub fn check(src: &str) -> Result<(), TemplateError> {
     if !is_template(src) {
         return Ok(());
     }
+    precheck(src)?;
     match sole_expression(src) {
         Some(expr) => env().compile_expression(expr).map(|_| ()),
         None => env().template_from_str(src).map(|_| ()),
@@ -100,6 +243,7 @@ pub fn render(src: &str, ctx: &Value) -> Result<String, TemplateError> {
     if !is_template(src) {
         return Ok(src.to_string());
     }
+    precheck(src)?;
     let out = env()
         .render_str(src, JValue::from(minijinja::value::Serde(ctx)))
         .map_err(map_err)?;
@@ -116,6 +260,7 @@ pub fn eval(src: &str, ctx: &Value) -> Result<Value, TemplateError> {
     let Some(expr) = sole_expression(src) else {
         return render(src, ctx).map(Value::String);
     };
+    precheck(src)?;
     let v = env()
         .compile_expression(expr)
         .map_err(map_err)?
@@ -218,6 +363,77 @@ mod tests {
         assert_eq!(e, TemplateError::OutOfFuel);
         let big = eval("{{ 'x' * 5000000 }}", &json!({}));
         assert!(big.is_err(), "{big:?}");
+    }
+
+    #[test]
+    fn amplifying_filters_are_capped() {
+        let e = eval(
+            "{{ 'ab' | replace('', 'x' * 40) | replace('', 'y' * 40) | replace('', 'z' * 40) | replace('', 'w' * 40) | length }}",
+            &json!({}),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("exceed"), "{e}");
+        let e = eval("{{ ([1] * 10000000) | tojson | length }}", &json!({})).unwrap_err();
+        assert!(e.to_string().contains("exceed"), "{e}");
+        assert_eq!(
+            eval("{{ 'a-b' | replace('-', '+') }}", &json!({})).unwrap(),
+            json!("a+b")
+        );
+        assert_eq!(
+            eval("{{ {'a': [1]} | tojson }}", &json!({})).unwrap(),
+            json!("{\"a\":[1]}")
+        );
+    }
+
+    #[test]
+    fn over_long_and_deep_templates_are_refused_before_parsing() {
+        let long = format!("{{{{ '{}' }}}}", "x".repeat(MAX_TEMPLATE_LEN));
+        let e = check(&long).unwrap_err();
+        assert!(e.to_string().contains("too long"), "{e}");
+        assert!(render(&long, &json!({})).is_err());
+        // 30,000 nested parentheses: refused before minijinja's parser.
+        let deep = format!("{{{{ {}1{} }}}}", "(".repeat(30_000), ")".repeat(30_000));
+        let e = eval(&deep, &json!({})).unwrap_err();
+        assert!(matches!(e, TemplateError::Limit(_)), "{e}");
+        let deep = format!("{{{{ {}1{} }}}}", "[".repeat(100), "]".repeat(100));
+        assert!(
+            check(&deep)
+                .unwrap_err()
+                .to_string()
+                .contains("nests too deeply")
+        );
+        let blocks = format!(
+            "{}x{}",
+            "{% if true %}".repeat(40),
+            "{% endif %}".repeat(40)
+        );
+        assert!(
+            check(&blocks)
+                .unwrap_err()
+                .to_string()
+                .contains("nests too deeply")
+        );
+        // Long chains nest as deeply as parentheses do.
+        for op in [".a", "|upper", "~'a'", "+1", " and x", "[0]"] {
+            let chain = format!("{{{{ x{} }}}}", op.repeat(3_000));
+            let e = check(&chain).unwrap_err();
+            assert!(e.to_string().contains("too complex"), "{op}: {e}");
+        }
+        assert_eq!(
+            eval(
+                &format!("{{{{ x{} }}}}", "~'a'".repeat(100)),
+                &json!({"x": ""})
+            )
+            .unwrap(),
+            json!("a".repeat(100))
+        );
+        // Within the limits, a template still works.
+        let ok = format!(
+            "{}x{}",
+            "{% if true %}".repeat(10),
+            "{% endif %}".repeat(10)
+        );
+        assert_eq!(render(&ok, &json!({})).unwrap(), "x");
     }
 
     #[test]

@@ -79,6 +79,14 @@ impl std::str::FromStr for Cron {
     type Err = String;
 
     fn from_str(expr: &str) -> Result<Self, String> {
+        // Cron has no nesting; its only bound is its length (and a field's
+        // work is bounded by its 64-bit set).
+        switchboard_components::limits::check_len(
+            "cron expression",
+            expr,
+            switchboard_components::limits::MAX_CRON_LEN,
+        )
+        .map_err(|e| e.to_string())?;
         let parts: Vec<&str> = expr.split_whitespace().collect();
         let [mi, h, dom, mo, dow] = parts[..] else {
             return Err(format!(
@@ -248,6 +256,9 @@ mod tests {
             let e = expr.parse::<Cron>().unwrap_err();
             assert!(e.contains(needle), "{expr}: {e}");
         }
+        let long = format!("{} * * * *", "1,".repeat(10_000));
+        let e = long.parse::<Cron>().unwrap_err();
+        assert!(e.contains("too long"), "{e}");
         let never: Cron = "0 0 30 2 *".parse().unwrap();
         assert_eq!(never.next_after(Timestamp::now(), &TimeZone::UTC), None);
     }

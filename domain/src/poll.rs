@@ -19,6 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchboard_components::component::{BodyFormat, Component, ItemOrder, PollingSpec};
+use switchboard_components::limits::{Fuel, POLL_PAGE_FUEL};
 use switchboard_components::outbound::HttpResponse;
 use switchboard_components::runtime::Session;
 use switchboard_components::{App, backoff, jsonpath, template};
@@ -399,6 +400,11 @@ impl Core {
             Ok(p) => p.filter(|p| !p.trim().is_empty()),
             Err(f) => return Ok(Err(f)),
         };
+        let compiled = |p: &str| jsonpath::compile(p).map(Arc::new).map_err(Failed::error);
+        let (items_jp, id_jp) = match (compiled(&items_path), compiled(&id_path)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(f), _) | (_, Err(f)) => return Ok(Err(f)),
+        };
         // Every item read, in the provider's order, with its id.
         let mut raw: Vec<(String, Value)> = Vec::new();
         let mut cursor = state.cursor.clone();
@@ -436,38 +442,24 @@ impl Core {
                 etag = resp.header("etag").map(str::to_string);
                 last_modified = resp.header("last-modified").map(str::to_string);
             }
-            let body = match spec.format {
-                BodyFormat::Json => resp.body_value(),
-                BodyFormat::Feed => match switchboard_components::feed::parse(&resp.body) {
-                    Ok(v) => v,
+            // Parsing the body and evaluating the (possibly tenant-supplied)
+            // paths over it is CPU work bounded by fuel, done off the async
+            // workers.
+            let job = Extraction {
+                format: spec.format,
+                bytes: resp.body.clone(),
+                items: items_jp.clone(),
+                id: id_jp.clone(),
+                filter: spec.filter.clone(),
+            };
+            let (body, page, kept) =
+                match switchboard_components::limits::offload(move || job.run()).await {
+                    Ok(Ok(x)) => x,
+                    Ok(Err(f)) => return Ok(Err(f)),
                     Err(e) => return Ok(Err(Failed::error(e))),
-                },
-            };
-            let page = match jsonpath::all(&items_path, &body) {
-                Ok(p) => p,
-                Err(e) => return Ok(Err(Failed::error(e))),
-            };
+                };
             let page_start = raw.len();
-            for item in &page {
-                if let Some(f) = &spec.filter {
-                    match template::truthy(f, &json!({"item": item})) {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(e) => return Ok(Err(tmpl(e))),
-                    }
-                }
-                match jsonpath::first(&id_path, item)
-                    .ok()
-                    .flatten()
-                    .as_ref()
-                    .and_then(dedupe::id_string)
-                {
-                    Some(id) => raw.push((id, item.clone())),
-                    None => {
-                        tracing::debug!(deployment = %d.id, "a polled item without an id is skipped")
-                    }
-                }
-            }
+            raw.extend(kept);
             // The cursor folds page by page: `items` is this page's (kept),
             // `state.cursor` the cursor so far.
             if let Some(cur) = &spec.cursor {
@@ -507,8 +499,17 @@ impl Core {
                 Err(e) => return Ok(Err(Failed::error(e))),
             }
         }
+        let (order_by, ts) = (spec.order, ts_path.clone());
+        let items = match switchboard_components::limits::offload(move || {
+            order(order_by, ts.as_deref(), raw)
+        })
+        .await
+        {
+            Ok(Ok(items)) => items,
+            Ok(Err(e)) | Err(e) => return Ok(Err(Failed::error(e))),
+        };
         Ok(Ok(Fetched {
-            items: order(spec, ts_path.as_deref(), raw),
+            items,
             cursor,
             etag,
             last_modified,
@@ -642,29 +643,135 @@ fn header_map(r: &HttpResponse) -> Value {
 }
 
 /// Items oldest first: by `ts` when the manifest names one, else by the
-/// provider's listing order.
+/// provider's listing order. The timestamp path is evaluated within one
+/// budget for all items; running out fails the poll.
 fn order(
-    spec: &PollingSpec,
+    order: ItemOrder,
     ts: Option<&str>,
     mut items: Vec<(String, Value)>,
-) -> Vec<(String, Value)> {
+) -> std::result::Result<Vec<(String, Value)>, String> {
     if let Some(ts) = ts {
-        let key = |v: &Value| {
-            jsonpath::first(ts, v)
-                .ok()
-                .flatten()
+        let path = jsonpath::compile(ts)?;
+        let mut fuel = Fuel::new("JSONPath (timestamp)", POLL_PAGE_FUEL);
+        let mut keyed = Vec::with_capacity(items.len());
+        for (id, v) in items {
+            let key = path
+                .first_with(&v, &mut fuel)
+                .map_err(|e| format!("timestampPath {ts:?}: {e}"))?
                 .map(|x| match x {
                     Value::Number(n) => format!("{:020.3}", n.as_f64().unwrap_or(0.0)),
                     Value::String(s) => s,
                     other => other.to_string(),
                 })
-                .unwrap_or_default()
-        };
-        items.sort_by_cached_key(|(_, v)| key(v));
-    } else if spec.order == ItemOrder::NewestFirst {
+                .unwrap_or_default();
+            keyed.push((key, (id, v)));
+        }
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        items = keyed.into_iter().map(|(_, x)| x).collect();
+    } else if order == ItemOrder::NewestFirst {
         items.reverse();
     }
-    items
+    Ok(items)
+}
+
+/// Deploy-time check of a polling source's paths that come from props (the
+/// generic JSON poller's `itemsPath`, `idPath`, `timestampPath`): each is
+/// rendered with the configured props and must compile within the limits
+/// (length, nesting, syntax). Each problem names the prop it came from.
+pub(crate) fn check_prop_paths(
+    c: &Component,
+    configured: &Map<String, Value>,
+) -> Vec<switchboard_components::props::PropError> {
+    let Some(switchboard_components::component::Source::Polling(spec)) = &c.source else {
+        return Vec::new();
+    };
+    let all: Vec<_> = c.props.iter().collect();
+    let ctx = json!({"props": switchboard_components::action::props_context(&all, configured)});
+    let mut errors = Vec::new();
+    let fields = [
+        ("items", Some(spec.items.as_str())),
+        ("id", Some(spec.id.as_str())),
+        ("ts", spec.ts.as_deref()),
+    ];
+    for (field, src) in fields {
+        let Some(src) = src.filter(|s| template::is_template(s)) else {
+            continue;
+        };
+        // Paths that need more than the props are checked when polled.
+        let Ok(path) = template::render(src, &ctx) else {
+            continue;
+        };
+        if field == "ts" && path.trim().is_empty() {
+            continue;
+        }
+        if let Err(reason) = jsonpath::compile(&path) {
+            errors.push(switchboard_components::props::PropError {
+                prop: prop_named_in(src).unwrap_or_else(|| field.to_string()),
+                reason,
+            });
+        }
+    }
+    errors
+}
+
+/// The prop a template reads (`{{ props.itemsPath }}` → `itemsPath`).
+fn prop_named_in(src: &str) -> Option<String> {
+    let at = src.find("props.")? + "props.".len();
+    let name: String = src[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// One page's extraction, run on the blocking pool: the body parsed, the
+/// items selected, filtered and given their ids, all JSONPath evaluations
+/// sharing one budget ([`POLL_PAGE_FUEL`]).
+struct Extraction {
+    format: BodyFormat,
+    bytes: Vec<u8>,
+    items: Arc<jsonpath::JsonPath>,
+    id: Arc<jsonpath::JsonPath>,
+    filter: Option<String>,
+}
+
+type Page = (Value, Vec<Value>, Vec<(String, Value)>);
+
+impl Extraction {
+    fn run(self) -> std::result::Result<Page, Failed> {
+        let body = match self.format {
+            BodyFormat::Json => serde_json::from_slice(&self.bytes).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&self.bytes).into_owned())
+            }),
+            BodyFormat::Feed => {
+                switchboard_components::feed::parse(&self.bytes).map_err(Failed::error)?
+            }
+        };
+        let mut fuel = Fuel::new("JSONPath", POLL_PAGE_FUEL);
+        let page = self
+            .items
+            .all_with(&body, &mut fuel)
+            .map_err(|e| Failed::error(format!("itemsPath: {e}")))?;
+        let mut kept = Vec::new();
+        for item in &page {
+            if let Some(f) = &self.filter {
+                match template::truthy(f, &json!({"item": item})) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => return Err(tmpl(e)),
+                }
+            }
+            let id = self
+                .id
+                .first_with(item, &mut fuel)
+                .map_err(|e| Failed::error(format!("idPath: {e}")))?;
+            match id.as_ref().and_then(dedupe::id_string) {
+                Some(id) => kept.push((id, item.clone())),
+                None => tracing::debug!("a polled item without an id is skipped"),
+            }
+        }
+        Ok((body, page, kept))
+    }
 }
 
 #[cfg(test)]
@@ -690,21 +797,60 @@ mod tests {
     }
 
     #[test]
+    fn path_props_are_checked_at_deploy_and_named() {
+        let cat = switchboard_components::Catalog::builtin().unwrap();
+        let c = cat.component("http-new-items-in-json").unwrap();
+        let props = |v: Value| v.as_object().unwrap().clone();
+        assert!(check_prop_paths(c, &props(json!({"url": "https://x.example/"}))).is_empty());
+        let deep = format!("$[?{}@.a{}]", "(".repeat(30_000), ")".repeat(30_000));
+        let errs = check_prop_paths(
+            c,
+            &props(json!({"url": "https://x.example/", "itemsPath": deep,
+                          "idPath": "$[", "timestampPath": "$..[?(".repeat(20)})),
+        );
+        let named: Vec<&str> = errs.iter().map(|e| e.prop.as_str()).collect();
+        assert_eq!(named, ["itemsPath", "idPath", "timestampPath"], "{errs:?}");
+        assert!(errs[0].reason.contains("too long"), "{}", errs[0].reason);
+    }
+
+    #[test]
+    fn over_budget_paths_fail_the_page_with_a_clear_error() {
+        let doc = format!("{}1{}", "[".repeat(60), "]".repeat(60));
+        let job = Extraction {
+            format: BodyFormat::Json,
+            bytes: doc.into_bytes(),
+            items: Arc::new(
+                jsonpath::compile("$..[?(@..[?(@..[?(@..[?(@..[?(@..*)])])])])]").unwrap(),
+            ),
+            id: Arc::new(jsonpath::compile("$.id").unwrap()),
+            filter: None,
+        };
+        let t = std::time::Instant::now();
+        let e = job.run().unwrap_err();
+        assert!(
+            e.error.contains("itemsPath") && e.error.contains("work budget"),
+            "{}",
+            e.error
+        );
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
     fn events_go_out_oldest_first() {
         let newest_first = items(&[("c", 30), ("b", 20), ("a", 10)]);
         // By timestamp when there is one (numbers compare as numbers).
         let mixed = items(&[("b", 9), ("c", 100), ("a", 8)]);
         assert_eq!(
-            ids(&order(&spec("oldest_first"), Some("$.ts"), mixed)),
+            ids(&order(spec("oldest_first").order, Some("$.ts"), mixed).unwrap()),
             ["a", "b", "c"]
         );
         // Else by the provider's listing order.
         assert_eq!(
-            ids(&order(&spec("newest_first"), None, newest_first.clone())),
+            ids(&order(spec("newest_first").order, None, newest_first.clone()).unwrap()),
             ["a", "b", "c"]
         );
         assert_eq!(
-            ids(&order(&spec("oldest_first"), None, newest_first)),
+            ids(&order(spec("oldest_first").order, None, newest_first).unwrap()),
             ["c", "b", "a"]
         );
     }

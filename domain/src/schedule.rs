@@ -62,6 +62,12 @@ impl Timer {
             .and_then(Value::as_str)
             .unwrap_or("UTC")
             .to_string();
+        switchboard_components::limits::check_len(
+            "time zone",
+            &tz_name,
+            switchboard_components::limits::MAX_TIMEZONE_LEN,
+        )
+        .map_err(|e| e.to_string())?;
         let tz = TimeZone::get(&tz_name).map_err(|_| format!("unknown time zone {tz_name:?}"))?;
         // Two consecutive runs closer than the minimum are refused too.
         let now = Timestamp::now();
@@ -386,6 +392,11 @@ mod tests {
             ),
             (json!({"cron": "0 9 * *"}), "5 fields"),
             (json!({}), "intervalSeconds"),
+            (json!({"cron": "0 ".repeat(50_000)}), "too long"),
+            (
+                json!({"cron": "0 9 * * *", "timezone": "A/".repeat(50_000)}),
+                "too long",
+            ),
         ] {
             let e = Timer::parse(&v, 300).unwrap_err();
             assert!(e.contains(needle), "{v}: {e}");

@@ -177,6 +177,9 @@ impl Core {
         let mut errors = validate_configured(&owned, configured)
             .err()
             .unwrap_or_default();
+        if errors.is_empty() {
+            errors.extend(crate::poll::check_prop_paths(&c, configured));
+        }
         self.check_accounts(t, ext, &props, configured, &mut errors)
             .await?;
         if !errors.is_empty() {

@@ -11,6 +11,7 @@ mod durability;
 mod endpoints;
 mod harness;
 mod hostile;
+mod hostile_expressions;
 mod isolation;
 mod ops;
 mod polling;
