@@ -87,15 +87,30 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub async fn start(behaviour: Behaviour) -> Endpoint {
+        Self::start_with(behaviour, String::new()).await
+    }
+
+    /// An endpoint answering every request 200 with `json` as its body.
+    pub async fn serving_json(json: String) -> Endpoint {
+        Self::start_with(Behaviour::Answer, json).await
+    }
+
+    async fn start_with(behaviour: Behaviour, body: String) -> Endpoint {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Seen::default());
         let released = Arc::new(AtomicBool::new(false));
+        let answer: Arc<[u8]> = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+        .into();
         let (s, r) = (seen.clone(), released.clone());
         tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                let (s, r) = (s.clone(), r.clone());
-                tokio::spawn(serve(conn, behaviour, s, r));
+                let (s, r, a) = (s.clone(), r.clone(), answer.clone());
+                tokio::spawn(serve(conn, behaviour, s, r, a));
             }
         });
         Endpoint {
@@ -151,7 +166,13 @@ async fn read_request(conn: &mut TcpStream) -> Option<(String, HashMap<String, S
     Some((path, headers, body))
 }
 
-async fn serve(mut conn: TcpStream, b: Behaviour, seen: Arc<Seen>, released: Arc<AtomicBool>) {
+async fn serve(
+    mut conn: TcpStream,
+    b: Behaviour,
+    seen: Arc<Seen>,
+    released: Arc<AtomicBool>,
+    answer: Arc<[u8]>,
+) {
     seen.connections.fetch_add(1, Ordering::Relaxed);
     // Keep-alive: one connection may carry several requests.
     while let Some((path, headers, body)) = read_request(&mut conn).await {
@@ -163,16 +184,13 @@ async fn serve(mut conn: TcpStream, b: Behaviour, seen: Arc<Seen>, released: Arc
             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
             at: Instant::now(),
         });
-        let answer = match b {
+        let answers = match b {
             Behaviour::Answer => true,
             Behaviour::Tarpit => released.load(Ordering::SeqCst),
             Behaviour::SlowLoris => false,
         };
-        if answer {
-            let ok = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                .await
-                .is_ok();
+        if answers {
+            let ok = conn.write_all(&answer).await.is_ok();
             seen.closed(&id);
             if !ok {
                 return;

@@ -374,3 +374,145 @@ async fn an_inbound_flood_is_refused_beyond_the_tenants_share() {
         "B was refused: {b_codes:?}"
     );
 }
+
+/// Every other class of abuse an end user can try with her connect token,
+/// one after another on one server, with tenant B checked after each:
+/// hostile expressions in every prop that is one (and a budget bomb that
+/// deploys and keeps polling), long ids on every path that takes one,
+/// oversized and deeply nested bodies, and many deployments. Each is refused
+/// with a 4xx JSON error or bounded; nothing crashes and B is unharmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_abuse_class_leaves_another_tenant_unharmed() {
+    let doc = Endpoint::serving_json(crate::hostile_expressions::nested_doc()).await;
+    let inst = Instance::new(Backend::Embedded)
+        .with_env(
+            "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+            "[\"127.0.0.0/8\"]",
+        )
+        .with_env("SWITCHBOARD_TRIGGERS__MIN_INTERVAL_SECS", "1");
+    let (a, b) = (inst.create_project("A"), inst.create_project("B"));
+    let s = inst.start().await;
+    let (ta, tb) = (s.token(&a).await, s.token(&b).await);
+    let bystander = Bystander::start(&s, &tb, &b.id).await;
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/tokens", a.id),
+            &ta,
+            json!({"external_user_id": "mallory", "scope": "connect:*"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let ctok = v["token"].as_str().unwrap().to_string();
+    let base = format!("/v1/connect/{}", a.id);
+    let t0 = Instant::now();
+    let refused = |what: &str, st: u16, v: &Value| {
+        assert!(
+            (400..500).contains(&st) && v["error"].is_string(),
+            "{what}: expected a 4xx JSON error, got {st} {v}"
+        );
+    };
+
+    // Expressions: every prop that is one, too long and too deep.
+    let deep = format!("$.{}a{}", "(".repeat(30_000), ")".repeat(30_000));
+    let long = format!("$.{}", "a".repeat(200_000));
+    for prop in ["itemsPath", "idPath", "timestampPath"] {
+        for (kind, bad) in [("deep", &deep), ("long", &long)] {
+            let mut props = json!({"url": format!("{}/items", doc.url), "itemsPath": "$[*]",
+                                   "idPath": "$", "timer": {"intervalSeconds": 1}});
+            props[prop] = json!(bad);
+            let (st, v, _) = s
+                .post(
+                    &format!("{base}/triggers/deploy"),
+                    &ctok,
+                    json!({"id": "http-new-items-in-json", "external_user_id": "mallory",
+                           "configured_props": props}),
+                )
+                .await;
+            refused(&format!("{kind} {prop}"), st, &v);
+        }
+    }
+    for timer in [
+        json!({"cron": "* ".repeat(50_000)}),
+        json!({"cron": "0 9 * * *", "timezone": "Europe/".repeat(10_000)}),
+    ] {
+        let (st, v, _) = s
+            .post(
+                &format!("{base}/triggers/deploy"),
+                &ctok,
+                json!({"id": "schedule-custom-interval", "external_user_id": "mallory",
+                       "configured_props": {"timer": timer}}),
+            )
+            .await;
+        refused("hostile timer", st, &v);
+    }
+    // A budget bomb is short and shallow: it deploys, and its polls keep
+    // failing on their budget, every second, off the async workers.
+    let bomb = "$..[?(@..[?(@..[?(@..[?(@..[?(@..*)])])])])]";
+    for _ in 0..8 {
+        deploy(
+            &s,
+            &ctok,
+            &a.id,
+            json!({"id": "http-new-items-in-json", "external_user_id": "mallory",
+                   "configured_props": {"url": format!("{}/items", doc.url), "itemsPath": bomb,
+                        "idPath": "$", "timer": {"intervalSeconds": 1}}}),
+        )
+        .await;
+    }
+    eprintln!("expressions refused after {:?}", t0.elapsed());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bystander
+        .assert_unharmed(&s, "hostile expressions and budget bombs")
+        .await;
+
+    // Long ids, on every path that takes one, unauthenticated or not.
+    let id = "x".repeat(30_000);
+    let http = client();
+    eprintln!("long ids from {:?}", t0.elapsed());
+    for i in 0..2_000 {
+        let r = http
+            .post(format!("{}/hooks/{id}{i}", s.base))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_client_error(),
+            "a long hook id: {}",
+            r.status()
+        );
+    }
+    for path in [
+        format!("{base}/deployed-triggers/{id}?external_user_id=mallory"),
+        format!("{base}/deployed-triggers/{id}/events?external_user_id=mallory"),
+        format!("{base}/accounts/{id}"),
+        format!("{base}/users/{id}/accounts"),
+        format!("{base}/deployed-triggers?external_user_id={id}"),
+    ] {
+        let (st, v, _) = s.get(&path, &ctok, None).await;
+        refused(&format!("GET {}", &path[..60]), st, &v);
+    }
+    eprintln!("long ids done at {:?}", t0.elapsed());
+    bystander.assert_unharmed(&s, "long ids").await;
+
+    // Oversized and deeply nested bodies.
+    let big = json!({"id": "http-new-requests", "external_user_id": "mallory",
+                     "configured_props": {"pad": "x".repeat(1 << 20)}});
+    let (st, v, _) = s.post(&format!("{base}/triggers/deploy"), &ctok, big).await;
+    refused("a 1 MiB deploy", st, &v);
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let r = http
+        .post(format!("{}{base}/triggers/deploy", s.base))
+        .bearer_auth(&ctok)
+        .header("content-type", "application/json")
+        .body(nested)
+        .send()
+        .await
+        .unwrap();
+    let st = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or_default();
+    refused("a 100,000-deep body", st, &v);
+    bystander
+        .assert_unharmed(&s, "oversized and nested bodies")
+        .await;
+}

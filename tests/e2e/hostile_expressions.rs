@@ -6,41 +6,16 @@
 //! Each is refused at deploy with a 400 naming the prop, or fails its poll
 //! with a budget error; the server keeps answering and stops on SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::endpoints::Endpoint;
 use crate::harness::{Backend, Instance, Server};
 
 /// The 121-byte document: sixty nested arrays around a 1.
-fn nested_doc() -> String {
+pub fn nested_doc() -> String {
     format!("{}1{}", "[".repeat(60), "]".repeat(60))
-}
-
-/// A one-route HTTP server on loopback answering every request with
-/// `body` as JSON (std only; a thread per connection).
-fn serve_json(body: String) -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for conn in l.incoming() {
-            let Ok(mut c) = conn else { continue };
-            let body = body.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-                let _ = c.read(&mut buf);
-                let _ = write!(
-                    c,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            });
-        }
-    });
-    format!("http://{addr}/items")
 }
 
 async fn deploy(s: &Server, ctok: &str, p: &str, key: &str, props: Value) -> (u16, Value) {
@@ -76,7 +51,8 @@ fn assert_refused(what: &str, st: u16, v: &Value, prop: &str, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_expressions_are_refused_or_bounded() {
-    let upstream = serve_json(nested_doc());
+    let doc = Endpoint::serving_json(nested_doc()).await;
+    let upstream = format!("{}/items", doc.url);
     let inst = Instance::new(Backend::Embedded)
         .with_env("SWITCHBOARD_TRIGGERS__MIN_INTERVAL_SECS", "1")
         .with_env(
