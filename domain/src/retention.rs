@@ -251,3 +251,140 @@ impl Core {
         Ok(removed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{EmbeddedStore, RedisStore, Store};
+
+    async fn core(store: Arc<dyn Store>) -> Arc<Core> {
+        let settings = crate::CoreSettings {
+            retention: crate::Retention {
+                dead_letter_secs: 1,
+                events_secs: 1,
+                user_tombstone_secs: 1,
+            },
+            ..Default::default()
+        };
+        let catalog = switchboard_components::Catalog::builtin().unwrap();
+        Arc::new(
+            Core::new(store, crate::crypto::Keyring::generate(), catalog, settings)
+                .await
+                .unwrap(),
+        )
+    }
+
+    /// A dead letter expires with `retention.dead_letter_secs` and
+    /// housekeeping drops it from the tenant's index; events expire with
+    /// `retention.events_secs` and are no longer listed.
+    async fn dead_letters_and_events_expire(store: Arc<dyn Store>, project: &str) {
+        let c = core(store).await;
+        let t = Tenant {
+            project_id: project.into(),
+            env: Environment::Production,
+        };
+        c.store
+            .commit(vec![records::index_add(records::projects_index(), project)])
+            .await
+            .unwrap();
+        // A notification whose schedule is already spent, to an address the
+        // outbound guard refuses: one attempt makes it a dead letter.
+        let mut ops = c.notification_ops(&t, "nobody", "http://127.0.0.1:9/", &json!({}));
+        let Op::Put { value, .. } = &mut ops[0] else {
+            panic!("the job comes first")
+        };
+        let mut job: DeliveryJob = records::from_bytes(value).unwrap();
+        job.attempts = 100;
+        *value = records::to_bytes(&job);
+        c.store.commit(ops).await.unwrap();
+        let mut claims = Vec::new();
+        for _ in 0..50 {
+            claims = c.claim_ready("test", 100, 100).await.unwrap();
+            if !claims.is_empty() {
+                break;
+            }
+        }
+        let mut failed = 0;
+        for cl in &claims {
+            let out = c.deliver_claim(cl, Duration::from_secs(2)).await.unwrap();
+            failed += usize::from(out == crate::delivery::Outcome::Failed);
+        }
+        assert_eq!(failed, 1, "one dead letter");
+        let dead = records::deliveries_dead(&t);
+        assert_eq!(c.store.index_count(&dead).await.unwrap(), 1);
+        assert_eq!(
+            c.prune_retention().await.unwrap(),
+            0,
+            "a live dead letter stays"
+        );
+
+        // An event of a deployment.
+        let v = c
+            .deploy_trigger(
+                &t,
+                crate::triggers::DeployRequest {
+                    key: "http-new-requests".into(),
+                    external_user_id: "u1".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let dc = v.deployment.id.clone();
+        c.record_event(&t, &dc, json!({"a": 1}), "s".into())
+            .await
+            .unwrap();
+        let evs = c.deployment_events(&t, &dc, "u1", 10).await.unwrap();
+        assert_eq!(evs.len(), 1);
+
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        c.store.sweep_expired().await.unwrap();
+        assert_eq!(
+            c.failed_deliveries(&t, &Default::default())
+                .await
+                .unwrap()
+                .data
+                .len(),
+            0,
+            "the dead letter expired"
+        );
+        assert_eq!(c.prune_retention().await.unwrap(), 1);
+        assert_eq!(c.store.index_count(&dead).await.unwrap(), 0, "index pruned");
+        let evs = c.deployment_events(&t, &dc, "u1", 10).await.unwrap();
+        assert!(evs.is_empty(), "the event expired: {evs:?}");
+        let ids = c
+            .store
+            .index_range(
+                &records::events_index(&t, &dc),
+                &IndexRange {
+                    limit: 10,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for id in ids {
+            let raw = c.store.get(&records::event(&t, &dc, &id)).await.unwrap();
+            assert!(raw.is_none(), "event {id} expired in the store too");
+        }
+    }
+
+    #[tokio::test]
+    async fn retention_on_the_embedded_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        dead_letters_and_events_expire(Arc::new(s), "proj_ret").await;
+    }
+
+    #[tokio::test]
+    async fn retention_on_redis() {
+        let prefix = format!("sbtest{}", crate::ids::random_hex(6));
+        let url = crate::store::conformance::test_redis_url();
+        let s = RedisStore::connect(&url, &prefix).await.unwrap();
+        dead_letters_and_events_expire(Arc::new(s), "proj_ret").await;
+    }
+}
