@@ -109,6 +109,18 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         account_dead_after_secs: cfg.accounts.dead_after_secs,
         dedupe_unique_bound: cfg.triggers.dedupe_unique_bound,
         poll_failures_notify_after: cfg.triggers.poll_failures_notify_after,
+        retention: switchboard_domain::Retention {
+            dead_letter_secs: cfg.retention.dead_letter_secs,
+            events_secs: cfg.retention.events_secs,
+            user_tombstone_secs: cfg.retention.user_tombstone_secs,
+        },
+        quotas: switchboard_domain::Quotas {
+            deployments_per_user: cfg.quotas.deployments_per_user,
+            deployments_per_environment: cfg.quotas.deployments_per_environment,
+            accounts_per_user: cfg.quotas.accounts_per_user,
+            webhooks_per_deployment: cfg.quotas.webhooks_per_deployment,
+            private_components_per_project: cfg.quotas.private_components_per_project,
+        },
         delivery_lease_ms: cfg
             .delivery
             .lease_secs

@@ -30,6 +30,8 @@ pub struct Config {
     pub triggers: TriggersConfig,
     pub delivery: DeliveryConfig,
     pub accounts: AccountsConfig,
+    pub retention: RetentionConfig,
+    pub quotas: QuotasConfig,
     /// Per-app endpoint overrides, by app slug.
     #[serde(default)]
     pub apps: BTreeMap<String, AppEndpoints>,
@@ -42,6 +44,24 @@ pub struct TriggersConfig {
     pub dedupe_unique_bound: usize,
     pub poll_failures_notify_after: u32,
     pub ticks_per_tenant: usize,
+}
+
+/// How long stored data lives.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct RetentionConfig {
+    pub dead_letter_secs: u64,
+    pub events_secs: u64,
+    pub user_tombstone_secs: u64,
+}
+
+/// Per-tenant quotas; 0 disables one.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct QuotasConfig {
+    pub deployments_per_user: u64,
+    pub deployments_per_environment: u64,
+    pub accounts_per_user: u64,
+    pub webhooks_per_deployment: u64,
+    pub private_components_per_project: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

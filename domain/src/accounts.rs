@@ -362,6 +362,21 @@ impl Core {
                 "external_user_id does not match the connect token's user",
             ));
         }
+        self.check_user_live(t, &ext).await?;
+        if req.account_id.is_none() {
+            let max = self.settings.quotas.accounts_per_user;
+            let have = self
+                .store
+                .index_count(&records::accounts_by_user(t, &ext))
+                .await?;
+            if crate::core::over_quota(have, max) {
+                return Err(crate::core::quota_exceeded(
+                    "accounts per external user",
+                    "accounts_per_user",
+                    max,
+                ));
+            }
+        }
         let app = self.app(&req.app_slug)?.clone();
         let (fields, expires_at) = match app.auth.kind {
             AuthType::Keys | AuthType::Basic => (credential_fields(&app, &req.cfmap_json)?, None),
@@ -478,6 +493,17 @@ impl Core {
         };
         ops.push(records::put(records::user(t, &ext), &user));
         self.store.commit(ops).await?;
+        // A delete of this user that started meanwhile may have missed
+        // this account: undo it rather than resurrect the user.
+        if self.user_deleted_meanwhile(t, &ext).await? {
+            self.store.commit(delete_ops(t, &account)).await?;
+            self.drop_user_record(t, &ext).await?;
+            return Err(self
+                .check_user_live(t, &ext)
+                .await
+                .err()
+                .unwrap_or_else(|| not_found("external user deleted")));
+        }
         self.after_health_change(t, existing.as_ref(), &account)
             .await?;
         Ok(view)

@@ -314,6 +314,28 @@ impl Core {
                 "a project environment may hold at most {MAX_PRIVATE} private components"
             )));
         }
+        let max = self.settings.quotas.private_components_per_project;
+        if existing.is_none() && max > 0 {
+            // Per project: both environments count.
+            let mut have = 0;
+            for env in crate::model::Environment::ALL {
+                let other = Tenant {
+                    project_id: t.project_id.clone(),
+                    env,
+                };
+                have += self
+                    .store
+                    .index_count(&records::components_index(&other))
+                    .await?;
+            }
+            if crate::core::over_quota(have, max) {
+                return Err(crate::core::quota_exceeded(
+                    "private components per project",
+                    "private_components_per_project",
+                    max,
+                ));
+            }
+        }
         let now = now_ms();
         let rec = PrivateRecord {
             manifest,

@@ -87,6 +87,7 @@ impl Core {
                 validate::http_url(field, u)?;
             }
         }
+        self.check_user_live(tenant, &req.external_user_id).await?;
         let max = self.settings.connect_token_ttl_secs;
         let ttl = req.expires_in.unwrap_or(max);
         if ttl == 0 || ttl > max {
@@ -167,6 +168,17 @@ impl Core {
                 .map(|m| records::index_remove(index.clone(), m)),
         );
         self.store.commit(ops).await?;
+        // A delete of this user that started meanwhile may have missed
+        // this token: revoke it rather than hand it out.
+        if self
+            .user_deleted_meanwhile(tenant, &req.external_user_id)
+            .await?
+        {
+            self.store
+                .commit(vec![Op::Delete(records::connect_token(&sha))])
+                .await?;
+            self.check_user_live(tenant, &req.external_user_id).await?;
+        }
         let connect_link_url = format!(
             "{}/_static/connect.html?token={token}&connectLink=true",
             self.settings.public_base

@@ -67,6 +67,78 @@ pub struct CoreSettings {
     pub dedupe_unique_bound: usize,
     /// Failed polls in a row before the project webhook is told.
     pub poll_failures_notify_after: u32,
+    /// How long what Switchboard keeps may live (`[retention]`).
+    pub retention: Retention,
+    /// Per-tenant limits on what can be created (`[quotas]`).
+    pub quotas: Quotas,
+}
+
+/// How long stored data lives (`[retention]` in the config).
+#[derive(Debug, Clone)]
+pub struct Retention {
+    /// Dead letters (and every delivery attempt) expire this long after
+    /// they are written.
+    pub dead_letter_secs: u64,
+    /// Emitted events expire this long after they are recorded (besides the
+    /// newest-`events_retained` cap).
+    pub events_secs: u64,
+    /// A deleted external user's tombstone lives this long after the delete
+    /// finished: meanwhile the user cannot be used again (409).
+    pub user_tombstone_secs: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            dead_letter_secs: 30 * 86_400,
+            events_secs: 30 * 86_400,
+            user_tombstone_secs: 600,
+        }
+    }
+}
+
+impl Retention {
+    /// The TTL of delivery attempt records: at least the 7 days of the
+    /// attempts log, and as long as the dead letters they explain.
+    pub fn attempt_ttl_ms(&self) -> u64 {
+        self.dead_letter_secs.max(7 * 86_400) * 1000
+    }
+}
+
+/// Per-tenant quotas (`[quotas]` in the config); 0 means unlimited.
+#[derive(Debug, Clone)]
+pub struct Quotas {
+    pub deployments_per_user: u64,
+    pub deployments_per_environment: u64,
+    pub accounts_per_user: u64,
+    pub webhooks_per_deployment: u64,
+    pub private_components_per_project: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            deployments_per_user: 100,
+            deployments_per_environment: 10_000,
+            accounts_per_user: 100,
+            webhooks_per_deployment: 10,
+            private_components_per_project: 500,
+        }
+    }
+}
+
+/// The error for an exhausted quota: 403, naming the quota, its config key
+/// and its value.
+pub(crate) fn quota_exceeded(what: &str, key: &str, max: u64) -> Error {
+    Error::Forbidden(format!(
+        "quota exceeded: at most {max} {what} (quotas.{key}); delete some first or ask the \
+         operator to raise the quota"
+    ))
+}
+
+/// Whether `count` more objects than allowed would exist after one more.
+pub(crate) fn over_quota(count: u64, max: u64) -> bool {
+    max > 0 && count >= max
 }
 
 impl Default for CoreSettings {
@@ -97,6 +169,8 @@ impl Default for CoreSettings {
             account_dead_after_secs: 4 * 86_400,
             dedupe_unique_bound: 1000,
             poll_failures_notify_after: 5,
+            retention: Retention::default(),
+            quotas: Quotas::default(),
         }
     }
 }

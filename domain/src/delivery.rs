@@ -496,7 +496,7 @@ impl Core {
         let mut ops = vec![Op::Put {
             key: records::delivery_attempt(&job.id, job.attempts),
             value: attempt.to_string().into_bytes(),
-            ttl_ms: Some(7 * 24 * 3600 * 1000),
+            ttl_ms: Some(self.settings.retention.attempt_ttl_ms()),
         }];
         job.last_status = status;
         job.last_error = error;
@@ -506,9 +506,15 @@ impl Core {
             Outcome::Delivered
         } else if status == Some(410) || (job.attempts - job.round_start) as usize > schedule.len()
         {
-            // Dead letter: kept, no longer due, until redelivered.
+            // Dead letter: kept, no longer due, until redelivered or it
+            // expires (`retention.dead_letter_secs`; housekeeping prunes
+            // the index).
             job.failed_at = Some(now_ms());
-            ops.push(records::put(records::delivery_job(&id), &job));
+            ops.push(Op::Put {
+                key: records::delivery_job(&id),
+                value: records::to_bytes(&job),
+                ttl_ms: Some(self.settings.retention.dead_letter_secs.max(1) * 1000),
+            });
             ops.push(records::index_add(
                 records::deliveries_dead(&job.tenant),
                 &job.id,

@@ -21,6 +21,16 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", base62(uuid::Uuid::now_v7().as_u128()))
 }
 
+/// The smallest id of type `prefix` created at `ms` (epoch ms) or later:
+/// ids sort by creation, so index members before it are older than `ms`.
+pub fn id_at(prefix: &str, ms: u64) -> String {
+    // A UUIDv7 keeps its 48-bit millisecond timestamp in the top bits.
+    format!(
+        "{prefix}_{}",
+        base62(((ms as u128) & 0xFFFF_FFFF_FFFF) << 80)
+    )
+}
+
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).expect("OS random number generator unavailable");
@@ -49,6 +59,15 @@ mod tests {
         sorted.sort();
         assert_eq!(ids, sorted);
         assert!(ids.iter().all(|i| i.len() == 26 && i.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')));
+    }
+
+    #[test]
+    fn id_at_bounds_ids_by_creation_time() {
+        let before = id_at("evt", crate::clock::now_ms());
+        let id = new_id("evt");
+        let after = id_at("evt", crate::clock::now_ms() + 1);
+        assert!(before <= id && id < after, "{before} {id} {after}");
+        assert_eq!(before.len(), id.len());
     }
 
     #[test]

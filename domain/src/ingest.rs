@@ -73,7 +73,21 @@ impl Core {
         hook_id: &str,
         req: InboundRequest,
     ) -> Result<InboundReply> {
+        // An implausible id is not even looked up: nothing in the store is
+        // built from it.
+        if !crate::validate::hook_id(hook_id) {
+            return Err(gone());
+        }
         let (route, d) = self.hook_route(hook_id).await?.ok_or_else(gone)?;
+        // Per live URL (a counter per id that exists, never per id asked
+        // for): one noisy sender cannot flood a deployment's events.
+        self.rate_limit(
+            &format!("hook:{hook_id}"),
+            self.settings.hook_requests_per_minute,
+            60,
+            "requests to this URL",
+        )
+        .await?;
         let t = &route.tenant;
         let _share = self.request_share(t)?;
         let c = self
@@ -398,16 +412,21 @@ impl Core {
         req: InboundRequest,
     ) -> Result<InboundReply> {
         let env = Environment::parse(env).ok_or_else(no_ingress)?;
-        if ingress_id.is_empty()
-            || ingress_id.len() > 64
-            || !ingress_id.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        if !crate::validate::hook_id(ingress_id) {
             return Err(no_ingress());
         }
         let route: AppIngressRoute = self
             .read(&records::app_ingress(ingress_id))
             .await?
             .ok_or_else(no_ingress)?;
+        // Per live shared URL, like per-deployment URLs.
+        self.rate_limit(
+            &format!("appingress:{ingress_id}:{}", env.as_str()),
+            self.settings.hook_requests_per_minute,
+            60,
+            "requests to this URL",
+        )
+        .await?;
         let oa: OAuthApp = self
             .read(&records::oauth_app(&route.project_id, &route.oauth_app_id))
             .await?

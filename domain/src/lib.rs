@@ -29,6 +29,7 @@ pub mod ratelimit;
 mod records;
 mod refresh;
 pub mod render;
+pub mod retention;
 pub mod rotation;
 pub mod runs;
 pub mod schedule;
@@ -38,6 +39,6 @@ pub mod users;
 pub mod validate;
 pub mod webhooks;
 
-pub use crate::core::{Core, CoreSettings, open_store};
+pub use crate::core::{Core, CoreSettings, Quotas, Retention, open_store};
 pub use error::{ActionFailure, Error, Result};
 pub use switchboard_components as components;

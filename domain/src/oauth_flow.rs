@@ -229,7 +229,8 @@ impl Core {
     /// Uses `state` up: only the first caller gets what it stands for.
     async fn take_state(&self, state: &str) -> Result<Pending> {
         let unknown = || invalid("this sign-in link is unknown or expired; start again");
-        if state.is_empty() {
+        // Ours are 43 characters; a longer one names no key worth reading.
+        if state.is_empty() || state.len() > crate::validate::MAX_OAUTH_STATE {
             return Err(unknown());
         }
         let raw = self

@@ -34,6 +34,10 @@ pub(crate) fn user_tokens(t: &Tenant, ext: &str) -> Key {
 pub(crate) fn user(t: &Tenant, ext: &str) -> Key {
     Key::tenant(t, format!("user:{ext}"))
 }
+/// A deleted user's tombstone (see `retention.rs`).
+pub(crate) fn user_tombstone(t: &Tenant, ext: &str) -> Key {
+    Key::tenant(t, format!("tomb:user:{ext}"))
+}
 pub(crate) fn users_index(t: &Tenant) -> Key {
     Key::tenant(t, "idx:users")
 }

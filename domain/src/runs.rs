@@ -102,6 +102,7 @@ fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, E
 impl Core {
     pub async fn run_action(self: &Arc<Self>, t: &Tenant, req: RunRequest) -> Result<RunReply> {
         crate::validate::external_user_id(&req.external_user_id)?;
+        self.check_user_live(t, &req.external_user_id).await?;
         let _share = self.request_share(t)?;
         let Some(idem) = req.idempotency_key.clone() else {
             return Ok(RunReply {
@@ -109,9 +110,7 @@ impl Core {
                 replayed: false,
             });
         };
-        if idem.is_empty() || idem.len() > 255 {
-            return Err(invalid("Idempotency-Key must be 1 to 255 characters"));
-        }
+        crate::validate::idempotency_key(&idem)?;
         let key = records::idempotency(
             t,
             &sha256_hex(format!("{}\n{idem}", req.external_user_id).as_bytes()),

@@ -197,6 +197,9 @@ impl Core {
         if let Some(u) = &req.webhook_url {
             crate::validate::http_url("webhook_url", u)?;
         }
+        self.check_user_live(t, &req.external_user_id).await?;
+        self.check_deployment_quotas(t, &req.external_user_id)
+            .await?;
         let c = self
             .check_trigger_props(
                 t,
@@ -296,10 +299,54 @@ impl Core {
                 .commit(vec![records::put(records::hook(h), &route)])
                 .await?;
         }
+        // A delete of this user that started meanwhile may have missed
+        // this deployment: undo it rather than resurrect the user.
+        if self
+            .user_deleted_meanwhile(t, &req.external_user_id)
+            .await?
+        {
+            self.remove_deployment(t, &d, true).await?;
+            self.drop_user_record(t, &req.external_user_id).await?;
+            return Err(self
+                .check_user_live(t, &req.external_user_id)
+                .await
+                .err()
+                .unwrap_or_else(|| Error::NotFound("external user deleted".into())));
+        }
         Ok(DeploymentView {
             deployment: d,
             signing_key: key,
         })
+    }
+
+    /// Deployed triggers per external user and per project environment.
+    /// Checked before the deploy commits: concurrent deploys may pass it
+    /// together, so a quota can be exceeded by the deploys in flight.
+    async fn check_deployment_quotas(&self, t: &Tenant, ext: &str) -> Result<()> {
+        let q = &self.settings.quotas;
+        let per_user = self
+            .store
+            .index_count(&records::deployments_by_user(t, ext))
+            .await?;
+        if crate::core::over_quota(per_user, q.deployments_per_user) {
+            return Err(crate::core::quota_exceeded(
+                "deployed triggers per external user",
+                "deployments_per_user",
+                q.deployments_per_user,
+            ));
+        }
+        let per_env = self
+            .store
+            .index_count(&records::deployments_index(t))
+            .await?;
+        if crate::core::over_quota(per_env, q.deployments_per_environment) {
+            return Err(crate::core::quota_exceeded(
+                "deployed triggers per project environment",
+                "deployments_per_environment",
+                q.deployments_per_environment,
+            ));
+        }
+        Ok(())
     }
 
     /// A deployment of this user (any user for `None`).
@@ -469,9 +516,26 @@ impl Core {
         ignore_hook_errors: bool,
     ) -> Result<()> {
         let d = self.deployment(t, id, Some(ext)).await?.deployment;
+        self.remove_deployment(t, &d, ignore_hook_errors).await
+    }
+
+    /// Runs the deactivate hook of an active deployment (its errors only
+    /// logged with `ignore_hook_errors`), then deletes the deployment, its
+    /// indexes, app routes, events and inbound URL. Pending deliveries of
+    /// its events find no deployment and are dropped unsent.
+    pub(crate) async fn remove_deployment(
+        self: &Arc<Self>,
+        t: &Tenant,
+        d: &Deployment,
+        ignore_hook_errors: bool,
+    ) -> Result<()> {
+        let (id, ext) = (d.id.as_str(), d.external_user_id.as_str());
         if d.active {
-            let c = self.component(t, &d.component_key, None).await?.component;
-            match self.run_hook(t, &c, &d, Hook::Deactivate).await {
+            let hooked = match self.component(t, &d.component_key, None).await {
+                Ok(c) => self.run_hook(t, &c.component, d, Hook::Deactivate).await,
+                Err(e) => Err(e),
+            };
+            match hooked {
                 Err(e) if !ignore_hook_errors => return Err(e),
                 Err(e) => {
                     tracing::warn!(deployment = %d.id, error = %e, "deactivate failed; deleting anyway")
@@ -517,6 +581,8 @@ impl Core {
         n: usize,
     ) -> Result<Vec<EmittedEvent>> {
         self.deployment(t, id, Some(ext)).await?;
+        // Older than the retention: expired (or about to be swept).
+        let oldest = crate::ids::id_at("evt", now_ms().saturating_sub(self.events_ttl_ms()));
         let ids = self
             .store
             .index_range(
@@ -528,6 +594,7 @@ impl Core {
                 },
             )
             .await?;
+        let ids: Vec<String> = ids.into_iter().filter(|e| *e >= oldest).collect();
         let keys: Vec<_> = ids.iter().rev().map(|e| records::event(t, id, e)).collect();
         let mut out = Vec::new();
         for raw in self.store.get_many(&keys).await?.into_iter().flatten() {
@@ -538,7 +605,7 @@ impl Core {
 
     /// Where an inbound URL leads, if it is live.
     pub async fn hook_route(&self, hook_id: &str) -> Result<Option<(HookRoute, Deployment)>> {
-        if hook_id.len() > 64 || !hook_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if !crate::validate::hook_id(hook_id) {
             return Ok(None);
         }
         let Some(route) = self.read::<HookRoute>(&records::hook(hook_id)).await? else {
@@ -580,11 +647,20 @@ impl Core {
         let targets = self.delivery_targets(t, d).await?;
         let mut ops = Vec::new();
         for ev in evs {
-            ops.push(records::put(records::event(t, &d.id, &ev.id), ev));
+            ops.push(Op::Put {
+                key: records::event(t, &d.id, &ev.id),
+                value: records::to_bytes(ev),
+                ttl_ms: Some(self.events_ttl_ms()),
+            });
             ops.push(records::index_add(records::events_index(t, &d.id), &ev.id));
             ops.extend(self.enqueue_ops(t, d, ev, &targets));
         }
         Ok(ops)
+    }
+
+    /// How long an event is kept (`retention.events_secs`).
+    pub(crate) fn events_ttl_ms(&self) -> u64 {
+        self.settings.retention.events_secs.max(1) * 1000
     }
 
     /// Keeps the newest `events_retained` events of a deployment.

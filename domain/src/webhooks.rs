@@ -192,9 +192,12 @@ impl Core {
         ext: &str,
         urls: Vec<String>,
     ) -> Result<Vec<WebhookView>> {
-        if urls.len() > 10 {
-            return Err(crate::error::invalid(
-                "a trigger may have at most 10 webhook URLs",
+        let max = self.settings.quotas.webhooks_per_deployment;
+        if max > 0 && urls.len() as u64 > max {
+            return Err(crate::core::quota_exceeded(
+                "webhook URLs per deployed trigger",
+                "webhooks_per_deployment",
+                max,
             ));
         }
         for u in &urls {

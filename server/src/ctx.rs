@@ -9,7 +9,7 @@ use actix_web::http::header::{AUTHORIZATION, ORIGIN};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use switchboard_domain::auth::Caller;
 use switchboard_domain::model::Tenant;
-use switchboard_domain::{Core, Error as DomainError};
+use switchboard_domain::{Core, Error as DomainError, validate};
 
 use crate::error::ApiError;
 
@@ -49,13 +49,22 @@ pub fn core(req: &HttpRequest) -> web::Data<Core> {
 
 /// Percent-decodes a path parameter. actix leaves `%`, `/` and `+`
 /// encoded; both SDKs' encodings of ids end up the same after this.
+/// Every id is bounded here, at the edge (400 when too long): external
+/// user ids to 250 characters, other ids to 128; `url_64` (the proxy's
+/// target) is bounded by the request line alone.
 pub fn path_param(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
     let raw = req
         .match_info()
         .get(name)
         .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))?;
-    percent_decode(raw)
-        .ok_or_else(|| ApiError::BadRequest(format!("path parameter {name} is not valid UTF-8")))
+    let v = percent_decode(raw)
+        .ok_or_else(|| ApiError::BadRequest(format!("path parameter {name} is not valid UTF-8")))?;
+    match name {
+        "url_64" => {}
+        "external_user_id" => validate::external_user_id_len(&v)?,
+        _ => validate::id(name, &v)?,
+    }
+    Ok(v)
 }
 
 fn percent_decode(s: &str) -> Option<String> {

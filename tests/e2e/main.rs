@@ -7,6 +7,7 @@ mod components;
 mod connect_lifecycle;
 mod connect_oauth;
 mod connect_page;
+mod data_limits;
 mod durability;
 mod endpoints;
 mod harness;

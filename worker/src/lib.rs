@@ -79,6 +79,12 @@ async fn housekeeping(core: Arc<Core>, every: Duration, mut shutdown: watch::Rec
             Ok(n) => tracing::info!(removed = n, "housekeeping: expired records removed"),
             Err(e) => tracing::warn!(error = %e, "housekeeping failed; retrying next tick"),
         }
+        // Index members the store's TTLs leave behind (expired dead letters).
+        match core.prune_retention().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "housekeeping: expired dead letters unindexed"),
+            Err(e) => tracing::warn!(error = %e, "retention pruning failed; retrying next tick"),
+        }
     }
 }
 

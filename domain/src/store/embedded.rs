@@ -647,6 +647,10 @@ impl Store for EmbeddedStore {
             let now = now_ms();
             let mut map = self.counters.lock().map_err(backend)?;
             map.retain(|_, (end, _)| *end > now);
+            // Give the memory of a burst of counters back, too.
+            if map.capacity() > 64 && map.capacity() > 4 * map.len() {
+                map.shrink_to_fit();
+            }
         }
         self.blocking(|db| {
             let now = now_ms();

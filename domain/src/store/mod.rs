@@ -17,7 +17,7 @@ mod embedded;
 mod redis;
 
 #[cfg(test)]
-mod conformance;
+pub(crate) mod conformance;
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;

@@ -125,7 +125,10 @@ pub(crate) fn acting_user(ctx: &Ctx, asked: Option<String>) -> ApiResult<String>
             )))
         }
         (Some(own), _) => Ok(own.to_string()),
-        (None, Some(a)) => Ok(a),
+        (None, Some(a)) => {
+            switchboard_domain::validate::external_user_id_len(&a)?;
+            Ok(a)
+        }
         (None, None) => Err(ApiError::BadRequest("external_user_id is required".into())),
     }
 }

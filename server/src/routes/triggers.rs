@@ -344,17 +344,16 @@ pub(crate) fn inbound_request(req: &HttpRequest, path: String, body: &[u8]) -> I
 
 /// `ANY /hooks/{hook_id}[/…]`: the request becomes an event, persisted
 /// before it is acknowledged. Unknown, paused and deleted hooks are 404.
+/// An id that cannot be one (not 27 base62 characters) is a 404 before
+/// anything is read or counted; the per-URL rate limit counts only live
+/// URLs (in the domain, after the route is found).
 pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let core = crate::ctx::core(&req);
-    let hook_id = path_param(&req, "hook_id")?;
-    // Per URL: one noisy sender cannot flood a deployment's events.
-    core.rate_limit(
-        &format!("hook:{hook_id}"),
-        core.settings.hook_requests_per_minute,
-        60,
-        "requests to this URL",
-    )
-    .await?;
+    let hook_id = req.match_info().get("hook_id").unwrap_or_default();
+    if !switchboard_domain::validate::hook_id(hook_id) {
+        return Err(ApiError::NotFound("no active trigger at this URL".into()));
+    }
+    let hook_id = hook_id.to_string();
     let r = core
         .receive(
             &hook_id,
