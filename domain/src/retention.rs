@@ -10,7 +10,7 @@
 //!   (`t:<p>:<env>` : `tomb:user:<ext>`); deploys, accounts, connect tokens
 //!   and runs for that user are refused with 409 while it exists, and each
 //!   of those writes checks it again after committing and undoes itself if
-//!   a delete started meanwhile. See docs/security-decisions-data.md.
+//!   a delete started meanwhile. See docs/security.md.
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Checks on user-supplied identifiers and URLs: the one home of the
 //! length and shape limits that keep request data from growing the store
-//! (see docs/security-decisions-data.md).
+//! (see docs/security.md).
 
 use crate::error::{Result, invalid};
 
