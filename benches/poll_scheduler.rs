@@ -200,10 +200,14 @@ async fn start(
     let port = free_port();
     let url = redis.map(|r| r.url.clone());
     let tune = |c: &mut Command| {
-        c.env("SWITCHBOARD_TRIGGERS__MIN_INTERVAL_SECS", "60").env(
-            "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
-            "[\"127.0.0.0/8\"]",
-        );
+        c.env("SWITCHBOARD_TRIGGERS__MIN_INTERVAL_SECS", "60")
+            .env(
+                "SWITCHBOARD_OUTBOUND__ALLOW_PRIVATE_NETWORKS",
+                "[\"127.0.0.0/8\"]",
+            )
+            // One user holds every deployment here: the quotas are off.
+            .env("SWITCHBOARD_QUOTAS__DEPLOYMENTS_PER_USER", "0")
+            .env("SWITCHBOARD_QUOTAS__DEPLOYMENTS_PER_ENVIRONMENT", "0");
     };
     let mut admin = switchboard(dir, port, url.as_deref());
     tune(&mut admin);

@@ -46,7 +46,14 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
+/// Marks a request that matched no route (answered by `no_route` or
+/// before routing), so the access log does not match its path against
+/// every route again (`match_pattern` would, at a cost linear in the path).
+#[derive(Clone, Copy)]
+struct Unrouted;
+
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
+    req.extensions_mut().insert(Unrouted);
     ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
 }
 
@@ -82,6 +89,20 @@ fn preflight(req: &ServiceRequest) -> Option<HttpResponse> {
     )
 }
 
+/// The longest request target (path and query) served. Anything longer is
+/// refused before routing: no id, token or page needs more, and matching a
+/// huge path against the routes costs time linear in its length.
+const MAX_URI_BYTES: usize = 8 << 10;
+
+fn uri_too_long(req: &ServiceRequest) -> Option<HttpResponse> {
+    let n = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    (n > MAX_URI_BYTES).then(|| {
+        HttpResponse::build(StatusCode::URI_TOO_LONG).json(json!({
+            "error": format!("the request URI is {n} bytes long; the maximum is {MAX_URI_BYTES}")
+        }))
+    })
+}
+
 fn canonical_error(status: StatusCode) -> HttpResponse {
     let msg = match status {
         StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_string(),
@@ -98,13 +119,16 @@ pub fn cors_and_json_errors<S>(
 where
     S: Service<ServiceRequest, Response = ServiceResponse<BoxBody>, Error = actix_web::Error>,
 {
-    let early = preflight(&req).map(|r| ServiceResponse::new(req.request().clone(), r));
+    let early = uri_too_long(&req).or_else(|| preflight(&req)).map(|r| {
+        req.extensions_mut().insert(Unrouted);
+        ServiceResponse::new(req.request().clone(), r)
+    });
     let fut = early.is_none().then(|| srv.call(req));
     async move {
         if let Some(r) = early {
             return Ok(r);
         }
-        let mut res = fut.expect("called when not a preflight").await?;
+        let mut res = fut.expect("called unless answered early").await?;
         // JSON errors stay; so do the hosted pages' own HTML error pages.
         let own_body = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
             v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
@@ -140,9 +164,10 @@ where
         let res = fut.await?;
         // The route pattern, never the path: paths and queries may carry
         // tokens (tokens/{ctok}/validate) and user ids.
-        let path = res
-            .request()
-            .match_pattern()
+        let unrouted = res.request().extensions().contains::<Unrouted>();
+        let path = (!unrouted)
+            .then(|| res.request().match_pattern())
+            .flatten()
             .unwrap_or_else(|| "(no route)".into());
         tracing::info!(
             target: "switchboard::http",

@@ -637,6 +637,38 @@ impl Server {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// `POST triggers/deploy` that must succeed; the deployed trigger.
+    pub async fn deploy(&self, bearer: &str, project: &str, body: Value) -> Value {
+        let (st, v, _) = self
+            .post(
+                &format!("/v1/connect/{project}/triggers/deploy"),
+                bearer,
+                body,
+            )
+            .await;
+        assert_eq!(st, 200, "deploy: {v}");
+        v["data"].clone()
+    }
+
+    /// A connect token for `user` with the given scopes.
+    pub async fn scoped_connect_token(
+        &self,
+        bearer: &str,
+        project: &str,
+        user: &str,
+        scope: &str,
+    ) -> String {
+        let (st, v, _) = self
+            .post(
+                &format!("/v1/connect/{project}/tokens"),
+                bearer,
+                json!({"external_user_id": user, "scope": scope}),
+            )
+            .await;
+        assert_eq!(st, 200, "{v}");
+        v["token"].as_str().unwrap().to_string()
+    }
+
     /// `GET deployed-triggers/{id}` of user `u1`.
     pub async fn deployed_trigger(&self, bearer: &str, project: &str, id: &str) -> Value {
         let (st, v, _) = self
@@ -674,6 +706,14 @@ impl Server {
         self.call(reqwest::Method::POST, path, bearer, None, Some(body))
             .await
     }
+}
+
+/// A deployed trigger's inbound URL.
+pub fn hook_url(deployed: &Value) -> String {
+    deployed["configured_props"]["http"]["endpoint_url"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Waits until the HTTP double has received `n` requests whose path starts

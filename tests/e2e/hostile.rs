@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::endpoints::{Behaviour, Endpoint, percentile};
-use crate::harness::{BACKENDS, Backend, Instance, Server, client};
+use crate::harness::{BACKENDS, Backend, Instance, Server, client, hook_url};
 
 /// Events the attacker sends to her own URL, in about 2 s.
 const FLOOD: usize = 1500;
@@ -20,25 +20,6 @@ const TARPIT_POLLS: usize = 40;
 /// Below this, a p99 is noise on a shared 2-core machine: the bound is
 /// twice the baseline, with the baseline taken as at least this.
 const LATENCY_FLOOR: Duration = Duration::from_millis(100);
-
-async fn deploy(s: &Server, bearer: &str, project: &str, body: Value) -> Value {
-    let (st, v, _) = s
-        .post(
-            &format!("/v1/connect/{project}/triggers/deploy"),
-            bearer,
-            body,
-        )
-        .await;
-    assert_eq!(st, 200, "deploy: {v}");
-    v["data"].clone()
-}
-
-fn hook_url(d: &Value) -> String {
-    d["configured_props"]["http"]["endpoint_url"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 /// Tenant B, minding its own business while someone else attacks: an
 /// instant trigger and a 1 s timer delivering to a healthy receiver. It
@@ -55,8 +36,7 @@ impl Bystander {
     pub async fn start(s: &Server, bearer: &str, project: &str) -> Bystander {
         let sink = Endpoint::start(Behaviour::Answer).await;
         let hook = hook_url(
-            &deploy(
-                s,
+            &s.deploy(
                 bearer,
                 project,
                 json!({"id": "http-new-requests", "external_user_id": "bob",
@@ -64,8 +44,7 @@ impl Bystander {
             )
             .await,
         );
-        deploy(
-            s,
+        s.deploy(
             bearer,
             project,
             json!({"id": "schedule-custom-interval", "external_user_id": "bob",
@@ -187,20 +166,13 @@ async fn one_tenant_cannot_starve_another(backend: Backend) {
 
     // Mallory, A's end user, holds a connect token (the customer opted her
     // into managing her own triggers' webhooks) and nothing else.
-    let (st, v, _) = s
-        .post(
-            &format!("/v1/connect/{}/tokens", a.id),
-            &ta,
-            json!({"external_user_id": "mallory", "scope": "connect:*"}),
-        )
+    let ctok = s
+        .scoped_connect_token(&ta, &a.id, "mallory", "connect:*")
         .await;
-    assert_eq!(st, 200, "{v}");
-    let ctok = v["token"].as_str().unwrap().to_string();
     let mut m_hooks = Vec::new();
     for sink_url in [format!("{}/t", tarpit.url), format!("{}/s", loris.url)] {
         m_hooks.push(hook_url(
-            &deploy(
-                &s,
+            &s.deploy(
                 &ctok,
                 &a.id,
                 json!({"id": "http-new-requests", "external_user_id": "mallory",
@@ -210,8 +182,7 @@ async fn one_tenant_cannot_starve_another(backend: Backend) {
         ));
     }
     for i in 0..TARPIT_POLLS {
-        deploy(
-            &s,
+        s.deploy(
             &ctok,
             &a.id,
             json!({"id": "http-new-items-in-json", "external_user_id": "mallory",
@@ -321,8 +292,7 @@ async fn an_inbound_flood_is_refused_beyond_the_tenants_share() {
         let (s, t, p) = (&s, t.to_string(), p.to_string());
         async move {
             hook_url(
-                &deploy(
-                    s,
+                &s.deploy(
                     &t,
                     &p,
                     json!({"id": "http-new-requests", "external_user_id": "u"}),
@@ -394,15 +364,9 @@ async fn every_abuse_class_leaves_another_tenant_unharmed() {
     let s = inst.start().await;
     let (ta, tb) = (s.token(&a).await, s.token(&b).await);
     let bystander = Bystander::start(&s, &tb, &b.id).await;
-    let (st, v, _) = s
-        .post(
-            &format!("/v1/connect/{}/tokens", a.id),
-            &ta,
-            json!({"external_user_id": "mallory", "scope": "connect:*"}),
-        )
+    let ctok = s
+        .scoped_connect_token(&ta, &a.id, "mallory", "connect:*")
         .await;
-    assert_eq!(st, 200, "{v}");
-    let ctok = v["token"].as_str().unwrap().to_string();
     let base = format!("/v1/connect/{}", a.id);
     let t0 = Instant::now();
     let refused = |what: &str, st: u16, v: &Value| {
@@ -449,8 +413,7 @@ async fn every_abuse_class_leaves_another_tenant_unharmed() {
     // failing on their budget, every second, off the async workers.
     let bomb = "$..[?(@..[?(@..[?(@..[?(@..[?(@..*)])])])])]";
     for _ in 0..8 {
-        deploy(
-            &s,
+        s.deploy(
             &ctok,
             &a.id,
             json!({"id": "http-new-items-in-json", "external_user_id": "mallory",

@@ -62,7 +62,15 @@ async fn hostile_expressions_are_refused_or_bounded() {
     let p = inst.create_project("hostile");
     let s = inst.start().await;
     let bearer = s.token(&p).await;
-    let ctok = s.connect_token(&bearer, &p.id, None, "u1").await;
+    // The customer let this end user manage her own triggers.
+    let ctok = s
+        .scoped_connect_token(
+            &bearer,
+            &p.id,
+            "u1",
+            "connect:deployed_triggers:read connect:deployed_triggers:write",
+        )
+        .await;
 
     // (a) 30,000 nested parentheses: refused, and the server is alive.
     let deep = format!("$[?{}@.a{}]", "(".repeat(30_000), ")".repeat(30_000));

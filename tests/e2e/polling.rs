@@ -300,7 +300,9 @@ async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
     let inst = instance(&doubles, Backend::Redis)
         .with_env("SWITCHBOARD_DELIVERY__LEASE_SECS", "2")
         .with_env("SWITCHBOARD_DELIVERY__TIMEOUT_SECS", "1")
-        .with_env("SWITCHBOARD_RATE_LIMITS__HOOK_REQUESTS_PER_MINUTE", "0");
+        .with_env("SWITCHBOARD_RATE_LIMITS__HOOK_REQUESTS_PER_MINUTE", "0")
+        // One user holds all 1,000 deployments.
+        .with_env("SWITCHBOARD_QUOTAS__DEPLOYMENTS_PER_USER", "0");
     let p: Project = inst.create_project("scale");
     let api = inst.start_role("serve", inst.port).await;
     let mut workers: Vec<Option<Server>> = Vec::new();
