@@ -99,6 +99,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         key_overlap_secs: cfg.delivery.key_overlap_secs,
         delivery_per_endpoint: cfg.delivery.per_endpoint,
         delivery_per_tenant: cfg.delivery.per_tenant,
+        delivery_in_flight: cfg.delivery.in_flight,
         ticks_per_tenant: cfg.triggers.ticks_per_tenant,
         retry_schedule_secs: cfg.delivery.retry_schedule_secs.clone(),
         // Never shorter than two attempts' timeouts, or live deliveries move.

@@ -427,7 +427,7 @@ impl Core {
         prev_context: Option<&Value>,
     ) -> Result<ConfigureReply> {
         crate::validate::external_user_id(ext)?;
-        let _share = self.request_share(t)?;
+        let _share = self.request_share(t).await?;
         let entry = self.component(t, key, version).await?;
         let c = &entry.component;
         let props = resolve_props(c, configured).map_err(|e| invalid(e.to_string()))?;

@@ -44,6 +44,8 @@ pub struct CoreSettings {
     pub delivery_per_endpoint: usize,
     /// Deliveries in flight for one tenant at once, per process.
     pub delivery_per_tenant: usize,
+    /// Delivery attempts sending at once, per process.
+    pub delivery_in_flight: usize,
     /// Timer and poll ticks in flight for one tenant at once, per process.
     pub ticks_per_tenant: usize,
     /// Seconds before each retry; empty means the default schedule.
@@ -158,6 +160,7 @@ impl Default for CoreSettings {
             key_overlap_secs: 86_400,
             delivery_per_endpoint: 16,
             delivery_per_tenant: 64,
+            delivery_in_flight: 512,
             ticks_per_tenant: 32,
             retry_schedule_secs: Vec::new(),
             delivery_lease_ms: 60_000,
@@ -232,11 +235,20 @@ impl Core {
             .map_err(|e| Error::Invalid(format!("outbound.allow_private_networks: {e}")))?;
         let outbound = Outbound::new(policy).map_err(Error::Internal)?;
         let fairness = crate::fairness::Fairness {
-            delivery_tenants: Shares::new(settings.delivery_per_tenant),
-            endpoints: Shares::new(settings.delivery_per_endpoint),
-            tick_tenants: Shares::new(settings.ticks_per_tenant),
+            sends: tokio::sync::Semaphore::new(settings.delivery_in_flight.max(1)),
+            tick_runs: tokio::sync::Semaphore::new(crate::fairness::TICKS_IN_FLIGHT),
+            delivery_tenants: Shares::new(
+                settings.delivery_per_tenant,
+                settings.delivery_per_tenant * 4,
+            ),
+            endpoints: Shares::new(
+                settings.delivery_per_endpoint,
+                settings.delivery_per_endpoint * 8,
+            ),
+            tick_tenants: Shares::new(settings.ticks_per_tenant, settings.ticks_per_tenant * 2),
+            // Requests are never queued here: over its share, a 429.
             request_tenants: (settings.in_flight_per_tenant > 0)
-                .then(|| Shares::new(settings.in_flight_per_tenant)),
+                .then(|| Shares::new(settings.in_flight_per_tenant, 0)),
         };
         let core = Core {
             store,

@@ -262,7 +262,7 @@ impl Core {
             self.store.commit(vec![c.ack()]).await?;
             return Ok(Outcome::Gone);
         }
-        let shares = match self.take_shares(&job) {
+        let shares = match self.take_shares(&job).await {
             Ok(held) => held,
             Err(wait) => {
                 // Over its share: back to the due index, no attempt counted.
@@ -294,20 +294,21 @@ impl Core {
         self.finish(a).await
     }
 
-    /// The job's tenant share and its endpoint's, both taken now, or how
-    /// long to put the job off (see `fairness.rs`).
-    fn take_shares(
+    /// The job's tenant share and its endpoint's (each taken now or after
+    /// a short wait), or how long to put the job off (see `fairness.rs`).
+    async fn take_shares(
         &self,
         job: &DeliveryJob,
     ) -> std::result::Result<[crate::fairness::Held; 2], Duration> {
         let f = &self.fairness;
         let tenant = f
             .delivery_tenants
-            .try_take(&job.tenant.slot(), job.deferrals)?;
+            .take(&job.tenant.slot(), job.deferrals)
+            .await?;
         let origin = url::Url::parse(&job.url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
-        let endpoint = f.endpoints.try_take(&origin, job.deferrals)?;
+        let endpoint = f.endpoints.take(&origin, job.deferrals).await?;
         Ok([tenant, endpoint])
     }
 
@@ -388,7 +389,7 @@ impl Core {
             }
             // The line's tenant and endpoint shares, held for the whole turn.
             if shares.is_none() {
-                match self.take_shares(&job) {
+                match self.take_shares(&job).await {
                     Ok(held) => shares = Some(held),
                     Err(wait) => {
                         deferred = Some(wait);
@@ -454,6 +455,8 @@ impl Core {
             .join(" ");
         let started = std::time::Instant::now();
         let url = url::Url::parse(&job.url).map_err(|e| Error::Internal(e.to_string()))?;
+        // A global slot only now, with the job's shares already held.
+        let _send = self.fairness.sends.acquire().await;
         let res = self
             .outbound
             .send(

@@ -89,7 +89,7 @@ impl Core {
         )
         .await?;
         let t = &route.tenant;
-        let _share = self.request_share(t)?;
+        let _share = self.request_share(t).await?;
         let c = self
             .component(t, &d.component_key, None)
             .await
@@ -436,7 +436,7 @@ impl Core {
             project_id: route.project_id.clone(),
             env,
         };
-        let _share = self.request_share(&t)?;
+        let _share = self.request_share(&t).await?;
         let components = self.app_level_components(&t, &oa.app).await?;
         // The built-in triggers come first: they define the URL's checks.
         let Some(lead) = components.first().and_then(|c| c.app_webhook()) else {

@@ -14,7 +14,7 @@ pub mod dedupe;
 pub mod delivery;
 mod error;
 mod failpoint;
-mod fairness;
+pub mod fairness;
 pub mod health;
 pub mod ids;
 pub mod ingest;

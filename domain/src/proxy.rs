@@ -36,7 +36,7 @@ pub struct ProxyResponse {
 impl Core {
     pub async fn proxy(self: &Arc<Self>, t: &Tenant, req: ProxyRequest) -> Result<ProxyResponse> {
         crate::validate::external_user_id(&req.external_user_id)?;
-        let _share = self.request_share(t)?;
+        let _share = self.request_share(t).await?;
         let target = repair_query(&decode_url64(&req.url_64).map_err(invalid)?);
         let account: Account = self
             .read(&records::account(t, &req.account_id))

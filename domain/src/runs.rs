@@ -103,7 +103,7 @@ impl Core {
     pub async fn run_action(self: &Arc<Self>, t: &Tenant, req: RunRequest) -> Result<RunReply> {
         crate::validate::external_user_id(&req.external_user_id)?;
         self.check_user_live(t, &req.external_user_id).await?;
-        let _share = self.request_share(t)?;
+        let _share = self.request_share(t).await?;
         let Some(idem) = req.idempotency_key.clone() else {
             return Ok(RunReply {
                 outcome: self.run_once(t, &req).await?,

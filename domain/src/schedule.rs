@@ -299,11 +299,13 @@ impl Core {
     /// one that moved the deployment past this tick, emits its event.
     pub async fn run_tick(self: &std::sync::Arc<Self>, tick: &Tick) -> Result<bool> {
         let (t, dc) = (&tick.tenant, tick.deployment_id.as_str());
-        // The tenant's share of this process's ticks, or later (fairness.rs).
+        // The tenant's share of this process's ticks (or later), then a
+        // global slot (fairness.rs).
         let _share = match self
             .fairness
             .tick_tenants
-            .try_take(&t.slot(), tick.deferrals)
+            .take(&t.slot(), tick.deferrals)
+            .await
         {
             Ok(held) => held,
             Err(wait) => {
@@ -311,6 +313,7 @@ impl Core {
                 return Ok(false);
             }
         };
+        let _run = self.fairness.tick_runs.acquire().await;
         let key = records::deployment(t, dc);
         let d: Option<Deployment> = self.read(&key).await?;
         let Some(d) = d.filter(|d| d.active && d.next_run_ms == Some(tick.due_ms)) else {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use switchboard_domain::Core;
 use switchboard_domain::delivery::Claim;
+use switchboard_domain::fairness::TICKS_IN_FLIGHT;
 use switchboard_domain::schedule::Tick;
 use tokio::sync::{Semaphore, watch};
 
@@ -41,8 +42,11 @@ pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Rec
         std::process::id(),
         switchboard_domain::ids::random_hex(4)
     );
-    let deliveries = Pool::new(settings.delivery_in_flight);
-    let ticks = Pool::new(TICKS_IN_FLIGHT);
+    // Claimed work, twice what may run at once: a claim may wait briefly
+    // for its tenant's or endpoint's share before it takes a global slot
+    // in the domain (fairness.rs), so the claims alone never fill them.
+    let deliveries = Pool::new(settings.delivery_in_flight * 2);
+    let ticks = Pool::new(TICKS_IN_FLIGHT * 2);
     tokio::join!(
         housekeeping(
             core.clone(),
@@ -88,9 +92,9 @@ async fn housekeeping(core: Arc<Core>, every: Duration, mut shutdown: watch::Rec
     }
 }
 
-/// Room for one kind of work in this process, and the queue entries it is
-/// working on, so a reclaim never takes back (and runs twice) what is
-/// still running here.
+/// Room for one kind of claimed work in this process, and the queue
+/// entries it is working on, so a reclaim never takes back (and runs
+/// twice) what is still running here.
 struct Pool {
     slots: Arc<Semaphore>,
     size: usize,
@@ -197,9 +201,6 @@ async fn delivery(
         }
     }
 }
-
-/// Ticks (timer runs and polls) in flight at once in this process.
-const TICKS_IN_FLIGHT: usize = 64;
 
 async fn spawn_deliveries(
     core: &Arc<Core>,
