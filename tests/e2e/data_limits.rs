@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Backend, Doubles, Instance, Server, assert_client_error, client, received, redis_url,
+    Backend, Doubles, Instance, Server, assert_client_error, client, hook_url, received, redis_url,
 };
 
 /// The pid of the `switchboard` process serving `inst` (found by its
@@ -449,43 +449,34 @@ async fn deleting_a_user_removes_everything_they_own() {
         .key_account(&bearer, &p.id, None, "u1", "sk_test_gdpr")
         .await;
     // Another user's things stay.
-    let (st, other, _) = s
-        .post(
-            &format!("{base}/triggers/deploy"),
+    let other = s
+        .deploy(
             &bearer,
+            &p.id,
             json!({"id": "http-new-requests", "external_user_id": "u2"}),
         )
         .await;
-    assert_eq!(st, 200, "{other}");
 
     // An instant trigger with events and deliveries, plus a dead letter.
-    let (st, v, _) = s
-        .post(
-            &format!("{base}/triggers/deploy"),
+    let v = s
+        .deploy(
             &bearer,
+            &p.id,
             json!({"id": "http-new-requests", "external_user_id": "u1",
                    "webhook_url": format!("{http}/anything/gdpr-instant")}),
         )
         .await;
-    assert_eq!(st, 200, "{v}");
-    let instant = v["data"]["id"].as_str().unwrap().to_string();
-    let hook = v["data"]["configured_props"]["http"]["endpoint_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (st, v, _) = s
-        .post(
-            &format!("{base}/triggers/deploy"),
+    let instant = v["id"].as_str().unwrap().to_string();
+    let hook = hook_url(&v);
+    let dead_hook = hook_url(
+        &s.deploy(
             &bearer,
+            &p.id,
             json!({"id": "http-new-requests", "external_user_id": "u1",
                    "webhook_url": format!("{http}/status/410")}),
         )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    let dead_hook = v["data"]["configured_props"]["http"]["endpoint_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await,
+    );
     let web = client();
     for i in 0..2 {
         let r = web.post(&hook).json(&json!({"n": i})).send().await.unwrap();
@@ -519,18 +510,19 @@ async fn deleting_a_user_removes_everything_they_own() {
     doubles
         .post("http", "items/gdpr", json!({"count": 2}))
         .await;
-    let (st, v, _) = s
-        .post(
-            &format!("{base}/triggers/deploy"),
+    let polling = s
+        .deploy(
             &bearer,
+            &p.id,
             json!({"id": "http-new-items-in-json", "external_user_id": "u1",
                    "configured_props": {"url": format!("{http}/items/gdpr"), "timer": {"intervalSeconds": 1}},
                    "emit_on_deploy": false,
                    "webhook_url": format!("{http}/anything/gdpr-poll")}),
         )
-        .await;
-    assert_eq!(st, 200, "{v}");
-    let polling = v["data"]["id"].as_str().unwrap().to_string();
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for _ in 0..100 {
         if requests_to(&doubles, "/items/gdpr").await >= 2 {
             break;
@@ -632,7 +624,7 @@ async fn deleting_a_user_removes_everything_they_own() {
         .get(&format!("{base}/deliveries/failed"), &bearer, None)
         .await;
     assert_eq!(v["data"], json!([]), "{v}");
-    let other_id = other["data"]["id"].as_str().unwrap();
+    let other_id = other["id"].as_str().unwrap();
     let (st, _, _) = s
         .get(
             &format!("{base}/deployed-triggers/{other_id}?external_user_id=u2"),
