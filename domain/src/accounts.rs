@@ -366,8 +366,7 @@ impl Core {
         if req.account_id.is_none() {
             let max = self.settings.quotas.accounts_per_user;
             let have = self
-                .store
-                .index_count(&records::accounts_by_user(t, &ext))
+                .count_up_to(&records::accounts_by_user(t, &ext), max)
                 .await?;
             if crate::core::over_quota(have, max) {
                 return Err(crate::core::quota_exceeded(

@@ -324,8 +324,7 @@ impl Core {
                     env,
                 };
                 have += self
-                    .store
-                    .index_count(&records::components_index(&other))
+                    .count_up_to(&records::components_index(&other), max)
                     .await?;
             }
             if crate::core::over_quota(have, max) {

@@ -24,7 +24,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// name many tenants or endpoints).
 const MAX_KEYS: usize = 10_000;
 /// Timer runs and polls at once, per process.
-pub const TICKS_IN_FLIGHT: usize = 64;
+pub const TICKS_IN_FLIGHT: usize = 128;
 /// The longest work waits in memory for a share.
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(1);
 const MIN_WAIT: Duration = Duration::from_millis(250);

@@ -325,8 +325,10 @@ impl Core {
     async fn check_deployment_quotas(&self, t: &Tenant, ext: &str) -> Result<()> {
         let q = &self.settings.quotas;
         let per_user = self
-            .store
-            .index_count(&records::deployments_by_user(t, ext))
+            .count_up_to(
+                &records::deployments_by_user(t, ext),
+                q.deployments_per_user,
+            )
             .await?;
         if crate::core::over_quota(per_user, q.deployments_per_user) {
             return Err(crate::core::quota_exceeded(
@@ -336,8 +338,10 @@ impl Core {
             ));
         }
         let per_env = self
-            .store
-            .index_count(&records::deployments_index(t))
+            .count_up_to(
+                &records::deployments_index(t),
+                q.deployments_per_environment,
+            )
             .await?;
         if crate::core::over_quota(per_env, q.deployments_per_environment) {
             return Err(crate::core::quota_exceeded(
