@@ -269,9 +269,11 @@ impl Fuel {
     }
 }
 
-/// How many tenant evaluations may run at once: the machine's cores.
+/// How many tenant evaluations may run at once: all cores but one (at
+/// least one), so evaluations can never take every core from the async
+/// workers that serve everyone.
 pub fn max_concurrent_evaluations() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 fn permits() -> &'static Semaphore {
@@ -280,7 +282,7 @@ fn permits() -> &'static Semaphore {
 }
 
 /// Runs a CPU-bound evaluation of tenant input (bounded by its own fuel) on
-/// tokio's blocking pool, at most one per core at a time, so the async
+/// tokio's blocking pool, on all cores but one at most, so the async
 /// workers keep serving everyone else meanwhile. A panic inside is
 /// reported as an error rather than taking the caller down.
 pub async fn offload<T, F>(f: F) -> Result<T, String>

@@ -54,6 +54,7 @@ async fn receive(r: web::Data<Receiver>, req: HttpRequest, body: web::Bytes) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_event_is_delivered_through_failures_and_a_killed_worker() {
+    let _heavy = crate::harness::heavy().await;
     let recv = web::Data::new(Receiver {
         started: Instant::now(),
         tally: Mutex::new(Tally::default()),

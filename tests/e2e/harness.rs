@@ -44,6 +44,14 @@ pub fn redis_url() -> String {
     })
 }
 
+/// Held by the tests that load the machine on purpose (floods, chaos,
+/// scale), so no two of them run at once: on 2 cores, two together starve
+/// each other's servers and their timing assertions measure the overlap.
+pub async fn heavy() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()

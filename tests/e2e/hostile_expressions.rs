@@ -51,6 +51,7 @@ fn assert_refused(what: &str, st: u16, v: &Value, prop: &str, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_expressions_are_refused_or_bounded() {
+    let _heavy = crate::harness::heavy().await;
     let doc = Endpoint::serving_json(nested_doc()).await;
     let upstream = format!("{}/items", doc.url);
     let inst = Instance::new(Backend::Embedded)

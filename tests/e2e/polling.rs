@@ -294,6 +294,7 @@ async fn ticks_seen(doubles: &Doubles) -> BTreeMap<String, Vec<(u64, u64)>> {
 /// once: never twice, and none skipped between the first and the last.
 #[tokio::test(flavor = "multi_thread")]
 async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
+    let _heavy = crate::harness::heavy().await;
     const N: usize = 1000;
     const INTERVAL: u64 = 6;
     let doubles = Doubles::start();
