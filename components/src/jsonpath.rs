@@ -390,42 +390,36 @@ impl<'a> Parser<'a> {
     }
 
     fn logical(&mut self) -> PResult<Expr> {
-        let mut ors = vec![self.and()?];
-        loop {
-            let save = self.i;
-            self.ws();
-            if self.eat("||") {
-                self.ws();
-                ors.push(self.and()?);
-            } else {
-                self.i = save;
-                break;
-            }
-        }
-        Ok(if ors.len() == 1 {
-            ors.pop().expect("one")
-        } else {
-            Expr::Or(ors)
-        })
+        self.chain("||", Self::and, Expr::Or)
     }
 
     fn and(&mut self) -> PResult<Expr> {
-        let mut ands = vec![self.basic()?];
+        self.chain("&&", Self::basic, Expr::And)
+    }
+
+    /// `next (op next)*`: one operand alone, or all of them under `wrap`.
+    fn chain(
+        &mut self,
+        op: &str,
+        next: fn(&mut Self) -> PResult<Expr>,
+        wrap: fn(Vec<Expr>) -> Expr,
+    ) -> PResult<Expr> {
+        let mut operands = vec![next(self)?];
         loop {
             let save = self.i;
             self.ws();
-            if self.eat("&&") {
+            if self.eat(op) {
                 self.ws();
-                ands.push(self.basic()?);
+                operands.push(next(self)?);
             } else {
                 self.i = save;
                 break;
             }
         }
-        Ok(if ands.len() == 1 {
-            ands.pop().expect("one")
+        Ok(if operands.len() == 1 {
+            operands.pop().expect("one")
         } else {
-            Expr::And(ands)
+            wrap(operands)
         })
     }
 
