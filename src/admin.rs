@@ -8,7 +8,7 @@ use serde_json::json;
 use switchboard_config::Config;
 use switchboard_domain::Core;
 use switchboard_domain::model::Environment;
-use switchboard_domain::rotation::KeyringSource;
+use switchboard_domain::ops::rotation::KeyringSource;
 
 use crate::cli::AdminCommand;
 use crate::startup::credentials_json;
@@ -38,7 +38,8 @@ pub async fn run(
             min_interval_secs,
         } => {
             let (p, c) = core
-                .create_project(switchboard_domain::projects::NewProject {
+                .tenancy
+                .create_project(switchboard_domain::tenancy::projects::NewProject {
                     name,
                     require_key_auth_test,
                     app_name,
@@ -63,7 +64,10 @@ pub async fn run(
                 project_id: project,
                 env: Environment::parse(&env).context("unknown environment")?,
             };
-            let all = core.export_accounts(&t, "admin export-accounts").await?;
+            let all = core
+                .accounts
+                .export_accounts(&t, "admin export-accounts")
+                .await?;
             let v = json!(
                 all.iter()
                     .map(|v| json!({
@@ -81,7 +85,7 @@ pub async fn run(
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         AdminCommand::ListProjects => {
-            let ps = core.list_projects().await?;
+            let ps = core.tenancy.list_projects().await?;
             let human = ps
                 .iter()
                 .map(|p| format!("{}  {}", p.id, p.name))
@@ -104,7 +108,10 @@ pub async fn run(
             } else {
                 envs.iter().filter_map(|e| Environment::parse(e)).collect()
             };
-            let c = core.issue_client(&project, scope.as_deref(), &envs).await?;
+            let c = core
+                .tenancy
+                .issue_client(&project, scope.as_deref(), &envs)
+                .await?;
             print(
                 json_out,
                 credentials_json(&project, &c, cfg),
@@ -115,7 +122,7 @@ pub async fn run(
             );
         }
         AdminCommand::RevokeClient { client_id } => {
-            let c = core.revoke_client(&client_id).await?;
+            let c = core.tenancy.revoke_client(&client_id).await?;
             print(
                 json_out,
                 json!({"client_id": c.client_id, "project_id": c.project_id, "revoked": true}),
@@ -124,7 +131,7 @@ pub async fn run(
         }
         AdminCommand::RotateKey => {
             let report = match source {
-                KeyringSource::Config => core.reencrypt_all().await?,
+                KeyringSource::Config => core.ops.reencrypt_all().await?,
                 KeyringSource::File(path) => {
                     if cfg.uses_redis() {
                         bail!(
@@ -138,7 +145,7 @@ pub async fn run(
                     ring.save_file(&path)?;
                     drop(core);
                     let (core, _) = crate::startup::open_core(cfg).await?;
-                    let report = core.reencrypt_all().await?;
+                    let report = core.ops.reencrypt_all().await?;
                     let mut ring = core.keyring().clone();
                     ring.retain_active();
                     ring.save_file(&path)

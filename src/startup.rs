@@ -9,8 +9,8 @@ use std::time::Duration;
 use anyhow::Context;
 use switchboard_config::{Config, LogFormat, Overrides};
 use switchboard_domain::components::{AppOverride, Catalog};
-use switchboard_domain::projects::ClientCredentials;
-use switchboard_domain::rotation::{KeyringSource, load_keyring};
+use switchboard_domain::ops::rotation::{KeyringSource, load_keyring};
+use switchboard_domain::tenancy::projects::ClientCredentials;
 use switchboard_domain::{Core, CoreSettings, open_store};
 use tokio::sync::watch;
 
@@ -221,7 +221,7 @@ async fn shutdown_signal() {
 /// shown once and kept in `<data_dir>/credentials.json` (mode 0600).
 async fn bootstrap(cfg: &Config, core: &Core) -> anyhow::Result<()> {
     let path = cfg.data_dir.join("credentials.json");
-    let Some((project, creds)) = core.bootstrap("Development").await? else {
+    let Some((project, creds)) = core.tenancy.bootstrap("Development").await? else {
         if path.exists() {
             eprintln!(
                 "switchboard: development credentials are in {}",

@@ -155,7 +155,7 @@ pub struct Fairness {
     pub request_tenants: Option<Shares>,
 }
 
-impl crate::Core {
+impl crate::context::Context {
     /// The tenant's share of this process's request handling (inbound
     /// hooks, action runs, proxy calls, remote options), or a 429.
     pub(crate) async fn request_share(

@@ -1,44 +1,43 @@
-//! Switchboard's domain: the model every process shares, the rules that
-//! govern it (tenancy, credentials, tokens, accounts, users), credential
-//! encryption, and storage behind the [`store::Store`] trait.
+//! Switchboard's domain, one folder per capability, each with its service
+//! over a shared [`context::Context`] (see `core.rs` for their order):
+//!
+//! - `tenancy/`: projects, API clients, tokens, external users;
+//! - `delivery/`: signed delivery to webhook endpoints, retries, replay;
+//! - `accounts/`: connected accounts, OAuth, refresh, health, the proxy;
+//! - `catalog/`: the components a tenant sees, remote options;
+//! - `triggers/`: deployments, inbound events, timers and polls;
+//! - `actions/`: running actions;
+//! - `ops/`: GDPR deletion, retention, key rotation;
+//!
+//! over the kernel every capability shares: the model, ids, clocks,
+//! validation, encryption, fair shares, and storage behind the
+//! [`store::Store`] trait.
 
 pub mod accounts;
-pub mod auth;
+pub mod actions;
 pub mod catalog;
 pub mod clock;
-pub mod connect;
+pub mod context;
 mod core;
-pub mod cron;
 pub mod crypto;
-pub mod dedupe;
 pub mod delivery;
 mod error;
 mod failpoint;
 pub mod fairness;
-pub mod health;
 pub mod ids;
-pub mod ingest;
 pub mod model;
-pub mod oauth_apps;
-pub mod oauth_flow;
+pub mod ops;
 pub mod paging;
-pub mod poll;
-pub mod projects;
-pub mod proxy;
 pub mod ratelimit;
 mod records;
-mod refresh;
-pub mod render;
-pub mod retention;
-pub mod rotation;
-pub mod runs;
-pub mod schedule;
+pub mod settings;
 pub mod store;
+pub mod tenancy;
 pub mod triggers;
-pub mod users;
 pub mod validate;
-pub mod webhooks;
 
-pub use crate::core::{Core, CoreSettings, Quotas, Retention, open_store};
+pub use crate::context::open_store;
+pub use crate::core::Core;
+pub use crate::settings::{CoreSettings, Quotas, Retention};
 pub use error::{ActionFailure, Error, Result};
 pub use switchboard_components as components;

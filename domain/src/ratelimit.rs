@@ -1,7 +1,7 @@
 //! Fixed-window request limits, counted in the store so that every process
 //! sharing a Redis shares the count.
 
-use crate::Core;
+use crate::context::Context;
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
 use crate::model::Tenant;
@@ -16,7 +16,7 @@ pub(crate) fn end_user_bucket(what: &str, t: &Tenant, external_user_id: &str) ->
     format!("{what}:u:{}", &h[..32])
 }
 
-impl Core {
+impl Context {
     /// Counts one request against `bucket`; `max` of 0 means unlimited.
     pub async fn rate_limit(
         &self,

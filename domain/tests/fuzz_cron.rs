@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
-use switchboard_domain::schedule::Timer;
+use switchboard_domain::triggers::schedule::Timer;
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")

@@ -7,8 +7,8 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, ORIGIN};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use switchboard_domain::auth::Caller;
 use switchboard_domain::model::Tenant;
+use switchboard_domain::tenancy::auth::Caller;
 use switchboard_domain::{Core, Error as DomainError, validate};
 
 use crate::error::ApiError;
@@ -99,7 +99,7 @@ impl FromRequest for Authed {
         let token = bearer(req);
         let req = req.clone();
         Box::pin(async move {
-            let caller = core.authenticate(&token?).await?;
+            let caller = core.tenancy.authenticate(&token?).await?;
             check_origin(&req, &caller)?;
             Ok(Authed { core })
         })
@@ -123,12 +123,13 @@ impl FromRequest for Ctx {
             .map(|v| v.to_str().map(str::to_string));
         let req = req.clone();
         Box::pin(async move {
-            let caller = core.authenticate(&token?).await?;
+            let caller = core.tenancy.authenticate(&token?).await?;
             let project = project.transpose()?;
             let env = env
                 .transpose()
                 .map_err(|_| ApiError::BadRequest("x-pd-environment is not valid text".into()))?;
             let tenant = core
+                .tenancy
                 .resolve_tenant(&caller, project.as_deref(), env.as_deref())
                 .await?;
             check_origin(&req, &caller)?;

@@ -4,10 +4,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use switchboard_components::Component;
 use switchboard_domain::clock::iso;
+use switchboard_domain::delivery::WebhookView;
 use switchboard_domain::model::ExternalUser;
 use switchboard_domain::paging::Page;
 use switchboard_domain::triggers::Deployment;
-use switchboard_domain::webhooks::WebhookView;
 
 /// `{data, page_info}`; `end_cursor` is null on the last page.
 pub fn page<T, U: Serialize>(page: Page<T>, f: impl FnMut(T) -> U) -> Value {
@@ -119,7 +119,7 @@ pub fn trigger_webhook(v: &WebhookView, with_key: bool) -> Value {
     out
 }
 
-pub use switchboard_domain::render::{account, app};
+pub use switchboard_domain::accounts::render::{account, app};
 
 pub fn user(u: &ExternalUser) -> Value {
     json!({

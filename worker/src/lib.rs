@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchboard_domain::Core;
 use switchboard_domain::delivery::Claim;
 use switchboard_domain::fairness::TICKS_IN_FLIGHT;
-use switchboard_domain::schedule::Tick;
+use switchboard_domain::triggers::schedule::Tick;
 use tokio::sync::{Semaphore, watch};
 
 pub struct WorkerSettings {
@@ -84,7 +84,7 @@ async fn housekeeping(core: Arc<Core>, every: Duration, mut shutdown: watch::Rec
             Err(e) => tracing::warn!(error = %e, "housekeeping failed; retrying next tick"),
         }
         // Index members the store's TTLs leave behind (expired dead letters).
-        match core.prune_retention().await {
+        match core.ops.prune_retention().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(removed = n, "housekeeping: expired dead letters unindexed"),
             Err(e) => tracing::warn!(error = %e, "retention pruning failed; retrying next tick"),
@@ -190,6 +190,7 @@ async fn delivery(
         };
         drop(first);
         match core
+            .delivery
             .claim_ready(consumer, pool.room(s.delivery_batch), wait)
             .await
         {
@@ -212,7 +213,7 @@ async fn spawn_deliveries(
     pool.spawn(claims, Claim::entry_id, wait, |c| {
         let core = core.clone();
         async move {
-            if let Err(e) = core.deliver_claim(&c, timeout).await {
+            if let Err(e) = core.delivery.deliver_claim(&c, timeout).await {
                 tracing::warn!(error = %e, "delivery failed to update; another worker takes it over after the lease");
             }
         }
@@ -239,6 +240,7 @@ async fn timers(
         };
         drop(first);
         match core
+            .triggers
             .claim_ticks(consumer, pool.room(TICKS_IN_FLIGHT), wait)
             .await
         {
@@ -255,7 +257,7 @@ async fn spawn_ticks(core: &Arc<Core>, pool: &Pool, ticks: Vec<Tick>, wait: bool
     pool.spawn(ticks, Tick::entry_id, wait, |tick| {
         let core = core.clone();
         async move {
-            if let Err(e) = core.run_tick(&tick).await {
+            if let Err(e) = core.triggers.run_tick(&tick).await {
                 tracing::warn!(error = %e, "timer tick failed; another worker takes it over after the lease");
             }
         }
@@ -274,7 +276,7 @@ async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiv
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let due = match core.due_refreshes(64).await {
+        let due = match core.accounts.due_refreshes(64).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "reading the refresh schedule failed; retrying");
@@ -286,7 +288,7 @@ async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiv
             async move {
                 // A failed refresh is recorded on the account and retried on
                 // its backoff; only the log hears about it here.
-                if let Err(e) = core.run_due_refresh(&d).await {
+                if let Err(e) = core.accounts.run_due_refresh(&d).await {
                     tracing::info!(account = %d.account_id, error = %e, "scheduled token refresh failed");
                 }
             }
@@ -305,10 +307,10 @@ async fn promotions(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        if let Err(e) = core.promote_due_deliveries().await {
+        if let Err(e) = core.delivery.promote_due_deliveries().await {
             tracing::warn!(error = %e, "promoting due retries failed; retrying");
         }
-        if let Err(e) = core.promote_due_ticks().await {
+        if let Err(e) = core.triggers.promote_due_ticks().await {
             tracing::warn!(error = %e, "promoting due timer ticks failed; retrying");
         }
     }
@@ -334,7 +336,7 @@ async fn reclaims(
         }
         let room = deliveries.room(s.delivery_batch);
         if room > 0 {
-            match core.reclaim_stale(consumer, room).await {
+            match core.delivery.reclaim_stale(consumer, room).await {
                 Ok(claims) => {
                     if !claims.is_empty() {
                         tracing::info!(
@@ -349,7 +351,7 @@ async fn reclaims(
         }
         let room = ticks.room(TICKS_IN_FLIGHT);
         if room > 0 {
-            match core.reclaim_ticks(consumer, room).await {
+            match core.triggers.reclaim_ticks(consumer, room).await {
                 Ok(taken) => {
                     if !taken.is_empty() {
                         tracing::info!(

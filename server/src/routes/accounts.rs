@@ -3,8 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use switchboard_domain::accounts::{AccountFilter, NewKeyAccount};
-use switchboard_domain::auth::Caller;
 use switchboard_domain::paging::PageRequest;
+use switchboard_domain::tenancy::auth::Caller;
 
 use crate::ctx::{Ctx, path_param};
 use crate::error::{ApiError, ApiResult};
@@ -54,7 +54,7 @@ pub async fn export(ctx: Ctx) -> ApiResult<HttpResponse> {
         Caller::Server { client_id, .. } => client_id.clone(),
         Caller::Connect(_) => String::new(),
     };
-    let all = ctx.core.export_accounts(&ctx.tenant, &by).await?;
+    let all = ctx.core.accounts.export_accounts(&ctx.tenant, &by).await?;
     let data: Vec<_> = all
         .iter()
         .map(|v| wire::account(v, &ctx.core.settings.public_base))
@@ -73,6 +73,7 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
         external_user_id: user_filter(&ctx.caller, q.external_user_id)?,
     };
     ctx.core
+        .accounts
         .account_rate_limit(&ctx.caller, &ctx.tenant)
         .await?;
     let page = PageRequest {
@@ -82,6 +83,7 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
     };
     let p = ctx
         .core
+        .accounts
         .list_accounts(&ctx.tenant, &filter, &page, include)
         .await?;
     let base = &ctx.core.settings.public_base;
@@ -103,10 +105,12 @@ pub async fn retrieve(
     let include = credentials_allowed(&ctx.caller, q.include_credentials)?;
     let id = path_param(&req, "account_id")?;
     ctx.core
+        .accounts
         .account_rate_limit(&ctx.caller, &ctx.tenant)
         .await?;
     let v = ctx
         .core
+        .accounts
         .get_account(&ctx.tenant, &id, ctx.caller.bound_user(), include)
         .await?;
     Ok(HttpResponse::Ok().json(wire::account(&v, &ctx.core.settings.public_base)))
@@ -135,6 +139,7 @@ pub async fn create(
     let b = body.into_inner();
     let v = ctx
         .core
+        .accounts
         .create_key_account(
             &ctx.tenant,
             NewKeyAccount {
@@ -155,9 +160,11 @@ pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:accounts:write")?;
     let id = path_param(&req, "account_id")?;
     ctx.core
+        .accounts
         .account_rate_limit(&ctx.caller, &ctx.tenant)
         .await?;
     ctx.core
+        .accounts
         .delete_account(&ctx.tenant, &id, ctx.caller.bound_user())
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -169,8 +176,12 @@ pub async fn delete_for_app(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpRespons
     ctx.caller.require_scope("connect:accounts:write")?;
     let app = path_param(&req, "app_id")?;
     ctx.core
+        .accounts
         .account_rate_limit(&ctx.caller, &ctx.tenant)
         .await?;
-    ctx.core.delete_app_accounts(&ctx.tenant, &app).await?;
+    ctx.core
+        .accounts
+        .delete_app_accounts(&ctx.tenant, &app)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_domain::Error as DomainError;
-use switchboard_domain::runs::RunRequest;
+use switchboard_domain::actions::RunRequest;
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -35,6 +35,7 @@ pub async fn run(ctx: Ctx, req: HttpRequest, body: web::Json<RunBody>) -> ApiRes
         .map_err(|_| ApiError::BadRequest("Idempotency-Key must be visible ASCII".into()))?;
     let reply = ctx
         .core
+        .actions
         .run_action(
             &ctx.tenant,
             RunRequest {

@@ -18,6 +18,7 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
     // touching the store, and counts the per-URL rate limit only for live
     // URLs, so no counter is ever built from an unknown id.
     let r = core
+        .triggers
         .receive_app(ingress_id, env, inbound_request(&req, "/".into(), &body))
         .await?;
     Ok(HttpResponse::build(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK)).json(r.body))

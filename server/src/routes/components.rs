@@ -68,6 +68,7 @@ pub async fn list(
     };
     let page = ctx
         .core
+        .components
         .list_components(
             &ctx.tenant,
             &ComponentQuery {
@@ -101,6 +102,7 @@ pub async fn retrieve(
     let key = path_param(&req, "key")?;
     let e = ctx
         .core
+        .components
         .component(&ctx.tenant, &key, q.version.as_deref())
         .await?;
     if prefix.kind().is_some_and(|k| k != e.component.kind) {
@@ -171,6 +173,7 @@ pub async fn configure(
     let configured = props_map(b.configured_props)?;
     let r = ctx
         .core
+        .components
         .configure_prop(
             &ctx.tenant,
             &b.id,
@@ -228,6 +231,7 @@ pub async fn reload_props(
     let configured = props_map(b.configured_props)?;
     let (id, props) = ctx
         .core
+        .components
         .reload_props(&ctx.tenant, &b.id, b.version.as_deref(), &configured)
         .await?;
     let props: Vec<Value> = props.iter().map(|p| p.wire()).collect();
@@ -246,6 +250,7 @@ pub async fn create_private(ctx: Ctx, body: web::Json<Value>) -> ApiResult<HttpR
     ctx.caller.require_scope("connect:components:write")?;
     let e = ctx
         .core
+        .components
         .put_private_component(&ctx.tenant, body.into_inner(), None)
         .await?;
     Ok(HttpResponse::Created().json(json!({"data": wire::component(&e.component, true)})))
@@ -262,6 +267,7 @@ pub async fn update_private(
     let key = path_param(&req, "key")?;
     let e = ctx
         .core
+        .components
         .put_private_component(&ctx.tenant, body.into_inner(), Some(&key))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": wire::component(&e.component, true)})))
@@ -271,6 +277,9 @@ pub async fn delete_private(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpRespons
     ctx.caller.require_server("deleting components")?;
     ctx.caller.require_scope("connect:components:write")?;
     let key = path_param(&req, "key")?;
-    ctx.core.delete_private_component(&ctx.tenant, &key).await?;
+    ctx.core
+        .components
+        .delete_private_component(&ctx.tenant, &key)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,10 +11,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use switchboard_domain::accounts::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_binding};
 use switchboard_domain::accounts::{AccountView, NewKeyAccount};
 use switchboard_domain::components::{App, AuthType};
 use switchboard_domain::model::{ConnectToken, Project};
-use switchboard_domain::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_binding};
 use switchboard_domain::{Core, Error};
 
 use crate::ctx::core;
@@ -168,7 +168,12 @@ struct Brand {
 impl Brand {
     /// The brand of the token's project, framable by its allowed_origins.
     async fn of_token(core: &Core, ct: &ConnectToken) -> Brand {
-        let project = core.project(&ct.tenant.project_id).await.ok().flatten();
+        let project = core
+            .tenancy
+            .project(&ct.tenant.project_id)
+            .await
+            .ok()
+            .flatten();
         let redirect_origins = [&ct.success_redirect_uri, &ct.error_redirect_uri]
             .into_iter()
             .flatten()
@@ -269,7 +274,7 @@ async fn session(
             "This link has no connect token.",
         ));
     };
-    let ct = core.live_connect_token(token).await.map_err(|_| {
+    let ct = core.tenancy.live_connect_token(token).await.map_err(|_| {
         problem(
             &none,
             StatusCode::GONE,
@@ -455,6 +460,7 @@ pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpRes
     };
     let token = q.token.as_deref().unwrap_or_default();
     match core
+        .accounts
         .oauth_start(token, &app.name_slug, q.account_id.as_deref())
         .await
     {
@@ -508,6 +514,7 @@ async fn callback_answer(
         .as_deref()
         .map(|e| q.error_description.as_deref().unwrap_or(e));
     let failure = match core
+        .accounts
         .oauth_callback(state, nonce, q.code.as_deref(), provider_error)
         .await
     {
@@ -556,6 +563,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
     }
     let account_id = get("account_id").filter(|a| !a.is_empty());
     let created = core
+        .accounts
         .create_key_account(
             &ct.tenant,
             NewKeyAccount {

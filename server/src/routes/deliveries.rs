@@ -38,7 +38,11 @@ fn view(j: &DeliveryJob) -> Value {
 
 pub async fn failed(ctx: Ctx, page: web::Query<PageRequest>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    let p = ctx.core.failed_deliveries(&ctx.tenant, &page).await?;
+    let p = ctx
+        .core
+        .delivery
+        .failed_deliveries(&ctx.tenant, &page)
+        .await?;
     Ok(HttpResponse::Ok().json(wire::page(p, |j| view(&j))))
 }
 
@@ -46,6 +50,7 @@ pub async fn attempts(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let a = ctx
         .core
+        .delivery
         .delivery_attempts(&ctx.tenant, &path_param(&req, "delivery_id")?)
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": a})))
@@ -55,6 +60,7 @@ pub async fn redeliver(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let j = ctx
         .core
+        .delivery
         .redeliver(&ctx.tenant, &path_param(&req, "delivery_id")?)
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": view(&j)})))
@@ -76,6 +82,7 @@ pub async fn redeliver_range(ctx: Ctx, body: web::Json<RangeBody>) -> ApiResult<
     }
     let n = ctx
         .core
+        .delivery
         .redeliver_range(&ctx.tenant, b.since, b.until)
         .await?;
     Ok(HttpResponse::Ok().json(json!({"redelivered": n})))

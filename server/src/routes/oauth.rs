@@ -50,6 +50,7 @@ pub async fn token(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse
         ));
     };
     let t = core(&req)
+        .tenancy
         .issue_access_token(&id, &secret, r.scope.as_deref())
         .await?;
     Ok(HttpResponse::Ok()

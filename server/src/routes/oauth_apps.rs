@@ -6,8 +6,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use switchboard_domain::accounts::oauth_apps::{OAuthApp, OAuthAppInput};
 use switchboard_domain::clock::iso;
-use switchboard_domain::oauth_apps::{OAuthApp, OAuthAppInput};
 use switchboard_domain::paging::PageRequest;
 
 use crate::ctx::{Ctx, path_param};
@@ -24,7 +24,7 @@ fn view(ctx: &Ctx, a: &OAuthApp) -> Value {
         "scopes": a.scopes,
         "client_secret_set": true,
         "signing_secret_set": a.signing_secret.is_some(),
-        "app_ingress_url": ctx.core.app_ingress_url(a, ctx.tenant.env),
+        "app_ingress_url": ctx.core.accounts.app_ingress_url(a, ctx.tenant.env),
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),
     })
@@ -79,6 +79,7 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
     };
     let p = ctx
         .core
+        .accounts
         .list_oauth_apps(&ctx.tenant.project_id, q.app.as_deref(), &page)
         .await?;
     Ok(HttpResponse::Ok().json(wire::page(p, |a| view(&ctx, &a))))
@@ -88,6 +89,7 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     server(&ctx)?;
     let a = ctx
         .core
+        .accounts
         .create_oauth_app(
             &ctx.caller,
             &ctx.tenant.project_id,
@@ -101,6 +103,7 @@ pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let a = ctx
         .core
+        .accounts
         .get_oauth_app(&ctx.tenant.project_id, &path_param(&req, "id")?)
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &a)})))
@@ -111,6 +114,7 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
     let id = path_param(&req, "id")?;
     let a = ctx
         .core
+        .accounts
         .update_oauth_app(
             &ctx.caller,
             &ctx.tenant.project_id,
@@ -124,6 +128,7 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     ctx.core
+        .accounts
         .delete_oauth_app(
             &ctx.caller,
             &ctx.tenant.project_id,

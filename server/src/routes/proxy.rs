@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use switchboard_components::proxy::hop_by_hop;
-use switchboard_domain::proxy::ProxyRequest;
+use switchboard_domain::accounts::proxy::ProxyRequest;
 
 use crate::ctx::{Ctx, path_param};
 use crate::error::{ApiError, ApiResult};
@@ -41,6 +41,7 @@ pub async fn forward(
         .collect();
     let r = ctx
         .core
+        .accounts
         .proxy(
             &ctx.tenant,
             ProxyRequest {

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use switchboard_domain::clock::iso;
-use switchboard_domain::connect::NewConnectToken;
+use switchboard_domain::tenancy::connect_tokens::NewConnectToken;
 
 use crate::ctx::{Ctx, core, path_param};
 use crate::error::ApiResult;
@@ -28,6 +28,7 @@ pub async fn create(ctx: Ctx, body: web::Json<CreateToken>) -> ApiResult<HttpRes
     let b = body.into_inner();
     let t = ctx
         .core
+        .tenancy
         .create_connect_token(
             &ctx.tenant,
             ctx.caller.scopes(),
@@ -58,14 +59,14 @@ pub struct ValidateQuery {
 pub async fn validate(req: HttpRequest, q: web::Query<ValidateQuery>) -> ApiResult<HttpResponse> {
     let core = core(&req);
     let token = path_param(&req, "ctok")?;
-    let rec = match core.live_connect_token(&token).await {
+    let rec = match core.tenancy.live_connect_token(&token).await {
         Ok(rec) => rec,
         Err(switchboard_domain::Error::Unauthorized(msg)) => {
             return Ok(HttpResponse::Ok().json(json!({"success": false, "error": msg})));
         }
         Err(e) => return Err(e.into()),
     };
-    let project = core.project(&rec.tenant.project_id).await?;
+    let project = core.tenancy.project(&rec.tenant.project_id).await?;
     let app = match &q.app_id {
         Some(a) => Some(wire::app(core.app(a)?, &core.settings.public_base)),
         None => None,

@@ -5,10 +5,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use switchboard_domain::ingest::InboundRequest;
+use switchboard_domain::delivery::WebhookView;
 use switchboard_domain::paging::PageRequest;
+use switchboard_domain::triggers::ingest::InboundRequest;
 use switchboard_domain::triggers::{DeployRequest, DeploymentView, TriggerUpdate};
-use switchboard_domain::webhooks::WebhookView;
 
 use crate::ctx::{Ctx, path_param};
 use crate::error::{ApiError, ApiResult};
@@ -21,6 +21,7 @@ use crate::wire;
 async fn view(ctx: &Ctx, v: &DeploymentView) -> ApiResult<Value> {
     let c = ctx
         .core
+        .components
         .component(&ctx.tenant, &v.deployment.component_key, None)
         .await
         .ok()
@@ -32,7 +33,12 @@ async fn view(ctx: &Ctx, v: &DeploymentView) -> ApiResult<Value> {
         .then_some(v.signing_key.as_str());
     let mut out = wire::deployed_trigger(&v.deployment, c.as_ref(), key);
     if let Some(c) = c.as_ref().filter(|c| c.app_webhook().is_some()) {
-        out["app_ingress_url"] = json!(ctx.core.app_ingress_url_for(&ctx.tenant, &c.app).await?);
+        out["app_ingress_url"] = json!(
+            ctx.core
+                .accounts
+                .app_ingress_url_for(&ctx.tenant, &c.app)
+                .await?
+        );
     }
     Ok(out)
 }
@@ -74,6 +80,7 @@ pub async fn deploy(ctx: Ctx, body: web::Json<DeployBody>) -> ApiResult<HttpResp
     let ext = acting_user(&ctx, b.external_user_id)?;
     let v = ctx
         .core
+        .triggers
         .deploy_trigger(
             &ctx.tenant,
             DeployRequest {
@@ -119,7 +126,11 @@ pub async fn list(ctx: Ctx, q: web::Query<UserQuery>) -> ApiResult<HttpResponse>
         after: q.after,
         before: q.before,
     };
-    let p = ctx.core.list_deployments(&ctx.tenant, &ext, &page).await?;
+    let p = ctx
+        .core
+        .triggers
+        .list_deployments(&ctx.tenant, &ext, &page)
+        .await?;
     let mut data = Vec::new();
     for v in &p.data {
         data.push(view(&ctx, v).await?);
@@ -141,6 +152,7 @@ pub async fn retrieve(
     let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, READ)?;
     let v = ctx
         .core
+        .triggers
         .deployment(&ctx.tenant, &trigger, Some(&ext))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
@@ -170,6 +182,7 @@ pub async fn update(
     };
     let v = ctx
         .core
+        .triggers
         .update_deployment(
             &ctx.tenant,
             &trigger,
@@ -194,6 +207,7 @@ pub async fn delete(
     let q = q.into_inner();
     let (ext, trigger) = target(&ctx, &req, q.external_user_id, WRITE)?;
     ctx.core
+        .triggers
         .delete_deployment(&ctx.tenant, &trigger, &ext, q.ignore_hook_errors)
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -208,6 +222,7 @@ pub async fn events(
     let (ext, trigger) = target(&ctx, &req, q.external_user_id, READ)?;
     let evs = ctx
         .core
+        .triggers
         .deployment_events(&ctx.tenant, &trigger, &ext, q.n.unwrap_or(20))
         .await?;
     Ok(HttpResponse::Ok().json(json!({"data": evs})))
@@ -229,6 +244,7 @@ pub async fn webhooks(
     let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, READ)?;
     let v = ctx
         .core
+        .triggers
         .trigger_webhooks(&ctx.tenant, &trigger, &ext)
         .await?;
     Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
@@ -248,6 +264,7 @@ pub async fn set_webhooks(
     let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, WRITE)?;
     let v = ctx
         .core
+        .triggers
         .set_trigger_webhooks(&ctx.tenant, &trigger, &ext, body.into_inner().webhook_urls)
         .await?;
     Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
@@ -261,6 +278,7 @@ pub async fn webhook(
     let (ext, trigger) = target(&ctx, &req, q.into_inner().external_user_id, READ)?;
     let v = ctx
         .core
+        .triggers
         .trigger_webhook(
             &ctx.tenant,
             &trigger,
@@ -290,11 +308,13 @@ async fn webhook_op(
     let core = &ctx.core;
     let v = match op {
         WebhookOp::RegenerateKey => {
-            core.regenerate_webhook_key(&ctx.tenant, &trigger, &ext, &wh)
+            core.triggers
+                .regenerate_webhook_key(&ctx.tenant, &trigger, &ext, &wh)
                 .await?
         }
         WebhookOp::ResetDeliveryState => {
-            core.reset_delivery_state(&ctx.tenant, &trigger, &ext, &wh)
+            core.triggers
+                .reset_delivery_state(&ctx.tenant, &trigger, &ext, &wh)
                 .await?
         }
     };
@@ -355,6 +375,7 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
     }
     let hook_id = hook_id.to_string();
     let r = core
+        .triggers
         .receive(
             &hook_id,
             inbound_request(

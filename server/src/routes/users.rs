@@ -27,7 +27,7 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
         after: q.after,
         before: q.before,
     };
-    let p = ctx.core.list_users(&ctx.tenant, &page).await?;
+    let p = ctx.core.tenancy.list_users(&ctx.tenant, &page).await?;
     Ok(HttpResponse::Ok().json(wire::page(p, |u| wire::user(&u))))
 }
 
@@ -36,7 +36,7 @@ pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:users:write")?;
     let ext = path_param(&req, "external_user_id")?;
     validate::external_user_id(&ext)?;
-    ctx.core.delete_user(&ctx.tenant, &ext).await?;
+    ctx.core.ops.delete_user(&ctx.tenant, &ext).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -58,10 +58,12 @@ pub async fn accounts(
     let ext = path_param(&req, "external_user_id")?;
     let ext = user_filter(&ctx.caller, Some(ext))?.unwrap_or_default();
     ctx.core
+        .accounts
         .account_rate_limit(&ctx.caller, &ctx.tenant)
         .await?;
     let list = ctx
         .core
+        .accounts
         .user_accounts(&ctx.tenant, &ext, q.app.as_deref(), include)
         .await?;
     let base = &ctx.core.settings.public_base;

@@ -18,7 +18,7 @@ fn server(ctx: &Ctx) -> ApiResult<()> {
 
 pub async fn get(ctx: Ctx) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    let v = ctx.core.default_webhook(&ctx.tenant).await?;
+    let v = ctx.core.delivery.default_webhook(&ctx.tenant).await?;
     Ok(HttpResponse::Ok().json(json!({"data": v.map(|v| wire::trigger_webhook(&v, false))})))
 }
 
@@ -30,18 +30,29 @@ pub struct Body {
 /// The signing key is shown when the webhook is created, not on updates.
 pub async fn put(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    let (v, created) = ctx.core.put_default_webhook(&ctx.tenant, &body.url).await?;
+    let (v, created) = ctx
+        .core
+        .delivery
+        .put_default_webhook(&ctx.tenant, &body.url)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, created)})))
 }
 
 pub async fn delete(ctx: Ctx) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    ctx.core.delete_default_webhook(&ctx.tenant).await?;
+    ctx.core
+        .delivery
+        .delete_default_webhook(&ctx.tenant)
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn regenerate(ctx: Ctx) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    let v = ctx.core.regenerate_default_webhook_key(&ctx.tenant).await?;
+    let v = ctx
+        .core
+        .delivery
+        .regenerate_default_webhook_key(&ctx.tenant)
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, true)})))
 }

@@ -15,14 +15,22 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 use switchboard_components::App;
 
-use crate::accounts::AccountView;
+use super::Accounts;
+use crate::CoreSettings;
+use crate::accounts::manage::AccountView;
 use crate::clock::{iso, now_ms};
 use crate::error::Result;
 use crate::model::{Account, Environment, Tenant};
 use crate::records;
 use crate::store::{IndexRange, Op};
-use crate::triggers::Deployment;
-use crate::{Core, CoreSettings};
+
+/// Who follows accounts' health: `triggers`, whose deployments a dead
+/// account suspends and a live one resumes.
+#[async_trait::async_trait]
+pub trait HealthObserver: Send + Sync {
+    /// `account`'s health changed to dead (`dead`) or back from it.
+    async fn health_changed(&self, t: &Tenant, account: &Account, dead: bool) -> Result<()>;
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Health {
@@ -108,7 +116,7 @@ fn has_refresh_token(creds: &Map<String, Value>) -> bool {
         .is_some_and(|r| !r.is_empty())
 }
 
-impl Core {
+impl Accounts {
     /// Sets when `a` is next refreshed: never for accounts that cannot be
     /// (no refresh token, not OAuth, dead); after a failure, on the backoff;
     /// else ahead of expiry by the app's margin, and at least once per
@@ -155,14 +163,16 @@ impl Core {
         app: &App,
         h: Health,
     ) -> Result<Vec<Op>> {
-        let Some(w) = self.default_webhook(t).await? else {
+        let Some(w) = self.delivery.default_webhook(t).await? else {
             return Ok(Vec::new());
         };
         if !w.webhook.active {
             return Ok(Vec::new());
         }
         let body = health_body(t, a, app, h, &self.settings.public_base);
-        Ok(self.notification_ops(t, &w.webhook.id, &w.webhook.url, &body))
+        Ok(self
+            .delivery
+            .notification_ops(t, &w.webhook.id, &w.webhook.url, &body))
     }
 
     /// After a change of health is saved: a dead account suspends the
@@ -180,26 +190,10 @@ impl Core {
         if was == now {
             return Ok(());
         }
-        let ix = records::deployments_by_user(t, &after.external_user_id);
-        for id in crate::paging::all_members(self.store.as_ref(), &ix).await? {
-            let Some(d) = self
-                .read::<Deployment>(&records::deployment(t, &id))
-                .await?
-            else {
-                continue;
-            };
-            let suspend = now == Health::Dead && d.active && uses_account(&d, &after.id);
-            let resume = now != Health::Dead && d.suspended_for.as_deref() == Some(&after.id);
-            if suspend || resume {
-                tracing::info!(
-                    project = %t.project_id, deployment = %id, account = %after.id,
-                    suspend, "trigger follows its account's health"
-                );
-                self.set_suspended(t, &id, suspend.then_some(after.id.as_str()))
-                    .await?;
-            }
+        match self.health_observer() {
+            Some(o) => o.health_changed(t, after, now == Health::Dead).await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Up to `max` accounts whose refresh is due now.
@@ -262,7 +256,7 @@ pub(crate) fn health_body(
         "environment": t.env.as_str(),
         "external_user_id": a.external_user_id,
         "error": a.error,
-        "account": crate::render::account(&view, public_base),
+        "account": crate::accounts::render::account(&view, public_base),
         "ts": iso(now_ms()),
     })
 }
@@ -289,13 +283,6 @@ fn next_refresh(
     let touch = base.saturating_add(s.refresh_touch_secs * 1000);
     let ahead = a.expires_at.map(|e| e.saturating_sub(margin * 1000));
     Some(ahead.map_or(touch, |x| x.min(touch)))
-}
-
-/// Whether any of the deployment's app props names `account`.
-fn uses_account(d: &Deployment, account: &str) -> bool {
-    d.configured_props
-        .values()
-        .any(|v| v.get("authProvisionId").and_then(Value::as_str) == Some(account))
 }
 
 #[cfg(test)]
@@ -352,7 +339,8 @@ mod tests {
     #[test]
     fn notifications_match_the_published_schema() {
         let schema: Value =
-            serde_json::from_str(include_str!("../../docs/schema/notification.v1.json")).unwrap();
+            serde_json::from_str(include_str!("../../../docs/schema/notification.v1.json"))
+                .unwrap();
         let v = jsonschema::validator_for(&schema).unwrap();
         let t = Tenant {
             project_id: "proj_1".into(),
@@ -383,12 +371,12 @@ mod tests {
             credentials: None,
         };
         let mut bodies = vec![
-            crate::connect::connection_body(
+            crate::accounts::connection::connection_body(
                 "ctok_1",
                 &ct,
-                json!({"event": "CONNECTION_SUCCESS", "account": crate::render::account(&view, "http://x")}),
+                json!({"event": "CONNECTION_SUCCESS", "account": crate::accounts::render::account(&view, "http://x")}),
             ),
-            crate::connect::connection_body(
+            crate::accounts::connection::connection_body(
                 "ctok_1",
                 &ct,
                 json!({"event": "CONNECTION_ERROR", "error": "refused"}),
@@ -396,21 +384,6 @@ mod tests {
         ];
         for h in [Health::Unhealthy, Health::Dead, Health::Healthy] {
             bodies.push(health_body(&t, &a, &hubspot, h, "http://x"));
-        }
-        let d: crate::triggers::Deployment = serde_json::from_value(json!({
-            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
-            "component_key": "http-new-items-in-json", "component_version": "0.1.0",
-            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
-            "signing_key": "sealed", "created_at": 1, "updated_at": 1
-        }))
-        .unwrap();
-        let failing = crate::poll::PollState {
-            failures: 5,
-            last_error: Some("HTTP 500".into()),
-            ..Default::default()
-        };
-        for e in ["TRIGGER_FAILING", "TRIGGER_RECOVERED"] {
-            bodies.push(crate::poll::trigger_health_body(&t, &d, &failing, e));
         }
         for b in &bodies {
             let errors: Vec<String> = v.iter_errors(b).map(|e| e.to_string()).collect();

@@ -1,14 +1,15 @@
 //! API authentication: OAuth client credentials, the bearer tokens issued for
 //! them, connect tokens as bearers, scopes, and which tenant a request acts in.
 
+use super::Tenancy;
 use crate::clock::now_ms;
 use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::{Error, Result, invalid};
 use crate::ids::random_hex;
 use crate::model::{AccessToken, ApiClient, ConnectToken, Environment, Tenant};
 use crate::records;
+use crate::records::from_bytes;
 use crate::store::Op;
-use crate::{Core, records::from_bytes};
 
 /// The scopes Pipedream defines; `*` suffixes grant everything below.
 pub const KNOWN_SCOPES: &[&str] = &[
@@ -154,7 +155,7 @@ pub struct IssuedAccessToken {
 
 const TOKEN_PREFIX: &str = "sbat";
 
-impl Core {
+impl Tenancy {
     /// The `client_credentials` grant.
     pub async fn issue_access_token(
         &self,

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::Core;
+use super::Ops;
 use crate::crypto::{Keyring, key_id_of};
 use crate::error::Result;
 use crate::model::{Account, Environment, Tenant};
@@ -47,7 +47,7 @@ pub struct RotationReport {
     pub retired_keys: Vec<String>,
 }
 
-impl Core {
+impl Ops {
     /// Re-seals every credential not under the active key, then retires the
     /// other keys' keychecks. Old keys stay usable in the keyring until the
     /// caller drops them.
@@ -59,7 +59,7 @@ impl Core {
             already_current: 0,
             retired_keys: Vec::new(),
         };
-        for project in self.list_projects().await? {
+        for project in self.tenancy.list_projects().await? {
             for env in Environment::ALL {
                 let t = Tenant {
                     project_id: project.id.clone(),
@@ -67,7 +67,10 @@ impl Core {
                 };
                 self.reencrypt_tenant(&t, &active, &mut report).await?;
             }
-            let (done, current) = self.reencrypt_oauth_apps(&project.id, &active).await?;
+            let (done, current) = self
+                .accounts
+                .reencrypt_oauth_apps(&project.id, &active)
+                .await?;
             report.reencrypted += done;
             report.already_current += current;
         }
@@ -125,7 +128,7 @@ impl Core {
                     report.already_current += 1;
                     continue;
                 }
-                let aad = crate::accounts::aad(t, &a.id);
+                let aad = crate::accounts::manage::aad(t, &a.id);
                 let plain = self.keyring.open(&a.credentials, &aad)?;
                 a.credentials = self.keyring.seal(&plain, &aad);
                 ops.push(records::put(records::account(t, &a.id), &a));

@@ -17,14 +17,14 @@ use switchboard_components::Component;
 use switchboard_components::component::{Source, WebhookSpec};
 use switchboard_components::{signature, template};
 
-use crate::Core;
+use super::Triggers;
+use crate::accounts::oauth_apps::{AppIngressRoute, OAuthApp};
 use crate::clock::now_ms;
 use crate::error::{Error, Result, invalid};
 use crate::model::{Environment, Tenant};
-use crate::oauth_apps::{AppIngressRoute, OAuthApp};
 use crate::records;
 use crate::store::{IndexRange, Key, Op};
-use crate::triggers::Deployment;
+use crate::triggers::deployments::Deployment;
 
 /// The request as received; the raw body is kept for signature checks.
 pub struct InboundRequest {
@@ -67,7 +67,7 @@ fn reply(
     })
 }
 
-impl Core {
+impl Triggers {
     pub async fn receive(
         self: &Arc<Self>,
         hook_id: &str,
@@ -91,6 +91,7 @@ impl Core {
         let t = &route.tenant;
         let _share = self.request_share(t).await?;
         let c = self
+            .components
             .component(t, &d.component_key, None)
             .await
             .map_err(|_| gone())?
@@ -223,15 +224,6 @@ fn event_of(
 /// route values is one entry (one team × up to 1000 channels).
 const MAX_ROUTE_ENTRIES: usize = 1000;
 
-/// 160 random bits, base62: the unguessable part of an app-level ingress URL.
-pub(crate) fn new_ingress_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    crate::ids::random_bytes::<27>()
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % 62] as char)
-        .collect()
-}
-
 /// A deployment's entries in its app's routing index, kept beside it so
 /// they are removed exactly even if the trigger's manifest changes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,7 +282,7 @@ fn no_ingress() -> Error {
     Error::NotFound("no app-level ingress at this URL".into())
 }
 
-impl Core {
+impl Triggers {
     /// The routing entry an app-level trigger's deployment should have now:
     /// `None` for other triggers, no members while paused. Fails when the
     /// props route nothing (or too much), before anything is written.
@@ -299,7 +291,7 @@ impl Core {
         t: &Tenant,
         d: &Deployment,
     ) -> Result<Option<AppRouteEntry>> {
-        let c = match self.component(t, &d.component_key, None).await {
+        let c = match self.components.component(t, &d.component_key, None).await {
             Ok(e) => e.component,
             Err(Error::Store(e)) => return Err(e.into()),
             Err(_) => return Ok(None),
@@ -444,7 +436,7 @@ impl Core {
         };
         let text = String::from_utf8_lossy(&req.body).into_owned();
         let parsed = serde_json::from_slice::<Value>(&req.body).ok();
-        let url = self.app_ingress_url(&oa, env);
+        let url = self.accounts.app_ingress_url(&oa, env);
         let mut request = json!({
             "method": req.method, "path": req.path, "query": req.query, "headers": req.headers,
             "body": parsed.clone().unwrap_or(Value::String(text.clone())), "raw_body": text, "url": url,
@@ -504,7 +496,7 @@ impl Core {
             if out.iter().any(|c| &c.key == k) {
                 continue;
             }
-            match self.component(t, k, None).await {
+            match self.components.component(t, k, None).await {
                 Ok(e) if e.component.app == app && e.component.app_webhook().is_some() => {
                     out.push(e.component)
                 }
@@ -527,7 +519,7 @@ impl Core {
         let Some(sig) = &w.signature else {
             return Ok(());
         };
-        let checked = match self.oauth_app_signing_secret(&t.project_id, oa)? {
+        let checked = match self.accounts.oauth_app_signing_secret(&t.project_id, oa)? {
             None => Err("the OAuth app has no signing_secret".to_string()),
             Some(secret) => {
                 let ctx = json!({

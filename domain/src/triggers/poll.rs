@@ -24,15 +24,15 @@ use switchboard_components::outbound::HttpResponse;
 use switchboard_components::runtime::Session;
 use switchboard_components::{App, backoff, jsonpath, template};
 
-use crate::Core;
+use super::Triggers;
 use crate::clock::{iso, now_ms};
-use crate::dedupe::{self, Memory};
 use crate::error::{Result, invalid};
 use crate::model::Tenant;
 use crate::records;
-use crate::schedule::{Tick, Timer, due_member};
 use crate::store::Op;
-use crate::triggers::{Deployment, EmittedEvent};
+use crate::triggers::dedupe::{self, Memory};
+use crate::triggers::deployments::{Deployment, EmittedEvent};
+use crate::triggers::schedule::{Tick, Timer, due_member};
 
 /// What a polling deployment remembers between polls, and how they go.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ fn tmpl(e: template::TemplateError) -> Failed {
     Failed::error(e)
 }
 
-impl Core {
+impl Triggers {
     /// Runs one due tick of a polling deployment (see the module docs).
     pub(crate) async fn run_poll(self: &Arc<Self>, tick: &Tick, timer: &Timer) -> Result<bool> {
         let (t, dc) = (&tick.tenant, tick.deployment_id.as_str());
@@ -155,14 +155,18 @@ impl Core {
             self.store.commit(vec![tick.ack()]).await?;
             return Ok(false);
         }
-        let c = self.component(t, &d.component_key, None).await?.component;
+        let c = self
+            .components
+            .component(t, &d.component_key, None)
+            .await?
+            .component;
         let Some(switchboard_components::component::Source::Polling(spec)) = &c.source else {
             self.store.commit(vec![tick.ack()]).await?;
             return Ok(false);
         };
         let state = d.poll.clone().unwrap_or_default();
         let app = self.app(&c.app)?.clone();
-        let account_id = crate::triggers::account_of(&c, &d).map(str::to_string);
+        let account_id = crate::triggers::deployments::account_of(&c, &d).map(str::to_string);
         let _permit = self.poll_permit(t, &app, account_id.as_deref(), spec).await;
         let fetched = self
             .fetch(
@@ -365,7 +369,7 @@ impl Core {
             }
             None => None,
         };
-        let access = self.account_access(t, account.as_ref())?;
+        let access = self.accounts.account_access(t, account.as_ref())?;
         let timeout =
             Duration::from_millis((self.settings.delivery_lease_ms / 2).clamp(1000, 30_000));
         let mut s = Session::new(
@@ -571,13 +575,14 @@ impl Core {
             return Ok(None);
         };
         let failing = event == "TRIGGER_FAILING";
-        let Some(w) = self.default_webhook(t).await? else {
+        let Some(w) = self.delivery.default_webhook(t).await? else {
             return Ok(Some((failing, Vec::new())));
         };
         let body = trigger_health_body(t, d, state, event);
         Ok(Some((
             failing,
-            self.notification_ops(t, &w.webhook.id, &w.webhook.url, &body),
+            self.delivery
+                .notification_ops(t, &w.webhook.id, &w.webhook.url, &body),
         )))
     }
 }
@@ -777,6 +782,39 @@ impl Extraction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Trigger health notifications match their published schema.
+    #[test]
+    fn trigger_health_notifications_match_the_published_schema() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../../docs/schema/notification.v1.json"))
+                .unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let t = Tenant {
+            project_id: "proj_1".into(),
+            env: crate::model::Environment::Production,
+        };
+        let mut bodies = Vec::new();
+        let d: crate::triggers::Deployment = serde_json::from_value(json!({
+            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
+            "component_key": "http-new-items-in-json", "component_version": "0.1.0",
+            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
+            "signing_key": "sealed", "created_at": 1, "updated_at": 1
+        }))
+        .unwrap();
+        let failing = PollState {
+            failures: 5,
+            last_error: Some("HTTP 500".into()),
+            ..Default::default()
+        };
+        for e in ["TRIGGER_FAILING", "TRIGGER_RECOVERED"] {
+            bodies.push(trigger_health_body(&t, &d, &failing, e));
+        }
+        for b in &bodies {
+            let errors: Vec<String> = v.iter_errors(b).map(|e| e.to_string()).collect();
+            assert!(errors.is_empty(), "{errors:?}\n{b}");
+        }
+    }
 
     fn spec(order: &str) -> PollingSpec {
         serde_json::from_value(json!({

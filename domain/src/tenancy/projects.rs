@@ -2,8 +2,7 @@
 
 use serde::Serialize;
 
-use crate::Core;
-use crate::auth::parse_scopes;
+use super::Tenancy;
 use crate::clock::now_ms;
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result, invalid, not_found};
@@ -11,6 +10,7 @@ use crate::ids::{new_id, random_hex};
 use crate::model::{ApiClient, Environment, Project};
 use crate::records;
 use crate::store::IndexRange;
+use crate::tenancy::auth::parse_scopes;
 
 /// A client secret is shown once, at issue time.
 #[derive(Debug, Clone, Serialize)]
@@ -34,7 +34,7 @@ pub struct NewProject {
     pub min_interval_secs: Option<u64>,
 }
 
-impl Core {
+impl Tenancy {
     pub async fn project(&self, id: &str) -> Result<Option<Project>> {
         self.read(&records::project(id)).await
     }

@@ -6,14 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Core;
-use crate::auth::Caller;
+use super::Accounts;
 use crate::clock::now_ms;
 use crate::error::{Result, invalid, not_found};
 use crate::ids::new_id;
 use crate::paging::{Page, PageRequest};
 use crate::records;
 use crate::store::Op;
+use crate::tenancy::auth::Caller;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OAuthApp {
@@ -63,6 +63,15 @@ fn aad(project: &str, id: &str) -> String {
 }
 
 /// Its own AAD, so the two sealed secrets cannot be swapped.
+/// 160 random bits, base62: the unguessable part of an app-level ingress URL.
+pub(crate) fn new_ingress_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    crate::ids::random_bytes::<27>()
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % 62] as char)
+        .collect()
+}
+
 fn signing_aad(project: &str, id: &str) -> String {
     format!("oauth_app_signing:{project}:{id}")
 }
@@ -74,7 +83,7 @@ fn text(field: &str, v: &str, max: usize) -> Result<()> {
     Ok(())
 }
 
-impl Core {
+impl Accounts {
     /// OAuth apps are project-wide (as in Pipedream): one record serves
     /// both environments, so only a caller valid in every environment may
     /// create, change or delete one (reads are not restricted).
@@ -106,7 +115,7 @@ impl Core {
         }
         let id = new_id("oa");
         let now = now_ms();
-        let ingress_id = crate::ingest::new_ingress_id();
+        let ingress_id = new_ingress_id();
         let rec = OAuthApp {
             id: id.clone(),
             app: app.name_slug.clone(),
@@ -213,7 +222,7 @@ impl Core {
         let mut ops = Vec::new();
         // OAuth apps made before app-level ingress existed get their URL now.
         if rec.ingress_id.is_none() {
-            let ingress_id = crate::ingest::new_ingress_id();
+            let ingress_id = new_ingress_id();
             let route = AppIngressRoute {
                 project_id: project.to_string(),
                 oauth_app_id: id.to_string(),
@@ -323,7 +332,7 @@ impl Core {
     }
 }
 
-impl Core {
+impl Accounts {
     /// The OAuth app's signing secret, opened; `None` when not set.
     pub(crate) fn oauth_app_signing_secret(
         &self,

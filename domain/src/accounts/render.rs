@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use switchboard_components::App;
 
-use crate::accounts::AccountView;
+use crate::accounts::manage::AccountView;
 use crate::clock::iso;
 
 /// Pipedream's `App`.

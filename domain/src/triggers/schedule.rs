@@ -15,14 +15,14 @@ use switchboard_components::component::{Component, Source};
 use switchboard_components::props::PropType;
 use switchboard_components::template;
 
-use crate::Core;
+use super::Triggers;
 use crate::clock::{iso, now_ms};
-use crate::cron::Cron;
 use crate::error::{Result, invalid};
 use crate::model::{Environment, Tenant};
 use crate::records;
 use crate::store::{Op, QueueEntry};
-use crate::triggers::Deployment;
+use crate::triggers::cron::Cron;
+use crate::triggers::deployments::Deployment;
 
 /// When a timer prop says to run.
 #[derive(Debug, Clone)]
@@ -190,7 +190,7 @@ impl Tick {
     }
 }
 
-impl Core {
+impl Triggers {
     /// The deployment's timer, if its trigger runs on one (timers and
     /// polling sources); a 400 when the configured value is not a valid
     /// timer or runs more often than `min_interval_secs`.
@@ -228,6 +228,7 @@ impl Core {
     /// project's own, else the configured one.
     pub(crate) async fn min_interval(&self, t: &Tenant) -> Result<u64> {
         Ok(self
+            .tenancy
             .project(&t.project_id)
             .await?
             .and_then(|p| p.min_interval_secs)
@@ -321,7 +322,11 @@ impl Core {
             self.store.commit(vec![tick.ack()]).await?;
             return Ok(false);
         };
-        let c = self.component(t, &d.component_key, None).await?.component;
+        let c = self
+            .components
+            .component(t, &d.component_key, None)
+            .await?
+            .component;
         // Checked against the minimum when deployed; a later, higher
         // minimum does not stop a running deployment.
         let timer = self.timer_of(&c, &d, 0)?;

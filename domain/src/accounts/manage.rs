@@ -5,8 +5,7 @@
 use serde_json::{Map, Value};
 use switchboard_components::{App, AuthType};
 
-use crate::Core;
-use crate::auth::Caller;
+use super::Accounts;
 use crate::clock::now_ms;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::ids::new_id;
@@ -14,6 +13,7 @@ use crate::model::{Account, ExternalUser, Tenant};
 use crate::paging::{Page, PageRequest};
 use crate::records;
 use crate::store::{IndexRange, Key, Op};
+use crate::tenancy::auth::Caller;
 
 /// An account as callers see it: the record, its app, and (on request, for
 /// server callers only) the decrypted credentials.
@@ -82,7 +82,7 @@ fn oauth_import_fields(app: &App, cfmap_json: &str) -> Result<(Map<String, Value
             let secs = v
                 .as_u64()
                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                .filter(|s| *s <= crate::refresh::MAX_EXPIRES_IN_SECS)
+                .filter(|s| *s <= crate::accounts::refresh::MAX_EXPIRES_IN_SECS)
                 .ok_or_else(|| {
                     invalid("cfmap_json expires_in must be a number of seconds, at most 10 years")
                 })?;
@@ -173,13 +173,7 @@ fn credential_fields(app: &App, cfmap_json: &str) -> Result<Map<String, Value>> 
     Ok(out)
 }
 
-impl Core {
-    pub fn app(&self, id_or_slug: &str) -> Result<&App> {
-        self.catalog
-            .get(id_or_slug)
-            .ok_or_else(|| invalid(format!("unknown app {id_or_slug:?}")))
-    }
-
+impl Accounts {
     fn view(&self, t: &Tenant, account: Account, include_credentials: bool) -> Result<AccountView> {
         let app =
             self.catalog.get(&account.app).cloned().ok_or_else(|| {
@@ -337,6 +331,7 @@ impl Core {
             return Err(invalid("connect_token is required"));
         }
         let token = self
+            .tenancy
             .live_connect_token(&req.connect_token)
             .await
             .map_err(|e| match e {
@@ -362,14 +357,14 @@ impl Core {
                 "external_user_id does not match the connect token's user",
             ));
         }
-        self.check_user_live(t, &ext).await?;
+        self.tenancy.check_user_live(t, &ext).await?;
         if req.account_id.is_none() {
             let max = self.settings.quotas.accounts_per_user;
             let have = self
                 .count_up_to(&records::accounts_by_user(t, &ext), max)
                 .await?;
-            if crate::core::over_quota(have, max) {
-                return Err(crate::core::quota_exceeded(
+            if crate::context::over_quota(have, max) {
+                return Err(crate::context::quota_exceeded(
                     "accounts per external user",
                     "accounts_per_user",
                     max,
@@ -399,6 +394,7 @@ impl Core {
         }
         let must_verify = matches!(app.auth.kind, AuthType::Keys | AuthType::Basic)
             && self
+                .tenancy
                 .project(&t.project_id)
                 .await?
                 .is_some_and(|p| p.connect_require_key_auth_test);
@@ -459,7 +455,7 @@ impl Core {
         };
         self.plan_refresh(&mut account, &app, &fields);
         let user: Option<ExternalUser> = self.read(&records::user(t, &ext)).await?;
-        self.consume_connect_token(&token).await?;
+        self.tenancy.consume_connect_token(&token).await?;
         let mut ops = vec![records::put(records::account(t, &id), &account)];
         ops.extend(
             self.account_change_ops(t, existing.as_ref(), &account, &app)
@@ -494,10 +490,11 @@ impl Core {
         self.store.commit(ops).await?;
         // A delete of this user that started meanwhile may have missed
         // this account: undo it rather than resurrect the user.
-        if self.user_deleted_meanwhile(t, &ext).await? {
+        if self.tenancy.user_deleted_meanwhile(t, &ext).await? {
             self.store.commit(delete_ops(t, &account)).await?;
-            self.drop_user_record(t, &ext).await?;
+            self.tenancy.drop_user_record(t, &ext).await?;
             return Err(self
+                .tenancy
                 .check_user_live(t, &ext)
                 .await
                 .err()
@@ -558,7 +555,7 @@ impl Core {
 
 fn delete_ops(t: &Tenant, a: &Account) -> Vec<Op> {
     let mut ops = vec![Op::Delete(records::account(t, &a.id))];
-    ops.extend(crate::health::refresh_entry_ops(t, Some(a), None));
+    ops.extend(crate::accounts::health::refresh_entry_ops(t, Some(a), None));
     ops.extend(
         account_indexes(t, a)
             .into_iter()

@@ -12,11 +12,39 @@ use switchboard_components::options::{dynamic_props_id, resolve_props};
 use switchboard_components::props::validate_configured;
 use switchboard_components::runtime::{RunError, Session};
 
-use crate::Core;
+use crate::accounts::Accounts;
+use crate::catalog::Components;
+use crate::context::{Context, over_context};
 use crate::crypto::sha256_hex;
 use crate::error::{ActionFailure, Error, Result, invalid};
 use crate::model::Tenant;
 use crate::records;
+use crate::tenancy::Tenancy;
+
+pub struct Actions {
+    ctx: Arc<Context>,
+    pub(crate) tenancy: Arc<Tenancy>,
+    pub(crate) accounts: Arc<Accounts>,
+    pub(crate) components: Arc<Components>,
+}
+
+over_context!(Actions);
+
+impl Actions {
+    pub(crate) fn new(
+        ctx: Arc<Context>,
+        tenancy: Arc<Tenancy>,
+        accounts: Arc<Accounts>,
+        components: Arc<Components>,
+    ) -> Self {
+        Actions {
+            ctx,
+            tenancy,
+            accounts,
+            components,
+        }
+    }
+}
 
 const IDEMPOTENCY_TTL_MS: u64 = 24 * 3600 * 1000;
 
@@ -99,10 +127,12 @@ fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, E
     })
 }
 
-impl Core {
+impl Actions {
     pub async fn run_action(self: &Arc<Self>, t: &Tenant, req: RunRequest) -> Result<RunReply> {
         crate::validate::external_user_id(&req.external_user_id)?;
-        self.check_user_live(t, &req.external_user_id).await?;
+        self.tenancy
+            .check_user_live(t, &req.external_user_id)
+            .await?;
         let _share = self.request_share(t).await?;
         let Some(idem) = req.idempotency_key.clone() else {
             return Ok(RunReply {
@@ -120,7 +150,10 @@ impl Core {
                 .to_string()
                 .as_bytes(),
         );
-        let entry = self.component(t, &req.key, req.version.as_deref()).await?;
+        let entry = self
+            .components
+            .component(t, &req.key, req.version.as_deref())
+            .await?;
         let running_ttl = (action::timeout(&entry.component).as_millis() as u64) + 30_000;
         let marker = records::to_bytes(&Remembered::Running {
             fingerprint: fingerprint.clone(),
@@ -187,7 +220,10 @@ impl Core {
         t: &Tenant,
         req: &RunRequest,
     ) -> Result<std::result::Result<RunOutput, ActionFailure>> {
-        let entry = self.component(t, &req.key, req.version.as_deref()).await?;
+        let entry = self
+            .components
+            .component(t, &req.key, req.version.as_deref())
+            .await?;
         let c = &entry.component;
         if !c.is_action() {
             return Err(invalid(format!(
@@ -209,6 +245,7 @@ impl Core {
             .err()
             .unwrap_or_default();
         let accounts = self
+            .components
             .check_accounts(
                 t,
                 &req.external_user_id,
@@ -225,7 +262,7 @@ impl Core {
             .iter()
             .find(|(_, a)| a.app == c.app)
             .map(|(_, a)| a);
-        let access = self.account_access(t, account)?;
+        let access = self.accounts.account_access(t, account)?;
         let timeout = action::timeout(c);
         let mut s = Session::new(
             &self.outbound,

@@ -10,8 +10,9 @@ use switchboard_components::component::Source;
 use switchboard_components::options::resolve_props;
 use switchboard_components::props::{PropType, validate_configured};
 
-use crate::Core;
-use crate::clock::now_ms;
+use super::Triggers;
+use crate::clock::{iso, now_ms};
+use crate::delivery::Message;
 use crate::error::{Error, Result, invalid, not_found};
 use crate::ids::{new_id, random_bytes};
 use crate::model::{ExternalUser, Tenant};
@@ -38,7 +39,7 @@ pub struct Deployment {
     pub signing_key: String,
     /// Where events are delivered, each with its own signing key.
     #[serde(default)]
-    pub webhooks: Vec<crate::webhooks::TriggerWebhook>,
+    pub webhooks: Vec<crate::delivery::TriggerWebhook>,
     /// Sealed JSON: the trigger's own state (webhook secret, provider hook
     /// id, cursors). Templates see it as `state`.
     #[serde(default)]
@@ -57,7 +58,7 @@ pub struct Deployment {
     pub suspended_for: Option<String>,
     /// Polling sources: cursor, dedupe memory and how polls are going.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub poll: Option<crate::poll::PollState>,
+    pub poll: Option<crate::triggers::poll::PollState>,
     pub created_at: u64,
     pub updated_at: u64,
 }
@@ -125,15 +126,6 @@ fn signing_aad(t: &Tenant, id: &str) -> String {
     format!("dc:{}:{}:{id}", t.project_id, t.env.as_str())
 }
 
-/// A Standard Webhooks secret: `whsec_` and 24 random bytes in base64.
-pub fn new_signing_key() -> String {
-    use base64::Engine;
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(random_bytes::<24>())
-    )
-}
-
 /// 160 random bits, base62: the unguessable part of an inbound URL.
 fn new_hook_id() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -143,7 +135,28 @@ fn new_hook_id() -> String {
         .collect()
 }
 
-impl Core {
+/// The delivered body: the event and the deployment's context.
+pub fn envelope(t: &Tenant, d: &Deployment, ev: &EmittedEvent) -> Value {
+    json!({
+        "id": ev.id,
+        "type": "emit",
+        "timestamp": iso(ev.ts),
+        "summary": ev.sum,
+        "event": ev.e,
+        "context": {
+            "deployment_id": d.id,
+            "component_key": d.component_key,
+            "component_version": d.component_version,
+            "external_user_id": d.external_user_id,
+            "project_id": t.project_id,
+            "environment": t.env.as_str(),
+            "emit_id": ev.id,
+            "ts": ev.ts,
+        }
+    })
+}
+
+impl Triggers {
     pub fn hook_url(&self, hook_id: &str) -> String {
         format!("{}/hooks/{hook_id}", self.settings.public_base)
     }
@@ -165,7 +178,7 @@ impl Core {
         ext: &str,
         configured: &Map<String, Value>,
     ) -> Result<switchboard_components::Component> {
-        let entry = self.component(t, key, version).await?;
+        let entry = self.components.component(t, key, version).await?;
         let c = entry.component;
         if c.is_action() {
             return Err(invalid(format!(
@@ -178,9 +191,10 @@ impl Core {
             .err()
             .unwrap_or_default();
         if errors.is_empty() {
-            errors.extend(crate::poll::check_prop_paths(&c, configured));
+            errors.extend(crate::triggers::poll::check_prop_paths(&c, configured));
         }
-        self.check_accounts(t, ext, &props, configured, &mut errors)
+        self.components
+            .check_accounts(t, ext, &props, configured, &mut errors)
             .await?;
         if !errors.is_empty() {
             return Err(Error::InvalidProps(errors));
@@ -197,7 +211,9 @@ impl Core {
         if let Some(u) = &req.webhook_url {
             crate::validate::http_url("webhook_url", u)?;
         }
-        self.check_user_live(t, &req.external_user_id).await?;
+        self.tenancy
+            .check_user_live(t, &req.external_user_id)
+            .await?;
         self.check_deployment_quotas(t, &req.external_user_id)
             .await?;
         let c = self
@@ -242,7 +258,7 @@ impl Core {
                 u
             }
         };
-        let key = new_signing_key();
+        let key = crate::delivery::new_signing_key();
         let mut d = Deployment {
             id: id.clone(),
             owner_id: owner.id,
@@ -263,7 +279,7 @@ impl Core {
             webhooks: req
                 .webhook_url
                 .iter()
-                .map(|u| self.new_webhook(t, &id, u, Some(&key)))
+                .map(|u| self.delivery.new_webhook(t, &id, u, Some(&key)))
                 .collect(),
             state: None,
             created_at: now,
@@ -302,12 +318,16 @@ impl Core {
         // A delete of this user that started meanwhile may have missed
         // this deployment: undo it rather than resurrect the user.
         if self
+            .tenancy
             .user_deleted_meanwhile(t, &req.external_user_id)
             .await?
         {
             self.remove_deployment(t, &d, true).await?;
-            self.drop_user_record(t, &req.external_user_id).await?;
+            self.tenancy
+                .drop_user_record(t, &req.external_user_id)
+                .await?;
             return Err(self
+                .tenancy
                 .check_user_live(t, &req.external_user_id)
                 .await
                 .err()
@@ -330,8 +350,8 @@ impl Core {
                 q.deployments_per_user,
             )
             .await?;
-        if crate::core::over_quota(per_user, q.deployments_per_user) {
-            return Err(crate::core::quota_exceeded(
+        if crate::context::over_quota(per_user, q.deployments_per_user) {
+            return Err(crate::context::quota_exceeded(
                 "deployed triggers per external user",
                 "deployments_per_user",
                 q.deployments_per_user,
@@ -343,8 +363,8 @@ impl Core {
                 q.deployments_per_environment,
             )
             .await?;
-        if crate::core::over_quota(per_env, q.deployments_per_environment) {
-            return Err(crate::core::quota_exceeded(
+        if crate::context::over_quota(per_env, q.deployments_per_environment) {
+            return Err(crate::context::quota_exceeded(
                 "deployed triggers per project environment",
                 "deployments_per_environment",
                 q.deployments_per_environment,
@@ -404,7 +424,11 @@ impl Core {
         if let Some(props) = u.configured_props {
             let mut props = props;
             // The inbound URL is the runtime's, not the caller's, to set.
-            let c = self.component(t, &d.component_key, None).await?.component;
+            let c = self
+                .components
+                .component(t, &d.component_key, None)
+                .await?
+                .component;
             for p in c.props.iter().filter(|p| p.kind == PropType::HttpInterface) {
                 props.remove(&p.name);
             }
@@ -422,7 +446,11 @@ impl Core {
         {
             // Pausing removes the provider's registration; resuming makes a
             // new one (and keeps what it returns, such as the hook id).
-            let c = self.component(t, &d.component_key, None).await?.component;
+            let c = self
+                .components
+                .component(t, &d.component_key, None)
+                .await?
+                .component;
             let hook = if a { Hook::Activate } else { Hook::Deactivate };
             if let Some(extracted) = self.run_hook(t, &c, &d, hook).await? {
                 let mut state = self.state_of(t, &d)?;
@@ -452,7 +480,11 @@ impl Core {
         // the old schedule no longer matches and is dropped when it comes due.
         let reschedule = props_changed || u.active.is_some();
         if reschedule {
-            let c = self.component(t, &d.component_key, None).await?.component;
+            let c = self
+                .components
+                .component(t, &d.component_key, None)
+                .await?
+                .component;
             let ops = self.schedule_ops(t, &c, &mut d).await?;
             self.store.commit(ops).await?;
         }
@@ -494,7 +526,11 @@ impl Core {
         };
         d.active = account.is_none();
         d.suspended_for = account.map(str::to_string);
-        let c = self.component(t, &d.component_key, None).await?.component;
+        let c = self
+            .components
+            .component(t, &d.component_key, None)
+            .await?
+            .component;
         let ops = self.schedule_ops(t, &c, &mut d).await?;
         self.store.commit(ops).await?;
         let routes = self.app_route_plan(t, &d).await?;
@@ -535,7 +571,7 @@ impl Core {
     ) -> Result<()> {
         let (id, ext) = (d.id.as_str(), d.external_user_id.as_str());
         if d.active {
-            let hooked = match self.component(t, &d.component_key, None).await {
+            let hooked = match self.components.component(t, &d.component_key, None).await {
                 Ok(c) => self.run_hook(t, &c.component, d, Hook::Deactivate).await,
                 Err(e) => Err(e),
             };
@@ -657,7 +693,14 @@ impl Core {
                 ttl_ms: Some(self.events_ttl_ms()),
             });
             ops.push(records::index_add(records::events_index(t, &d.id), &ev.id));
-            ops.extend(self.enqueue_ops(t, d, ev, &targets));
+            let msg = Message {
+                deployment_id: &d.id,
+                event_id: &ev.id,
+                ts: ev.ts,
+                body: envelope(t, d, ev).to_string(),
+                fifo: d.fifo,
+            };
+            ops.extend(self.delivery.enqueue_ops(t, &msg, &targets));
         }
         Ok(ops)
     }
@@ -739,7 +782,7 @@ fn state_aad(t: &Tenant, id: &str) -> String {
     format!("dcstate:{}:{}:{id}", t.project_id, t.env.as_str())
 }
 
-impl Core {
+impl Triggers {
     pub(crate) fn seal_state(&self, t: &Tenant, d: &mut Deployment, state: &Map<String, Value>) {
         let plain = serde_json::to_vec(state).expect("a JSON map serializes");
         d.state = Some(self.keyring.seal(&plain, &state_aad(t, &d.id)));
@@ -781,7 +824,7 @@ impl Core {
             }
             None => None,
         };
-        let access = self.account_access(t, account.as_ref())?;
+        let access = self.accounts.account_access(t, account.as_ref())?;
         let mut s = switchboard_components::runtime::Session::new(
             &self.outbound,
             app,
@@ -811,5 +854,42 @@ impl Core {
                 .map(|k| (k.clone(), out[k].clone()))
                 .collect(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The delivered body matches its published schema (docs/schema).
+    #[test]
+    fn envelope_matches_the_published_schema() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../../docs/schema/delivery.v1.json")).unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let t = Tenant {
+            project_id: "proj_x".into(),
+            env: crate::model::Environment::Development,
+        };
+        let d: Deployment = serde_json::from_value(json!({
+            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
+            "component_key": "http-new-requests", "component_version": "0.1.0",
+            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
+            "signing_key": "sealed", "created_at": 1, "updated_at": 1
+        }))
+        .unwrap();
+        let ev = EmittedEvent {
+            id: "evt_1".into(),
+            k: "emit".into(),
+            ts: 1_795_413_600_000,
+            e: json!({"any": ["json"]}),
+            sum: "POST /".into(),
+        };
+        let body = envelope(&t, &d, &ev);
+        let errors: Vec<String> = v.iter_errors(&body).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{errors:?}\n{body}");
+        let mut bad = body.clone();
+        bad["context"]["environment"] = json!("staging");
+        assert!(!v.is_valid(&bad), "the schema can refuse a body");
     }
 }

@@ -1,17 +1,55 @@
-//! A deployed trigger's webhooks: the URLs its events are delivered to,
-//! each with its own `whsec_` signing key. Regenerating a key keeps the old
-//! one valid for an overlap window, during which deliveries carry both
+//! Webhook endpoints: a URL with its own `whsec_` signing key and its
+//! delivery state. A deployed trigger's own endpoints live in its record
+//! (`triggers::webhooks` manages them and answers [`Endpoints`]); the
+//! environment's default endpoint lives here. Regenerating a key keeps the
+//! old one valid for an overlap window, during which deliveries carry both
 //! signatures, so receivers can switch keys without losing events.
 
 use serde::{Deserialize, Serialize};
 
-use crate::Core;
 use crate::clock::now_ms;
 use crate::error::{Result, not_found};
-use crate::ids::new_id;
+use crate::ids::{new_id, random_bytes};
 use crate::model::Tenant;
 use crate::records;
-use crate::triggers::{Deployment, new_signing_key};
+
+use super::Delivery;
+use super::queue::DeliveryJob;
+
+/// What delivery needs from whoever owns a job's endpoint (a deployed
+/// trigger's webhooks live in its record): one read for the keys, and the
+/// attempt's outcome written back. Implemented by `triggers`; the
+/// environment's own endpoint is answered here.
+#[async_trait::async_trait]
+pub trait Endpoints: Send + Sync {
+    /// The keys that sign a delivery of `job` now (current first, then the
+    /// previous one while its overlap lasts) and whether the endpoint is
+    /// failing; `None` when the deployment or the webhook was removed.
+    async fn signing(&self, job: &DeliveryJob) -> Result<Option<Signing>>;
+    /// Counts an attempt's outcome on the endpoint's delivery state.
+    async fn record_outcome(
+        &self,
+        job: &DeliveryJob,
+        failure: Option<String>,
+        gone: bool,
+    ) -> Result<()>;
+}
+
+/// A Standard Webhooks secret: `whsec_` and 24 random bytes in base64.
+pub fn new_signing_key() -> String {
+    use base64::Engine;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(random_bytes::<24>())
+    )
+}
+
+/// How a delivery is signed, and whether its endpoint was failing (a
+/// success then has a delivery state to reset; otherwise nothing is written).
+pub struct Signing {
+    pub keys: Vec<String>,
+    pub failing: bool,
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TriggerWebhook {
@@ -69,7 +107,12 @@ impl Default for DeliveryState {
 
 impl DeliveryState {
     /// Applies one attempt's outcome; returns whether the webhook stays active.
-    fn record(&mut self, failure: Option<String>, gone: bool, deactivate_after_ms: u64) -> bool {
+    pub(crate) fn record(
+        &mut self,
+        failure: Option<String>,
+        gone: bool,
+        deactivate_after_ms: u64,
+    ) -> bool {
         let before = self.state.clone();
         let now = now_ms();
         match failure {
@@ -104,19 +147,11 @@ pub struct WebhookView {
     pub signing_key: String,
 }
 
-/// Where webhook `wh` sits in the deployment's list.
-fn position(d: &Deployment, wh: &str) -> Result<usize> {
-    d.webhooks
-        .iter()
-        .position(|w| w.id == wh)
-        .ok_or_else(|| not_found(format!("webhook {wh:?} not found on this trigger")))
-}
-
-fn aad(t: &Tenant, dc: &str, wh: &str) -> String {
+pub(crate) fn aad(t: &Tenant, dc: &str, wh: &str) -> String {
     format!("wh:{}:{}:{dc}:{wh}", t.project_id, t.env.as_str())
 }
 
-impl Core {
+impl Delivery {
     /// A new webhook for `url`, signed with `key` (or a new key).
     pub(crate) fn new_webhook(
         &self,
@@ -141,7 +176,12 @@ impl Core {
         }
     }
 
-    fn open_webhook(&self, t: &Tenant, dc: &str, w: &TriggerWebhook) -> Result<WebhookView> {
+    pub(crate) fn open_webhook(
+        &self,
+        t: &Tenant,
+        dc: &str,
+        w: &TriggerWebhook,
+    ) -> Result<WebhookView> {
         let key = self.keyring.open(&w.signing_key, &aad(t, dc, &w.id))?;
         Ok(WebhookView {
             webhook: w.clone(),
@@ -167,177 +207,18 @@ impl Core {
         Ok(keys)
     }
 
-    async fn user_deployment(&self, t: &Tenant, dc: &str, ext: &str) -> Result<Deployment> {
-        Ok(self.deployment(t, dc, Some(ext)).await?.deployment)
-    }
-
-    pub async fn trigger_webhooks(
-        &self,
-        t: &Tenant,
-        dc: &str,
-        ext: &str,
-    ) -> Result<Vec<WebhookView>> {
-        let d = self.user_deployment(t, dc, ext).await?;
-        d.webhooks
-            .iter()
-            .map(|w| self.open_webhook(t, dc, w))
-            .collect()
-    }
-
-    /// Replaces the set of URLs; a URL already present keeps its id and key.
-    pub async fn set_trigger_webhooks(
-        &self,
-        t: &Tenant,
-        dc: &str,
-        ext: &str,
-        urls: Vec<String>,
-    ) -> Result<Vec<WebhookView>> {
-        let max = self.settings.quotas.webhooks_per_deployment;
-        if max > 0 && urls.len() as u64 > max {
-            return Err(crate::core::quota_exceeded(
-                "webhook URLs per deployed trigger",
-                "webhooks_per_deployment",
-                max,
-            ));
-        }
-        for u in &urls {
-            crate::validate::http_url("webhook_urls", u)?;
-        }
-        self.user_deployment(t, dc, ext).await?;
-        let d = self
-            .modify::<Deployment, _>(&records::deployment(t, dc), |d| {
-                let mut next = Vec::new();
-                for u in &urls {
-                    if next.iter().any(|w: &TriggerWebhook| &w.url == u) {
-                        continue;
-                    }
-                    match d.webhooks.iter().find(|w| &w.url == u) {
-                        Some(w) => next.push(w.clone()),
-                        None => next.push(self.new_webhook(t, dc, u, None)),
-                    }
-                }
-                d.webhooks = next;
-                d.updated_at = now_ms();
-                Ok(true)
-            })
-            .await?
-            .ok_or_else(|| not_found(format!("deployed trigger {dc:?} not found")))?;
-        d.webhooks
-            .iter()
-            .map(|w| self.open_webhook(t, dc, w))
-            .collect()
-    }
-
-    pub async fn trigger_webhook(
-        &self,
-        t: &Tenant,
-        dc: &str,
-        ext: &str,
-        wh: &str,
-    ) -> Result<WebhookView> {
-        let d = self.user_deployment(t, dc, ext).await?;
-        self.open_webhook(t, dc, &d.webhooks[position(&d, wh)?])
-    }
-
-    /// A new key; the old one keeps verifying for the overlap window.
-    pub async fn regenerate_webhook_key(
-        &self,
-        t: &Tenant,
-        dc: &str,
-        ext: &str,
-        wh: &str,
-    ) -> Result<WebhookView> {
-        self.change_webhook(t, dc, ext, wh, |core, w| Some(core.rotate_key(t, dc, w)))
-            .await
-    }
-
-    /// Changes one webhook of a deployment; `f` returns a new key when it
-    /// made one (shown once), else the current key is opened.
-    async fn change_webhook(
-        &self,
-        t: &Tenant,
-        dc: &str,
-        ext: &str,
-        wh: &str,
-        f: impl FnMut(&Self, &mut TriggerWebhook) -> Option<String>,
-    ) -> Result<WebhookView> {
-        self.user_deployment(t, dc, ext).await?;
-        let mut key = None;
-        let mut f = f;
-        let d = self
-            .modify::<Deployment, _>(&records::deployment(t, dc), |d| {
-                let i = position(d, wh)?;
-                key = f(self, &mut d.webhooks[i]);
-                d.webhooks[i].updated_at = now_ms();
-                d.updated_at = now_ms();
-                Ok(true)
-            })
-            .await?
-            .ok_or_else(|| not_found(format!("deployed trigger {dc:?} not found")))?;
-        let i = position(&d, wh)?;
-        match key {
-            Some(signing_key) => Ok(WebhookView {
-                webhook: d.webhooks[i].clone(),
-                signing_key,
-            }),
-            None => self.open_webhook(t, dc, &d.webhooks[i]),
-        }
-    }
-}
-
-impl Core {
-    /// Records an attempt's outcome on the webhook it went to (a trigger's
-    /// or the project default).
-    pub(crate) async fn record_health(
-        &self,
-        t: &Tenant,
-        dc: &str,
-        wh: &str,
-        failure: Option<String>,
-        gone: bool,
-    ) -> Result<()> {
-        // Both records are written by the API too: change them in place.
-        let after = self.settings.deactivate_after_secs * 1000;
-        let mut own = false;
-        self.modify::<Deployment, _>(&records::deployment(t, dc), |d| {
-            let Some(w) = d.webhooks.iter_mut().find(|w| w.id == wh) else {
-                return Ok(false);
-            };
-            own = true;
-            if failure.is_none() && w.delivery_state.consecutive_failures == 0 {
-                return Ok(false); // the common case writes nothing
-            }
-            w.active = w.delivery_state.record(failure.clone(), gone, after);
-            Ok(true)
-        })
-        .await?;
-        if !own {
-            self.modify::<TriggerWebhook, _>(&records::default_webhook(t), |w| {
-                if w.id != wh || (failure.is_none() && w.delivery_state.consecutive_failures == 0) {
-                    return Ok(false);
-                }
-                w.active = w.delivery_state.record(failure.clone(), gone, after);
-                Ok(true)
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Back to happy and active (`reset_delivery_state`).
-    pub async fn reset_delivery_state(
-        &self,
-        t: &Tenant,
-        dc: &str,
-        ext: &str,
-        wh: &str,
-    ) -> Result<WebhookView> {
-        self.change_webhook(t, dc, ext, wh, |_, w| {
-            w.delivery_state = DeliveryState::default();
-            w.active = true;
-            None
-        })
-        .await
+    /// Swaps in a new key, keeping the old one for the overlap window;
+    /// returns the new key.
+    pub(crate) fn rotate_key(&self, t: &Tenant, owner: &str, w: &mut TriggerWebhook) -> String {
+        let now = now_ms();
+        let key = new_signing_key();
+        w.previous_key = Some(std::mem::replace(
+            &mut w.signing_key,
+            self.keyring.seal(key.as_bytes(), &aad(t, owner, &w.id)),
+        ));
+        w.previous_until = Some(now + self.settings.key_overlap_secs * 1000);
+        w.updated_at = now;
+        key
     }
 }
 
@@ -348,7 +229,7 @@ impl Core {
 /// webhook of an environment that has no default webhook).
 const DEFAULT: &str = "default";
 
-impl Core {
+impl Delivery {
     async fn default_record(&self, t: &Tenant) -> Result<Option<TriggerWebhook>> {
         self.read::<TriggerWebhook>(&records::default_webhook(t))
             .await
@@ -377,6 +258,16 @@ impl Core {
         self.default_record(t)
             .await?
             .ok_or_else(|| crate::error::Error::Internal("the environment key vanished".into()))
+    }
+
+    /// How a notification counted against webhook `wh` is signed: with the
+    /// environment's keys.
+    pub(crate) async fn environment_signing(&self, t: &Tenant, wh: &str) -> Result<Signing> {
+        let w = self.environment_webhook(t).await?;
+        Ok(Signing {
+            keys: self.webhook_keys(t, DEFAULT, &w)?,
+            failing: w.id == wh && w.delivery_state.consecutive_failures > 0,
+        })
     }
 
     /// The keys that sign the environment's notifications now.
@@ -433,16 +324,9 @@ impl Core {
         })
     }
 
-    /// Where a deployment's events go: its own webhooks, else the default.
-    pub(crate) async fn delivery_targets(
-        &self,
-        t: &Tenant,
-        d: &Deployment,
-    ) -> Result<Vec<TriggerWebhook>> {
-        let own: Vec<TriggerWebhook> = d.webhooks.iter().filter(|w| w.active).cloned().collect();
-        if !own.is_empty() {
-            return Ok(own);
-        }
+    /// Where events of a deployment without webhooks of its own go: the
+    /// default webhook, when it has a URL and is active.
+    pub(crate) async fn default_targets(&self, t: &Tenant) -> Result<Vec<TriggerWebhook>> {
         Ok(self
             .default_record(t)
             .await?
@@ -451,34 +335,35 @@ impl Core {
             .collect())
     }
 
-    /// The keys that sign a delivery to webhook `wh` of deployment `d` (its
-    /// own, or the default's); `None` when the webhook is gone.
-    pub(crate) async fn signing_keys_for(
-        &self,
-        t: &Tenant,
-        d: &Deployment,
-        wh: &str,
-    ) -> Result<Option<Vec<String>>> {
-        if let Some(w) = d.webhooks.iter().find(|w| w.id == wh) {
-            return self.webhook_keys(t, &d.id, w).map(Some);
-        }
+    /// How a delivery to the default webhook `wh` is signed; `None` when
+    /// `wh` is not the default webhook (any more).
+    pub(crate) async fn default_signing(&self, t: &Tenant, wh: &str) -> Result<Option<Signing>> {
         match self.default_record(t).await? {
-            Some(w) if w.id == wh => self.webhook_keys(t, DEFAULT, &w).map(Some),
+            Some(w) if w.id == wh => Ok(Some(Signing {
+                keys: self.webhook_keys(t, DEFAULT, &w)?,
+                failing: w.delivery_state.consecutive_failures > 0,
+            })),
             _ => Ok(None),
         }
     }
 
-    /// Swaps in a new key, keeping the old one for the overlap window;
-    /// returns the new key.
-    fn rotate_key(&self, t: &Tenant, owner: &str, w: &mut TriggerWebhook) -> String {
-        let now = now_ms();
-        let key = new_signing_key();
-        w.previous_key = Some(std::mem::replace(
-            &mut w.signing_key,
-            self.keyring.seal(key.as_bytes(), &aad(t, owner, &w.id)),
-        ));
-        w.previous_until = Some(now + self.settings.key_overlap_secs * 1000);
-        w.updated_at = now;
-        key
+    /// Counts an attempt's outcome on the default webhook, if `wh` is it.
+    pub(crate) async fn record_default_outcome(
+        &self,
+        t: &Tenant,
+        wh: &str,
+        failure: Option<String>,
+        gone: bool,
+    ) -> Result<()> {
+        let after = self.settings.deactivate_after_secs * 1000;
+        self.modify::<TriggerWebhook, _>(&records::default_webhook(t), |w| {
+            if w.id != wh || (failure.is_none() && w.delivery_state.consecutive_failures == 0) {
+                return Ok(false);
+            }
+            w.active = w.delivery_state.record(failure.clone(), gone, after);
+            Ok(true)
+        })
+        .await?;
+        Ok(())
     }
 }

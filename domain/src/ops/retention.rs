@@ -15,62 +15,20 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::Core;
+use super::Ops;
 use crate::clock::now_ms;
-use crate::delivery::DeliveryJob;
-use crate::error::{Error, Result, not_found};
+use crate::delivery::queue::DeliveryJob;
+use crate::error::{Result, not_found};
 use crate::ids::id_at;
 use crate::model::{Environment, ExternalUser, Tenant};
 use crate::records;
 use crate::store::{IndexRange, Op};
-use crate::triggers::Deployment;
-
-/// A deleted user's tombstone: until when it holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Tombstone {
-    until_ms: u64,
-}
+use crate::triggers::deployments::Deployment;
 
 /// Most delivery attempts a job can have had (retry schedules are short).
 const MAX_ATTEMPTS_DELETED: u32 = 64;
 
-impl Core {
-    /// Refuses (409, with Retry-After) to act for a user being deleted or
-    /// deleted within `retention.user_tombstone_secs`.
-    pub async fn check_user_live(&self, t: &Tenant, ext: &str) -> Result<()> {
-        let Some(raw) = self.store.get(&records::user_tombstone(t, ext)).await? else {
-            return Ok(());
-        };
-        let left = records::from_bytes::<Tombstone>(&raw)
-            .map(|s| s.until_ms.saturating_sub(now_ms()).div_ceil(1000))
-            .unwrap_or(1)
-            .max(1);
-        Err(Error::InProgress {
-            message: format!(
-                "external user {ext:?} was deleted (or is being deleted); it cannot be used \
-                 again for {left} s (retention.user_tombstone_secs)"
-            ),
-            retry_after_secs: left,
-        })
-    }
-
-    async fn write_tombstone(&self, t: &Tenant, ext: &str) -> Result<()> {
-        let ttl_ms = self.settings.retention.user_tombstone_secs.max(1) * 1000;
-        let stone = Tombstone {
-            until_ms: now_ms() + ttl_ms,
-        };
-        self.store
-            .commit(vec![Op::Put {
-                key: records::user_tombstone(t, ext),
-                value: records::to_bytes(&stone),
-                ttl_ms: Some(ttl_ms),
-            }])
-            .await?;
-        Ok(())
-    }
-
+impl Ops {
     /// The GDPR path: everything the user owns. A tombstone first (so no
     /// concurrent deploy, account or token can bring the user back), then
     /// the connect tokens, every deployed trigger (deactivate hooks run
@@ -88,8 +46,8 @@ impl Core {
         if user.is_none() && !has_accounts && !has_deployments {
             return Err(not_found(format!("external user {ext:?} not found")));
         }
-        self.write_tombstone(t, ext).await?;
-        self.revoke_user_tokens(t, ext).await?;
+        self.tenancy.write_tombstone(t, ext).await?;
+        self.tenancy.revoke_user_tokens(t, ext).await?;
         let mut removed: HashSet<String> = HashSet::new();
         loop {
             let ids = self
@@ -107,7 +65,7 @@ impl Core {
             }
             for id in &ids {
                 match self.read::<Deployment>(&records::deployment(t, id)).await? {
-                    Some(d) => self.remove_deployment(t, &d, true).await?,
+                    Some(d) => self.triggers.remove_deployment(t, &d, true).await?,
                     None => {
                         self.store
                             .commit(vec![records::index_remove(deployments.clone(), id)])
@@ -118,14 +76,14 @@ impl Core {
             }
         }
         self.delete_dead_letters_of(t, &removed).await?;
-        self.delete_accounts_in(t, &by_user).await?;
+        self.accounts.delete_accounts_in(t, &by_user).await?;
         self.store
             .commit(vec![
                 Op::Delete(records::user(t, ext)),
                 records::index_remove(records::users_index(t), ext),
             ])
             .await?;
-        self.write_tombstone(t, ext).await?;
+        self.tenancy.write_tombstone(t, ext).await?;
         tracing::info!(
             project = %t.project_id,
             env = t.env.as_str(),
@@ -164,27 +122,6 @@ impl Core {
             );
             self.store.commit(ops).await?;
         }
-        Ok(())
-    }
-
-    /// After a write for `ext` committed: whether a delete of that user
-    /// started meanwhile (the caller then undoes its write and answers 409).
-    pub(crate) async fn user_deleted_meanwhile(&self, t: &Tenant, ext: &str) -> Result<bool> {
-        Ok(self
-            .store
-            .get(&records::user_tombstone(t, ext))
-            .await?
-            .is_some())
-    }
-
-    /// Removes the user record a racing write may have re-created.
-    pub(crate) async fn drop_user_record(&self, t: &Tenant, ext: &str) -> Result<()> {
-        self.store
-            .commit(vec![
-                Op::Delete(records::user(t, ext)),
-                records::index_remove(records::users_index(t), ext),
-            ])
-            .await?;
         Ok(())
     }
 
@@ -261,7 +198,7 @@ mod tests {
     use super::*;
     use crate::store::{EmbeddedStore, RedisStore, Store};
 
-    async fn core(store: Arc<dyn Store>) -> Arc<Core> {
+    async fn core(store: Arc<dyn Store>) -> Arc<crate::Core> {
         let settings = crate::CoreSettings {
             retention: crate::Retention {
                 dead_letter_secs: 1,
@@ -272,7 +209,7 @@ mod tests {
         };
         let catalog = switchboard_components::Catalog::builtin().unwrap();
         Arc::new(
-            Core::new(store, crate::crypto::Keyring::generate(), catalog, settings)
+            crate::Core::new(store, crate::crypto::Keyring::generate(), catalog, settings)
                 .await
                 .unwrap(),
         )
@@ -293,7 +230,9 @@ mod tests {
             .unwrap();
         // A notification whose schedule is already spent, to an address the
         // outbound guard refuses: one attempt makes it a dead letter.
-        let mut ops = c.notification_ops(&t, "nobody", "http://127.0.0.1:9/", &json!({}));
+        let mut ops = c
+            .delivery
+            .notification_ops(&t, "nobody", "http://127.0.0.1:9/", &json!({}));
         let Op::Put { value, .. } = &mut ops[0] else {
             panic!("the job comes first")
         };
@@ -303,30 +242,35 @@ mod tests {
         c.store.commit(ops).await.unwrap();
         let mut claims = Vec::new();
         for _ in 0..50 {
-            claims = c.claim_ready("test", 100, 100).await.unwrap();
+            claims = c.delivery.claim_ready("test", 100, 100).await.unwrap();
             if !claims.is_empty() {
                 break;
             }
         }
         let mut failed = 0;
         for cl in &claims {
-            let out = c.deliver_claim(cl, Duration::from_secs(2)).await.unwrap();
-            failed += usize::from(out == crate::delivery::Outcome::Failed);
+            let out = c
+                .delivery
+                .deliver_claim(cl, Duration::from_secs(2))
+                .await
+                .unwrap();
+            failed += usize::from(out == crate::delivery::queue::Outcome::Failed);
         }
         assert_eq!(failed, 1, "one dead letter");
         let dead = records::deliveries_dead(&t);
         assert_eq!(c.store.index_count(&dead).await.unwrap(), 1);
         assert_eq!(
-            c.prune_retention().await.unwrap(),
+            c.ops.prune_retention().await.unwrap(),
             0,
             "a live dead letter stays"
         );
 
         // An event of a deployment.
         let v = c
+            .triggers
             .deploy_trigger(
                 &t,
-                crate::triggers::DeployRequest {
+                crate::triggers::deployments::DeployRequest {
                     key: "http-new-requests".into(),
                     external_user_id: "u1".into(),
                     ..Default::default()
@@ -335,16 +279,22 @@ mod tests {
             .await
             .unwrap();
         let dc = v.deployment.id.clone();
-        c.record_event(&t, &dc, json!({"a": 1}), "s".into())
+        c.triggers
+            .record_event(&t, &dc, json!({"a": 1}), "s".into())
             .await
             .unwrap();
-        let evs = c.deployment_events(&t, &dc, "u1", 10).await.unwrap();
+        let evs = c
+            .triggers
+            .deployment_events(&t, &dc, "u1", 10)
+            .await
+            .unwrap();
         assert_eq!(evs.len(), 1);
 
         tokio::time::sleep(Duration::from_millis(2100)).await;
         c.store.sweep_expired().await.unwrap();
         assert_eq!(
-            c.failed_deliveries(&t, &Default::default())
+            c.delivery
+                .failed_deliveries(&t, &Default::default())
                 .await
                 .unwrap()
                 .data
@@ -352,9 +302,13 @@ mod tests {
             0,
             "the dead letter expired"
         );
-        assert_eq!(c.prune_retention().await.unwrap(), 1);
+        assert_eq!(c.ops.prune_retention().await.unwrap(), 1);
         assert_eq!(c.store.index_count(&dead).await.unwrap(), 0, "index pruned");
-        let evs = c.deployment_events(&t, &dc, "u1", 10).await.unwrap();
+        let evs = c
+            .triggers
+            .deployment_events(&t, &dc, "u1", 10)
+            .await
+            .unwrap();
         assert!(evs.is_empty(), "the event expired: {evs:?}");
         let ids = c
             .store

@@ -1,8 +1,7 @@
 //! Connect tokens: short-lived, single-use credentials that let one external
 //! user connect an account, and authenticate that user's browser calls.
 
-use crate::Core;
-use crate::auth::{END_USER_DEFAULT_SCOPES, parse_scopes, scope_allows};
+use super::Tenancy;
 use crate::clock::now_ms;
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result, invalid};
@@ -10,6 +9,7 @@ use crate::ids::random_hex;
 use crate::model::{ConnectToken, Tenant};
 use crate::records;
 use crate::store::{IndexRange, Op};
+use crate::tenancy::auth::{END_USER_DEFAULT_SCOPES, parse_scopes, scope_allows};
 use crate::validate;
 
 /// Tombstones outlive a token by this much, to tell "expired" from "unknown".
@@ -18,29 +18,6 @@ const TOMBSTONE_MS: u64 = 24 * 3600 * 1000;
 /// `<expires at, zero-padded ms>:<sha256>`
 fn token_member(expires_at: u64, sha: &str) -> String {
     format!("{expires_at:016}:{sha}")
-}
-
-/// A connection webhook's body: `body` plus the token, environment and
-/// session (docs/schema/notification.v1.json).
-pub(crate) fn connection_body(
-    token: &str,
-    ct: &ConnectToken,
-    mut body: serde_json::Value,
-) -> serde_json::Value {
-    body["connect_token"] = token.into();
-    body["environment"] = ct.tenant.env.as_str().into();
-    body["connect_session_id"] = session_id(ct).into();
-    body
-}
-
-/// Connection webhooks go to a token's own URI: they count against no
-/// webhook's delivery state.
-const CONNECTION_WEBHOOK: &str = "connection";
-
-/// Pipedream's `connect_session_id`: a large number, the same for every
-/// webhook of one token (52 bits of its hash, exact as a JSON number).
-fn session_id(ct: &ConnectToken) -> u64 {
-    u64::from_str_radix(ct.token_sha256.get(..13).unwrap_or("0"), 16).unwrap_or(0)
 }
 
 fn member_expiry(member: &str) -> Option<u64> {
@@ -65,7 +42,7 @@ pub struct IssuedConnectToken {
     pub connect_link_url: String,
 }
 
-impl Core {
+impl Tenancy {
     /// `granted` are the creating caller's scopes: a connect token never
     /// carries more than its creator holds.
     pub async fn create_connect_token(
@@ -233,60 +210,6 @@ impl Core {
                 "connect token has already been used".into(),
             ))
         }
-    }
-
-    /// The ops that send `CONNECTION_SUCCESS` for `v` to the token's
-    /// `webhook_uri`, if it has one (the account without credentials).
-    pub(crate) async fn connection_success_ops(
-        &self,
-        token: &str,
-        ct: &ConnectToken,
-        v: &crate::accounts::AccountView,
-    ) -> Result<Vec<Op>> {
-        let account = crate::render::account(v, &self.settings.public_base);
-        self.connection_webhook_ops(
-            token,
-            ct,
-            serde_json::json!({"event": "CONNECTION_SUCCESS", "account": account}),
-        )
-        .await
-    }
-
-    /// Sends `CONNECTION_ERROR` with `error` to the token's `webhook_uri`.
-    pub async fn connection_error(
-        &self,
-        token: &str,
-        ct: &ConnectToken,
-        error: &str,
-    ) -> Result<()> {
-        let ops = self
-            .connection_webhook_ops(
-                token,
-                ct,
-                serde_json::json!({"event": "CONNECTION_ERROR", "error": error}),
-            )
-            .await?;
-        if !ops.is_empty() {
-            self.store.commit(ops).await?;
-        }
-        Ok(())
-    }
-
-    /// Pipedream's connection webhook: `body` plus the token, environment
-    /// and session, signed with the environment's key.
-    async fn connection_webhook_ops(
-        &self,
-        token: &str,
-        ct: &ConnectToken,
-        body: serde_json::Value,
-    ) -> Result<Vec<Op>> {
-        let Some(uri) = &ct.webhook_uri else {
-            return Ok(Vec::new());
-        };
-        // The key exists before the first webhook it signs.
-        self.environment_keys(&ct.tenant).await?;
-        let body = connection_body(token, ct, body);
-        Ok(self.notification_ops(&ct.tenant, CONNECTION_WEBHOOK, uri, &body))
     }
 
     /// Deletes every connect token of one user (GDPR delete).

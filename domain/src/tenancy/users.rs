@@ -1,13 +1,13 @@
 //! External users: the customer's end users, by the id the customer gives.
 
-use crate::Core;
+use super::Tenancy;
 use crate::error::Result;
 use crate::model::{ExternalUser, Tenant};
 use crate::paging::{Page, PageRequest};
 use crate::records;
 use crate::store::Key;
 
-impl Core {
+impl Tenancy {
     pub async fn list_users(&self, t: &Tenant, page: &PageRequest) -> Result<Page<ExternalUser>> {
         let index = records::users_index(t);
         let ids = page.page_ids(self.store.as_ref(), &index).await?;

@@ -24,14 +24,14 @@ use sha2::Sha256;
 use switchboard_components::backoff;
 use switchboard_components::outbound::HttpRequest;
 
-use crate::Core;
-use crate::clock::{iso, now_ms};
+use super::Delivery;
+use super::endpoints::{Signing, TriggerWebhook};
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, random_hex};
 use crate::model::Tenant;
 use crate::records;
 use crate::store::{IndexRange, Op};
-use crate::triggers::{Deployment, EmittedEvent};
 
 /// Bytes of a receiver's response kept in the attempts log.
 const RESPONSE_KEPT: usize = 1024;
@@ -53,6 +53,18 @@ pub fn sign(secret: &str, msg_id: &str, ts_secs: u64, body: &[u8]) -> Result<Str
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
     ))
+}
+
+/// An event as delivery sees it: whose it is, its delivered body (fixed
+/// now, so every retry is identical) and when it was emitted.
+pub struct Message<'a> {
+    pub deployment_id: &'a str,
+    pub event_id: &'a str,
+    pub ts: u64,
+    pub body: String,
+    /// Delivered one at a time per webhook, in order (the deployment's
+    /// `fifo`).
+    pub fifo: bool,
 }
 
 /// One event to deliver to one URL.
@@ -97,27 +109,6 @@ fn due_member(due_ms: u64, id: &str) -> String {
     format!("{due_ms:016}:{id}")
 }
 
-/// The delivered body: the event and the deployment's context.
-pub fn envelope(t: &Tenant, d: &Deployment, ev: &EmittedEvent) -> Value {
-    json!({
-        "id": ev.id,
-        "type": "emit",
-        "timestamp": iso(ev.ts),
-        "summary": ev.sum,
-        "event": ev.e,
-        "context": {
-            "deployment_id": d.id,
-            "component_key": d.component_key,
-            "component_version": d.component_version,
-            "external_user_id": d.external_user_id,
-            "project_id": t.project_id,
-            "environment": t.env.as_str(),
-            "emit_id": ev.id,
-            "ts": ev.ts,
-        }
-    })
-}
-
 /// A FIFO line's queue item: every event of one deployment to one webhook,
 /// delivered one at a time in the order accepted.
 fn line_item(deployment: &str, webhook: &str) -> String {
@@ -143,34 +134,35 @@ struct Attempted {
     ops: Vec<Op>,
     /// The failure to count against the webhook's delivery state, if any.
     failure: Option<String>,
+    /// Whether the webhook was failing before: a success then resets it.
+    was_failing: bool,
     gone_for_good: bool,
 }
 
-impl Core {
-    /// The ops that enqueue `ev` for each of the deployment's URLs, to
-    /// commit together with the event itself.
+impl Delivery {
+    /// The ops that enqueue `msg` for each of `targets`, to commit
+    /// together with the event itself.
     pub(crate) fn enqueue_ops(
         &self,
         t: &Tenant,
-        d: &Deployment,
-        ev: &EmittedEvent,
-        targets: &[crate::webhooks::TriggerWebhook],
+        msg: &Message,
+        targets: &[TriggerWebhook],
     ) -> Vec<Op> {
-        let body = envelope(t, d, ev).to_string();
+        let d = msg;
         let mut ops = Vec::new();
         let mut queued = Vec::new();
         for w in targets {
             let job = DeliveryJob {
                 id: new_id("dlv"),
                 tenant: t.clone(),
-                deployment_id: d.id.clone(),
+                deployment_id: d.deployment_id.to_string(),
                 webhook_id: w.id.clone(),
                 url: w.url.clone(),
-                body: body.clone(),
-                msg_id: format!("msg_{}", ev.id),
+                body: d.body.clone(),
+                msg_id: format!("msg_{}", d.event_id),
                 attempts: 0,
-                due_ms: ev.ts,
-                created_at: ev.ts,
+                due_ms: d.ts,
+                created_at: d.ts,
                 last_status: None,
                 last_error: None,
                 round_start: 0,
@@ -181,10 +173,13 @@ impl Core {
             ops.push(records::put(records::delivery_job(&job.id), &job));
             if d.fifo {
                 queued.push(records::index_add(
-                    records::fifo_line(&d.id, &w.id),
+                    records::fifo_line(d.deployment_id, &w.id),
                     &line_member(&job.id),
                 ));
-                queued.push(push_ready(due_member(ev.ts, &line_item(&d.id, &w.id))));
+                queued.push(push_ready(due_member(
+                    d.ts,
+                    &line_item(d.deployment_id, &w.id),
+                )));
             } else {
                 queued.push(push_ready(due_member(job.due_ms, &job.id)));
             }
@@ -315,15 +310,22 @@ impl Core {
     /// Commits an attempt and counts it on the webhook's delivery state.
     async fn finish(&self, a: Attempted) -> Result<Outcome> {
         self.store.commit(a.ops).await?;
-        if a.outcome != Outcome::Gone {
-            self.record_health(
+        // A success on a healthy endpoint changes nothing: no write.
+        if a.outcome == Outcome::Gone || (a.failure.is_none() && !a.was_failing) {
+            return Ok(a.outcome);
+        }
+        if a.job.notification {
+            self.record_default_outcome(
                 &a.job.tenant,
-                &a.job.deployment_id,
                 &a.job.webhook_id,
                 a.failure,
                 a.gone_for_good,
             )
             .await?;
+        } else {
+            self.endpoints()?
+                .record_outcome(&a.job, a.failure, a.gone_for_good)
+                .await?;
         }
         Ok(a.outcome)
     }
@@ -441,9 +443,10 @@ impl Core {
             ops: vec![Op::Delete(records::delivery_job(&job.id))],
             job,
             failure: None,
+            was_failing: false,
             gone_for_good: false,
         };
-        let Some(keys) = self.job_keys(&job).await? else {
+        let Some(Signing { keys, failing }) = self.job_signing(&job).await? else {
             return Ok(gone(job));
         };
         let ts = now_ms() / 1000;
@@ -544,29 +547,24 @@ impl Core {
             job,
             ops,
             failure,
+            was_failing: failing,
             gone_for_good: status == Some(410),
         })
     }
 }
 
-impl Core {
+impl Delivery {
     /// What signs `job`: the environment's keys for a notification, else
-    /// its webhook's; `None` when the deployment or the webhook was removed
+    /// its endpoint's; `None` when the deployment or the webhook was removed
     /// since the event was queued (it is not delivered).
-    async fn job_keys(&self, job: &DeliveryJob) -> Result<Option<Vec<String>>> {
+    async fn job_signing(&self, job: &DeliveryJob) -> Result<Option<Signing>> {
         if job.notification {
-            return self.environment_keys(&job.tenant).await.map(Some);
+            return self
+                .environment_signing(&job.tenant, &job.webhook_id)
+                .await
+                .map(Some);
         }
-        let d: Option<Deployment> = self
-            .read(&records::deployment(&job.tenant, &job.deployment_id))
-            .await?;
-        match d {
-            Some(d) => {
-                self.signing_keys_for(&job.tenant, &d, &job.webhook_id)
-                    .await
-            }
-            None => Ok(None),
-        }
+        self.endpoints()?.signing(job).await
     }
 
     /// The ops that queue one notification to `url`. `webhook_id` names the
@@ -613,7 +611,7 @@ fn push_ready(item: String) -> Op {
     }
 }
 
-impl Core {
+impl Delivery {
     /// Failed deliveries (dead letters) of a tenant, oldest first.
     pub async fn failed_deliveries(
         &self,
@@ -746,38 +744,6 @@ pub enum Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The delivered body matches its published schema (docs/schema).
-    #[test]
-    fn envelope_matches_the_published_schema() {
-        let schema: Value =
-            serde_json::from_str(include_str!("../../docs/schema/delivery.v1.json")).unwrap();
-        let v = jsonschema::validator_for(&schema).unwrap();
-        let t = Tenant {
-            project_id: "proj_x".into(),
-            env: crate::model::Environment::Development,
-        };
-        let d: Deployment = serde_json::from_value(json!({
-            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
-            "component_key": "http-new-requests", "component_version": "0.1.0",
-            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
-            "signing_key": "sealed", "created_at": 1, "updated_at": 1
-        }))
-        .unwrap();
-        let ev = EmittedEvent {
-            id: "evt_1".into(),
-            k: "emit".into(),
-            ts: 1_795_413_600_000,
-            e: json!({"any": ["json"]}),
-            sum: "POST /".into(),
-        };
-        let body = envelope(&t, &d, &ev);
-        let errors: Vec<String> = v.iter_errors(&body).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{errors:?}\n{body}");
-        let mut bad = body.clone();
-        bad["context"]["environment"] = json!("staging");
-        assert!(!v.is_valid(&bad), "the schema can refuse a body");
-    }
 
     #[test]
     fn standard_webhooks_reference_vector() {

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Digest;
 
-use crate::Core;
-use crate::accounts::{AccountView, NewKeyAccount};
+use super::Accounts;
+use crate::accounts::manage::{AccountView, NewKeyAccount};
 use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::{Error, Result, invalid};
 use crate::ids::random_bytes;
@@ -90,7 +90,7 @@ pub struct Connected {
     pub token: ConnectToken,
 }
 
-impl Core {
+impl Accounts {
     /// Where the provider sends the user back.
     pub fn oauth_callback_url(&self) -> String {
         format!(
@@ -108,7 +108,7 @@ impl Core {
         app_slug: &str,
         account_id: Option<&str>,
     ) -> Result<OAuthStart> {
-        let ct = self.live_connect_token(connect_token).await?;
+        let ct = self.tenancy.live_connect_token(connect_token).await?;
         let app = self.app(app_slug)?.clone();
         let project = ct.tenant.project_id.clone();
         let oauth = app
@@ -191,6 +191,7 @@ impl Core {
         };
         let p = self.take_state(state).await.map_err(|e| fail(None, e))?;
         let ct = self
+            .tenancy
             .live_connect_token(&p.connect_token)
             .await
             .map_err(|e| fail(None, e))?;

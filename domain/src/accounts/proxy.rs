@@ -12,7 +12,7 @@ use switchboard_components::proxy::{
 };
 use switchboard_components::runtime::{RunError, Session};
 
-use crate::Core;
+use super::Accounts;
 use crate::error::{Error, Result, invalid};
 use crate::model::{Account, Tenant};
 use crate::records;
@@ -33,7 +33,7 @@ pub struct ProxyResponse {
     pub body: Vec<u8>,
 }
 
-impl Core {
+impl Accounts {
     pub async fn proxy(self: &Arc<Self>, t: &Tenant, req: ProxyRequest) -> Result<ProxyResponse> {
         crate::validate::external_user_id(&req.external_user_id)?;
         let _share = self.request_share(t).await?;
@@ -56,7 +56,7 @@ impl Core {
             )));
         }
         let creds = self.open_credentials(t, &account)?;
-        let refresher = crate::refresh::AccountRefresher::new(self, t, &account, &creds);
+        let refresher = crate::accounts::refresh::AccountRefresher::new(self, t, &account, &creds);
         let timeout = Duration::from_secs(self.settings.proxy_timeout_secs);
         let mut s = Session::new(&self.outbound, app, Some(creds), Some(&refresher), timeout);
         let url = if target.starts_with("http://") || target.starts_with("https://") {

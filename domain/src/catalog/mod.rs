@@ -11,13 +11,36 @@ use switchboard_components::props::{Prop, PropError, PropType};
 use switchboard_components::runtime::{RunError, Session};
 use switchboard_components::{Component, ManifestKind};
 
-use crate::Core;
+use crate::accounts::Accounts;
 use crate::clock::now_ms;
+use crate::context::{Context, over_context};
 use crate::error::{Error, Result, invalid, not_found};
 use crate::model::Tenant;
 use crate::paging::Page;
 use crate::records;
 use crate::store::{IndexRange, Op};
+
+/// The catalog's service: over the accounts, whose credentials remote
+/// options and reloaded props run with.
+pub struct Components {
+    ctx: Arc<Context>,
+    pub(crate) accounts: Arc<Accounts>,
+    /// Private components parsed, by the SHA-256 of their stored record:
+    /// a poll of one reads the record but does not re-validate it.
+    parsed: std::sync::Mutex<std::collections::HashMap<String, Arc<Component>>>,
+}
+
+over_context!(Components);
+
+impl Components {
+    pub(crate) fn new(ctx: Arc<Context>, accounts: Arc<Accounts>) -> Self {
+        Components {
+            ctx,
+            accounts,
+            parsed: Default::default(),
+        }
+    }
+}
 
 /// Remote options must answer well inside the SDKs' 60 s timeout.
 const CONFIGURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(25);
@@ -80,7 +103,7 @@ pub struct ConfigureReply {
     pub errors: Vec<String>,
 }
 
-impl Core {
+impl Components {
     async fn private_components(&self, t: &Tenant) -> Result<Vec<Component>> {
         let keys = self
             .store
@@ -154,7 +177,7 @@ impl Core {
     fn parsed_private(&self, key: &str, raw: &[u8]) -> Result<Arc<Component>> {
         let digest = crate::crypto::sha256_hex(raw);
         if let Some(c) = self
-            .parsed_components
+            .parsed
             .lock()
             .ok()
             .and_then(|m| m.get(&digest).cloned())
@@ -171,7 +194,7 @@ impl Core {
                     ))
                 })?,
         );
-        if let Ok(mut m) = self.parsed_components.lock() {
+        if let Ok(mut m) = self.parsed.lock() {
             // Bounded: versions of components, not a growing history.
             if m.len() >= 4096 {
                 m.clear();
@@ -327,8 +350,8 @@ impl Core {
                     .count_up_to(&records::components_index(&other), max)
                     .await?;
             }
-            if crate::core::over_quota(have, max) {
-                return Err(crate::core::quota_exceeded(
+            if crate::context::over_quota(have, max) {
+                return Err(crate::context::quota_exceeded(
                     "private components per project",
                     "private_components_per_project",
                     max,
@@ -454,8 +477,9 @@ impl Core {
             }]));
         };
         let app = self.app(&c.app)?;
-        let creds = self.open_credentials(t, account)?;
-        let refresher = crate::refresh::AccountRefresher::new(self, t, account, &creds);
+        let creds = self.accounts.open_credentials(t, account)?;
+        let refresher =
+            crate::accounts::refresh::AccountRefresher::new(&self.accounts, t, account, &creds);
         let mut s = Session::new(
             &self.outbound,
             app,

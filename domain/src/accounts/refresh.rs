@@ -12,8 +12,8 @@ use switchboard_components::outbound::HttpRequest;
 use switchboard_components::runtime::Refresher;
 use switchboard_components::{App, ClientAuth, jsonpath};
 
-use crate::Core;
-use crate::accounts::aad;
+use super::Accounts;
+use crate::accounts::manage::aad;
 use crate::clock::now_ms;
 use crate::error::{Error, Result, invalid};
 use crate::model::{Account, Tenant};
@@ -30,7 +30,7 @@ const MIN_REFRESH_INTERVAL_MS: u64 = 60_000;
 
 /// Refreshes one account on behalf of a running invocation.
 pub(crate) struct AccountRefresher {
-    pub core: Arc<Core>,
+    pub accounts: Arc<Accounts>,
     pub tenant: Tenant,
     pub account_id: String,
     /// The access token the invocation saw rejected.
@@ -49,7 +49,7 @@ impl AccountAccess {
     }
 }
 
-impl Core {
+impl Accounts {
     /// What a session needs to act with `account` (nothing without one).
     pub(crate) fn account_access(
         self: &Arc<Self>,
@@ -74,9 +74,14 @@ impl Core {
 }
 
 impl AccountRefresher {
-    pub fn new(core: &Arc<Core>, t: &Tenant, a: &Account, creds: &Map<String, Value>) -> Self {
+    pub fn new(
+        accounts: &Arc<Accounts>,
+        t: &Tenant,
+        a: &Account,
+        creds: &Map<String, Value>,
+    ) -> Self {
         AccountRefresher {
-            core: core.clone(),
+            accounts: accounts.clone(),
             tenant: t.clone(),
             account_id: a.id.clone(),
             stale_token: token_of(creds),
@@ -90,7 +95,7 @@ impl Refresher for AccountRefresher {
         // A task of its own: if the caller gives up (timeout, disconnect),
         // the refresh still finishes and saves a rotated refresh token.
         let (core, t, id, stale) = (
-            self.core.clone(),
+            self.accounts.clone(),
             self.tenant.clone(),
             self.account_id.clone(),
             self.stale_token.clone(),
@@ -147,7 +152,7 @@ fn token_of(creds: &Map<String, Value>) -> Option<String> {
         .map(str::to_string)
 }
 
-impl Core {
+impl Accounts {
     pub(crate) fn open_credentials(&self, t: &Tenant, a: &Account) -> Result<Map<String, Value>> {
         let plain = self.keyring.open(&a.credentials, &aad(t, &a.id))?;
         serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.to_string()))
