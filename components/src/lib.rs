@@ -6,19 +6,22 @@
 
 pub mod action;
 mod app;
-pub mod backoff;
 pub mod component;
 pub mod feed;
 pub mod jsonpath;
 pub mod limits;
 pub mod manifest;
 pub mod options;
-pub mod outbound;
 pub mod props;
 pub mod proxy;
 pub mod runtime;
-pub mod signature;
 pub mod template;
+
+/// Only for `domain/src/health.rs` (`next_refresh`), which names
+/// `switchboard_components::backoff::exponential` inline rather than in a
+/// `use`; delete once it names `switchboard_net::retry::exponential`.
+#[doc(hidden)]
+pub use switchboard_net::retry as backoff;
 
 pub use app::{
     ApiSpec, App, AppOverride, AuthSpec, AuthType, ClientAuth, ConnectInfo, CustomField,
@@ -342,7 +345,10 @@ mod tests {
         assert_eq!(c.app_webhook_triggers("slack").len(), 1);
         assert!(c.app_webhook_triggers("github").is_empty());
         let sig = w.signature.as_ref().unwrap();
-        assert_eq!(sig.scheme, component::SignatureScheme::SlackV0);
+        assert_eq!(
+            sig.scheme,
+            switchboard_net::signature::SignatureScheme::SlackV0
+        );
         assert_eq!(sig.tolerance_secs, Some(300));
         let req = |body: serde_json::Value| json!({"request": {"body": body}});
         // url_verification is a handshake answering the challenge.

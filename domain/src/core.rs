@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use switchboard_components::Catalog;
-use switchboard_components::outbound::{Outbound, Policy};
+use switchboard_net::outbound::{Outbound, Policy};
 
 use crate::crypto::Keyring;
 use crate::error::{Error, Result};

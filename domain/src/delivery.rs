@@ -21,8 +21,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use switchboard_components::backoff;
-use switchboard_components::outbound::HttpRequest;
+use switchboard_net::outbound::HttpRequest;
+use switchboard_net::retry as backoff;
 
 use crate::Core;
 use crate::clock::{iso, now_ms};

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use switchboard_components::backoff;
+use switchboard_net::retry as backoff;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Shares kept before idle ones are forgotten (bounds memory when callers

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchboard_components::component::{BodyFormat, Component, ItemOrder, PollingSpec};
 use switchboard_components::limits::{Fuel, POLL_PAGE_FUEL};
-use switchboard_components::outbound::HttpResponse;
 use switchboard_components::runtime::Session;
-use switchboard_components::{App, backoff, jsonpath, template};
+use switchboard_components::{App, jsonpath, template};
+use switchboard_net::outbound::HttpResponse;
+use switchboard_net::retry as backoff;
 
 use crate::Core;
 use crate::clock::{iso, now_ms};
