@@ -26,6 +26,11 @@ pub enum Error {
     NoMatch,
 }
 
+/// The secret for raw key bytes: `whsec_<base64>`.
+pub fn secret(key: &[u8]) -> String {
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
+}
+
 /// The HMAC over `id.timestamp.body` with the secret's key (the `whsec_`
 /// prefix is optional).
 fn mac(secret: &str, msg_id: &str, ts_secs: u64, body: &[u8]) -> Result<Hmac<Sha256>, Error> {
@@ -140,6 +145,13 @@ mod tests {
         verify(SECRET, ID, TS, BODY, &header, TS, 300).unwrap();
         verify(other, ID, TS, BODY, &header, TS, 300).unwrap();
         assert_eq!(sign_all::<&str>(&[], ID, TS, BODY).unwrap(), "");
+    }
+
+    #[test]
+    fn a_secret_round_trips_its_key() {
+        let s = secret(b"secret");
+        assert_eq!(s, "whsec_c2VjcmV0");
+        assert_eq!(sign(&s, ID, TS, BODY), sign("c2VjcmV0", ID, TS, BODY));
     }
 
     #[test]
