@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use switchboard_net::signature::SignatureScheme;
 
 use crate::app::ManifestKind;
 use crate::props::Prop;
@@ -305,19 +306,6 @@ pub struct Signature {
     /// Largest accepted clock skew, for timestamped schemes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_secs: Option<u64>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SignatureScheme {
-    /// `X-Hub-Signature-256: sha256=<hex>` over the raw body.
-    GithubSha256,
-    /// `Stripe-Signature: t=…,v1=<hex>` over `t.body`.
-    Stripe,
-    /// `X-Slack-Signature: v0=<hex>` over `v0:ts:body`.
-    SlackV0,
-    /// Standard Webhooks `webhook-signature`.
-    StandardWebhooks,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,6 +5,10 @@
 
 use std::borrow::Cow;
 
+use jiff::Timestamp;
+use jiff::fmt::rfc2822;
+use jiff::fmt::temporal::Pieces;
+use jiff::tz::TimeZone;
 use roxmltree::{Document, Node, ParsingOptions};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -369,8 +373,7 @@ fn make_item(
         h.update(title.as_deref().unwrap_or_default());
         h.update("\n");
         h.update(description.as_deref().unwrap_or_default());
-        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        format!("sha256:{hex}")
+        format!("sha256:{}", hex::encode(h.finalize()))
     });
     let ms = date.as_deref().and_then(parse_date);
     json!({
@@ -386,188 +389,86 @@ fn make_item(
     })
 }
 
+/// Epoch ms of 0001-01-01T00:00:00Z: dates before it are not real feed dates.
+const YEAR_1_MS: i64 = -62_135_596_800_000;
+
 /// Either format, whatever the element claims: feeds mix them up.
 /// Epoch ms of an RFC 3339 or RFC 2822 date (templates' `epoch_ms`).
 pub fn parse_date(s: &str) -> Option<i64> {
-    parse_rfc3339(s).or_else(|| parse_rfc2822(s))
+    let ts = parse_rfc3339(s).or_else(|| parse_rfc2822(s))?;
+    Some(ts.as_millisecond()).filter(|ms| *ms >= YEAR_1_MS)
 }
 
-/// RFC 2822 and its obsolete forms as seen in RSS pubDate:
-/// `[Mon,] 23 Nov 2026 08:00[:00] GMT|+0100|EST|…`, 2- or 4-digit year.
-fn parse_rfc2822(s: &str) -> Option<i64> {
+/// RFC 2822 as seen in RSS pubDate: `[Mon,] 23 Nov 2026 08:00[:00]
+/// GMT|+0100|EST|…`, 2- or 4-digit year. jiff parses it once the forms real
+/// feeds use and RFC 2822 does not are smoothed: any (or a wrong) weekday,
+/// full month names, a 1-digit hour, `+01:00`, no zone (UTC), trailing words.
+fn parse_rfc2822(s: &str) -> Option<Timestamp> {
     let mut tok = s
         .split(|c: char| c.is_whitespace() || c == ',')
         .filter(|t| !t.is_empty())
         .peekable();
-    if tok.peek()?.chars().all(|c| c.is_ascii_alphabetic()) {
-        tok.next(); // day of week, not checked
+    if tok.peek()?.bytes().all(|c| c.is_ascii_alphabetic()) {
+        tok.next(); // the weekday, not checked
     }
-    let day: u32 = digits(tok.next()?, 1, 2)?;
-    let month = month(tok.next()?)?;
-    let year_tok = tok.next()?;
-    let year = match (digits::<i64>(year_tok, 2, 4)?, year_tok.len()) {
-        (y, 2) if y < 50 => 2000 + y,
-        (y, 2) => 1900 + y,
-        (_, 3) => return None,
-        (y, _) => y,
+    let (day, month, year, time) = (tok.next()?, tok.next()?, tok.next()?, tok.next()?);
+    let month = month.get(..3)?;
+    let pad = if time.find(':') == Some(1) { "0" } else { "" };
+    let zone = match tok.next() {
+        None => "+0000".to_string(),
+        Some(z) if z.starts_with(['+', '-']) => z.replace(':', ""),
+        // jiff reads 1 letter (military) and 3 to 5 letters, unknown ones as
+        // UTC (RFC 2822 §4.3); other unknown names are UTC too.
+        Some(z) if z.bytes().all(|c| c.is_ascii_alphabetic()) => {
+            let known = z.len() == 1 || (3..=5).contains(&z.len()) || z.eq_ignore_ascii_case("UT");
+            if known {
+                z.to_string()
+            } else {
+                "UT".to_string()
+            }
+        }
+        Some(z) => z.to_string(),
     };
-    let mut hms = tok.next()?.split(':');
-    let hour: u32 = digits(hms.next()?, 1, 2)?;
-    let min: u32 = digits(hms.next()?, 2, 2)?;
-    let sec: u32 = hms.next().map_or(Some(0), |t| digits(t, 2, 2))?;
-    if hms.next().is_some() {
-        return None;
-    }
-    let offset_min = tok.next().map_or(Some(0), zone)?;
-    to_ms(year, month, day, hour, min, sec, 0, offset_min)
+    let smoothed = format!("{day} {month} {year} {pad}{time} {zone}");
+    rfc2822::DateTimeParser::new()
+        .parse_timestamp(&smoothed)
+        .ok()
 }
 
-fn month(t: &str) -> Option<u32> {
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    let t = t.get(..3)?.to_ascii_lowercase();
-    MONTHS
-        .iter()
-        .position(|m| *m == t)
-        .and_then(|i| u32::try_from(i + 1).ok())
-}
-
-/// Offset east of UTC in minutes. Unknown names count as UTC, as RFC 2822
-/// §4.3 says for military zones.
-fn zone(t: &str) -> Option<i64> {
-    let signed = match t.as_bytes().first() {
-        Some(b'+') => Some(1),
-        Some(b'-') => Some(-1),
-        _ => None,
-    };
-    if let Some(sgn) = signed {
-        let rest = t[1..].replace(':', "");
-        let h: i64 = digits(rest.get(..2)?, 2, 2)?;
-        let m: i64 = digits(rest.get(2..)?, 2, 2)?;
-        return Some(sgn * (h * 60 + m));
-    }
-    let hours = match t.to_ascii_uppercase().as_str() {
-        "EDT" => -4,
-        "EST" | "CDT" => -5,
-        "CST" | "MDT" => -6,
-        "MST" | "PDT" => -7,
-        "PST" => -8,
-        _ if t.chars().all(|c| c.is_ascii_alphabetic()) => 0,
-        _ => return None,
-    };
-    Some(hours * 60)
-}
-
-/// RFC 3339 and the W3C-DTF subset dc:date uses: `2026-11-23`,
-/// `2026-11-23T08:00Z`, `2026-11-23T08:00:00.123+01:00`. A missing zone is UTC.
-fn parse_rfc3339(s: &str) -> Option<i64> {
+/// RFC 3339 and the W3C-DTF subset dc:date uses: `2026`, `2026-11`,
+/// `2026-11-23`, `2026-11-23T08:00Z`, `2026-11-23 08:00:00.123+0100`. A
+/// missing zone is UTC.
+fn parse_rfc3339(s: &str) -> Option<Timestamp> {
     let s = s.trim();
-    let (date, time) = match s.find(['T', 't', ' ']) {
-        Some(i) => (&s[..i], Some(s[i + 1..].trim())),
-        None => (s, None),
+    // W3C-DTF's reduced precisions, which RFC 3339 lacks.
+    let full;
+    let s = match s.len() {
+        4 => {
+            full = format!("{s}-01-01");
+            &full
+        }
+        7 => {
+            full = format!("{s}-01");
+            &full
+        }
+        _ => s,
     };
-    let mut ymd = date.split('-');
-    let year: i64 = digits(ymd.next()?, 4, 4)?;
-    let month: u32 = ymd.next().map_or(Some(1), |t| digits(t, 2, 2))?;
-    let day: u32 = ymd.next().map_or(Some(1), |t| digits(t, 2, 2))?;
-    if ymd.next().is_some() {
-        return None;
+    let p = Pieces::parse(s).ok()?;
+    let dt = p.date().to_datetime(p.time().unwrap_or_default());
+    if let Some(offset) = p.to_numeric_offset() {
+        return offset.to_timestamp(dt).ok();
     }
-    let Some(time) = time else {
-        return to_ms(year, month, day, 0, 0, 0, 0, 0);
-    };
-    let zone_at = time.find(['Z', 'z', '+', '-']).unwrap_or(time.len());
-    let (clock, tz) = time.split_at(zone_at);
-    let offset_min = match tz {
-        "" | "Z" | "z" => 0,
-        tz => zone(tz)?,
-    };
-    let (clock, frac) = clock.split_once('.').unwrap_or((clock, ""));
-    let mut hms = clock.split(':');
-    let hour: u32 = digits(hms.next()?, 2, 2)?;
-    let min: u32 = digits(hms.next()?, 2, 2)?;
-    let sec: u32 = hms.next().map_or(Some(0), |t| digits(t, 2, 2))?;
-    if hms.next().is_some() || !frac.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let ms = frac
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(3)
-        .fold(0, |acc, b| acc * 10 + u32::from(b - b'0'));
-    to_ms(year, month, day, hour, min, sec, ms, offset_min)
+    let tz = p.to_time_zone().ok()?.unwrap_or(TimeZone::UTC);
+    tz.to_ambiguous_timestamp(dt).compatible().ok()
 }
 
-/// `t` as a number if it is `min..=max` ASCII digits.
-fn digits<T: std::str::FromStr>(t: &str, min: usize, max: usize) -> Option<T> {
-    (t.len() >= min && t.len() <= max && t.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| t.parse().ok())
-        .flatten()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn to_ms(
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    min: u32,
-    sec: u32,
-    ms: u32,
-    offset_min: i64,
-) -> Option<i64> {
-    let dim = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    // Second 60 is a leap second; it lands on the next minute's :00.
-    if !(1..=9999).contains(&year) || day == 0 || day > dim || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + min * 60 + sec)
-        - offset_min * 60;
-    Some(secs * 1000 + i64::from(ms))
-}
-
-/// Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's
-/// algorithm), so dates need no crate.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// RFC 3339 UTC with milliseconds (templates' `iso`).
+/// RFC 3339 UTC with milliseconds (templates' `iso`), for years 1 to 9999.
 pub fn format_ms(ms: i64) -> Option<String> {
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    if !(1..=9999).contains(&y) {
+    if ms < YEAR_1_MS {
         return None;
     }
-    Some(format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    ))
+    let ts = Timestamp::from_millisecond(ms).ok()?;
+    Some(format!("{ts:.3}"))
 }
 
 #[cfg(test)]
@@ -667,6 +568,22 @@ mod tests {
             ms("1 March 1999 23:59:59 -0130").as_deref(),
             Some("1999-03-02T01:29:59.000Z")
         );
+        // What real feeds send besides: a wrong weekday, no zone, a 1-digit
+        // hour, `+01:00`, unknown zone names (UTC), trailing words.
+        for s in [
+            "Fri, 23 Nov 2026 08:00:00 GMT",
+            "Monday, 23 Nov 2026 08:00:00",
+            "23 Nov 2026 8:00:00 UTC",
+            "23 Nov 2026 09:00:00 +01:00",
+            "23 Nov 2026 08:00:00 XX",
+            "23 November 2026 08:00:00 GMT (Greenwich)",
+        ] {
+            assert_eq!(ms(s).as_deref(), Some("2026-11-23T08:00:00.000Z"), "{s}");
+        }
+        assert_eq!(
+            ms("23 Nov 2026 08:00:00 CET").as_deref(),
+            Some("2026-11-23T08:00:00.000Z")
+        );
         assert_eq!(ms("31 Feb 2026 08:00:00 GMT"), None);
         assert_eq!(ms("23 Nov 2026 25:00:00 GMT"), None);
         assert_eq!(ms(""), None);
@@ -695,7 +612,20 @@ mod tests {
             ms("1969-12-31T23:59:59.999Z"),
             Some("1969-12-31T23:59:59.999Z".into())
         );
+        // W3C-DTF and the forms RFC 3339 allows or feeds use.
+        for (s, want) in [
+            ("2026", "2026-01-01T00:00:00.000Z"),
+            ("2026-11", "2026-11-01T00:00:00.000Z"),
+            ("2026-11-23T08:00Z", "2026-11-23T08:00:00.000Z"),
+            ("2026-11-23t08:00:00z", "2026-11-23T08:00:00.000Z"),
+            ("2026-11-23 08:00:00", "2026-11-23T08:00:00.000Z"),
+            (" 2026-11-23T09:00:00+0100 ", "2026-11-23T08:00:00.000Z"),
+        ] {
+            assert_eq!(ms(s).as_deref(), Some(want), "{s}");
+        }
         assert_eq!(ms("2026-13-01T00:00:00Z"), None);
+        assert_eq!(ms("2026-11-23T08:00:00Z trailing"), None);
+        assert_eq!(ms("0000-01-01T00:00:00Z"), None);
     }
 
     #[test]

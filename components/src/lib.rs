@@ -6,18 +6,15 @@
 
 pub mod action;
 mod app;
-pub mod backoff;
 pub mod component;
 pub mod feed;
 pub mod jsonpath;
 pub mod limits;
 pub mod manifest;
 pub mod options;
-pub mod outbound;
 pub mod props;
 pub mod proxy;
 pub mod runtime;
-pub mod signature;
 pub mod template;
 
 pub use app::{
@@ -342,7 +339,10 @@ mod tests {
         assert_eq!(c.app_webhook_triggers("slack").len(), 1);
         assert!(c.app_webhook_triggers("github").is_empty());
         let sig = w.signature.as_ref().unwrap();
-        assert_eq!(sig.scheme, component::SignatureScheme::SlackV0);
+        assert_eq!(
+            sig.scheme,
+            switchboard_net::signature::SignatureScheme::SlackV0
+        );
         assert_eq!(sig.tolerance_secs, Some(300));
         let req = |body: serde_json::Value| json!({"request": {"body": body}});
         // url_verification is a handshake answering the challenge.

@@ -10,11 +10,12 @@ use async_trait::async_trait;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use switchboard_net::outbound::{HttpRequest, HttpResponse, Outbound, OutboundError};
+use switchboard_net::retry;
 
 use crate::app::{App, AuthType, Pagination};
 use crate::component::Request;
 use crate::jsonpath;
-use crate::outbound::{HttpRequest, HttpResponse, Outbound, OutboundError};
 use crate::template::{self, TemplateError};
 
 /// Refreshes an account's credentials after the provider rejected them.
@@ -449,7 +450,7 @@ impl<'a> Session<'a> {
     }
 
     /// How long the provider asks us to wait (its `Retry-After`, seconds
-    /// or an HTTP-date), clamped to [`backoff::MAX_RETRY_AFTER`].
+    /// or an HTTP-date), clamped to [`retry::MAX_RETRY_AFTER`].
     pub fn retry_after(&self, r: &HttpResponse) -> Option<Duration> {
         let name = self
             .app
@@ -457,10 +458,10 @@ impl<'a> Session<'a> {
             .as_ref()
             .map(|a| a.rate_limit.retry_after.as_str())
             .unwrap_or("retry-after");
-        crate::backoff::retry_after(
+        retry::retry_after(
             r.header(name)?,
             std::time::SystemTime::now(),
-            crate::backoff::MAX_RETRY_AFTER,
+            retry::MAX_RETRY_AFTER,
         )
     }
 
@@ -547,11 +548,7 @@ impl<'a> Session<'a> {
                 && replay_safe
             {
                 let wait = self.retry_after(&resp).unwrap_or_else(|| {
-                    crate::backoff::exponential(
-                        Duration::from_millis(250),
-                        attempt,
-                        Duration::from_secs(16),
-                    )
+                    retry::exponential(Duration::from_millis(250), attempt, Duration::from_secs(16))
                 });
                 let fits = wait <= Duration::from_secs(rules.max_wait_secs)
                     && wait + Duration::from_millis(100) < self.remaining()?;

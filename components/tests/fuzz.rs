@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Map, Value, json};
-use switchboard_components::component::SignatureScheme;
 use switchboard_components::limits::{self, Fuel};
-use switchboard_components::{feed, jsonpath, manifest, proxy, signature, template};
+use switchboard_components::{feed, jsonpath, manifest, proxy, template};
+use switchboard_net::signature::{self, SignatureScheme};
 
 /// Longest one case may take (debug build, shared CPU).
 const CASE_TIME: Duration = Duration::from_secs(3);

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use switchboard_components::outbound::{Outbound, Policy};
 use switchboard_components::{App, Catalog};
+use switchboard_net::outbound::{Outbound, Policy};
 
 use crate::crypto::Keyring;
 use crate::error::{Error, Result};

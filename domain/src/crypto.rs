@@ -206,7 +206,7 @@ pub fn key_id_of(sealed: &str) -> Option<&str> {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    crate::ids::hex(&Sha256::digest(data))
+    hex::encode(Sha256::digest(data))
 }
 
 /// Constant-time comparison for secrets and their hashes.

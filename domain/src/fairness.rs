@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use switchboard_components::backoff;
+use switchboard_net::retry;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Shares kept before idle ones are forgotten (bounds memory when callers
@@ -129,8 +129,8 @@ impl Shares {
             }
         }
         drop(waiting);
-        let wait = backoff::exponential(share.hold().max(MIN_WAIT), deferrals.min(3), MAX_WAIT);
-        Err(backoff::jitter(wait, 0.5).clamp(MIN_WAIT, MAX_WAIT))
+        let wait = retry::exponential(share.hold().max(MIN_WAIT), deferrals.min(3), MAX_WAIT);
+        Err(retry::jitter(wait, 0.5).clamp(MIN_WAIT, MAX_WAIT))
     }
 
     #[cfg(test)]

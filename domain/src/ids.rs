@@ -41,11 +41,23 @@ pub fn random_bytes<const N: usize>() -> [u8; N] {
 pub fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
     getrandom::fill(&mut b).expect("OS random number generator unavailable");
-    hex(&b)
+    hex::encode(b)
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// `n` uniformly random base62 characters (≈ 5.95 bits each): the
+/// unguessable part of inbound and app-level ingress URLs (27 characters
+/// ≈ 160 bits).
+pub fn random_base62(n: usize) -> String {
+    // 248 = 4 × 62: bytes from 248 up are redrawn, so no character is likelier.
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for b in random_bytes::<32>() {
+            if b < 248 && out.len() < n {
+                out.push(BASE62[usize::from(b % 62)] as char);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -68,6 +80,27 @@ mod tests {
         let after = id_at("evt", crate::clock::now_ms() + 1);
         assert!(before <= id && id < after, "{before} {id} {after}");
         assert_eq!(before.len(), id.len());
+    }
+
+    #[test]
+    fn random_base62_has_its_length_and_alphabet() {
+        for n in [0, 1, 27, 100] {
+            let s = random_base62(n);
+            assert_eq!(s.len(), n);
+            assert!(s.bytes().all(|b| BASE62.contains(&b)), "{s}");
+        }
+        assert!(crate::validate::hook_id(&random_base62(27)));
+        assert_ne!(random_base62(27), random_base62(27));
+    }
+
+    #[test]
+    fn random_hex_is_lowercase_hex() {
+        let h = random_hex(16);
+        assert_eq!(h.len(), 32);
+        assert!(
+            h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
     }
 
     #[test]

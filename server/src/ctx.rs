@@ -1,12 +1,14 @@
 //! Request context extractors: who is calling (bearer token) and which
 //! tenant (project in the path, `x-pd-environment`) the request acts in.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{AUTHORIZATION, ORIGIN};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use percent_encoding::percent_decode_str;
 use switchboard_domain::model::Tenant;
 use switchboard_domain::tenancy::auth::Caller;
 use switchboard_domain::{Core, Error as DomainError, validate};
@@ -67,25 +69,13 @@ pub fn path_param(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
     Ok(v)
 }
 
+/// `%XX` decoded; a `%` not followed by two hex digits stays as it is.
+/// `None` when the bytes are not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && b[i + 1].is_ascii_hexdigit()
-            && b[i + 2].is_ascii_hexdigit()
-        {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(Cow::into_owned)
 }
 
 type Fut<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;

@@ -272,7 +272,7 @@ fn next_refresh(
 ) -> Option<u64> {
     let margin = margin_secs.filter(|_| has_refresh_token && !a.dead)?;
     if a.refresh_failures > 0 {
-        let wait = switchboard_components::backoff::exponential(
+        let wait = switchboard_net::retry::exponential(
             Duration::from_secs(s.refresh_retry_min_secs),
             a.refresh_failures - 1,
             Duration::from_secs(s.refresh_retry_max_secs.max(s.refresh_retry_min_secs)),

@@ -65,11 +65,7 @@ fn aad(project: &str, id: &str) -> String {
 /// Its own AAD, so the two sealed secrets cannot be swapped.
 /// 160 random bits, base62: the unguessable part of an app-level ingress URL.
 pub(crate) fn new_ingress_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    crate::ids::random_bytes::<27>()
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % 62] as char)
-        .collect()
+    crate::ids::random_base62(crate::validate::HOOK_ID_LEN)
 }
 
 fn signing_aad(project: &str, id: &str) -> String {

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use switchboard_components::outbound::HttpRequest;
 use switchboard_components::proxy::{
     decode_url64, forbidden_header, repair_query, upstream_header,
 };
 use switchboard_components::runtime::{RunError, Session};
+use switchboard_net::outbound::HttpRequest;
 
 use super::Accounts;
 use crate::error::{Error, Result, invalid};

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use switchboard_components::outbound::HttpRequest;
 use switchboard_components::runtime::Refresher;
 use switchboard_components::{App, ClientAuth, jsonpath};
+use switchboard_net::outbound::HttpRequest;
 
 use super::Accounts;
 use crate::accounts::manage::aad;

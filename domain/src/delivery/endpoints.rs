@@ -37,11 +37,7 @@ pub trait Endpoints: Send + Sync {
 
 /// A Standard Webhooks secret: `whsec_` and 24 random bytes in base64.
 pub fn new_signing_key() -> String {
-    use base64::Engine;
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(random_bytes::<24>())
-    )
+    switchboard_net::standard_webhooks::secret(&random_bytes::<24>())
 }
 
 /// How a delivery is signed, and whether its endpoint was failing (a

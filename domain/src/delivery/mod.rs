@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use endpoints::Endpoints;
 
 pub use endpoints::{DeliveryState, Signing, TriggerWebhook, WebhookView, new_signing_key};
-pub use queue::{Claim, DEFAULT_SCHEDULE, DeliveryJob, Message, Outcome, sign};
+pub use queue::{Claim, DEFAULT_SCHEDULE, DeliveryJob, Message, Outcome};
 
 pub struct Delivery {
     ctx: Arc<Context>,

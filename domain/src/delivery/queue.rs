@@ -16,13 +16,10 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::Sha256;
-use switchboard_components::backoff;
-use switchboard_components::outbound::HttpRequest;
+use switchboard_net::outbound::HttpRequest;
+use switchboard_net::{retry, standard_webhooks};
 
 use super::Delivery;
 use super::endpoints::{Signing, TriggerWebhook};
@@ -35,25 +32,6 @@ use crate::store::{IndexRange, Op};
 
 /// Bytes of a receiver's response kept in the attempts log.
 const RESPONSE_KEPT: usize = 1024;
-
-/// Computes the Standard Webhooks signature header value.
-pub fn sign(secret: &str, msg_id: &str, ts_secs: u64, body: &[u8]) -> Result<String> {
-    let raw = secret.strip_prefix("whsec_").unwrap_or(secret);
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(raw)
-        .map_err(|e| Error::Internal(format!("signing key is not base64: {e}")))?;
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(&key).map_err(|e| Error::Internal(e.to_string()))?;
-    mac.update(msg_id.as_bytes());
-    mac.update(b".");
-    mac.update(ts_secs.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    Ok(format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-    ))
-}
 
 /// An event as delivery sees it: whose it is, its delivered body (fixed
 /// now, so every retry is identical) and when it was emitted.
@@ -451,11 +429,8 @@ impl Delivery {
         };
         let ts = now_ms() / 1000;
         // During a key rotation's overlap, both signatures (space-separated).
-        let sig = keys
-            .iter()
-            .map(|k| sign(k, &job.msg_id, ts, job.body.as_bytes()))
-            .collect::<Result<Vec<_>>>()?
-            .join(" ");
+        let sig = standard_webhooks::sign_all(&keys, &job.msg_id, ts, job.body.as_bytes())
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let started = std::time::Instant::now();
         let url = url::Url::parse(&job.url).map_err(|e| Error::Internal(e.to_string()))?;
         // A global slot only now, with the job's shares already held.
@@ -491,7 +466,7 @@ impl Delivery {
                 Some(r.status),
                 None,
                 r.header("retry-after")
-                    .and_then(|v| backoff::retry_after(v, std::time::SystemTime::now(), longest)),
+                    .and_then(|v| retry::retry_after(v, std::time::SystemTime::now(), longest)),
             ),
             Err(e) => (None, Some(e.to_string()), None),
         };
@@ -529,11 +504,11 @@ impl Delivery {
         } else {
             // Attempts since the last manual redelivery pick the delay.
             let n = (job.attempts - job.round_start) as usize;
-            let base = backoff::schedule_step(schedule, n);
+            let base = retry::schedule_step(schedule, n);
             // Retry-After may ask for longer than the schedule, never shorter.
             let delay = retry_after.map_or(base, |r| r.max(base));
             // ±20 % jitter, so retries of many jobs do not arrive together.
-            job.due_ms = now_ms() + backoff::jitter(delay, 0.2).as_millis() as u64;
+            job.due_ms = now_ms() + retry::jitter(delay, 0.2).as_millis() as u64;
             ops.push(records::put(records::delivery_job(&id), &job));
             Outcome::Retry
         };
@@ -739,22 +714,4 @@ pub enum Outcome {
     Gone,
     /// Put off: its tenant or endpoint was over its share.
     Deferred,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn standard_webhooks_reference_vector() {
-        // From the Standard Webhooks spec's test vectors.
-        let sig = sign(
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            1614265330,
-            br#"{"test": 2432232314}"#,
-        )
-        .unwrap();
-        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
-    }
 }

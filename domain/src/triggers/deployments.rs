@@ -14,7 +14,7 @@ use super::Triggers;
 use crate::clock::{iso, now_ms};
 use crate::delivery::Message;
 use crate::error::{Error, Result, invalid, not_found};
-use crate::ids::{new_id, random_bytes};
+use crate::ids::new_id;
 use crate::model::{ExternalUser, Tenant};
 use crate::paging::{Page, PageRequest};
 use crate::records;
@@ -128,11 +128,7 @@ fn signing_aad(t: &Tenant, id: &str) -> String {
 
 /// 160 random bits, base62: the unguessable part of an inbound URL.
 fn new_hook_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    random_bytes::<27>()
-        .iter()
-        .map(|b| ALPHABET[(*b as usize) % 62] as char)
-        .collect()
+    crate::ids::random_base62(crate::validate::HOOK_ID_LEN)
 }
 
 /// The delivered body: the event and the deployment's context.

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchboard_components::Component;
 use switchboard_components::component::{Source, WebhookSpec};
-use switchboard_components::{signature, template};
+use switchboard_components::template;
+use switchboard_net::signature;
 
 use super::Triggers;
 use crate::accounts::oauth_apps::{AppIngressRoute, OAuthApp};

@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use switchboard_components::component::{BodyFormat, Component, ItemOrder, PollingSpec};
 use switchboard_components::limits::{Fuel, POLL_PAGE_FUEL};
-use switchboard_components::outbound::HttpResponse;
 use switchboard_components::runtime::Session;
-use switchboard_components::{App, backoff, jsonpath, template};
+use switchboard_components::{App, jsonpath, template};
+use switchboard_net::outbound::HttpResponse;
+use switchboard_net::retry;
 
 use super::Triggers;
 use crate::clock::{iso, now_ms};
@@ -195,9 +196,8 @@ impl Triggers {
             // After the seed, a random offset of up to one interval (5 min
             // at most): deployments made together (a bulk import) spread
             // evenly over the interval instead of polling in step.
-            let spread = timer.period_ms().min(300_000);
-            let r = u64::from_le_bytes(crate::ids::random_bytes::<8>());
-            next_due = next_due.map(|n| n + if spread > 0 { r % spread } else { 0 });
+            let spread = Duration::from_millis(timer.period_ms().min(300_000));
+            next_due = next_due.map(|n| n + retry::spread(spread).as_millis() as u64);
         }
         match fetched {
             Ok(f) => {
@@ -224,7 +224,7 @@ impl Triggers {
                 // never sooner than the provider asked.
                 let base = Duration::from_millis(timer.period_ms().clamp(1000, 60_000));
                 let cap = Duration::from_millis(3_600_000.max(timer.period_ms()));
-                let backoff = backoff::exponential(base, next_state.failures - 1, cap);
+                let backoff = retry::exponential(base, next_state.failures - 1, cap);
                 let wait = (backoff.as_millis() as u64).max(f.wait_ms.unwrap_or(0));
                 next_due = Some(next_due.map_or(now + wait, |n| n.max(now + wait)));
                 tracing::info!(
@@ -621,7 +621,7 @@ fn refusal(s: &Session<'_>, r: &HttpResponse) -> Option<Failed> {
             .retry_after(r)
             .map(|d| d.as_millis() as u64)
             .or(quota_wait)
-            .map(|w| w.min(backoff::MAX_RETRY_AFTER.as_millis() as u64));
+            .map(|w| w.min(retry::MAX_RETRY_AFTER.as_millis() as u64));
         return Some(Failed {
             status: "rate_limited",
             error: format!("{} answered {} (rate limited)", s.app.name, r.status),

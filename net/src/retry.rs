@@ -35,6 +35,14 @@ pub fn jitter(d: Duration, fraction: f64) -> Duration {
     d.mul_f64((1.0 + unit * fraction.clamp(0.0, 1.0)).max(0.0))
 }
 
+/// A uniformly random wait in [0, `max`): spreads work started together
+/// (a bulk import's first polls) over an interval.
+pub fn spread(max: Duration) -> Duration {
+    // f64 rounding could land on `max` itself.
+    max.mul_f64(random_unit())
+        .min(max.saturating_sub(Duration::from_nanos(1)))
+}
+
 /// A uniformly distributed value in [0, 1), good enough for jitter (not for
 /// anything secret): std's per-process random hasher keys over a counter.
 fn random_unit() -> f64 {
@@ -121,6 +129,15 @@ mod tests {
             seen.insert(j);
         }
         assert!(seen.len() > 100, "jitter varies");
+    }
+
+    #[test]
+    fn spread_stays_below_its_max() {
+        let max = Duration::from_secs(300);
+        let waits: std::collections::HashSet<Duration> = (0..200).map(|_| spread(max)).collect();
+        assert!(waits.iter().all(|w| *w < max));
+        assert!(waits.len() > 100, "spread varies");
+        assert_eq!(spread(Duration::ZERO), Duration::ZERO);
     }
 
     #[test]

@@ -9,56 +9,17 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 /// Largest upstream response body read into memory.
 pub const MAX_RESPONSE_BYTES: usize = 10 << 20;
 
-/// An IP network, `addr/prefix`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl std::str::FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (a, p) = s.split_once('/').unwrap_or((s, ""));
-        let addr: IpAddr = a
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP network"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = if p.is_empty() {
-            max
-        } else {
-            p.parse()
-                .ok()
-                .filter(|n| *n <= max)
-                .ok_or_else(|| format!("{s:?} has a bad prefix length"))?
-        };
-        Ok(Cidr { addr, prefix })
-    }
-}
-
-impl Cidr {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(i) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(i) & mask
-            }
-            _ => false,
-        }
-    }
+/// An allowlist entry: `addr/prefix`, or a bare address (one host).
+fn network(s: &str) -> Result<IpNet, String> {
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP network (address or address/prefix)"))
 }
 
 /// IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64,
@@ -120,8 +81,8 @@ const NON_PUBLIC: &[&str] = &[
 /// Which targets may be reached.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    blocked: Vec<Cidr>,
-    allowed: Vec<Cidr>,
+    blocked: Vec<IpNet>,
+    allowed: Vec<IpNet>,
 }
 
 impl Policy {
@@ -132,12 +93,14 @@ impl Policy {
                 .iter()
                 .map(|s| s.parse().expect("static CIDR"))
                 .collect(),
-            allowed: allow.iter().map(|s| s.parse()).collect::<Result<_, _>>()?,
+            allowed: allow.iter().map(|s| network(s)).collect::<Result<_, _>>()?,
         })
     }
 
     pub fn permits(&self, ip: IpAddr) -> bool {
-        self.allowed.iter().any(|c| c.contains(ip)) || !self.blocked.iter().any(|c| c.contains(ip))
+        let ip = canonical(ip);
+        self.allowed.iter().any(|n| n.contains(&ip))
+            || !self.blocked.iter().any(|n| n.contains(&ip))
     }
 }
 
@@ -414,6 +377,13 @@ mod tests {
         assert!(!p.permits("10.0.0.1".parse().unwrap()));
         assert!(Policy::new(&["nonsense".into()]).is_err());
         assert!(Policy::new(&["10.0.0.0/33".into()]).is_err());
+        // A bare address is one host; IPv4 inside IPv6 is judged as IPv4.
+        let p = Policy::new(&["10.0.0.7".into(), "fd00::/8".into()]).unwrap();
+        assert!(p.permits("10.0.0.7".parse().unwrap()));
+        assert!(p.permits("::ffff:10.0.0.7".parse().unwrap()));
+        assert!(!p.permits("10.0.0.8".parse().unwrap()));
+        assert!(p.permits("fd12::1".parse().unwrap()));
+        assert!(!p.permits("fc00::1".parse().unwrap()));
     }
 
     #[test]

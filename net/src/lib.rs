@@ -1,0 +1,10 @@
+//! The network rules every part of Switchboard shares, one home each: the
+//! outbound HTTP client and its SSRF guard, retry timing (backoff, jitter,
+//! `Retry-After`), the inbound webhook signature schemes, and Standard
+//! Webhooks signing and verifying. The manifest runtime, the domain and the
+//! server all depend on this crate; it depends on none of them.
+
+pub mod outbound;
+pub mod retry;
+pub mod signature;
+pub mod standard_webhooks;
