@@ -214,7 +214,6 @@ impl RootSpanBuilder for RequestSpan {
             Err(e) => {
                 tracing::info!(
                     target: "switchboard::http",
-                    path = "(no route)",
                     status = e.as_response_error().status_code().as_u16(),
                     "request"
                 );
