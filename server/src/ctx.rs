@@ -58,9 +58,10 @@ pub fn path_param(req: &HttpRequest, name: &str) -> Result<String, ApiError> {
     let raw = req
         .match_info()
         .get(name)
-        .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))?;
-    let v = percent_decode(raw)
-        .ok_or_else(|| ApiError::BadRequest(format!("path parameter {name} is not valid UTF-8")))?;
+        .ok_or_else(|| ApiError::bad_request(format!("missing path parameter {name}")))?;
+    let v = percent_decode(raw).ok_or_else(|| {
+        ApiError::bad_request(format!("path parameter {name} is not valid UTF-8"))
+    })?;
     match name {
         "url_64" => {}
         "external_user_id" => validate::external_user_id_len(&v)?,
@@ -117,7 +118,7 @@ impl FromRequest for Ctx {
             let project = project.transpose()?;
             let env = env
                 .transpose()
-                .map_err(|_| ApiError::BadRequest("x-pd-environment is not valid text".into()))?;
+                .map_err(|_| ApiError::bad_request("x-pd-environment is not valid text".into()))?;
             let tenant = core
                 .tenancy
                 .resolve_tenant(&caller, project.as_deref(), env.as_deref())

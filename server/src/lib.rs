@@ -2,6 +2,7 @@
 //! Connect. Handlers are thin: they parse, call `switchboard_domain::Core`,
 //! and shape the reply; errors become HTTP in `error.rs` only.
 
+mod codes;
 mod ctx;
 mod error;
 mod middleware;
@@ -15,7 +16,9 @@ use std::time::Duration;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use switchboard_domain::Core;
+use tracing_actix_web::TracingLogger;
 
+pub use codes::ErrorCode;
 pub use error::ApiError;
 
 pub struct ServerSettings {
@@ -46,7 +49,7 @@ pub fn bind(
             .app_data(middleware::query_config())
             .app_data(web::PayloadConfig::new(max_body))
             .wrap_fn(middleware::cors_and_json_errors)
-            .wrap_fn(middleware::access_log)
+            .wrap(TracingLogger::<middleware::RequestSpan>::new())
             .configure(routes::configure)
             .default_service(web::to(middleware::no_route))
     })

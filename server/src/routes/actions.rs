@@ -32,7 +32,7 @@ pub async fn run(ctx: Ctx, req: HttpRequest, body: web::Json<RunBody>) -> ApiRes
         .get("idempotency-key")
         .map(|v| v.to_str().map(str::to_string))
         .transpose()
-        .map_err(|_| ApiError::BadRequest("Idempotency-Key must be visible ASCII".into()))?;
+        .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII".into()))?;
     let reply = ctx
         .core
         .actions

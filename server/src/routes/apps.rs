@@ -20,7 +20,7 @@ fn category_id(name: &str) -> String {
 
 fn flag(v: &str, name: &str) -> ApiResult<bool> {
     v.parse()
-        .map_err(|_| ApiError::BadRequest(format!("{name} must be true or false")))
+        .map_err(|_| ApiError::bad_request(format!("{name} must be true or false")))
 }
 
 pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResult<HttpResponse> {
@@ -41,7 +41,7 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
             "sort_key" => match v.as_str() {
                 "name" | "name_slug" | "featured_weight" => sort_key = v,
                 _ => {
-                    return Err(ApiError::BadRequest(
+                    return Err(ApiError::bad_request(
                         "sort_key must be name, name_slug or featured_weight".into(),
                     ));
                 }
@@ -50,7 +50,7 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
                 "asc" => desc = false,
                 "desc" => desc = true,
                 _ => {
-                    return Err(ApiError::BadRequest(
+                    return Err(ApiError::bad_request(
                         "sort_direction must be asc or desc".into(),
                     ));
                 }
@@ -64,7 +64,7 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
                     .ok()
                     .filter(|n| (1..=100).contains(n))
                     .ok_or_else(|| {
-                        ApiError::BadRequest("limit must be an integer from 1 to 100".into())
+                        ApiError::bad_request("limit must be an integer from 1 to 100".into())
                     })?
             }
             "after" => after = Some(v),
@@ -93,7 +93,7 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
             .filter(|s| !s.is_empty())
             .map(|s| {
                 s.parse::<usize>().map_err(|_| {
-                    ApiError::BadRequest(format!("{name} is not a cursor from this API"))
+                    ApiError::bad_request(format!("{name} is not a cursor from this API"))
                 })
             })
             .transpose()
@@ -133,7 +133,7 @@ pub async fn retrieve(auth: Authed, req: HttpRequest) -> ApiResult<HttpResponse>
         .core
         .catalog
         .get(&id)
-        .ok_or_else(|| ApiError::NotFound(format!("app {id:?} not found")))?;
+        .ok_or_else(|| ApiError::not_found(format!("app {id:?} not found")))?;
     Ok(HttpResponse::Ok().json(json!({"data": wire::app(app, &auth.core.settings.public_base)})))
 }
 
@@ -163,7 +163,7 @@ pub async fn category(auth: Authed, req: HttpRequest) -> ApiResult<HttpResponse>
         .into_iter()
         .find(|c| c["id"] == id.as_str())
         .map(|c| HttpResponse::Ok().json(c))
-        .ok_or_else(|| ApiError::NotFound(format!("category {id:?} not found")))
+        .ok_or_else(|| ApiError::not_found(format!("category {id:?} not found")))
 }
 
 /// A generated monogram, so catalog entries need no third-party image.
@@ -173,7 +173,7 @@ pub async fn logo(req: HttpRequest) -> ApiResult<HttpResponse> {
     let app = core
         .catalog
         .get(&slug)
-        .ok_or_else(|| ApiError::NotFound(format!("app {slug:?} not found")))?;
+        .ok_or_else(|| ApiError::not_found(format!("app {slug:?} not found")))?;
     let letter = app.name.chars().next().unwrap_or('?').to_ascii_uppercase();
     let hue = app
         .name_slug

@@ -61,7 +61,7 @@ pub async fn list(
         (None, Some("action")) => Some(ManifestKind::Action),
         (None, Some("trigger" | "source")) => Some(ManifestKind::Trigger),
         (None, Some(o)) => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::bad_request(format!(
                 "component_type must be action or trigger, not {o:?}"
             )));
         }
@@ -106,7 +106,7 @@ pub async fn retrieve(
         .component(&ctx.tenant, &key, q.version.as_deref())
         .await?;
     if prefix.kind().is_some_and(|k| k != e.component.kind) {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "{key} is not {}",
             if e.component.is_action() {
                 "a trigger"
@@ -131,7 +131,7 @@ pub(crate) fn acting_user(ctx: &Ctx, asked: Option<String>) -> ApiResult<String>
             switchboard_domain::validate::external_user_id_len(&a)?;
             Ok(a)
         }
-        (None, None) => Err(ApiError::BadRequest("external_user_id is required".into())),
+        (None, None) => Err(ApiError::bad_request("external_user_id is required".into())),
     }
 }
 
@@ -139,7 +139,7 @@ pub(crate) fn props_map(v: Option<Value>) -> ApiResult<Map<String, Value>> {
     match v {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(o)) => Ok(o),
-        Some(_) => Err(ApiError::BadRequest(
+        Some(_) => Err(ApiError::bad_request(
             "configured_props must be an object".into(),
         )),
     }

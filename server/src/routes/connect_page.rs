@@ -584,7 +584,9 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
                 Error::Invalid(m) | Error::Unprocessable(m) => {
                     (StatusCode::UNPROCESSABLE_ENTITY, m.clone())
                 }
-                Error::Forbidden(m) | Error::NotFound(m) => (StatusCode::BAD_REQUEST, m.clone()),
+                Error::Forbidden(m) | Error::QuotaExceeded(m) | Error::NotFound(m) => {
+                    (StatusCode::BAD_REQUEST, m.clone())
+                }
                 _ => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Something went wrong on our side; please try again.".to_string(),

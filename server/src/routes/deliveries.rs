@@ -78,7 +78,7 @@ pub async fn redeliver_range(ctx: Ctx, body: web::Json<RangeBody>) -> ApiResult<
     server(&ctx)?;
     let b = body.into_inner();
     if b.since >= b.until {
-        return Err(ApiError::BadRequest("since must be before until".into()));
+        return Err(ApiError::bad_request("since must be before until".into()));
     }
     let n = ctx
         .core

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::codes::ErrorCode;
 use crate::ctx::core;
 use crate::error::{ApiError, ApiResult};
 
@@ -25,27 +26,27 @@ pub async fn token(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let r: TokenRequest = if is_form {
         serde_urlencoded::from_bytes(&body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid form body: {e}")))?
+            .map_err(|e| ApiError::bad_request(format!("invalid form body: {e}")))?
     } else {
         serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?
+            .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("invalid JSON body: {e}")))?
     };
     match r.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(other) => {
-            return Err(ApiError::BadRequest(format!(
+            return Err(ApiError::bad_request(format!(
                 "unsupported_grant_type: {other:?}; only client_credentials is supported"
             )));
         }
-        None => return Err(ApiError::BadRequest("grant_type is required".into())),
+        None => return Err(ApiError::bad_request("grant_type is required".into())),
     }
     if r.client_assertion.is_some() {
-        return Err(ApiError::BadRequest(
+        return Err(ApiError::bad_request(
             "private_key_jwt client assertions are not supported; use client_secret".into(),
         ));
     }
     let (Some(id), Some(secret)) = (r.client_id, r.client_secret) else {
-        return Err(ApiError::BadRequest(
+        return Err(ApiError::bad_request(
             "client_id and client_secret are required".into(),
         ));
     };

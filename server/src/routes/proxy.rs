@@ -28,7 +28,7 @@ pub async fn forward(
     let account_id = q
         .account_id
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("account_id is required".into()))?;
+        .ok_or_else(|| ApiError::bad_request("account_id is required".into()))?;
     let url_64 = path_param(&req, "url_64")?;
     let headers = req
         .headers()

@@ -117,7 +117,7 @@ pub async fn list(ctx: Ctx, q: web::Query<UserQuery>) -> ApiResult<HttpResponse>
     if let Some(t) = q.emitter_type.as_deref()
         && !matches!(t, "source" | "http" | "timer" | "email")
     {
-        return Err(ApiError::BadRequest(format!(
+        return Err(ApiError::bad_request(format!(
             "emitter_type must be source, http, timer or email, not {t:?}"
         )));
     }
@@ -371,7 +371,7 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
     let core = crate::ctx::core(&req);
     let hook_id = req.match_info().get("hook_id").unwrap_or_default();
     if !switchboard_domain::validate::hook_id(hook_id) {
-        return Err(ApiError::NotFound("no active trigger at this URL".into()));
+        return Err(ApiError::not_found("no active trigger at this URL".into()));
     }
     let hook_id = hook_id.to_string();
     let r = core
