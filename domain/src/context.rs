@@ -20,10 +20,7 @@ use crate::store::{EmbeddedStore, Key, RedisStore, Store};
 /// The error for an exhausted quota: 403, naming the quota, its config key
 /// and its value.
 pub(crate) fn quota_exceeded(what: &str, key: &str, max: u64) -> Error {
-    Error::Forbidden(format!(
-        "quota exceeded: at most {max} {what} (quotas.{key}); delete some first or ask the \
-         operator to raise the quota"
-    ))
+    Error::quota_exceeded(what, key, max)
 }
 
 /// Whether `count` more objects than allowed would exist after one more.
@@ -53,7 +50,7 @@ pub async fn open_store(
         let dir = data_dir.to_path_buf();
         let s = tokio::task::spawn_blocking(move || EmbeddedStore::open(&dir))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))??;
+            .map_err(|e| Error::internal_from("opening the embedded store", e))??;
         Ok(Arc::new(s))
     } else {
         Ok(Arc::new(

@@ -169,7 +169,7 @@ pub(crate) fn to_bytes<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 pub(crate) fn from_bytes<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
-    serde_json::from_slice(b).map_err(|e| Error::Internal(format!("corrupt record: {e}")))
+    serde_json::from_slice(b).map_err(|e| Error::internal_from("corrupt record", e))
 }
 
 pub(crate) fn put<T: Serialize>(key: Key, v: &T) -> Op {

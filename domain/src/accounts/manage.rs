@@ -183,7 +183,10 @@ impl Accounts {
             let plain = self
                 .keyring
                 .open(&account.credentials, &aad(t, &account.id))?;
-            Some(serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.to_string()))?)
+            Some(
+                serde_json::from_slice(&plain)
+                    .map_err(|e| Error::internal_from("credentials", e))?,
+            )
         } else {
             None
         };
@@ -432,7 +435,8 @@ impl Accounts {
         let id = existing
             .as_ref()
             .map_or_else(|| new_id("apn"), |a| a.id.clone());
-        let plain = serde_json::to_vec(&fields).map_err(|e| Error::Internal(e.to_string()))?;
+        let plain =
+            serde_json::to_vec(&fields).map_err(|e| Error::internal_from("credentials", e))?;
         let mut account = Account {
             id: id.clone(),
             app: app.name_slug.clone(),

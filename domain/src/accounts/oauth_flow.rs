@@ -148,7 +148,7 @@ impl Accounts {
             }])
             .await?;
         let mut url = url::Url::parse(&oauth.authorize_url)
-            .map_err(|e| Error::Internal(format!("authorize_url: {e}")))?;
+            .map_err(|e| Error::internal_from("authorize_url", e))?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")

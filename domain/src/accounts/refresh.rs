@@ -155,7 +155,7 @@ fn token_of(creds: &Map<String, Value>) -> Option<String> {
 impl Accounts {
     pub(crate) fn open_credentials(&self, t: &Tenant, a: &Account) -> Result<Map<String, Value>> {
         let plain = self.keyring.open(&a.credentials, &aad(t, &a.id))?;
-        serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.to_string()))
+        serde_json::from_slice(&plain).map_err(|e| Error::internal_from("credentials", e))
     }
 
     async fn load_account(&self, t: &Tenant, id: &str) -> Result<Account> {
@@ -288,7 +288,8 @@ impl Accounts {
         };
         account.updated_at = now;
         self.plan_refresh(&mut account, &app, &creds);
-        let plain = serde_json::to_vec(&creds).map_err(|e| Error::Internal(e.to_string()))?;
+        let plain =
+            serde_json::to_vec(&creds).map_err(|e| Error::internal_from("credentials", e))?;
         account.credentials = self.keyring.seal(&plain, &aad(t, id));
         let mut ops = vec![records::put(records::account(t, id), &account)];
         ops.extend(
@@ -388,7 +389,7 @@ impl Accounts {
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         let url = url::Url::parse(&oauth.token_url)
-            .map_err(|e| Transient(Error::Internal(format!("token_url: {e}"))))?;
+            .map_err(|e| Transient(Error::internal_from("token_url", e)))?;
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();

@@ -178,7 +178,7 @@ impl Actions {
                         retry_after_secs: 1,
                     })
                 }
-                Some(_) => Err(Error::Unprocessable(
+                Some(_) => Err(Error::IdempotencyKeyReused(
                     "this Idempotency-Key was used with a different request".into(),
                 )),
                 // Expired between the two reads: treat as in progress.

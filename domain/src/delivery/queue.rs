@@ -430,9 +430,9 @@ impl Delivery {
         let ts = now_ms() / 1000;
         // During a key rotation's overlap, both signatures (space-separated).
         let sig = standard_webhooks::sign_all(&keys, &job.msg_id, ts, job.body.as_bytes())
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::internal_from("signing a delivery", e))?;
         let started = std::time::Instant::now();
-        let url = url::Url::parse(&job.url).map_err(|e| Error::Internal(e.to_string()))?;
+        let url = url::Url::parse(&job.url).map_err(|e| Error::internal_from("delivery URL", e))?;
         // A global slot only now, with the job's shares already held.
         let _send = self.fairness.sends.acquire().await;
         let res = self

@@ -32,7 +32,7 @@ pub fn load_keyring(
         return Ok((Keyring::load_file(&path)?, KeyringSource::File(path)));
     }
     std::fs::create_dir_all(data_dir).map_err(|e| {
-        crate::Error::Internal(format!("cannot create {}: {e}", data_dir.display()))
+        crate::Error::internal_from(format!("cannot create {}", data_dir.display()), e)
     })?;
     let k = Keyring::generate();
     k.save_file(&path)?;

@@ -31,7 +31,7 @@ impl Tenancy {
             .map(|s| s.until_ms.saturating_sub(now_ms()).div_ceil(1000))
             .unwrap_or(1)
             .max(1);
-        Err(Error::InProgress {
+        Err(Error::UserBeingDeleted {
             message: format!(
                 "external user {ext:?} was deleted (or is being deleted); it cannot be used \
                  again for {left} s (retention.user_tombstone_secs)"

@@ -789,7 +789,7 @@ impl Triggers {
             None => Ok(Map::new()),
             Some(sealed) => {
                 let plain = self.keyring.open(sealed, &state_aad(t, &d.id))?;
-                serde_json::from_slice(&plain).map_err(|e| Error::Internal(e.to_string()))
+                serde_json::from_slice(&plain).map_err(|e| Error::internal_from("trigger state", e))
             }
         }
     }
