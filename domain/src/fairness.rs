@@ -171,7 +171,7 @@ impl crate::context::Context {
             .map(Some)
             .map_err(|wait| crate::Error::RateLimited {
                 message: "too many requests for this project at once; retry shortly".into(),
-                retry_after_secs: wait.as_secs().max(1),
+                retry_after_secs: retry::header_secs(wait),
             })
     }
 }

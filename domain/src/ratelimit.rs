@@ -33,7 +33,9 @@ impl Context {
         if count > max {
             return Err(Error::RateLimited {
                 message: format!("rate limit exceeded: at most {max} {what} per {window_secs} s"),
-                retry_after_secs: left_ms.div_ceil(1000).max(1),
+                retry_after_secs: switchboard_net::retry::header_secs(
+                    std::time::Duration::from_millis(left_ms),
+                ),
             });
         }
         Ok(())

@@ -54,6 +54,13 @@ fn random_unit() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// A wait as the whole seconds a `Retry-After` header (or a
+/// `retry_after_secs` field) carries: rounded up, so a client that waits
+/// that long is never early, and at least 1.
+pub fn header_secs(wait: Duration) -> u64 {
+    wait.as_millis().div_ceil(1000).max(1) as u64
+}
+
 /// A `Retry-After` value: delta-seconds (fractions rounded up) or an
 /// HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms),
 /// relative to `now`, clamped to `cap` and to [`MAX_RETRY_AFTER`]. A date in
@@ -185,6 +192,15 @@ mod tests {
         assert_eq!(
             retry_after("Thu, 01 Jan 2099 00:00:00 GMT", now, HOUR),
             Some(HOUR)
+        );
+    }
+
+    #[test]
+    fn header_secs_round_up_to_at_least_one() {
+        let ms = Duration::from_millis;
+        assert_eq!(
+            [ms(0), ms(1), ms(999), ms(1000), ms(1001), ms(61_500)].map(header_secs),
+            [1, 1, 1, 1, 2, 62]
         );
     }
 }

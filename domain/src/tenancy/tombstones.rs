@@ -27,10 +27,10 @@ impl Tenancy {
         let Some(raw) = self.store.get(&records::user_tombstone(t, ext)).await? else {
             return Ok(());
         };
-        let left = records::from_bytes::<Tombstone>(&raw)
-            .map(|s| s.until_ms.saturating_sub(now_ms()).div_ceil(1000))
-            .unwrap_or(1)
-            .max(1);
+        let left_ms = records::from_bytes::<Tombstone>(&raw)
+            .map(|s| s.until_ms.saturating_sub(now_ms()))
+            .unwrap_or(0);
+        let left = switchboard_net::retry::header_secs(std::time::Duration::from_millis(left_ms));
         Err(Error::UserBeingDeleted {
             message: format!(
                 "external user {ext:?} was deleted (or is being deleted); it cannot be used \
