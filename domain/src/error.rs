@@ -12,26 +12,59 @@ use crate::store::StoreError;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionFailure {
     pub message: String,
-    /// `step_failed`, `timeout`, `auth_error`, `template_error`, `unreachable`,
-    /// `blocked`, `too_large`, `action_invalid`: the server's catalogue
-    /// (`server/src/codes.rs`) maps it, and any other value, to its wire code.
-    pub code: String,
+    pub code: FailureCode,
     #[serde(default)]
     pub details: serde_json::Value,
     #[serde(default)]
     pub os: Vec<serde_json::Value>,
 }
 
+/// Why an action failed: the response's `code`. The names are on the wire
+/// and in kept idempotent outcomes, so they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureCode {
+    /// A request was refused by policy after an earlier one went out.
+    Blocked,
+    /// The upstream answered with more than is read into memory.
+    TooLarge,
+    /// The provider answered with a failure; `details` has the step.
+    StepFailed,
+    Timeout,
+    /// The credentials were rejected and could not be refreshed.
+    AuthError,
+    TemplateError,
+    Unreachable,
+    /// The component or a request could not be built.
+    InvalidRequest,
+}
+
+impl FailureCode {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            FailureCode::Blocked => "blocked",
+            FailureCode::TooLarge => "too_large",
+            FailureCode::StepFailed => "step_failed",
+            FailureCode::Timeout => "timeout",
+            FailureCode::AuthError => "auth_error",
+            FailureCode::TemplateError => "template_error",
+            FailureCode::Unreachable => "unreachable",
+            FailureCode::InvalidRequest => "invalid_request",
+        }
+    }
+}
+
+/// The code as the response body carries it.
 impl ActionFailure {
     pub fn new(
-        code: &str,
+        code: FailureCode,
         message: impl Into<String>,
         details: serde_json::Value,
         os: &[Observation],
     ) -> Self {
         ActionFailure {
             message: message.into(),
-            code: code.to_string(),
+            code,
             details,
             os: os
                 .iter()

@@ -39,5 +39,5 @@ pub mod validate;
 pub use crate::context::open_store;
 pub use crate::core::Core;
 pub use crate::settings::{CoreSettings, Quotas, Retention};
-pub use error::{ActionFailure, Error, Result};
+pub use error::{ActionFailure, Error, FailureCode, Result};
 pub use switchboard_components as components;

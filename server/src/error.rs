@@ -146,7 +146,7 @@ impl ResponseError for ApiError {
 #[cfg(test)]
 mod tests {
     use actix_web::body::to_bytes;
-    use switchboard_domain::ActionFailure;
+    use switchboard_domain::{ActionFailure, FailureCode};
 
     use super::*;
 
@@ -253,7 +253,7 @@ mod tests {
 
     #[actix_web::test]
     async fn action_failures_keep_their_codes_and_details() {
-        let f = ActionFailure::new("step_failed", "boom", json!({"status": 500}), &[]);
+        let f = ActionFailure::new(FailureCode::StepFailed, "boom", json!({"status": 500}), &[]);
         let (st, _, body) = reply(DomainError::ActionFailed(Box::new(f)).into()).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["code"], "step_failed");
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(body["details"]["status"], 500);
         assert!(body["os"].is_array());
 
-        let f = ActionFailure::new("invalid_request", "bad URL", Value::Null, &[]);
+        let f = ActionFailure::new(FailureCode::InvalidRequest, "bad URL", Value::Null, &[]);
         let (st, _, body) = reply(DomainError::ActionFailed(Box::new(f)).into()).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["code"], "action_invalid");

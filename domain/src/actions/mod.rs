@@ -21,6 +21,9 @@ use crate::model::Tenant;
 use crate::records;
 use crate::tenancy::Tenancy;
 
+// Named here, with the failures it describes (`error` is private).
+pub use crate::error::FailureCode;
+
 pub struct Actions {
     ctx: Arc<Context>,
     pub(crate) tenancy: Arc<Tenancy>,
@@ -98,8 +101,8 @@ fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, E
         // Refused before anything was sent: bad input. After a request went
         // out, the run had effects and its outcome must be remembered.
         RunError::Blocked(m) if s.sent == 0 => return Err(Error::Forbidden(m)),
-        RunError::Blocked(m) => ActionFailure::new("blocked", m, Value::Null, os),
-        RunError::TooLarge(m) => ActionFailure::new("too_large", m, Value::Null, os),
+        RunError::Blocked(m) => ActionFailure::new(FailureCode::Blocked, m, Value::Null, os),
+        RunError::TooLarge(m) => ActionFailure::new(FailureCode::TooLarge, m, Value::Null, os),
         RunError::Failed {
             step,
             status,
@@ -107,23 +110,25 @@ fn failure(e: RunError, s: &Session<'_>) -> std::result::Result<ActionFailure, E
             body,
             retry_after_secs,
         } => ActionFailure::new(
-            "step_failed",
+            FailureCode::StepFailed,
             message,
             json!({"step": step, "status": status, "body": body, "retry_after_secs": retry_after_secs}),
             os,
         ),
         RunError::Timeout(_) => ActionFailure::new(
-            "timeout",
+            FailureCode::Timeout,
             "the action did not finish within its time limit",
             Value::Null,
             os,
         ),
-        RunError::Auth(m) => ActionFailure::new("auth_error", m, Value::Null, os),
+        RunError::Auth(m) => ActionFailure::new(FailureCode::AuthError, m, Value::Null, os),
         RunError::Template(t) => {
-            ActionFailure::new("template_error", t.to_string(), Value::Null, os)
+            ActionFailure::new(FailureCode::TemplateError, t.to_string(), Value::Null, os)
         }
-        RunError::Unreachable(m) => ActionFailure::new("unreachable", m, Value::Null, os),
-        RunError::Invalid(m) => ActionFailure::new("invalid_request", m, Value::Null, os),
+        RunError::Unreachable(m) => {
+            ActionFailure::new(FailureCode::Unreachable, m, Value::Null, os)
+        }
+        RunError::Invalid(m) => ActionFailure::new(FailureCode::InvalidRequest, m, Value::Null, os),
     })
 }
 
@@ -286,6 +291,68 @@ impl Actions {
                 s.log_error("ActionError", &e.to_string());
                 Ok(Err(failure(e, &s)?))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CODES: [FailureCode; 8] = [
+        FailureCode::Blocked,
+        FailureCode::TooLarge,
+        FailureCode::StepFailed,
+        FailureCode::Timeout,
+        FailureCode::AuthError,
+        FailureCode::TemplateError,
+        FailureCode::Unreachable,
+        FailureCode::InvalidRequest,
+    ];
+
+    #[test]
+    fn failure_codes_keep_their_names() {
+        let names: Vec<_> = CODES.iter().map(FailureCode::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "blocked",
+                "too_large",
+                "step_failed",
+                "timeout",
+                "auth_error",
+                "template_error",
+                "unreachable",
+                "invalid_request"
+            ]
+        );
+        for c in CODES {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+    }
+
+    /// An outcome kept by an older version (code as a string) replays the
+    /// same, and is written back in the same shape.
+    #[test]
+    fn kept_failure_reads_and_writes_the_same() {
+        for c in CODES {
+            let kept = json!({
+                "state": "done",
+                "fingerprint": "f",
+                "outcome": {"Err": {
+                    "message": "m", "code": c.as_str(), "details": {"step": "s"}, "os": [],
+                }},
+            });
+            let r: Remembered = serde_json::from_value(kept.clone()).unwrap();
+            let Remembered::Done {
+                outcome: Err(f), ..
+            } = &r
+            else {
+                panic!("a kept failure: {r:?}")
+            };
+            assert_eq!(f.code, c);
+            assert_eq!(serde_json::to_value(&r).unwrap(), kept);
         }
     }
 }

@@ -14,22 +14,25 @@ use crate::model::Tenant;
 use crate::records;
 
 use super::Delivery;
-use super::queue::DeliveryJob;
 
-/// What delivery needs from whoever owns a job's endpoint (a deployed
-/// trigger's webhooks live in its record): one read for the keys, and the
-/// attempt's outcome written back. Implemented by `triggers`; the
-/// environment's own endpoint is answered here.
+/// What delivery needs from whoever owns an event's endpoint, webhook
+/// `webhook` of deployment `deployment` (a deployed trigger's webhooks live
+/// in its record): one read for the keys, and the attempt's outcome written
+/// back. Implemented by `triggers`; the environment's own endpoint, which
+/// signs notifications, is answered here.
 #[async_trait::async_trait]
 pub trait Endpoints: Send + Sync {
-    /// The keys that sign a delivery of `job` now (current first, then the
-    /// previous one while its overlap lasts) and whether the endpoint is
+    /// The keys that sign a delivery to the endpoint now (current first,
+    /// then the previous one while its overlap lasts) and whether it is
     /// failing; `None` when the deployment or the webhook was removed.
-    async fn signing(&self, job: &DeliveryJob) -> Result<Option<Signing>>;
+    async fn signing(&self, t: &Tenant, deployment: &str, webhook: &str)
+    -> Result<Option<Signing>>;
     /// Counts an attempt's outcome on the endpoint's delivery state.
     async fn record_outcome(
         &self,
-        job: &DeliveryJob,
+        t: &Tenant,
+        deployment: &str,
+        webhook: &str,
         failure: Option<String>,
         gone: bool,
     ) -> Result<()>;
@@ -72,9 +75,9 @@ pub struct TriggerWebhook {
 /// `delivery.deactivate_after_secs` (5 days by default, as Svix does), never
 /// from a count alone: a receiver down for a minute under heavy traffic
 /// fails thousands of attempts and must still get every event after.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DeliveryState {
-    pub state: String,
+    pub state: EndpointState,
     /// Epoch seconds of the last change of state.
     #[serde(default)]
     pub since: Option<u64>,
@@ -88,17 +91,16 @@ pub struct DeliveryState {
     pub sheds: u32,
 }
 
-impl Default for DeliveryState {
-    fn default() -> Self {
-        DeliveryState {
-            state: "happy".into(),
-            since: None,
-            last_error: None,
-            consecutive_failures: 0,
-            failing_since: None,
-            sheds: 0,
-        }
-    }
+/// A webhook's delivery state; the wire and stored names are Pipedream's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointState {
+    #[default]
+    Happy,
+    Penalty,
+    LifeSupport,
+    /// Gets no more deliveries until reset.
+    Deactivated,
 }
 
 impl DeliveryState {
@@ -109,31 +111,32 @@ impl DeliveryState {
         gone: bool,
         deactivate_after_ms: u64,
     ) -> bool {
-        let before = self.state.clone();
+        let before = self.state;
         let now = now_ms();
         match failure {
             None => {
                 self.consecutive_failures = 0;
                 self.failing_since = None;
-                self.state = "happy".into();
+                self.state = EndpointState::Happy;
             }
             Some(e) => {
                 self.consecutive_failures += 1;
                 self.last_error = Some(e);
                 let since = *self.failing_since.get_or_insert(now);
                 self.state = match self.consecutive_failures {
-                    _ if gone || now.saturating_sub(since) >= deactivate_after_ms => "deactivated",
-                    n if n >= 10 => "life_support",
-                    n if n >= 3 => "penalty",
-                    _ => "happy",
-                }
-                .into();
+                    _ if gone || now.saturating_sub(since) >= deactivate_after_ms => {
+                        EndpointState::Deactivated
+                    }
+                    n if n >= 10 => EndpointState::LifeSupport,
+                    n if n >= 3 => EndpointState::Penalty,
+                    _ => EndpointState::Happy,
+                };
             }
         }
         if self.state != before {
             self.since = Some(now / 1000);
         }
-        self.state != "deactivated"
+        self.state != EndpointState::Deactivated
     }
 }
 
@@ -361,5 +364,49 @@ impl Delivery {
         })
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_states_keep_their_stored_and_wire_names() {
+        for (state, name) in [
+            (EndpointState::Happy, "happy"),
+            (EndpointState::Penalty, "penalty"),
+            (EndpointState::LifeSupport, "life_support"),
+            (EndpointState::Deactivated, "deactivated"),
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), name);
+            let stored = serde_json::json!({
+                "state": name, "consecutive_failures": 0, "sheds": 0,
+            });
+            let read: DeliveryState = serde_json::from_value(stored).unwrap();
+            assert_eq!(read.state, state);
+        }
+    }
+
+    #[test]
+    fn failures_walk_the_states_and_a_success_resets() {
+        let mut s = DeliveryState::default();
+        let day = 86_400_000;
+        let fail = |s: &mut DeliveryState| s.record(Some("HTTP 500".into()), false, day);
+        for _ in 0..2 {
+            assert!(fail(&mut s));
+        }
+        assert_eq!(s.state, EndpointState::Happy);
+        assert!(fail(&mut s));
+        assert_eq!(s.state, EndpointState::Penalty);
+        for _ in 3..10 {
+            assert!(fail(&mut s));
+        }
+        assert_eq!(s.state, EndpointState::LifeSupport);
+        assert!(!s.record(Some("HTTP 410".into()), true, day));
+        assert_eq!(s.state, EndpointState::Deactivated);
+        assert!(s.record(None, false, day));
+        assert_eq!(s.state, EndpointState::Happy);
+        assert_eq!(s.consecutive_failures, 0);
     }
 }

@@ -12,8 +12,10 @@ use crate::context::{Context, over_context};
 use crate::error::{Error, Result};
 use endpoints::Endpoints;
 
-pub use endpoints::{DeliveryState, Signing, TriggerWebhook, WebhookView, new_signing_key};
-pub use queue::{Claim, DEFAULT_SCHEDULE, DeliveryJob, Message, Outcome};
+pub use endpoints::{
+    DeliveryState, EndpointState, Signing, TriggerWebhook, WebhookView, new_signing_key,
+};
+pub use queue::{Claim, DEFAULT_SCHEDULE, DeliveryJob, JobKind, Message, Outcome};
 
 pub struct Delivery {
     ctx: Arc<Context>,

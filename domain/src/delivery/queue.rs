@@ -47,10 +47,11 @@ pub struct Message<'a> {
 
 /// One event to deliver to one URL.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "StoredJob", into = "StoredJob")]
 pub struct DeliveryJob {
     pub id: String,
     pub tenant: Tenant,
-    pub deployment_id: String,
+    pub kind: JobKind,
     pub webhook_id: String,
     pub url: String,
     /// The request body, fixed at enqueue time so every retry is identical.
@@ -68,16 +69,115 @@ pub struct DeliveryJob {
     /// schedule restarts from there.
     #[serde(default)]
     pub round_start: u32,
-    #[serde(default)]
     pub failed_at: Option<u64>,
-    /// One of Switchboard's own notifications (see `notify`), signed with
-    /// the environment's key; not a deployment's event.
-    #[serde(default)]
-    pub notification: bool,
     /// How often this job was put off because its tenant or endpoint was
     /// over its share (not attempts: no request was sent).
-    #[serde(default)]
     pub deferrals: u32,
+}
+
+/// What a delivery carries, which decides what signs it and whose delivery
+/// state its outcome counts against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobKind {
+    /// An event of deployment `deployment_id`, signed with its endpoint's key.
+    Event { deployment_id: String },
+    /// One of Switchboard's own notifications (see `notification_ops`),
+    /// signed with the environment's key.
+    Notification,
+}
+
+impl DeliveryJob {
+    /// The deployment whose event this is; `None` for a notification.
+    pub fn deployment_id(&self) -> Option<&str> {
+        match &self.kind {
+            JobKind::Event { deployment_id } => Some(deployment_id),
+            JobKind::Notification => None,
+        }
+    }
+}
+
+/// A `DeliveryJob` as stored: the shape older versions wrote (a
+/// notification has an empty `deployment_id` and `notification: true`), so
+/// records on either side of an upgrade read the same.
+#[derive(Serialize, Deserialize)]
+struct StoredJob {
+    id: String,
+    tenant: Tenant,
+    deployment_id: String,
+    webhook_id: String,
+    url: String,
+    body: String,
+    msg_id: String,
+    attempts: u32,
+    due_ms: u64,
+    created_at: u64,
+    #[serde(default)]
+    last_status: Option<u16>,
+    #[serde(default)]
+    last_error: Option<String>,
+    #[serde(default)]
+    round_start: u32,
+    #[serde(default)]
+    failed_at: Option<u64>,
+    #[serde(default)]
+    notification: bool,
+    #[serde(default)]
+    deferrals: u32,
+}
+
+impl From<StoredJob> for DeliveryJob {
+    fn from(s: StoredJob) -> Self {
+        DeliveryJob {
+            id: s.id,
+            tenant: s.tenant,
+            kind: if s.notification {
+                JobKind::Notification
+            } else {
+                JobKind::Event {
+                    deployment_id: s.deployment_id,
+                }
+            },
+            webhook_id: s.webhook_id,
+            url: s.url,
+            body: s.body,
+            msg_id: s.msg_id,
+            attempts: s.attempts,
+            due_ms: s.due_ms,
+            created_at: s.created_at,
+            last_status: s.last_status,
+            last_error: s.last_error,
+            round_start: s.round_start,
+            failed_at: s.failed_at,
+            deferrals: s.deferrals,
+        }
+    }
+}
+
+impl From<DeliveryJob> for StoredJob {
+    fn from(j: DeliveryJob) -> Self {
+        let (deployment_id, notification) = match j.kind {
+            JobKind::Event { deployment_id } => (deployment_id, false),
+            JobKind::Notification => (String::new(), true),
+        };
+        StoredJob {
+            id: j.id,
+            tenant: j.tenant,
+            deployment_id,
+            webhook_id: j.webhook_id,
+            url: j.url,
+            body: j.body,
+            msg_id: j.msg_id,
+            attempts: j.attempts,
+            due_ms: j.due_ms,
+            created_at: j.created_at,
+            last_status: j.last_status,
+            last_error: j.last_error,
+            round_start: j.round_start,
+            failed_at: j.failed_at,
+            notification,
+            deferrals: j.deferrals,
+        }
+    }
 }
 
 /// The retry schedule in seconds: about 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
@@ -133,7 +233,9 @@ impl Delivery {
             let job = DeliveryJob {
                 id: new_id("dlv"),
                 tenant: t.clone(),
-                deployment_id: d.deployment_id.to_string(),
+                kind: JobKind::Event {
+                    deployment_id: d.deployment_id.to_string(),
+                },
                 webhook_id: w.id.clone(),
                 url: w.url.clone(),
                 body: d.body.clone(),
@@ -145,7 +247,6 @@ impl Delivery {
                 last_error: None,
                 round_start: 0,
                 failed_at: None,
-                notification: false,
                 deferrals: 0,
             };
             ops.push(records::put(records::delivery_job(&job.id), &job));
@@ -292,18 +393,17 @@ impl Delivery {
         if a.outcome == Outcome::Gone || (a.failure.is_none() && !a.was_failing) {
             return Ok(a.outcome);
         }
-        if a.job.notification {
-            self.record_default_outcome(
-                &a.job.tenant,
-                &a.job.webhook_id,
-                a.failure,
-                a.gone_for_good,
-            )
-            .await?;
-        } else {
-            self.endpoints()?
-                .record_outcome(&a.job, a.failure, a.gone_for_good)
-                .await?;
+        let (t, wh) = (&a.job.tenant, a.job.webhook_id.as_str());
+        match &a.job.kind {
+            JobKind::Notification => {
+                self.record_default_outcome(t, wh, a.failure, a.gone_for_good)
+                    .await?;
+            }
+            JobKind::Event { deployment_id } => {
+                self.endpoints()?
+                    .record_outcome(t, deployment_id, wh, a.failure, a.gone_for_good)
+                    .await?;
+            }
         }
         Ok(a.outcome)
     }
@@ -533,13 +633,13 @@ impl Delivery {
     /// its endpoint's; `None` when the deployment or the webhook was removed
     /// since the event was queued (it is not delivered).
     async fn job_signing(&self, job: &DeliveryJob) -> Result<Option<Signing>> {
-        if job.notification {
-            return self
-                .environment_signing(&job.tenant, &job.webhook_id)
-                .await
-                .map(Some);
+        let (t, wh) = (&job.tenant, job.webhook_id.as_str());
+        match &job.kind {
+            JobKind::Notification => self.environment_signing(t, wh).await.map(Some),
+            JobKind::Event { deployment_id } => {
+                self.endpoints()?.signing(t, deployment_id, wh).await
+            }
         }
-        self.endpoints()?.signing(job).await
     }
 
     /// The ops that queue one notification to `url`. `webhook_id` names the
@@ -558,7 +658,7 @@ impl Delivery {
             msg_id: format!("msg_{id}"),
             id,
             tenant: t.clone(),
-            deployment_id: String::new(),
+            kind: JobKind::Notification,
             webhook_id: webhook_id.to_string(),
             url: url.to_string(),
             body: body.to_string(),
@@ -569,7 +669,6 @@ impl Delivery {
             last_error: None,
             round_start: 0,
             failed_at: None,
-            notification: true,
             deferrals: 0,
         };
         vec![
@@ -714,4 +813,88 @@ pub enum Outcome {
     Gone,
     /// Put off: its tenant or endpoint was over its share.
     Deferred,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job as older versions stored it, every field present.
+    fn stored(deployment_id: &str, notification: bool) -> Value {
+        json!({
+            "id": "dlv_1",
+            "tenant": {"project_id": "proj_1", "env": "production"},
+            "deployment_id": deployment_id,
+            "webhook_id": "wh_1",
+            "url": "https://example.com/hook",
+            "body": "{\"a\":1}",
+            "msg_id": "msg_evt_1",
+            "attempts": 3,
+            "due_ms": 1_700_000_000_000u64,
+            "created_at": 1_699_999_999_000u64,
+            "last_status": 500,
+            "last_error": null,
+            "round_start": 1,
+            "failed_at": null,
+            "notification": notification,
+            "deferrals": 2,
+        })
+    }
+
+    #[test]
+    fn old_event_job_reads_as_an_event_and_writes_back_unchanged() {
+        let old = stored("dc_abc", false);
+        let job: DeliveryJob = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(
+            job.kind,
+            JobKind::Event {
+                deployment_id: "dc_abc".into()
+            }
+        );
+        assert_eq!(job.deployment_id(), Some("dc_abc"));
+        assert_eq!((job.attempts, job.round_start, job.deferrals), (3, 1, 2));
+        assert_eq!(serde_json::to_value(&job).unwrap(), old);
+    }
+
+    #[test]
+    fn old_notification_job_reads_as_a_notification_and_writes_back_unchanged() {
+        let old = stored("", true);
+        let job: DeliveryJob = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(job.kind, JobKind::Notification);
+        assert_eq!(job.deployment_id(), None);
+        assert_eq!(serde_json::to_value(&job).unwrap(), old);
+    }
+
+    #[test]
+    fn job_from_before_notifications_and_deferrals_is_an_event() {
+        let mut old = stored("dc_abc", false);
+        for k in ["notification", "deferrals", "round_start", "last_status"] {
+            old.as_object_mut().unwrap().remove(k);
+        }
+        let job: DeliveryJob = serde_json::from_value(old).unwrap();
+        assert_eq!(job.deployment_id(), Some("dc_abc"));
+        assert_eq!(
+            (job.deferrals, job.round_start, job.last_status),
+            (0, 0, None)
+        );
+    }
+
+    #[test]
+    fn both_kinds_round_trip_through_the_store_encoding() {
+        for kind in [
+            JobKind::Notification,
+            JobKind::Event {
+                deployment_id: "dc_xyz".into(),
+            },
+        ] {
+            let mut job: DeliveryJob = serde_json::from_value(stored("dc_abc", false)).unwrap();
+            job.kind = kind.clone();
+            let back: DeliveryJob = records::from_bytes(&records::to_bytes(&job)).unwrap();
+            assert_eq!(back.kind, kind);
+            assert_eq!(
+                serde_json::to_value(&back).unwrap(),
+                serde_json::to_value(&job).unwrap()
+            );
+        }
+    }
 }

@@ -109,7 +109,10 @@ impl Ops {
             let Some(job) = job else {
                 continue;
             };
-            if !deployments.contains(&job.deployment_id) {
+            if !job
+                .deployment_id()
+                .is_some_and(|dc| deployments.contains(dc))
+            {
                 continue;
             }
             let mut ops = vec![

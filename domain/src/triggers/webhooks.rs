@@ -7,7 +7,7 @@ use super::Triggers;
 use super::deployments::Deployment;
 use crate::clock::now_ms;
 use crate::delivery::endpoints::{Endpoints, Signing};
-use crate::delivery::{DeliveryJob, DeliveryState, TriggerWebhook, WebhookView};
+use crate::delivery::{DeliveryState, TriggerWebhook, WebhookView};
 use crate::error::{Result, not_found};
 use crate::model::Tenant;
 use crate::records;
@@ -147,12 +147,8 @@ impl Triggers {
 /// delivery state changes.
 #[async_trait::async_trait]
 impl Endpoints for Triggers {
-    async fn signing(&self, job: &DeliveryJob) -> Result<Option<Signing>> {
-        let (t, wh) = (&job.tenant, job.webhook_id.as_str());
-        let Some(d) = self
-            .read::<Deployment>(&records::deployment(t, &job.deployment_id))
-            .await?
-        else {
+    async fn signing(&self, t: &Tenant, dc: &str, wh: &str) -> Result<Option<Signing>> {
+        let Some(d) = self.read::<Deployment>(&records::deployment(t, dc)).await? else {
             return Ok(None);
         };
         match d.webhooks.iter().find(|w| w.id == wh) {
@@ -166,15 +162,16 @@ impl Endpoints for Triggers {
 
     async fn record_outcome(
         &self,
-        job: &DeliveryJob,
+        t: &Tenant,
+        dc: &str,
+        wh: &str,
         failure: Option<String>,
         gone: bool,
     ) -> Result<()> {
-        let (t, wh) = (&job.tenant, job.webhook_id.as_str());
         // The API writes the record too: change it in place.
         let after = self.settings.deactivate_after_secs * 1000;
         let mut own = false;
-        self.modify::<Deployment, _>(&records::deployment(t, &job.deployment_id), |d| {
+        self.modify::<Deployment, _>(&records::deployment(t, dc), |d| {
             let Some(w) = d.webhooks.iter_mut().find(|w| w.id == wh) else {
                 return Ok(false);
             };

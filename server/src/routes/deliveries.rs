@@ -22,7 +22,8 @@ fn server(ctx: &Ctx) -> ApiResult<()> {
 fn view(j: &DeliveryJob) -> Value {
     json!({
         "id": j.id,
-        "deployed_trigger_id": j.deployment_id,
+        // A notification belongs to no deployment: "" as it always was.
+        "deployed_trigger_id": j.deployment_id().unwrap_or_default(),
         "webhook_id": j.webhook_id,
         "url": j.url,
         "webhook_message_id": j.msg_id,
