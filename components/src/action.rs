@@ -73,7 +73,9 @@ pub async fn run_step(s: &mut Session<'_>, step: &Step, ctx: &Value) -> Result<V
                 status: resp.status,
                 message,
                 body: rv["body"].clone(),
-                retry_after_secs: s.retry_after(&resp).map(|d| d.as_secs_f64().ceil() as u64),
+                retry_after_secs: s
+                    .retry_after(&resp)
+                    .map(switchboard_net::retry::header_secs),
             });
         }
         let Some(p) = &step.paginate else {

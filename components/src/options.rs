@@ -62,7 +62,9 @@ pub async fn remote_options(
                 s.app.name, resp.status
             ),
             body: resp.body_value(),
-            retry_after_secs: s.retry_after(&resp).map(|d| d.as_secs_f64().ceil() as u64),
+            retry_after_secs: s
+                .retry_after(&resp)
+                .map(switchboard_net::retry::header_secs),
         });
     }
     let rv = response_value(&resp);
