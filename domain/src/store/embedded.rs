@@ -67,8 +67,8 @@ fn full(key: &Key) -> String {
     format!("{}\u{1}{}", key.slot, key.name)
 }
 
-fn backend<E: std::fmt::Display>(e: E) -> StoreError {
-    StoreError::Backend(e.to_string())
+fn backend<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> StoreError {
+    StoreError::Backend(e.into())
 }
 
 fn live(raw: &[u8], now: u64) -> Option<Vec<u8>> {
@@ -268,7 +268,8 @@ fn group_commits(db: &Database, mut rx: tokio::sync::mpsc::UnboundedReceiver<Pen
             }
             Err(e) => {
                 for p in group {
-                    let _ = p.done.send(Err(StoreError::Backend(e.to_string())));
+                    // Every waiter gets the cause, as text: one error cannot be shared.
+                    let _ = p.done.send(Err(StoreError::Backend(e.to_string().into())));
                 }
             }
         }
@@ -517,7 +518,7 @@ impl Store for EmbeddedStore {
 
     async fn incr_window(&self, key: &Key, window_ms: u64) -> StoreResult<(u64, u64)> {
         let now = now_ms();
-        let mut map = self.counters.lock().map_err(backend)?;
+        let mut map = self.counters.lock().map_err(|e| backend(e.to_string()))?;
         let entry = map.entry(full(key)).or_insert((now + window_ms, 0));
         if entry.0 <= now {
             *entry = (now + window_ms, 0);
@@ -645,7 +646,7 @@ impl Store for EmbeddedStore {
     async fn sweep_expired(&self) -> StoreResult<usize> {
         {
             let now = now_ms();
-            let mut map = self.counters.lock().map_err(backend)?;
+            let mut map = self.counters.lock().map_err(|e| backend(e.to_string()))?;
             map.retain(|_, (end, _)| *end > now);
             // Give the memory of a burst of counters back, too.
             if map.capacity() > 64 && map.capacity() > 4 * map.len() {

@@ -29,8 +29,9 @@ pub enum StoreError {
     /// The backend cannot be reached right now; callers answer 503.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The backend failed; the cause is kept as the source.
     #[error("store error: {0}")]
-    Backend(String),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -53,7 +53,7 @@ fn map_err(e: redis::RedisError) -> StoreError {
     {
         StoreError::Unavailable(e.to_string())
     } else {
-        StoreError::Backend(e.to_string())
+        StoreError::Backend(Box::new(e))
     }
 }
 
@@ -61,7 +61,7 @@ impl RedisStore {
     /// Connects to `url`; fails if Redis cannot be reached now.
     pub async fn connect(url: &str, prefix: &str) -> StoreResult<Self> {
         let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Backend(format!("invalid redis url: {e}")))?;
+            .map_err(|e| StoreError::Backend(format!("invalid redis url: {e}").into()))?;
         let cfg = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
