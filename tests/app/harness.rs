@@ -20,6 +20,12 @@ async fn an_event_reaches_the_receiver_through_the_running_workers() {
     assert_eq!(got[0].path, "/sink");
     assert_eq!(got[0].json()["event"]["body"], json!({"hello": "world"}));
     assert!(!got[0].header("webhook-id").is_empty());
+    let path = app.path(&format!(
+        "deployed-triggers/{}?external_user_id=u1",
+        d["id"].as_str().unwrap()
+    ));
+    assert_eq!(app.delete(&path, &app.bearer).await.0, 204);
+    assert_eq!(app.send_hook(&url, json!({})).await, 404);
 }
 
 #[tokio::test(flavor = "multi_thread")]

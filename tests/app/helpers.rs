@@ -205,6 +205,14 @@ impl TestApp {
         self.app.core()
     }
 
+    /// Shuts down as SIGTERM does (draining), which must succeed.
+    pub async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(30), self.app.shutdown())
+            .await
+            .expect("no shutdown 30 s after it was asked for")
+            .expect("a clean shutdown");
+    }
+
     /// `/v1/connect/<project>/<rest>` of the app's own project.
     pub fn path(&self, rest: &str) -> String {
         format!("/v1/connect/{}/{rest}", self.project.id)
@@ -318,25 +326,8 @@ impl TestApp {
             .await
     }
 
-    pub async fn put(&self, path: &str, bearer: &str, body: Value) -> (u16, Value, HeaderMap) {
-        self.call(Method::PUT, path, bearer, None, Some(body)).await
-    }
-
     pub async fn delete(&self, path: &str, bearer: &str) -> (u16, Value, HeaderMap) {
         self.call(Method::DELETE, path, bearer, None, None).await
-    }
-
-    /// User `u1`'s accounts of `app` in `project`.
-    pub async fn user_accounts(&self, bearer: &str, project: &str, app: &str) -> Vec<Value> {
-        let (st, v, _) = self
-            .get(
-                &format!("/v1/connect/{project}/accounts?external_user_id=u1&app={app}"),
-                bearer,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["data"].as_array().unwrap().clone()
     }
 
     /// A connect token for user `u1` with `extra` fields (redirects, webhook).
@@ -565,11 +556,6 @@ impl TestReceiver {
             .into_iter()
             .filter(|r| r.path.starts_with(prefix))
             .collect()
-    }
-
-    /// Forgets the requests so far.
-    pub fn clear(&self) {
-        self.state.lock().unwrap().received.clear();
     }
 
     /// Waits until `n` requests have arrived (at least); returns them all.

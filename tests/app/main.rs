@@ -5,5 +5,12 @@
 //! Modules name the harness `super::helpers` so that `tests/app_redis.rs`
 //! can run them all again on Redis.
 
+mod bad_input;
+mod components;
+mod data_limits;
 mod harness;
 mod helpers;
+mod isolation;
+mod ops;
+mod triggers;
+mod web_security;
