@@ -16,8 +16,12 @@
 mod embedded;
 mod redis;
 
-#[cfg(test)]
-pub(crate) mod conformance;
+/// The conformance suite. Its embedded-store run is a unit test; the
+/// `conformance` feature exposes it to `domain/tests/redis_store.rs`,
+/// which runs it on Redis (a named target, not plain `cargo test`).
+#[cfg(any(test, feature = "conformance"))]
+#[doc(hidden)]
+pub mod conformance;
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;

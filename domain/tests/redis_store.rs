@@ -1,0 +1,14 @@
+//! The store conformance suite (`store/conformance.rs`) on Redis at
+//! `SWITCHBOARD_TEST_REDIS_URL`, under a key prefix of its own.
+
+use switchboard_domain::store::RedisStore;
+use switchboard_domain::store::conformance::{run_all, test_redis_url};
+
+#[tokio::test]
+async fn redis_backend_conforms() {
+    let prefix = format!("sbtest{}", switchboard_domain::ids::random_hex(6));
+    let s = RedisStore::connect(&test_redis_url(), &prefix)
+        .await
+        .unwrap();
+    run_all(&s).await;
+}
