@@ -127,7 +127,9 @@ impl Project {
 }
 
 /// A running application with one project (`project`) and an access
-/// token for it (`bearer`).
+/// token for it (`bearer`). There is no readiness to wait for: `build`
+/// returns with the listener bound and the worker loops spawned, and work
+/// committed before a loop's first read is found by that read.
 pub struct TestApp {
     pub app: Application,
     /// `http://127.0.0.1:<port>`: the API, and the base of inbound URLs.
