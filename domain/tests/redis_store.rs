@@ -1,5 +1,6 @@
 //! The store conformance suite (`store/conformance.rs`) on Redis at
-//! `SWITCHBOARD_TEST_REDIS_URL`, under a key prefix of its own.
+//! `SWITCHBOARD_TEST_REDIS_URL`, under a key prefix of its own: a named
+//! target (`cargo test --test redis_store`), not part of plain `cargo test`.
 
 use switchboard_domain::store::RedisStore;
 use switchboard_domain::store::conformance::{run_all, test_redis_url};

@@ -1,8 +1,7 @@
 //! One conformance suite, run against both backends: the embedded store in a
 //! temporary directory (the unit tests below) and Redis at
-//! `SWITCHBOARD_TEST_REDIS_URL` (`domain/tests/redis_store.rs`, with the
-//! `conformance` feature; the test command starts a throwaway redis-server
-//! and sets it).
+//! `SWITCHBOARD_TEST_REDIS_URL` (`domain/tests/redis_store.rs`; the test
+//! command starts a throwaway redis-server and sets it).
 
 use super::*;
 use crate::model::{Environment, Tenant};
