@@ -10,8 +10,8 @@ use switchboard_domain::Core;
 use switchboard_domain::model::Environment;
 use switchboard_domain::ops::rotation::KeyringSource;
 
+use crate::application::credentials_json;
 use crate::cli::AdminCommand;
-use crate::startup::credentials_json;
 
 fn print(json_out: bool, value: serde_json::Value, human: String) {
     if json_out {
@@ -144,7 +144,7 @@ pub async fn run(
                     // Keep the old key on disk until everything is re-sealed.
                     ring.save_file(&path)?;
                     drop(core);
-                    let (core, _) = crate::startup::open_core(cfg).await?;
+                    let (core, _) = crate::application::open_core(cfg).await?;
                     let report = core.ops.reencrypt_all().await?;
                     let mut ring = core.keyring().clone();
                     ring.retain_active();

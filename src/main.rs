@@ -1,16 +1,13 @@
 //! `switchboard`: one binary for the API (`serve`), the workers (`work`),
-//! both (`all`, the default) and administration (`admin`).
-
-mod admin;
-mod cli;
-mod startup;
+//! both (`all`, the default) and administration (`admin`). The work is in
+//! the library; this parses the command line and starts the runtime.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = switchboard::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -21,7 +18,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(startup::main(cli)) {
+    match runtime.block_on(switchboard::run_cli(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

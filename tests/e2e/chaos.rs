@@ -59,17 +59,19 @@ async fn every_event_is_delivered_through_failures_and_a_killed_worker() {
         started: Instant::now(),
         tally: Mutex::new(Tally::default()),
     });
-    let sink_port = free_port();
     let data = recv.clone();
+    // Port 0: a port picked free beforehand may be taken meanwhile by
+    // another process (other test runs share the machine).
     let sink = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .default_service(web::to(receive))
     })
     .workers(2)
-    .bind(("127.0.0.1", sink_port))
-    .unwrap()
-    .run();
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let sink_port = sink.addrs()[0].port();
+    let sink = sink.run();
     let sink_handle = sink.handle();
     tokio::spawn(sink);
 

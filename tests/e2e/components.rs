@@ -844,48 +844,6 @@ async fn bad_component_input_gets_clear_errors_and_runs_nothing() {
     bad_input(&w).await;
 }
 
-/// Without the loopback allowlist, the doubles are private addresses: the
-/// proxy and actions refuse them even though they are the app's domain.
-#[tokio::test(flavor = "multi_thread")]
-async fn private_addresses_are_refused_unless_allowlisted() {
-    let doubles = Doubles::start();
-    let inst = doubles.configure(Instance::new(Backend::Embedded), false);
-    let p = inst.create_project("ssrf");
-    let server = inst.start().await;
-    let bearer = server.token(&p).await;
-    let acct = server
-        .import_account(
-            &bearer,
-            &p.id,
-            "u",
-            "github",
-            json!({"oauth_access_token": "gho_valid"}),
-        )
-        .await;
-    use base64::Engine;
-    let enc = base64::engine::general_purpose::URL_SAFE.encode("/user");
-    let (s, v, _) = server
-        .get(
-            &format!(
-                "/v1/connect/{}/proxy/{enc}?external_user_id=u&account_id={acct}",
-                p.id
-            ),
-            &bearer,
-            None,
-        )
-        .await;
-    assert_client_error("loopback proxy target", s, &v, 403, "private");
-    let (s, v, _) = server
-        .post(
-            &format!("/v1/connect/{}/actions/run", p.id),
-            &bearer,
-            json!({"id": "http-custom-request", "external_user_id": "u", "configured_props": {"url": "http://169.254.169.254/latest/meta-data"}}),
-        )
-        .await;
-    assert_client_error("metadata address", s, &v, 403, "private");
-    assert!(doubles.requests("github").await.is_empty());
-}
-
 /// A project that requires it tests API keys with the app's verification
 /// request before saving them, and says why they failed.
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,5 @@
 //! End-to-end tests against the real `switchboard` binary over loopback.
 
-mod bad_input;
 mod browser;
 mod chaos;
 mod components;
@@ -13,7 +12,6 @@ mod endpoints;
 mod harness;
 mod hostile;
 mod hostile_expressions;
-mod isolation;
 mod ops;
 mod polling;
 mod polling_catalog;

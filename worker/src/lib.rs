@@ -3,16 +3,23 @@
 //! events, timers and polls, token refreshes, promotion of due work, and
 //! reclaiming work from workers that died. No loop waits on another's
 //! capacity: promotion and reclaim never block on delivery or tick slots.
+//!
+//! Each loop's work is also a single step (`deliver_once`, `promote_once`,
+//! `poll_tick_once`, `refresh_once`, `housekeeping_once`): one round,
+//! awaited to the end, so tests can drive the workers without timing. The
+//! loops run the same rounds.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use switchboard_config::Config;
 use switchboard_domain::Core;
 use switchboard_domain::delivery::Claim;
 use switchboard_domain::fairness::TICKS_IN_FLIGHT;
 use switchboard_domain::triggers::schedule::Tick;
 use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinHandle;
 
 pub struct WorkerSettings {
     pub housekeeping_interval: Duration,
@@ -31,17 +38,44 @@ pub struct WorkerSettings {
     pub shutdown_grace: Duration,
 }
 
-/// Runs every worker job until `shutdown` turns true.
-pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Receiver<bool>) {
-    tracing::info!(store = core.store.kind(), "workers started");
-    // This process's name in the queue's consumer group: unique per run, so
-    // a restarted worker never inherits a dead one's pending entries except
-    // by reclaiming them.
-    let consumer = format!(
+impl WorkerSettings {
+    /// The workers' part of the configuration (`[delivery]`, `[worker]`,
+    /// `[accounts]`, `[http]`), with floors that keep every loop turning.
+    pub fn from_config(cfg: &Config) -> Self {
+        WorkerSettings {
+            housekeeping_interval: Duration::from_secs(
+                cfg.worker.housekeeping_interval_secs.max(1),
+            ),
+            delivery_wait: Duration::from_millis(cfg.delivery.poll_interval_ms.max(1)),
+            delivery_timeout: Duration::from_secs(cfg.delivery.timeout_secs.max(1)),
+            delivery_batch: cfg.delivery.batch.max(1),
+            delivery_in_flight: cfg.delivery.in_flight.max(1),
+            refresh_check: Duration::from_millis(cfg.accounts.refresh_check_interval_ms.max(10)),
+            shutdown_grace: Duration::from_secs(cfg.http.shutdown_grace_secs),
+        }
+    }
+}
+
+/// A name in the queues' consumer group, unique per call: a restarted
+/// worker never inherits a dead one's pending entries except by
+/// reclaiming them.
+pub fn consumer_name() -> String {
+    format!(
         "w{}-{}",
         std::process::id(),
         switchboard_domain::ids::random_hex(4)
-    );
+    )
+}
+
+/// Token refreshes running at once in one process.
+const REFRESHES_IN_FLIGHT: usize = 16;
+/// Accounts looked at per refresh round.
+const REFRESHES_PER_ROUND: usize = 64;
+
+/// Runs every worker job until `shutdown` turns true.
+pub async fn run(core: Arc<Core>, settings: WorkerSettings, shutdown: watch::Receiver<bool>) {
+    tracing::info!(store = core.store.kind(), "workers started");
+    let consumer = consumer_name();
     // Claimed work, twice what may run at once: a claim may wait briefly
     // for its tenant's or endpoint's share before it takes a global slot
     // in the domain (fairness.rs), so the claims alone never fill them.
@@ -78,18 +112,32 @@ async fn housekeeping(core: Arc<Core>, every: Duration, mut shutdown: watch::Rec
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        match core.store.sweep_expired().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "housekeeping: expired records removed"),
-            Err(e) => tracing::warn!(error = %e, "housekeeping failed; retrying next tick"),
-        }
-        // Index members the store's TTLs leave behind (expired dead letters).
-        match core.ops.prune_retention().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "housekeeping: expired dead letters unindexed"),
-            Err(e) => tracing::warn!(error = %e, "retention pruning failed; retrying next tick"),
-        }
+        housekeeping_once(&core).await;
     }
+}
+
+/// One housekeeping round; returns how many records and index members it
+/// removed (failures are logged and retried next round).
+pub async fn housekeeping_once(core: &Core) -> usize {
+    let mut removed = 0;
+    match core.store.sweep_expired().await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(removed = n, "housekeeping: expired records removed");
+            removed += n;
+        }
+        Err(e) => tracing::warn!(error = %e, "housekeeping failed; retrying next tick"),
+    }
+    // Index members the store's TTLs leave behind (expired dead letters).
+    match core.ops.prune_retention().await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(removed = n, "housekeeping: expired dead letters unindexed");
+            removed += n;
+        }
+        Err(e) => tracing::warn!(error = %e, "retention pruning failed; retrying next tick"),
+    }
+    removed
 }
 
 /// Room for one kind of claimed work in this process, and the queue
@@ -118,13 +166,21 @@ impl Pool {
     /// Runs `work` on each item as its own task, skipping entries already
     /// running here. `wait`: wait for room (readers, which took only what
     /// fits); otherwise start only what fits now and leave the rest
-    /// pending (reclaims, which must never block on capacity).
-    async fn spawn<T, F, Fut>(&self, items: Vec<T>, entry: fn(&T) -> &str, wait: bool, work: F)
+    /// pending (reclaims, which must never block on capacity). Returns the
+    /// tasks started: the loops let them run, single steps await them.
+    async fn spawn<T, F, Fut>(
+        &self,
+        items: Vec<T>,
+        entry: fn(&T) -> &str,
+        wait: bool,
+        work: F,
+    ) -> Vec<JoinHandle<()>>
     where
         T: Send + 'static,
         F: Fn(T) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
+        let mut started = Vec::new();
         for item in items {
             let id = entry(&item).to_string();
             if !lock(&self.running).insert(id.clone()) {
@@ -140,12 +196,13 @@ impl Pool {
                 continue;
             };
             let (job, running) = (work(item), self.running.clone());
-            tokio::spawn(async move {
+            started.push(tokio::spawn(async move {
                 job.await;
                 lock(&running).remove(&id);
                 drop(permit);
-            });
+            }));
         }
+        started
     }
 
     /// Waits for the tasks in flight to finish (up to `grace`), so a
@@ -165,6 +222,17 @@ impl Pool {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Awaits the tasks a round started; returns how many there were.
+async fn settle(tasks: Option<Vec<JoinHandle<()>>>) -> usize {
+    let tasks = tasks.unwrap_or_default();
+    let n = tasks.len();
+    for t in tasks {
+        // A panicked task is counted like the loops count it: it ran.
+        let _ = t.await;
+    }
+    n
 }
 
 /// Delivers ready events as they arrive. Each delivery runs as its own task
@@ -189,18 +257,44 @@ async fn delivery(
             return;
         };
         drop(first);
-        match core
-            .delivery
-            .claim_ready(consumer, pool.room(s.delivery_batch), wait)
+        if delivery_round(&core, s, consumer, pool, wait)
             .await
+            .is_none()
         {
-            Ok(claims) => spawn_deliveries(&core, pool, claims, s.delivery_timeout, true).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the delivery queue failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// One read of the delivery queue: takes what fits in `pool` now (waiting
+/// up to `wait_ms` for a first entry) and starts each delivery. `None`: the
+/// read failed (logged).
+async fn delivery_round(
+    core: &Arc<Core>,
+    s: &WorkerSettings,
+    consumer: &str,
+    pool: &Pool,
+    wait_ms: u64,
+) -> Option<Vec<JoinHandle<()>>> {
+    match core
+        .delivery
+        .claim_ready(consumer, pool.room(s.delivery_batch), wait_ms)
+        .await
+    {
+        Ok(claims) => Some(spawn_deliveries(core, pool, claims, s.delivery_timeout, true).await),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the delivery queue failed; retrying");
+            None
+        }
+    }
+}
+
+/// Claims the deliveries ready now (one read, up to `delivery_batch`, as
+/// `consumer`) and delivers them, awaiting every attempt; returns how many
+/// it took. Retries not yet promoted are not ready: see `promote_once`.
+pub async fn deliver_once(core: &Arc<Core>, consumer: &str, s: &WorkerSettings) -> usize {
+    let pool = Pool::new(s.delivery_in_flight * 2);
+    settle(delivery_round(core, s, consumer, &pool, 0).await).await
 }
 
 async fn spawn_deliveries(
@@ -209,7 +303,7 @@ async fn spawn_deliveries(
     claims: Vec<Claim>,
     timeout: Duration,
     wait: bool,
-) {
+) -> Vec<JoinHandle<()>> {
     pool.spawn(claims, Claim::entry_id, wait, |c| {
         let core = core.clone();
         async move {
@@ -218,7 +312,7 @@ async fn spawn_deliveries(
             }
         }
     })
-    .await;
+    .await
 }
 
 /// Runs due timer ticks as they arrive, each as its own task.
@@ -239,21 +333,48 @@ async fn timers(
             return;
         };
         drop(first);
-        match core
-            .triggers
-            .claim_ticks(consumer, pool.room(TICKS_IN_FLIGHT), wait)
-            .await
-        {
-            Ok(ticks) => spawn_ticks(&core, pool, ticks, true).await,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the timer queue failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+        if tick_round(&core, consumer, pool, wait).await.is_none() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }
 
-async fn spawn_ticks(core: &Arc<Core>, pool: &Pool, ticks: Vec<Tick>, wait: bool) {
+/// One read of the timer queue: takes the due ticks that fit in `pool`
+/// (waiting up to `wait_ms` for a first) and starts each. `None`: the read
+/// failed (logged).
+async fn tick_round(
+    core: &Arc<Core>,
+    consumer: &str,
+    pool: &Pool,
+    wait_ms: u64,
+) -> Option<Vec<JoinHandle<()>>> {
+    match core
+        .triggers
+        .claim_ticks(consumer, pool.room(TICKS_IN_FLIGHT), wait_ms)
+        .await
+    {
+        Ok(ticks) => Some(spawn_ticks(core, pool, ticks, true).await),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the timer queue failed; retrying");
+            None
+        }
+    }
+}
+
+/// Claims the timer and poll ticks in the ready queue now (one read, as
+/// `consumer`) and runs them, awaiting each; returns how many it took.
+/// Ticks still in the due index are not ready: see `promote_once`.
+pub async fn poll_tick_once(core: &Arc<Core>, consumer: &str) -> usize {
+    let pool = Pool::new(TICKS_IN_FLIGHT * 2);
+    settle(tick_round(core, consumer, &pool, 0).await).await
+}
+
+async fn spawn_ticks(
+    core: &Arc<Core>,
+    pool: &Pool,
+    ticks: Vec<Tick>,
+    wait: bool,
+) -> Vec<JoinHandle<()>> {
     pool.spawn(ticks, Tick::entry_id, wait, |tick| {
         let core = core.clone();
         async move {
@@ -262,7 +383,7 @@ async fn spawn_ticks(core: &Arc<Core>, pool: &Pool, ticks: Vec<Tick>, wait: bool
             }
         }
     })
-    .await;
+    .await
 }
 
 /// Refreshes OAuth tokens ahead of expiry and touches idle ones (see
@@ -270,20 +391,28 @@ async fn spawn_ticks(core: &Arc<Core>, pool: &Pool, ticks: Vec<Tick>, wait: bool
 async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let pool = Pool::new(16);
+    let pool = Pool::new(REFRESHES_IN_FLIGHT);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        let due = match core.accounts.due_refreshes(64).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading the refresh schedule failed; retrying");
-                continue;
-            }
-        };
-        pool.spawn(due, |d| d.account_id.as_str(), true, |d| {
+        refresh_round(&core, &pool).await;
+    }
+}
+
+/// Starts the refreshes due now, as many as `pool` takes. `None`: reading
+/// the schedule failed (logged).
+async fn refresh_round(core: &Arc<Core>, pool: &Pool) -> Option<Vec<JoinHandle<()>>> {
+    let due = match core.accounts.due_refreshes(REFRESHES_PER_ROUND).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the refresh schedule failed; retrying");
+            return None;
+        }
+    };
+    let started = pool
+        .spawn(due, |d| d.account_id.as_str(), true, |d| {
             let core = core.clone();
             async move {
                 // A failed refresh is recorded on the account and retried on
@@ -294,7 +423,15 @@ async fn refreshes(core: Arc<Core>, every: Duration, mut shutdown: watch::Receiv
             }
         })
         .await;
-    }
+    Some(started)
+}
+
+/// Runs the token refreshes due now (up to 64), awaiting each; returns
+/// how many it ran, failed ones included (they are recorded on the
+/// account).
+pub async fn refresh_once(core: &Arc<Core>) -> usize {
+    let pool = Pool::new(REFRESHES_IN_FLIGHT);
+    settle(refresh_round(core, &pool).await).await
 }
 
 /// Moves retries and timer ticks into their queues as they come due. It
@@ -307,13 +444,23 @@ async fn promotions(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
-        if let Err(e) = core.delivery.promote_due_deliveries().await {
-            tracing::warn!(error = %e, "promoting due retries failed; retrying");
-        }
-        if let Err(e) = core.triggers.promote_due_ticks().await {
-            tracing::warn!(error = %e, "promoting due timer ticks failed; retrying");
-        }
+        promote_once(&core).await;
     }
+}
+
+/// Moves the retries and timer ticks due now into their ready queues;
+/// returns how many it moved.
+pub async fn promote_once(core: &Core) -> usize {
+    let mut moved = 0;
+    match core.delivery.promote_due_deliveries().await {
+        Ok(n) => moved += n,
+        Err(e) => tracing::warn!(error = %e, "promoting due retries failed; retrying"),
+    }
+    match core.triggers.promote_due_ticks().await {
+        Ok(n) => moved += n,
+        Err(e) => tracing::warn!(error = %e, "promoting due timer ticks failed; retrying"),
+    }
+    moved
 }
 
 /// Every second, takes over work left by workers that died or hung, as
@@ -359,7 +506,7 @@ async fn reclaims(
                             "took over timer and poll ticks from a worker that went quiet"
                         );
                     }
-                    spawn_ticks(&core, ticks, taken, false).await
+                    spawn_ticks(&core, ticks, taken, false).await;
                 }
                 Err(e) => tracing::warn!(error = %e, "reclaiming timer ticks failed; retrying"),
             }

@@ -1,5 +1,6 @@
 //! One conformance suite, run against both backends: the embedded store in a
-//! temporary directory and Redis at `SWITCHBOARD_TEST_REDIS_URL` (the test
+//! temporary directory (the unit tests below) and Redis at
+//! `SWITCHBOARD_TEST_REDIS_URL` (`domain/tests/redis_store.rs`; the test
 //! command starts a throwaway redis-server and sets it).
 
 use super::*;
@@ -12,7 +13,8 @@ fn tenant(p: &str) -> Tenant {
     }
 }
 
-async fn run_all(s: &dyn Store) {
+/// Checks every semantic the backends share, on `s`.
+pub async fn run_all(s: &dyn Store) {
     records_and_ttl(s).await;
     commits_are_atomic_and_indexes_page(s).await;
     put_if_absent_is_exclusive(s).await;
@@ -393,33 +395,8 @@ async fn due_index_members_are_promoted_once(s: &dyn Store) {
     assert_eq!(left, ["0009:c"], "members not yet due stay");
 }
 
-#[tokio::test]
-async fn embedded_backend_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = EmbeddedStore::open(dir.path()).unwrap();
-    run_all(&s).await;
-}
-
-#[tokio::test]
-async fn embedded_backend_is_durable_across_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let k = Key::global("dur", "x");
-    {
-        let s = EmbeddedStore::open(dir.path()).unwrap();
-        s.commit(vec![Op::put(k.clone(), b"kept".to_vec())])
-            .await
-            .unwrap();
-        assert!(
-            EmbeddedStore::open(dir.path()).is_err(),
-            "second opener is refused"
-        );
-    }
-    let s = EmbeddedStore::open(dir.path()).unwrap();
-    assert_eq!(s.get(&k).await.unwrap().as_deref(), Some(&b"kept"[..]));
-}
-
 /// The Redis URL of the throwaway server the test command starts.
-pub(crate) fn test_redis_url() -> String {
+pub fn test_redis_url() -> String {
     std::env::var("SWITCHBOARD_TEST_REDIS_URL").unwrap_or_else(|_| {
         panic!(
             "SWITCHBOARD_TEST_REDIS_URL is not set. Run the suite with ./scripts/test \
@@ -429,11 +406,32 @@ pub(crate) fn test_redis_url() -> String {
     })
 }
 
-#[tokio::test]
-async fn redis_backend_conforms() {
-    let prefix = format!("sbtest{}", crate::ids::random_hex(6));
-    let s = RedisStore::connect(&test_redis_url(), &prefix)
-        .await
-        .unwrap();
-    run_all(&s).await;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn embedded_backend_conforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        run_all(&s).await;
+    }
+
+    #[tokio::test]
+    async fn embedded_backend_is_durable_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Key::global("dur", "x");
+        {
+            let s = EmbeddedStore::open(dir.path()).unwrap();
+            s.commit(vec![Op::put(k.clone(), b"kept".to_vec())])
+                .await
+                .unwrap();
+            assert!(
+                EmbeddedStore::open(dir.path()).is_err(),
+                "second opener is refused"
+            );
+        }
+        let s = EmbeddedStore::open(dir.path()).unwrap();
+        assert_eq!(s.get(&k).await.unwrap().as_deref(), Some(&b"kept"[..]));
+    }
 }

@@ -16,8 +16,12 @@
 mod embedded;
 mod redis;
 
-#[cfg(test)]
-pub(crate) mod conformance;
+/// The conformance suite. Its embedded-store run is a unit test; it is
+/// public (hidden) for `domain/tests/redis_store.rs`, which runs it on
+/// Redis as a named target, not in plain `cargo test`. Not a feature: a
+/// feature would build the domain and its dependents a second time.
+#[doc(hidden)]
+pub mod conformance;
 
 pub use self::embedded::EmbeddedStore;
 pub use self::redis::RedisStore;
