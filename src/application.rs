@@ -6,9 +6,11 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use switchboard_config::Config;
 use switchboard_domain::components::{AppOverride, Catalog};
@@ -46,10 +48,13 @@ pub struct Application {
     core: Arc<Core>,
     config: Config,
     api: Option<Api>,
+    /// `worker.health_listen`'s `/healthz` and `/readyz` (work role only).
+    health: Option<Api>,
     workers: Option<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
 
+/// A running HTTP server: the API, or a worker process's health endpoints.
 struct Api {
     addr: SocketAddr,
     handle: ServerHandle,
@@ -66,7 +71,9 @@ impl Application {
     /// `public_url` on port 0 then gets the bound port, so links and
     /// inbound URLs point here), opens the store, keyring and catalog, then
     /// starts the API and/or the workers. Serving on a fresh store with
-    /// `bootstrap.dev_project` also creates the development project.
+    /// `bootstrap.dev_project` also creates the development project. A
+    /// process that only works serves `/healthz` and `/readyz` on
+    /// `worker.health_listen` when it is set.
     pub async fn build_with(mut config: Config, roles: Roles) -> anyhow::Result<Application> {
         let listener = if roles.serves() {
             let l = TcpListener::bind(&config.listen)
@@ -76,6 +83,15 @@ impl Application {
             Some(l)
         } else {
             None
+        };
+        // Bound before the store opens, like the API, so a bad address
+        // fails the start at once.
+        let health_listener = match config.worker.health_listen.trim() {
+            addr if !addr.is_empty() && !roles.serves() => Some(
+                TcpListener::bind(addr)
+                    .with_context(|| format!("cannot listen on worker.health_listen {addr}"))?,
+            ),
+            _ => None,
         };
         let (core, _) = open_core(&config).await?;
         tracing::info!(
@@ -113,17 +129,37 @@ impl Application {
             }
             None => None,
         };
+        let started = Arc::new(AtomicBool::new(false));
+        let health = match health_listener {
+            Some(listener) => {
+                let probe = WorkerProbe {
+                    core: core.clone(),
+                    started: started.clone(),
+                    stop: stop_rx.clone(),
+                };
+                let h = serve_worker_health(probe, listener)?;
+                tracing::info!(addr = %h.addr, "worker health endpoints listening");
+                Some(h)
+            }
+            None => None,
+        };
         let workers = roles.works().then(|| {
-            tokio::spawn(switchboard_worker::run(
+            let run = switchboard_worker::run(
                 core.clone(),
                 switchboard_worker::WorkerSettings::from_config(&config),
                 stop_rx,
-            ))
+            );
+            tokio::spawn(async move {
+                // The loops start in this task's first poll, with `run`'s.
+                started.store(true, Ordering::Release);
+                run.await
+            })
         });
         Ok(Application {
             core,
             config,
             api,
+            health,
             workers,
             stop,
         })
@@ -151,6 +187,17 @@ impl Application {
     /// `http://<address>`, to reach the API from this machine.
     pub fn base_url(&self) -> Option<String> {
         self.address().map(|a| format!("http://{a}"))
+    }
+
+    /// Where a work-only process answers `/healthz` and `/readyz`
+    /// (`worker.health_listen`); `None` when it does not.
+    pub fn health_address(&self) -> Option<SocketAddr> {
+        self.health.as_ref().map(|h| h.addr)
+    }
+
+    /// `http://<health_address>`.
+    pub fn health_url(&self) -> Option<String> {
+        self.health_address().map(|a| format!("http://{a}"))
     }
 
     /// Runs until SIGTERM or Ctrl-C, then shuts down gracefully.
@@ -200,6 +247,11 @@ impl Application {
         if let Some(w) = self.workers.take() {
             w.await.context("worker task")?;
         }
+        // Last, so probes see 503 (draining) for as long as the drain lasts.
+        if let Some(h) = self.health.take() {
+            h.handle.stop(true).await;
+            h.task.await.context("health server task")??;
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -210,9 +262,68 @@ impl Application {
 impl Drop for Application {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        if let Some(api) = &self.api {
+        for server in [&self.api, &self.health].into_iter().flatten() {
             // The command is sent now; its completion is not awaited.
-            drop(api.handle.stop(false));
+            drop(server.handle.stop(false));
+        }
+    }
+}
+
+/// What a work-only process's `/readyz` looks at.
+struct WorkerProbe {
+    core: Arc<Core>,
+    /// Set when the worker loops start.
+    started: Arc<AtomicBool>,
+    /// `true` from the shutdown request on: draining.
+    stop: watch::Receiver<bool>,
+}
+
+/// `/healthz` and `/readyz` on `listener`, for a process without the API
+/// (whose own are in `switchboard_server`, not reachable from here).
+fn serve_worker_health(probe: WorkerProbe, listener: TcpListener) -> std::io::Result<Api> {
+    let addr = listener.local_addr()?;
+    let probe = web::Data::new(probe);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(probe.clone())
+            .route("/healthz", web::get().to(worker_healthz))
+            .route("/readyz", web::get().to(worker_readyz))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    Ok(Api {
+        addr,
+        handle: server.handle(),
+        task: tokio::spawn(server),
+    })
+}
+
+/// Liveness: the process answers.
+async fn worker_healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// Readiness: the worker loops run, are not draining, and the store
+/// answers (as the API's `/readyz` requires).
+async fn worker_readyz(probe: web::Data<WorkerProbe>) -> HttpResponse {
+    let unavailable = |status: &str| {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": status}))
+    };
+    if *probe.stop.borrow() {
+        return unavailable("draining");
+    }
+    if !probe.started.load(Ordering::Acquire) {
+        return unavailable("starting");
+    }
+    match probe.core.store.ping().await {
+        Ok(()) => HttpResponse::Ok()
+            .json(serde_json::json!({"status": "ok", "store": probe.core.store.kind()})),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: the store does not answer");
+            unavailable("store unavailable")
         }
     }
 }

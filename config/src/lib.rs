@@ -149,6 +149,8 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct WorkerConfig {
     pub housekeeping_interval_secs: u64,
+    /// `/healthz` and `/readyz` of a `work` process; empty: none.
+    pub health_listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -253,6 +255,10 @@ mod tests {
             assert_eq!(cfg.redis_url, "redis://127.0.0.1:1/");
             assert_eq!(cfg.log.format, LogFormat::Json);
             assert_eq!(cfg.auth.access_token_ttl_secs, 3600);
+            assert_eq!(cfg.worker.health_listen, "", "off by default");
+            jail.set_env("SWITCHBOARD_WORKER__HEALTH_LISTEN", "0.0.0.0:9091");
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(cfg.worker.health_listen, "0.0.0.0:9091");
             Ok(())
         });
     }

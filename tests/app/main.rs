@@ -8,6 +8,8 @@
 mod bad_input;
 mod components;
 mod data_limits;
+#[path = "../common/eventually.rs"]
+mod eventually;
 mod harness;
 mod helpers;
 mod isolation;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Instance, client, free_port};
+use crate::harness::{Backend, Instance, client, eventually, free_port};
 
 const EVENTS: usize = 10_000;
 const DEPLOYMENTS: usize = 10;
@@ -157,19 +157,21 @@ async fn every_event_is_delivered_through_failures_and_a_killed_worker() {
     let accepted_in = recv.started.elapsed();
 
     // Once deliveries flow again, SIGKILL one worker in the middle of them.
-    let deadline = Instant::now() + Duration::from_secs(300);
     let mut killed_at = None;
-    loop {
-        let done = recv.tally.lock().unwrap().delivered.len();
-        if killed_at.is_none() && done >= EVENTS / 5 {
-            workers[0].take().unwrap().kill();
-            killed_at = Some(done);
-        }
-        if done == EVENTS || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        Duration::from_secs(300),
+        &format!("all {EVENTS} events delivered"),
+        || {
+            let done = recv.tally.lock().unwrap().delivered.len();
+            if killed_at.is_none() && done >= EVENTS / 5 {
+                workers[0].take().unwrap().kill();
+                killed_at = Some(done);
+            }
+            let seen = format!("{done} delivered, the worker killed after {killed_at:?}");
+            async move { if done == EVENTS { Ok(()) } else { Err(seen) } }
+        },
+    )
+    .await;
     {
         let t = recv.tally.lock().unwrap();
         let missing: Vec<u64> = (0..EVENTS as u64)

@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use crate::browser;
 use crate::connect_oauth::{location, query_param};
 use crate::harness::{
-    AuthServer, Backend, Doubles, Instance, Project, Server, client, free_port, received,
-    sw_headers, verify_with_standardwebhooks,
+    AuthServer, Backend, Doubles, Instance, Project, Server, client, eventually, free_port,
+    received, sw_headers, verify_with_standardwebhooks,
 };
 
 /// A proxy GET of the provider's `/me` with the account.
@@ -53,21 +53,19 @@ async fn account_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        last = account(s, bearer, p, id).await;
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("account never became {what}: {last}");
+    let what = format!("the account to become {what}");
+    eventually(Duration::from_secs(20), &what, || async {
+        let a = account(s, bearer, p, id).await;
+        if done(&a) { Ok(a) } else { Err(a) }
+    })
+    .await
 }
 
 /// The notifications received at `path` with `event`, each verified with
 /// `key` by the `standardwebhooks` package.
 async fn notification(doubles: &Doubles, path: &str, event: &str, key: &str) -> Value {
-    for _ in 0..100 {
+    let what = format!("a {event} notification at {path}");
+    eventually(Duration::from_secs(10), &what, || async {
         for r in received(doubles, path, 0).await {
             let body = r["body"].as_str().unwrap_or_default();
             let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
@@ -80,12 +78,12 @@ async fn notification(doubles: &Doubles, path: &str, event: &str, key: &str) -> 
                     !body.contains("oauth_access_token") && !body.contains("oauth_refresh_token"),
                     "notifications never carry credentials: {body}"
                 );
-                return v;
+                return Some(v);
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no {event} notification reached {path}");
+        None
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -241,16 +239,17 @@ async fn connect_in_a_browser_then_refresh_revoke_and_reconnect() {
     );
     assert!(a["last_refreshed_at"].is_string(), "{a}");
     // The new token lives 4 s; workers refresh it 3 s ahead, with no calls.
-    for _ in 0..100 {
-        if auth.token_requests("refresh_token").await >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        auth.token_requests("refresh_token").await >= 3,
-        "workers refresh ahead of expiry"
-    );
+    eventually(
+        Duration::from_secs(10),
+        "workers to refresh ahead of expiry (3 refresh grants)",
+        || async {
+            match auth.token_requests("refresh_token").await {
+                n if n >= 3 => Ok(()),
+                n => Err(n),
+            }
+        },
+    )
+    .await;
     let stats = auth.control("stats", None).await;
     assert_eq!(
         stats["refresh_rejected"], 0,

@@ -199,7 +199,7 @@ async fn key_based_apps_connect_through_the_hosted_page() {
         403,
         "server credentials",
     );
-    s.stop();
+    s.stop().await;
     let log = std::fs::read_to_string(inst.log_path()).unwrap();
     assert!(log.contains("credentials_export"), "the export is audited");
     assert!(!log.contains("sk-test-1"), "no secret in the log");

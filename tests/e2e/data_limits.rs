@@ -10,7 +10,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Backend, Doubles, Instance, Server, assert_client_error, client, hook_url, received, redis_url,
+    Backend, Doubles, Instance, Server, assert_client_error, client, eventually, hook_url,
+    received, redis_url,
 };
 
 /// The pid of the `switchboard` process serving `inst` (found by its
@@ -271,17 +272,13 @@ async fn deleting_a_user_removes_everything_they_own() {
     );
     received(&doubles, "/anything/gdpr-instant", 2).await;
     assert_eq!(s.trigger_events(&bearer, &p.id, &instant).await.len(), 2);
-    let mut dead = 0;
-    for _ in 0..100 {
+    let dead = eventually(Duration::from_secs(10), "a dead letter", || async {
         let (_, v, _) = s
             .get(&format!("{base}/deliveries/failed"), &bearer, None)
             .await;
-        dead = v["data"].as_array().map_or(0, Vec::len);
-        if dead > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Some(v["data"].as_array().map_or(0, Vec::len)).filter(|&n| n > 0)
+    })
+    .await;
     assert_eq!(dead, 1, "the 410 left a dead letter");
 
     // A polling trigger.
@@ -301,13 +298,13 @@ async fn deleting_a_user_removes_everything_they_own() {
         .as_str()
         .unwrap()
         .to_string();
-    for _ in 0..100 {
-        if requests_to(&doubles, "/items/gdpr").await >= 2 {
-            break;
+    eventually(Duration::from_secs(10), "two polls (it polls)", || async {
+        match requests_to(&doubles, "/items/gdpr").await {
+            n if n >= 2 => Ok(()),
+            n => Err(n),
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(requests_to(&doubles, "/items/gdpr").await >= 2, "it polls");
+    })
+    .await;
 
     // A delivery that fails once: its retry is pending when the user goes.
     doubles

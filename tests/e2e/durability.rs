@@ -12,7 +12,7 @@ async fn accounts_survive_a_restart_on_both_backends() {
         let id = server
             .key_account(&bearer, &p.id, None, "durable-user", "sk_live_kept")
             .await;
-        server.stop();
+        server.stop().await;
 
         let server = inst.start().await;
         // The access token was persisted too.
@@ -24,7 +24,7 @@ async fn accounts_survive_a_restart_on_both_backends() {
             v["data"][0]["credentials"]["api_key"], "sk_live_kept",
             "{backend:?}"
         );
-        server.stop();
+        server.stop().await;
     }
 }
 
@@ -37,7 +37,7 @@ async fn credentials_are_not_stored_in_plaintext() {
     server
         .key_account(&bearer, &p.id, None, "u1", "sk_live_findme_123")
         .await;
-    server.stop();
+    server.stop().await;
     let db = std::fs::read(inst.data_dir().join("switchboard.redb")).unwrap();
     let needle = b"sk_live_findme_123";
     assert!(

@@ -6,9 +6,11 @@ use std::io::BufRead;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+
+pub use crate::eventually::eventually;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 
@@ -165,32 +167,30 @@ impl Instance {
 
     /// Runs the binary with extra args and returns (success, stderr) without
     /// waiting for readiness: for start-up failures.
-    pub fn run_expecting_exit(&self, timeout: Duration) -> (bool, String) {
-        let mut child = self
+    pub async fn run_expecting_exit(&self, timeout: Duration) -> (bool, String) {
+        let child = self
             .command()
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                let mut err = String::new();
-                use std::io::Read;
-                child
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut err)
-                    .unwrap();
-                return (status.success(), err);
-            }
-            if start.elapsed() > timeout {
-                let _ = child.kill();
-                panic!("switchboard did not exit within {timeout:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Killed if it never exits (the timeout's panic drops it).
+        let mut child = KillOnDrop(child);
+        let status = eventually(timeout, "switchboard to exit", || {
+            let exited = child.0.try_wait().unwrap();
+            async move { exited }
+        })
+        .await;
+        let mut err = String::new();
+        use std::io::Read;
+        child
+            .0
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        (status.success(), err)
     }
 
     pub async fn start(&self) -> Server {
@@ -198,13 +198,19 @@ impl Instance {
     }
 
     /// Starts the binary as `role` (`all`, `serve` or `work`), listening on
-    /// `port` (the API's roles); several may share one Redis instance.
+    /// `port` (0: a free one): the API's roles serve the API there, `work`
+    /// its health endpoints (`worker.health_listen`); either way `Server`'s
+    /// `base`, and ready once `/readyz` answers 200. Several may share one
+    /// Redis instance.
     pub async fn start_role(&self, role: &str, port: u16) -> Server {
         self.start_role_with(role, port, &[]).await
     }
 
     /// `start_role` with extra environment for this process only.
     pub async fn start_role_with(&self, role: &str, port: u16, env: &[(&str, &str)]) -> Server {
+        // Picked here rather than bound by the process: the harness must
+        // know where to probe.
+        let port = if port == 0 { free_port() } else { port };
         let path = if role == "all" {
             self.log_path()
         } else {
@@ -215,47 +221,48 @@ impl Instance {
             .append(true)
             .open(&path)
             .unwrap();
-        let mut child = self
-            .command()
-            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        let addr = format!("127.0.0.1:{port}");
+        let mut command = self.command();
+        command.env("SWITCHBOARD_LISTEN", &addr);
+        if role == "work" {
+            command.env("SWITCHBOARD_WORKER__HEALTH_LISTEN", &addr);
+        }
+        let child = command
             .envs(env.iter().copied())
             .arg(role)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
-        let http = client();
-        let base = format!("http://127.0.0.1:{port}");
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!(
-                    "switchboard {role} exited with {status} before it was ready:\n{}",
-                    std::fs::read_to_string(&path).unwrap_or_default()
-                );
-            }
-            let ready = if role == "work" {
-                std::fs::read_to_string(&path).is_ok_and(|l| l.contains("workers started"))
-            } else {
-                http.get(format!("{base}/readyz"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            };
-            if ready {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "switchboard {role} not ready in 20 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server {
+        // A `Server` at once, so a start that times out kills the process.
+        let mut server = Server {
             child: Some(child),
-            base,
-            http,
-        }
+            base: format!("http://{addr}"),
+            http: client(),
+        };
+        let readyz = format!("{}/readyz", server.base);
+        eventually(
+            Duration::from_secs(20),
+            &format!("switchboard {role} to be ready ({readyz})"),
+            || {
+                if let Some(status) = server.child.as_mut().unwrap().try_wait().unwrap() {
+                    panic!(
+                        "switchboard {role} exited with {status} before it was ready:\n{}",
+                        std::fs::read_to_string(&path).unwrap_or_default()
+                    );
+                }
+                let probe = server.http.get(&readyz).send();
+                async move {
+                    match probe.await {
+                        Ok(r) if r.status().is_success() => Ok(()),
+                        Ok(r) => Err(r.status().to_string()),
+                        Err(e) => Err(e.without_url().to_string()),
+                    }
+                }
+            },
+        )
+        .await;
+        server
     }
 }
 
@@ -304,29 +311,24 @@ impl Server {
     }
 
     /// SIGTERM, then expect a clean exit.
-    pub fn stop(mut self) {
-        let mut child = self.child.take().unwrap();
+    pub async fn stop(mut self) {
         let ok = Command::new("kill")
             .arg("-TERM")
-            .arg(child.id().to_string())
+            .arg(self.child.as_ref().unwrap().id().to_string())
             .status()
             .unwrap();
         assert!(ok.success());
-        let start = Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "switchboard exited with {status} on SIGTERM"
-                );
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "no exit 30 s after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        // Still in `self`: if it never exits, the timeout's panic kills it.
+        let status = eventually(Duration::from_secs(30), "an exit after SIGTERM", || {
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap();
+            async move { exited }
+        })
+        .await;
+        self.child = None;
+        assert!(
+            status.success(),
+            "switchboard exited with {status} on SIGTERM"
+        );
     }
 
     /// `POST /v1/oauth/token` with any body; returns (status, JSON).
@@ -481,6 +483,16 @@ impl Drop for Server {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+/// A child process killed when dropped.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -724,23 +736,24 @@ pub fn hook_url(deployed: &Value) -> String {
         .to_string()
 }
 
-/// Waits until the HTTP double has received `n` requests whose path starts
-/// with `prefix`, and returns them.
+/// Waits (up to 10 s) until the HTTP double has received `n` requests
+/// whose path starts with `prefix`, and returns them.
 pub async fn received(doubles: &Doubles, prefix: &str, n: usize) -> Vec<serde_json::Value> {
-    let mut seen = Vec::new();
-    for _ in 0..200 {
-        seen = doubles
+    let what = format!("{n} deliveries to {prefix}");
+    eventually(Duration::from_secs(10), &what, || async {
+        let seen: Vec<Value> = doubles
             .requests("http")
             .await
             .into_iter()
             .filter(|r| r["path"].as_str().unwrap_or_default().starts_with(prefix))
             .collect();
         if seen.len() >= n {
-            return seen;
+            Ok(seen)
+        } else {
+            Err(seen.len())
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("expected {n} deliveries to {prefix}, got {}", seen.len());
+    })
+    .await
 }
 
 /// The Standard Webhooks headers of a received request.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::endpoints::{Behaviour, Endpoint, percentile};
-use crate::harness::{BACKENDS, Backend, Instance, Server, client, hook_url};
+use crate::harness::{BACKENDS, Backend, Instance, Server, client, eventually, hook_url};
 
 /// Events the attacker sends to her own URL, in about 2 s.
 const FLOOD: usize = 1500;
@@ -87,25 +87,31 @@ impl Bystander {
             assert!(r.status().is_success(), "B's event {i}: {}", r.status());
             tokio::time::sleep(gap).await;
         }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let got: Vec<_> = self
-                .sink
-                .seen
-                .with_prefix("/b/events")
-                .into_iter()
-                .filter(|r| r.body["event"]["body"]["tag"] == tag.as_str())
-                .collect();
-            if got.len() >= n || Instant::now() > deadline {
-                assert_eq!(got.len(), n, "every event of B arrives, once");
-                let lat: Vec<_> = got
-                    .iter()
-                    .map(|r| r.at - sent[r.body["event"]["body"]["n"].as_u64().unwrap() as usize])
+        let got = eventually(
+            Duration::from_secs(60),
+            &format!("all {n} of B's events of round {tag}"),
+            || async {
+                let got: Vec<_> = self
+                    .sink
+                    .seen
+                    .with_prefix("/b/events")
+                    .into_iter()
+                    .filter(|r| r.body["event"]["body"]["tag"] == tag.as_str())
                     .collect();
-                return percentile(&lat, 99.0);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+                if got.len() >= n {
+                    Ok(got)
+                } else {
+                    Err(got.len())
+                }
+            },
+        )
+        .await;
+        assert_eq!(got.len(), n, "every event of B arrives, once");
+        let lat: Vec<_> = got
+            .iter()
+            .map(|r| r.at - sent[r.body["event"]["body"]["n"].as_u64().unwrap() as usize])
+            .collect();
+        percentile(&lat, 99.0)
     }
 
     /// B is unharmed: its latency within bounds, nothing delivered twice,
@@ -243,29 +249,25 @@ async fn one_tenant_cannot_starve_another(backend: Backend) {
     // Lose nothing: once the tarpit answers, each of her events arrives.
     tarpit.release();
     let released = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(150);
     let want = FLOOD / 2;
-    loop {
-        let got = tarpit
-            .seen
-            .with_prefix("/t")
-            .iter()
-            .filter(|r| r.at >= released && r.body["event"]["body"]["m"].is_u64())
-            .map(|r| r.body["event"]["body"]["m"].as_u64().unwrap())
-            .collect::<std::collections::HashSet<_>>()
-            .len();
-        if got == want {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}",
-            ctx(&format!(
-                "only {got} of {want} flood events reached the tarpit once it answered"
-            ))
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    eventually(
+        Duration::from_secs(150),
+        &ctx(&format!(
+            "all {want} flood events to reach the tarpit once it answered"
+        )),
+        || async {
+            let got = tarpit
+                .seen
+                .with_prefix("/t")
+                .iter()
+                .filter(|r| r.at >= released && r.body["event"]["body"]["m"].is_u64())
+                .map(|r| r.body["event"]["body"]["m"].as_u64().unwrap())
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            if got == want { Ok(()) } else { Err(got) }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::endpoints::Endpoint;
-use crate::harness::{Backend, Instance, Server};
+use crate::harness::{Backend, Instance, Server, eventually};
 
 /// The 121-byte document: sixty nested arrays around a 1.
 pub fn nested_doc() -> String {
@@ -163,27 +163,31 @@ async fn hostile_expressions_are_refused_or_bounded() {
     .await;
     assert_eq!(st, 200, "{v}");
     let id = v["data"]["id"].as_str().unwrap().to_string();
-    let mut last = Value::Null;
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(30) {
-        healthy(&s, Duration::from_secs(1)).await;
-        let (st, v, _) = s
-            .get(
-                &format!(
-                    "/v1/connect/{}/deployed-triggers/{id}?external_user_id=u1",
-                    p.id
-                ),
-                &ctok,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        last = v["data"].clone();
-        if last["poll"]["last_status"] == "error" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let last = eventually(
+        Duration::from_secs(30),
+        "the bomb's poll to fail",
+        || async {
+            healthy(&s, Duration::from_secs(1)).await;
+            let (st, v, _) = s
+                .get(
+                    &format!(
+                        "/v1/connect/{}/deployed-triggers/{id}?external_user_id=u1",
+                        p.id
+                    ),
+                    &ctok,
+                    None,
+                )
+                .await;
+            assert_eq!(st, 200, "{v}");
+            let d = v["data"].clone();
+            if d["poll"]["last_status"] == "error" {
+                Ok(d)
+            } else {
+                Err(d)
+            }
+        },
+    )
+    .await;
     let err = last["poll"]["last_error"].as_str().unwrap_or_default();
     assert!(
         err.contains("itemsPath") && err.contains("work budget"),
@@ -213,5 +217,5 @@ async fn hostile_expressions_are_refused_or_bounded() {
         "{v}"
     );
     // SIGTERM still stops it (asserted inside `stop`).
-    s.stop();
+    s.stop().await;
 }

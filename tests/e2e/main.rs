@@ -9,6 +9,8 @@ mod connect_page;
 mod data_limits;
 mod durability;
 mod endpoints;
+#[path = "../common/eventually.rs"]
+mod eventually;
 mod harness;
 mod hostile;
 mod hostile_expressions;

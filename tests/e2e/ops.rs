@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{BIN, Backend, Instance, Server, assert_client_error, free_port};
+use crate::harness::{BIN, Backend, Instance, Server, assert_client_error, eventually, free_port};
 
 /// A Redis of this test's own, which it can stop and restart.
 struct OwnRedis {
@@ -17,17 +17,17 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    fn start() -> Self {
+    async fn start() -> Self {
         let mut r = OwnRedis {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
-        r.spawn();
+        r.spawn().await;
         r
     }
 
-    fn spawn(&mut self) {
+    async fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -44,13 +44,11 @@ impl OwnRedis {
             .spawn()
             .expect("redis-server is not installed (apt-get install redis-server)");
         self.child = Some(child);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start");
+        let port = self.port;
+        eventually(Duration::from_secs(5), "redis-server to start", || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+        })
+        .await;
     }
 
     fn stop(&mut self) {
@@ -73,7 +71,7 @@ impl Drop for OwnRedis {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redis_outage_answers_503_with_retry_after_and_recovers() {
-    let mut redis = OwnRedis::start();
+    let mut redis = OwnRedis::start().await;
     let inst = Instance::new(Backend::Embedded).with_env("SWITCHBOARD_REDIS_URL", &redis.url());
     let p = inst.create_project("Outage");
     let s = inst.start().await;
@@ -102,25 +100,26 @@ async fn redis_outage_answers_503_with_retry_after_and_recovers() {
         .unwrap();
     assert_eq!(r.status(), 200, "still alive");
 
-    redis.spawn();
-    let mut recovered = false;
-    for _ in 0..100 {
-        let (st, _, _) = s.get(&path, &bearer, None).await;
-        if st == 200 {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(recovered, "recovers without a restart");
-    s.stop();
+    redis.spawn().await;
+    eventually(
+        Duration::from_secs(10),
+        "a recovery without a restart",
+        || async {
+            match s.get(&path, &bearer, None).await {
+                (200, _, _) => Ok(()),
+                (st, v, _) => Err(format!("{st} {v}")),
+            }
+        },
+    )
+    .await;
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_encryption_key_stops_startup_with_a_clear_message() {
     let (inst, p, s, bearer) = Instance::serve_project(Backend::Embedded, "Keys").await;
     s.key_account(&bearer, &p.id, None, "u", "sk_1").await;
-    s.stop();
+    s.stop().await;
 
     // Same key id, different key material.
     let path = inst.data_dir().join("keyring.json");
@@ -129,7 +128,7 @@ async fn a_wrong_encryption_key_stops_startup_with_a_clear_message() {
     ring["keys"][&active] = json!("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=");
     let original = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, ring.to_string()).unwrap();
-    let (ok, err) = inst.run_expecting_exit(Duration::from_secs(15));
+    let (ok, err) = inst.run_expecting_exit(Duration::from_secs(15)).await;
     assert!(!ok);
     assert!(err.contains("is wrong"), "{err}");
 
@@ -145,7 +144,7 @@ async fn a_wrong_encryption_key_stops_startup_with_a_clear_message() {
         ],
         ..inst
     };
-    let (ok, err) = other.run_expecting_exit(Duration::from_secs(15));
+    let (ok, err) = other.run_expecting_exit(Duration::from_secs(15)).await;
     assert!(!ok);
     assert!(err.contains("not in the configured keyring"), "{err}");
 }
@@ -167,7 +166,7 @@ async fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
         )
         .await;
     assert_eq!(st, 201, "{v}");
-    s.stop();
+    s.stop().await;
     let before: Value = serde_json::from_str(
         &std::fs::read_to_string(inst.data_dir().join("keyring.json")).unwrap(),
     )
@@ -204,7 +203,7 @@ async fn rotate_key_reencrypts_everything_and_retires_the_old_key() {
         .map(|a| a["credentials"]["api_key"].as_str().unwrap())
         .collect();
     assert_eq!(keys.len(), 3);
-    s.stop();
+    s.stop().await;
     // Rotating again finds nothing old.
     assert_eq!(inst.admin(&["rotate-key"])["reencrypted"], 4);
 }
@@ -226,7 +225,7 @@ async fn revoking_a_client_cuts_off_its_tokens_at_once() {
         .oauth(&Server::grant(&p.client_id, &p.client_secret))
         .await;
     assert_eq!(st, 401);
-    s.stop();
+    s.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -264,7 +263,7 @@ async fn rate_limits_answer_429_with_retry_after_and_logs_are_json() {
         .0,
         200
     );
-    s.stop();
+    s.stop().await;
     let log = std::fs::read_to_string(inst.log_path()).unwrap();
     let lines: Vec<&str> = log
         .lines()
@@ -332,5 +331,5 @@ async fn first_start_bootstraps_a_project_and_prints_its_credentials() {
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["store"], "embedded");
-    s.stop();
+    s.stop().await;
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Doubles, Instance, Project, Server, free_port, received};
+use crate::harness::{
+    Backend, Doubles, Instance, Project, Server, eventually, free_port, received,
+};
 
 /// A test instance polling the doubles, with short intervals allowed.
 fn instance(doubles: &Doubles, backend: Backend) -> Instance {
@@ -59,27 +61,20 @@ async fn trigger_until(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..secs * 10 {
-        last = s.deployed_trigger(bearer, p, id).await;
-        if done(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what} never happened: {last}");
+    eventually(Duration::from_secs(secs), what, || async {
+        let t = s.deployed_trigger(bearer, p, id).await;
+        if done(&t) { Ok(t) } else { Err(t) }
+    })
+    .await
 }
 
+/// Waits (up to 25 s) until the deployed trigger has `n` events.
 async fn events_until(s: &Server, bearer: &str, p: &str, id: &str, n: usize) -> Vec<Value> {
-    let mut got = Vec::new();
-    for _ in 0..250 {
-        got = s.trigger_events(bearer, p, id).await;
-        if got.len() >= n {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("expected {n} events, got {}: {got:?}", got.len());
+    eventually(Duration::from_secs(25), &format!("{n} events"), || async {
+        let got = s.trigger_events(bearer, p, id).await;
+        if got.len() >= n { Ok(got) } else { Err(got) }
+    })
+    .await
 }
 
 fn event_ids(evs: &[Value]) -> Vec<String> {
@@ -345,7 +340,7 @@ async fn every_tick_of_1000_deployments_is_polled_exactly_once_by_3_workers() {
     tokio::time::sleep(Duration::from_secs(INTERVAL * 3)).await;
     // Stop the workers (SIGTERM lets polls in flight finish), then read the log.
     for w in workers.iter_mut().filter_map(Option::take) {
-        w.stop();
+        w.stop().await;
     }
     let seen = ticks_seen(&doubles).await;
     assert_eq!(seen.len(), N, "every deployment polled");
@@ -456,7 +451,7 @@ async fn a_crash_between_fetch_and_commit_repolls_without_duplicates() {
         t["poll"]["last_status"] == "ok"
     })
     .await;
-    first.stop();
+    first.stop().await;
     // The next poll fetches three new items, then its worker crashes.
     add_items(&doubles, "crash", 3).await;
     let before = crash_polls(&doubles).await;
@@ -467,15 +462,15 @@ async fn a_crash_between_fetch_and_commit_repolls_without_duplicates() {
             &[("SWITCHBOARD_FAILPOINT", "poll_before_commit")],
         )
         .await;
-    let mut crashed = false;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        if doomed.exited() {
-            crashed = true;
-            break;
-        }
-    }
-    assert!(crashed, "the worker reached the failpoint");
+    eventually(
+        Duration::from_secs(10),
+        "the worker to reach the failpoint (and exit)",
+        || {
+            let exited = doomed.exited();
+            async move { exited.then_some(()) }
+        },
+    )
+    .await;
     assert_eq!(crash_polls(&doubles).await, before + 1, "it fetched");
     assert!(
         api.trigger_events(&bearer, &p.id, &id).await.is_empty(),

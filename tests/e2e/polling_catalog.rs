@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Backend, Doubles, Instance, Server};
+use crate::harness::{Backend, Doubles, Instance, Server, eventually};
 
 struct World {
     doubles: Doubles,
@@ -69,17 +69,18 @@ impl World {
             .await
     }
 
-    /// Waits until the deployment has committed `n` polls; returns it.
+    /// Waits (up to 20 s) until the deployment has committed `n` polls;
+    /// returns it.
     async fn polls(&self, id: &str, n: u64) -> Value {
-        let mut t = Value::Null;
-        for _ in 0..200 {
-            t = self.trigger(id).await;
+        eventually(Duration::from_secs(20), &format!("{n} polls"), || async {
+            let t = self.trigger(id).await;
             if t["poll"]["polls"].as_u64().unwrap_or(0) >= n {
-                return t;
+                Ok(t)
+            } else {
+                Err(t)
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("{n} polls never happened: {t}");
+        })
+        .await
     }
 
     async fn events(&self, id: &str) -> Vec<Value> {
@@ -209,18 +210,26 @@ async fn github_new_issue_polling() {
     w.doubles
         .post("github", "config", json!({"rate_limit": 1}))
         .await;
-    let mut t = Value::Null;
-    for _ in 0..100 {
-        w.doubles
-            .post("github", "issues", json!({"repo": repo, "count": 1}))
-            .await;
-        t = w.trigger(&id).await;
-        if t["poll"]["last_status"] == "rate_limited" {
-            break;
+    let new_issues = async {
+        loop {
+            w.doubles
+                .post("github", "issues", json!({"repo": repo, "count": 1}))
+                .await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    assert_eq!(t["poll"]["last_status"], "rate_limited", "{t}");
+    };
+    let limited = eventually(Duration::from_secs(30), "a rate-limited poll", || async {
+        let t = w.trigger(&id).await;
+        if t["poll"]["last_status"] == "rate_limited" {
+            Ok(t)
+        } else {
+            Err(t)
+        }
+    });
+    let t = tokio::select! {
+        t = limited => t,
+        _ = new_issues => unreachable!("new issues keep coming"),
+    };
     let polled = t["poll"]["last_poll_at"].as_u64().unwrap();
     assert!(
         t["next_run_at"].as_u64().unwrap() >= polled + 3000,
@@ -482,14 +491,12 @@ async fn failing_triggers_notify_the_project_and_intervals_respect_the_minimum()
                 .collect::<Vec<_>>()
         }
     };
-    let mut failing = Vec::new();
-    for _ in 0..100 {
-        failing = notes("TRIGGER_FAILING").await;
-        if !failing.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let failing = eventually(
+        Duration::from_secs(10),
+        "a TRIGGER_FAILING notification",
+        || async { Some(notes("TRIGGER_FAILING").await).filter(|n| !n.is_empty()) },
+    )
+    .await;
     assert_eq!(failing.len(), 1, "told once");
     let body = failing[0]["body"].as_str().unwrap();
     let v: Value = serde_json::from_str(body).unwrap();
@@ -501,14 +508,12 @@ async fn failing_triggers_notify_the_project_and_intervals_respect_the_minimum()
         &crate::harness::sw_headers(&failing[0])
     ));
     // The failures stop (3 injected); the recovery is told too.
-    let mut recovered = Vec::new();
-    for _ in 0..200 {
-        recovered = notes("TRIGGER_RECOVERED").await;
-        if !recovered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let recovered = eventually(
+        Duration::from_secs(20),
+        "a TRIGGER_RECOVERED notification",
+        || async { Some(notes("TRIGGER_RECOVERED").await).filter(|n| !n.is_empty()) },
+    )
+    .await;
     assert_eq!(recovered.len(), 1, "recovery told once");
     assert_eq!(
         notes("TRIGGER_FAILING").await.len(),

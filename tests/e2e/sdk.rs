@@ -72,7 +72,7 @@ async fn both_sdks(backend: Backend) {
     let server = inst.start().await;
     run_scenario("JavaScript", node(), &inst, &p);
     run_scenario("Python", python(), &inst, &p);
-    server.stop();
+    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

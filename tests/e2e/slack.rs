@@ -8,7 +8,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Backend, Doubles, Instance, Server, assert_client_error, client, verify_with_standardwebhooks,
+    Backend, Doubles, Instance, Server, assert_client_error, client, eventually,
+    verify_with_standardwebhooks,
 };
 
 const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -114,15 +115,18 @@ async fn deliveries(doubles: &Doubles, path: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Waits (up to 10 s) for `n` deliveries to `path`; returns them.
 async fn wait_deliveries(doubles: &Doubles, path: &str, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
+    let what = format!("{n} deliveries to {path}");
+    eventually(std::time::Duration::from_secs(10), &what, || async {
         let got = deliveries(doubles, path).await;
         if got.len() >= n {
-            return got;
+            Ok(got)
+        } else {
+            Err(got.len())
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("expected {n} deliveries to {path}");
+    })
+    .await
 }
 
 async fn slack_events(backend: Backend) {

@@ -203,5 +203,5 @@ async fn a_victims_browser_cannot_finish_an_attackers_oauth_flow() {
         )
         .await;
     assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
-    s.stop();
+    s.stop().await;
 }
