@@ -143,7 +143,20 @@ impl Api {
         self.call(Method::DELETE, path, bearer, None, None).await
     }
 
-    /// `POST tokens` with `body`, which must succeed; the token.
+    /// `POST path` that must succeed; the string `field` of its answer.
+    async fn post_for(
+        &self,
+        path: &str,
+        bearer: &str,
+        env: Option<&str>,
+        body: Value,
+        field: &str,
+    ) -> String {
+        let (st, v, _) = self.call(Method::POST, path, bearer, env, Some(body)).await;
+        assert_eq!(st, 200, "{v}");
+        v[field].as_str().unwrap().to_string()
+    }
+
     async fn new_connect_token(
         &self,
         bearer: &str,
@@ -152,11 +165,7 @@ impl Api {
         body: Value,
     ) -> String {
         let path = format!("/v1/connect/{project}/tokens");
-        let (st, v, _) = self
-            .call(Method::POST, &path, bearer, env, Some(body))
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["token"].as_str().unwrap().to_string()
+        self.post_for(&path, bearer, env, body, "token").await
     }
 
     /// A connect token for `user`.
@@ -232,11 +241,7 @@ impl Api {
         let ct = self.connect_token(bearer, project, env, user).await;
         let body = json!({"app_slug": app, "cfmap_json": cfmap.to_string(), "connect_token": ct});
         let path = format!("/v1/connect/{project}/accounts");
-        let (s, v, _) = self
-            .call(Method::POST, &path, bearer, env, Some(body))
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["id"].as_str().unwrap().to_string()
+        self.post_for(&path, bearer, env, body, "id").await
     }
 
     /// User `u1`'s accounts of `app` (with credentials when asked).
