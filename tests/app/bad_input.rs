@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::helpers::{TestApp, assert_client_error, spawn_app_with};
+use super::helpers::{Api, assert_client_error, spawn_app_with};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_inputs_get_clear_4xx_errors() {
@@ -33,7 +33,7 @@ async fn bad_inputs_get_clear_4xx_errors() {
     // Malformed JSON, and JSON of the wrong shape.
     let r = s
         .http
-        .post(format!("{}{tokens}", s.address))
+        .post(format!("{}{tokens}", s.base))
         .bearer_auth(&ta)
         .header("content-type", "application/json")
         .body("{\"external_user_id\":")
@@ -199,10 +199,10 @@ async fn bad_inputs_get_clear_4xx_errors() {
         (a.client_id.as_str(), "sbcs_wrong"),
         ("cl_unknown", a.client_secret.as_str()),
     ] {
-        let (st, v) = s.oauth(&TestApp::grant(id, secret)).await;
+        let (st, v) = s.oauth(&Api::grant(id, secret)).await;
         assert_client_error(&ctx("wrong secret"), st, &v, 401, "invalid client");
     }
-    let mut grant = TestApp::grant(&a.client_id, &a.client_secret);
+    let mut grant = Api::grant(&a.client_id, &a.client_secret);
     grant["grant_type"] = json!("password");
     let (st, v) = s.oauth(&grant).await;
     assert_client_error(&ctx("grant type"), st, &v, 400, "unsupported_grant_type");
@@ -210,7 +210,7 @@ async fn bad_inputs_get_clear_4xx_errors() {
     assert_client_error(&ctx("bad bearer"), st, &v, 401, "invalid");
     let r = s
         .http
-        .get(format!("{}{accounts}", s.address))
+        .get(format!("{}{accounts}", s.base))
         .send()
         .await
         .unwrap();

@@ -31,7 +31,6 @@ async fn private_addresses_are_refused_unless_allowlisted() {
         .import_account(
             &bearer,
             &p.id,
-            None,
             "u",
             "github",
             json!({"oauth_access_token": "gho_valid"}),

@@ -90,7 +90,7 @@ async fn too_long_ids_are_refused_with_400() {
         .await;
     assert_client_error("a webhook URL", st, &v, 400, "the maximum is 2048");
     let r = client()
-        .post(format!("{}{base}/actions/run", s.address))
+        .post(format!("{}{base}/actions/run", s.base))
         .bearer_auth(&bearer)
         .header("Idempotency-Key", "k".repeat(256))
         .json(

@@ -10,11 +10,11 @@ use super::helpers::{TestReceiver, eventually, hook_url, secs, spawn_app, spawn_
 async fn an_event_reaches_the_receiver_through_the_running_workers() {
     let app = spawn_app().await;
     let rx = TestReceiver::start().await;
-    let d = app
-        .deploy(json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": rx.at("/sink")}))
-        .await;
+    let body =
+        json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": rx.at("/sink")});
+    let d = app.deploy(&app.bearer, &app.project.id, body).await;
     let url = hook_url(&d);
-    assert!(url.starts_with(&app.address), "{url}");
+    assert!(url.starts_with(&app.base), "{url}");
     assert_eq!(app.send_hook(&url, json!({"hello": "world"})).await, 200);
     let got = rx.wait_for(1, secs(10)).await;
     assert_eq!(got[0].path, "/sink");
@@ -40,9 +40,9 @@ async fn single_steps_deliver_retry_and_tick_without_timing() {
     let me = switchboard_worker::consumer_name();
     let rx = TestReceiver::start().await;
     rx.fail("/sink", 500, 1);
-    let d = app
-        .deploy(json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": rx.at("/sink")}))
-        .await;
+    let body =
+        json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": rx.at("/sink")});
+    let d = app.deploy(&app.bearer, &app.project.id, body).await;
     assert_eq!(app.send_hook(&hook_url(&d), json!({"n": 1})).await, 200);
 
     // Nothing runs unless a step runs it.
@@ -74,6 +74,8 @@ async fn single_steps_deliver_retry_and_tick_without_timing() {
     // A 1 s timer: its tick comes due, is promoted, and runs once.
     let timer = app
         .deploy(
+            &app.bearer,
+            &app.project.id,
             json!({"id": "schedule-custom-interval", "external_user_id": "u1",
                        "configured_props": {"timer": {"intervalSeconds": 1}}}),
         )
@@ -84,7 +86,12 @@ async fn single_steps_deliver_retry_and_tick_without_timing() {
     })
     .await;
     assert_eq!(switchboard_worker::poll_tick_once(&core, &me).await, 1);
-    assert_eq!(app.trigger_events(id).await.len(), 1);
+    assert_eq!(
+        app.trigger_events(&app.bearer, &app.project.id, id)
+            .await
+            .len(),
+        1
+    );
     assert_eq!(switchboard_worker::poll_tick_once(&core, &me).await, 0);
 
     assert_eq!(
@@ -100,7 +107,7 @@ async fn shutdown_drains_and_returns() {
     let app = spawn_app().await;
     let (st, _, _) = app.get(&app.path("accounts"), &app.bearer, None).await;
     assert_eq!(st, 200);
-    let address = app.address.clone();
+    let address = app.base.clone();
     tokio::time::timeout(secs(30), app.app.shutdown())
         .await
         .expect("shutdown within the grace")

@@ -7,21 +7,23 @@
 //! the Redis at `SWITCHBOARD_TEST_REDIS_URL`, with a key prefix per app.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::Method;
-use reqwest::header::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard::{Application, Roles};
 use switchboard_config::{Config, Overrides};
 use switchboard_domain::Core;
 use switchboard_domain::model::Environment;
 use switchboard_domain::tenancy::projects::{ClientCredentials, NewProject};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
-// Shared with `tests/e2e`; modules keep naming it `super::helpers::eventually`.
+use super::receiver::{listen, read_request};
+
+// Shared with `tests/e2e`; modules keep naming them `super::helpers::…`.
+pub use super::api::{Api, Project, assert_client_error, client, hook_url, no_redirects};
 pub use super::eventually::eventually;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,32 +54,8 @@ pub fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// An HTTP client for tests. reqwest is built with rustls and no default
-/// crypto provider (the server picks ring), so install it first.
-pub fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-/// A client that shows redirects instead of following them.
-pub fn no_redirects() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// Client credentials of a project.
-#[derive(Clone, Debug)]
-pub struct Project {
-    pub id: String,
-    pub client_id: String,
-    pub client_secret: String,
-}
-
 impl Project {
-    fn from_credentials(c: &ClientCredentials) -> Self {
+    pub fn from_credentials(c: &ClientCredentials) -> Self {
         Project {
             id: c.project_id.clone(),
             client_id: c.client_id.clone(),
@@ -92,10 +70,9 @@ impl Project {
 /// committed before a loop's first read is found by that read.
 pub struct TestApp {
     pub app: Application,
-    /// `http://127.0.0.1:<port>`: the API, and the base of inbound URLs;
-    /// empty in `Roles::Work` (no API).
-    pub address: String,
-    pub http: reqwest::Client,
+    /// The API client (`TestApp` derefs to it); its `base` is empty in
+    /// `Roles::Work` (no API).
+    pub api: Api,
     pub project: Project,
     pub bearer: String,
     pub backend: Backend,
@@ -146,11 +123,10 @@ pub async fn spawn_app_as(roles: Roles, tweak: impl FnOnce(&mut Config)) -> Test
         .await
         .expect("the application builds");
     assert_eq!(app.base_url().is_some(), roles.serves());
-    let address = app.base_url().unwrap_or_default();
+    let base = app.base_url().unwrap_or_default();
     let mut t = TestApp {
         app,
-        address,
-        http: client(),
+        api: Api::new(base),
         project: Project {
             id: String::new(),
             client_id: String::new(),
@@ -226,212 +202,14 @@ impl TestApp {
             .expect("issue client");
         Project::from_credentials(&c)
     }
-
-    /// `POST /v1/oauth/token` with any body; returns (status, JSON).
-    pub async fn oauth(&self, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/oauth/token", self.address))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-
-    pub fn grant(client_id: &str, client_secret: &str) -> Value {
-        json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret})
-    }
-
-    /// An access token for `p`'s credentials, through the API.
-    pub async fn token(&self, p: &Project) -> String {
-        let (status, v) = self
-            .oauth(&Self::grant(&p.client_id, &p.client_secret))
-            .await;
-        assert_eq!(status, 200, "{v}");
-        v["access_token"].as_str().unwrap().to_string()
-    }
-
-    /// A request with a bearer and optional environment; returns (status,
-    /// JSON body or Null, headers).
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: &str,
-        env: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value, HeaderMap) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.address))
-            .bearer_auth(bearer);
-        if let Some(e) = env {
-            rb = rb.header("x-pd-environment", e);
-        }
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text)
-                .unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
-        };
-        (status, v, headers)
-    }
-
-    pub async fn get(
-        &self,
-        path: &str,
-        bearer: &str,
-        env: Option<&str>,
-    ) -> (u16, Value, HeaderMap) {
-        self.call(Method::GET, path, bearer, env, None).await
-    }
-
-    pub async fn post(&self, path: &str, bearer: &str, body: Value) -> (u16, Value, HeaderMap) {
-        self.call(Method::POST, path, bearer, None, Some(body))
-            .await
-    }
-
-    pub async fn delete(&self, path: &str, bearer: &str) -> (u16, Value, HeaderMap) {
-        self.call(Method::DELETE, path, bearer, None, None).await
-    }
-
-    /// A connect token for user `u1` with `extra` fields (redirects, webhook).
-    pub async fn connect_token_with(&self, bearer: &str, project: &str, extra: Value) -> String {
-        let mut body = json!({"external_user_id": "u1"});
-        for (k, v) in extra.as_object().into_iter().flatten() {
-            body[k] = v.clone();
-        }
-        let (st, v, _) = self
-            .post(&format!("/v1/connect/{project}/tokens"), bearer, body)
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    pub async fn connect_token(
-        &self,
-        bearer: &str,
-        project: &str,
-        env: Option<&str>,
-        user: &str,
-    ) -> String {
-        let (s, v, _) = self
-            .call(
-                Method::POST,
-                &format!("/v1/connect/{project}/tokens"),
-                bearer,
-                env,
-                Some(json!({"external_user_id": user})),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    /// Creates a key-based (stripe) account for `user`; returns its id.
-    pub async fn key_account(
-        &self,
-        bearer: &str,
-        project: &str,
-        env: Option<&str>,
-        user: &str,
-        key: &str,
-    ) -> String {
-        let cfmap = json!({"api_key": key});
-        self.import_account(bearer, project, env, user, "stripe", cfmap)
-            .await
-    }
-
-    /// Imports an account of `app` with the given credential fields.
-    pub async fn import_account(
-        &self,
-        bearer: &str,
-        project: &str,
-        env: Option<&str>,
-        user: &str,
-        app: &str,
-        cfmap: Value,
-    ) -> String {
-        let ct = self.connect_token(bearer, project, env, user).await;
-        let (s, v, _) = self
-            .call(
-                Method::POST,
-                &format!("/v1/connect/{project}/accounts"),
-                bearer,
-                env,
-                Some(
-                    json!({"app_slug": app, "cfmap_json": cfmap.to_string(), "connect_token": ct}),
-                ),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// `POST triggers/deploy` in the app's project that must succeed; the
-    /// deployed trigger.
-    pub async fn deploy(&self, body: Value) -> Value {
-        let (st, v, _) = self
-            .post(&self.path("triggers/deploy"), &self.bearer, body)
-            .await;
-        assert_eq!(st, 200, "deploy: {v}");
-        v["data"].clone()
-    }
-
-    /// The newest 100 events of user `u1`'s deployed trigger `id`.
-    pub async fn trigger_events(&self, id: &str) -> Vec<Value> {
-        let (st, v, _) = self
-            .get(
-                &self.path(&format!(
-                    "deployed-triggers/{id}/events?external_user_id=u1&n=100"
-                )),
-                &self.bearer,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["data"].as_array().cloned().unwrap_or_default()
-    }
-
-    /// POSTs `body` to an inbound URL; returns the status.
-    pub async fn send_hook(&self, url: &str, body: Value) -> u16 {
-        self.http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
 }
 
-/// A deployed trigger's inbound URL.
-pub fn hook_url(deployed: &Value) -> String {
-    deployed["configured_props"]["http"]["endpoint_url"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
+impl Deref for TestApp {
+    type Target = Api;
 
-/// Asserts a clear JSON error with a 4xx status.
-pub fn assert_client_error(what: &str, status: u16, body: &Value, expected: u16, needle: &str) {
-    assert_eq!(status, expected, "{what}: got {status} {body}");
-    let msg = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: no error string in {body}"));
-    assert!(
-        msg.to_lowercase().contains(&needle.to_lowercase()),
-        "{what}: error {msg:?} should mention {needle:?}"
-    );
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// One request a `TestReceiver` got, and how it answered.
@@ -481,15 +259,9 @@ pub struct TestReceiver {
 
 impl TestReceiver {
     pub async fn start() -> TestReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(ReceiverState::default()));
         let st = state.clone();
-        tokio::spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, st.clone()));
-            }
-        });
+        let url = listen(move |conn| serve(conn, st.clone())).await;
         TestReceiver { url, state }
     }
 
@@ -555,23 +327,23 @@ impl TestReceiver {
 }
 
 async fn serve(mut conn: TcpStream, state: Arc<Mutex<ReceiverState>>) {
-    while let Some((method, path, headers, body)) = read_request(&mut conn).await {
+    while let Some(req) = read_request(&mut conn).await {
         let (status, delay) = {
             let mut st = state.lock().unwrap();
             let rule = st
                 .rules
                 .iter_mut()
-                .find(|r| r.count > 0 && path.starts_with(&r.path_prefix));
+                .find(|r| r.count > 0 && req.path.starts_with(&r.path_prefix));
             let planned = rule.map(|r| {
                 r.count -= 1;
                 (r.status, r.delay)
             });
             let (status, delay) = planned.unwrap_or((200, Duration::ZERO));
             st.received.push(Received {
-                method,
-                path,
-                headers,
-                body: String::from_utf8_lossy(&body).into_owned(),
+                method: req.method,
+                path: req.path,
+                headers: req.headers,
+                body: String::from_utf8_lossy(&req.body).into_owned(),
                 status,
             });
             (status, delay)
@@ -586,47 +358,4 @@ async fn serve(mut conn: TcpStream, state: Arc<Mutex<ReceiverState>>) {
             return;
         }
     }
-}
-
-/// Reads one request (head and Content-Length body, at most 1 MiB).
-async fn read_request(
-    conn: &mut TcpStream,
-) -> Option<(String, String, HashMap<String, String>, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 1 << 20 {
-            return None;
-        }
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let mut start = lines.next()?.split(' ');
-    let (method, path) = (start.next()?.to_string(), start.next()?.to_string());
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-        .min(1 << 20);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < len {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((method, path, headers, body))
 }

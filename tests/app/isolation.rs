@@ -7,7 +7,7 @@ use serde_json::json;
 
 use switchboard_domain::model::Environment;
 
-use super::helpers::{TestApp, assert_client_error, spawn_app};
+use super::helpers::{Api, assert_client_error, spawn_app};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_are_isolated_by_project_and_environment() {
@@ -183,7 +183,7 @@ async fn tenants_are_isolated_by_project_and_environment() {
         403,
         "connect:tokens:create",
     );
-    let mut wider = TestApp::grant(&ro.client_id, &ro.client_secret);
+    let mut wider = Api::grant(&ro.client_id, &ro.client_secret);
     wider["scope"] = json!("connect:accounts:write");
     let (st, v) = s.oauth(&wider).await;
     assert_client_error(&ctx("scope escalation"), st, &v, 400, "invalid_scope");

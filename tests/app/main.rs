@@ -5,6 +5,8 @@
 //! Modules name the harness `super::helpers` so that `tests/app_redis.rs`
 //! can run them all again on Redis.
 
+#[path = "../common/api.rs"]
+mod api;
 mod bad_input;
 mod components;
 mod data_limits;
@@ -14,5 +16,7 @@ mod harness;
 mod helpers;
 mod isolation;
 mod ops;
+#[path = "../common/receiver.rs"]
+mod receiver;
 mod triggers;
 mod web_security;

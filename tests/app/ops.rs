@@ -26,10 +26,7 @@ async fn cors_follows_the_connect_tokens_allowed_origins() {
     let ct = v["token"].as_str().unwrap();
     let pre = s
         .http
-        .request(
-            Method::OPTIONS,
-            format!("{}/v1/connect/accounts", s.address),
-        )
+        .request(Method::OPTIONS, format!("{}/v1/connect/accounts", s.base))
         .header("origin", "http://localhost:3000")
         .header("access-control-request-method", "GET")
         .header("access-control-request-headers", "authorization")
@@ -43,7 +40,7 @@ async fn cors_follows_the_connect_tokens_allowed_origins() {
     );
     let from = |origin: &'static str| {
         s.http
-            .get(format!("{}/v1/connect/accounts", s.address))
+            .get(format!("{}/v1/connect/accounts", s.base))
             .bearer_auth(ct)
             .header("origin", origin)
             .send()
@@ -69,13 +66,15 @@ async fn a_work_process_answers_health_probes_and_is_unready_while_draining() {
         c.worker.health_listen = "127.0.0.1:0".into();
     })
     .await;
-    assert!(app.address.is_empty(), "no API");
+    assert!(app.base.is_empty(), "no API");
     let health = app
         .app
         .health_url()
         .expect("health endpoints on worker.health_listen");
+    // `app.api.http`, not `app.http` (Deref borrows all of `app`), since
+    // `app.app.shutdown()` below moves `app.app`.
     let status = |path: &str| {
-        let request = app.http.get(format!("{health}{path}")).send();
+        let request = app.api.http.get(format!("{health}{path}")).send();
         async move { request.await.map(|r| r.status().as_u16()) }
     };
     let answers = |path: &'static str, want: u16| {

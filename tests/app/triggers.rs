@@ -45,7 +45,7 @@ async fn deployed_trigger_lifecycle() {
         .to_string();
     let hook = url.rsplit('/').next().unwrap();
     assert!(hook.len() >= 27, "at least 160 bits: {hook}");
-    assert!(url.starts_with(&s.address), "{url}");
+    assert!(url.starts_with(&s.base), "{url}");
 
     // Any request becomes an event, with method, path, query, headers and body.
     let http = client();
@@ -207,7 +207,7 @@ async fn deployed_trigger_lifecycle() {
     );
     let (st, _, _) = s.get(&path, &bearer, None).await;
     assert_eq!(st, 404);
-    let bogus = format!("{}/hooks/not-a-hook", s.address);
+    let bogus = format!("{}/hooks/not-a-hook", s.base);
     assert_eq!(http.get(&bogus).send().await.unwrap().status(), 404);
 }
 
@@ -223,9 +223,9 @@ async fn deploy_to_flaky_sink(
     if count > 0 {
         rx.fail(path, status, count);
     }
-    let d = s
-        .deploy(json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": rx.at(path)}))
-        .await;
+    let body =
+        json!({"id": "http-new-requests", "external_user_id": "u1", "webhook_url": rx.at(path)});
+    let d = s.deploy(&s.bearer, &s.project.id, body).await;
     (d["id"].as_str().unwrap().to_string(), hook_url(&d))
 }
 

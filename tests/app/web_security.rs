@@ -305,7 +305,7 @@ async fn the_connect_page_posts_identifiers_only_to_origins_the_token_names() {
         async move {
             let ctok = s.connect_token_with(bearer, &p.id, extra).await;
             let r = no_redirects()
-                .post(format!("{}/_static/connect/keys", s.address))
+                .post(format!("{}/_static/connect/keys", s.base))
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(format!("token={ctok}&app=openai&f_api_key={key}"))
                 .send()

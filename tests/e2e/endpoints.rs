@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
+
+use crate::receiver::{listen, read_request};
 
 /// One request as an endpoint saw it.
 #[derive(Debug, Clone)]
@@ -96,8 +98,6 @@ impl Endpoint {
     }
 
     async fn start_with(behaviour: Behaviour, body: String) -> Endpoint {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Seen::default());
         let released = Arc::new(AtomicBool::new(false));
         let answer: Arc<[u8]> = format!(
@@ -107,12 +107,8 @@ impl Endpoint {
         .into_bytes()
         .into();
         let (s, r) = (seen.clone(), released.clone());
-        tokio::spawn(async move {
-            while let Ok((conn, _)) = listener.accept().await {
-                let (s, r, a) = (s.clone(), r.clone(), answer.clone());
-                tokio::spawn(serve(conn, behaviour, s, r, a));
-            }
-        });
+        let url =
+            listen(move |conn| serve(conn, behaviour, s.clone(), r.clone(), answer.clone())).await;
         Endpoint {
             url,
             seen,
@@ -126,46 +122,6 @@ impl Endpoint {
     }
 }
 
-/// Reads one request head and body (Content-Length), at most 1 MiB.
-async fn read_request(conn: &mut TcpStream) -> Option<(String, HashMap<String, String>, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > 1 << 20 {
-            return None;
-        }
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let path = lines.next()?.split(' ').nth(1)?.to_string();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let len: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-        .min(1 << 20);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < len {
-        let n = conn.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            break;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some((path, headers, body))
-}
-
 async fn serve(
     mut conn: TcpStream,
     b: Behaviour,
@@ -175,13 +131,13 @@ async fn serve(
 ) {
     seen.connections.fetch_add(1, Ordering::Relaxed);
     // Keep-alive: one connection may carry several requests.
-    while let Some((path, headers, body)) = read_request(&mut conn).await {
-        let id = headers.get("webhook-id").cloned().unwrap_or_default();
+    while let Some(req) = read_request(&mut conn).await {
+        let id = req.headers.get("webhook-id").cloned().unwrap_or_default();
         seen.opened(&id);
         seen.receipts.lock().unwrap().push(Receipt {
-            path,
+            path: req.path,
             webhook_id: id.clone(),
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            body: serde_json::from_slice(&req.body).unwrap_or(Value::Null),
             at: Instant::now(),
         });
         let answers = match b {

@@ -4,30 +4,18 @@
 
 use std::io::BufRead;
 use std::net::TcpListener;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+// Shared with `tests/app`; tests keep naming them `crate::harness::…`.
+pub use crate::api::{Api, Project, assert_client_error, client, hook_url, no_redirects};
 pub use crate::eventually::eventually;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-/// An HTTP client for tests. reqwest is built with rustls and no default
-/// crypto provider (the server picks ring), so install it first.
-/// A client that shows redirects instead of following them.
-pub fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-pub fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -237,8 +225,7 @@ impl Instance {
         // A `Server` at once, so a start that times out kills the process.
         let mut server = Server {
             child: Some(child),
-            base: format!("http://{addr}"),
-            http: client(),
+            api: Api::new(format!("http://{addr}")),
         };
         let readyz = format!("{}/readyz", server.base);
         eventually(
@@ -251,7 +238,7 @@ impl Instance {
                         std::fs::read_to_string(&path).unwrap_or_default()
                     );
                 }
-                let probe = server.http.get(&readyz).send();
+                let probe = server.api.http.get(&readyz).send();
                 async move {
                     match probe.await {
                         Ok(r) if r.status().is_success() => Ok(()),
@@ -266,36 +253,22 @@ impl Instance {
     }
 }
 
-pub struct Project {
-    pub id: String,
-    pub client_id: String,
-    pub client_secret: String,
+/// A running `switchboard` process (killed when dropped); derefs to the
+/// `Api` at its `base`.
+pub struct Server {
+    child: Option<Child>,
+    pub api: Api,
 }
 
-impl Project {
-    /// From admin `--json` output or `credentials.json`.
-    pub fn from_json(v: &Value) -> Self {
-        let field = |k: &str| {
-            v[k].as_str()
-                .unwrap_or_else(|| panic!("no {k} in {v}"))
-                .to_string()
-        };
-        Project {
-            id: field("project_id"),
-            client_id: field("client_id"),
-            client_secret: field("client_secret"),
-        }
+impl Deref for Server {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
     }
 }
 
-pub struct Server {
-    child: Option<Child>,
-    pub base: String,
-    pub http: reqwest::Client,
-}
-
 impl Server {
-    /// SIGKILL: the process dies with whatever it has in flight.
     /// Whether the process has exited (crashed, for failpoint tests).
     pub fn exited(&mut self) -> bool {
         self.child
@@ -303,6 +276,7 @@ impl Server {
             .is_some_and(|c| c.try_wait().ok().flatten().is_some())
     }
 
+    /// SIGKILL: the process dies with whatever it has in flight.
     pub fn kill(mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().unwrap();
@@ -330,151 +304,6 @@ impl Server {
             "switchboard exited with {status} on SIGTERM"
         );
     }
-
-    /// `POST /v1/oauth/token` with any body; returns (status, JSON).
-    pub async fn oauth(&self, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/oauth/token", self.base))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
-
-    pub fn grant(client_id: &str, client_secret: &str) -> Value {
-        json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret})
-    }
-
-    pub async fn token(&self, p: &Project) -> String {
-        let (status, v) = self
-            .oauth(&Self::grant(&p.client_id, &p.client_secret))
-            .await;
-        assert_eq!(status, 200, "{v}");
-        v["access_token"].as_str().unwrap().to_string()
-    }
-
-    /// A request with a bearer and optional environment; returns (status, JSON body or Null).
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        bearer: &str,
-        env: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value, reqwest::header::HeaderMap) {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(bearer);
-        if let Some(e) = env {
-            rb = rb.header("x-pd-environment", e);
-        }
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let v = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text)
-                .unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
-        };
-        (status, v, headers)
-    }
-
-    pub async fn get(
-        &self,
-        path: &str,
-        bearer: &str,
-        env: Option<&str>,
-    ) -> (u16, Value, reqwest::header::HeaderMap) {
-        self.call(reqwest::Method::GET, path, bearer, env, None)
-            .await
-    }
-
-    /// User `u1`'s accounts of `app` (with credentials when asked).
-    pub async fn user_accounts(
-        &self,
-        bearer: &str,
-        project: &str,
-        app: &str,
-        credentials: bool,
-    ) -> Vec<Value> {
-        let (st, v, _) = self
-            .call(
-                reqwest::Method::GET,
-                &format!(
-                    "/v1/connect/{project}/accounts?external_user_id=u1&app={app}&include_credentials={credentials}"
-                ),
-                bearer,
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["data"].as_array().unwrap().clone()
-    }
-
-    /// A connect token for user `u1` with `extra` fields (redirects, webhook).
-    pub async fn connect_token_with(&self, bearer: &str, project: &str, extra: Value) -> String {
-        let mut body = json!({"external_user_id": "u1"});
-        for (k, v) in extra.as_object().into_iter().flatten() {
-            body[k] = v.clone();
-        }
-        let (st, v, _) = self
-            .post(&format!("/v1/connect/{project}/tokens"), bearer, body)
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    pub async fn connect_token(
-        &self,
-        bearer: &str,
-        project: &str,
-        env: Option<&str>,
-        user: &str,
-    ) -> String {
-        let (s, v, _) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/v1/connect/{project}/tokens"),
-                bearer,
-                env,
-                Some(json!({"external_user_id": user})),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    /// Creates a key-based (stripe) account for `user`; returns its id.
-    pub async fn key_account(
-        &self,
-        bearer: &str,
-        project: &str,
-        env: Option<&str>,
-        user: &str,
-        key: &str,
-    ) -> String {
-        let ct = self.connect_token(bearer, project, env, user).await;
-        let (s, v, _) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/v1/connect/{project}/accounts"),
-                bearer,
-                env,
-                Some(json!({"app_slug": "stripe", "cfmap_json": json!({"api_key": key}).to_string(), "connect_token": ct})),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
 }
 
 impl Drop for Server {
@@ -494,18 +323,6 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// Asserts a clear JSON error with a 4xx status.
-pub fn assert_client_error(what: &str, status: u16, body: &Value, expected: u16, needle: &str) {
-    assert_eq!(status, expected, "{what}: got {status} {body}");
-    let msg = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: no error string in {body}"));
-    assert!(
-        msg.to_lowercase().contains(&needle.to_lowercase()),
-        "{what}: error {msg:?} should mention {needle:?}"
-    );
 }
 
 /// The provider test doubles (`tests/doubles/server.mjs`): one local HTTP
@@ -629,111 +446,6 @@ impl Drop for Doubles {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-impl Server {
-    /// Imports an account with the given credential fields for `user`.
-    pub async fn import_account(
-        &self,
-        bearer: &str,
-        project: &str,
-        user: &str,
-        app: &str,
-        cfmap: Value,
-    ) -> String {
-        let ct = self.connect_token(bearer, project, None, user).await;
-        let (s, v, _) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/v1/connect/{project}/accounts"),
-                bearer,
-                None,
-                Some(
-                    json!({"app_slug": app, "cfmap_json": cfmap.to_string(), "connect_token": ct}),
-                ),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-        v["id"].as_str().unwrap().to_string()
-    }
-
-    /// `POST triggers/deploy` that must succeed; the deployed trigger.
-    pub async fn deploy(&self, bearer: &str, project: &str, body: Value) -> Value {
-        let (st, v, _) = self
-            .post(
-                &format!("/v1/connect/{project}/triggers/deploy"),
-                bearer,
-                body,
-            )
-            .await;
-        assert_eq!(st, 200, "deploy: {v}");
-        v["data"].clone()
-    }
-
-    /// A connect token for `user` with the given scopes.
-    pub async fn scoped_connect_token(
-        &self,
-        bearer: &str,
-        project: &str,
-        user: &str,
-        scope: &str,
-    ) -> String {
-        let (st, v, _) = self
-            .post(
-                &format!("/v1/connect/{project}/tokens"),
-                bearer,
-                json!({"external_user_id": user, "scope": scope}),
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["token"].as_str().unwrap().to_string()
-    }
-
-    /// `GET deployed-triggers/{id}` of user `u1`.
-    pub async fn deployed_trigger(&self, bearer: &str, project: &str, id: &str) -> Value {
-        let (st, v, _) = self
-            .get(
-                &format!("/v1/connect/{project}/deployed-triggers/{id}?external_user_id=u1"),
-                bearer,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["data"].clone()
-    }
-
-    /// The newest 100 events of user `u1`'s deployed trigger.
-    pub async fn trigger_events(&self, bearer: &str, project: &str, id: &str) -> Vec<Value> {
-        let (st, v, _) = self
-            .get(
-                &format!(
-                    "/v1/connect/{project}/deployed-triggers/{id}/events?external_user_id=u1&n=100"
-                ),
-                bearer,
-                None,
-            )
-            .await;
-        assert_eq!(st, 200, "{v}");
-        v["data"].as_array().cloned().unwrap_or_default()
-    }
-
-    pub async fn post(
-        &self,
-        path: &str,
-        bearer: &str,
-        body: Value,
-    ) -> (u16, Value, reqwest::header::HeaderMap) {
-        self.call(reqwest::Method::POST, path, bearer, None, Some(body))
-            .await
-    }
-}
-
-/// A deployed trigger's inbound URL.
-pub fn hook_url(deployed: &Value) -> String {
-    deployed["configured_props"]["http"]["endpoint_url"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Waits (up to 10 s) until the HTTP double has received `n` requests

@@ -1,5 +1,7 @@
 //! End-to-end tests against the real `switchboard` binary over loopback.
 
+#[path = "../common/api.rs"]
+mod api;
 mod browser;
 mod chaos;
 mod components;
@@ -17,6 +19,8 @@ mod hostile_expressions;
 mod ops;
 mod polling;
 mod polling_catalog;
+#[path = "../common/receiver.rs"]
+mod receiver;
 mod sdk;
 mod slack;
 mod triggers;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::harness::{BIN, Backend, Instance, Server, assert_client_error, eventually, free_port};
+use crate::harness::{Api, BIN, Backend, Instance, assert_client_error, eventually, free_port};
 
 /// A Redis of this test's own, which it can stop and restart.
 struct OwnRedis {
@@ -221,9 +221,7 @@ async fn revoking_a_client_cuts_off_its_tokens_at_once() {
     assert_eq!(out["revoked"], true);
     let (st, v, _) = s.get(&path, &bearer, None).await;
     assert_client_error("revoked token", st, &v, 401, "invalid");
-    let (st, _) = s
-        .oauth(&Server::grant(&p.client_id, &p.client_secret))
-        .await;
+    let (st, _) = s.oauth(&Api::grant(&p.client_id, &p.client_secret)).await;
     assert_eq!(st, 401);
     s.stop().await;
 }
