@@ -34,7 +34,7 @@ pub(crate) fn user_tokens(t: &Tenant, ext: &str) -> Key {
 pub(crate) fn user(t: &Tenant, ext: &str) -> Key {
     Key::tenant(t, format!("user:{ext}"))
 }
-/// A deleted user's tombstone (see `retention.rs`).
+/// A deleted user's tombstone (see `tenancy/tombstones.rs`).
 pub(crate) fn user_tombstone(t: &Tenant, ext: &str) -> Key {
     Key::tenant(t, format!("tomb:user:{ext}"))
 }
