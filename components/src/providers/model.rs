@@ -59,8 +59,9 @@ pub struct Proxy {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
-    One(Value),
+    // Before `One`: a list is a `Value` too.
     Many(Vec<Value>),
+    One(Value),
     #[default]
     None,
 }
