@@ -110,11 +110,41 @@ impl Report {
     }
 }
 
-/// Groups reasons by what went wrong, not which provider: the text up to
-/// the first quoted or `${…}` detail.
+/// Groups reasons by what went wrong, not which provider: quoted values
+/// and `${…}` expressions become `…`.
 fn reason_group(r: &str) -> String {
-    let cut = r.find(['"', '$']).unwrap_or(r.len());
-    r[..cut].trim_end_matches([' ', ':']).to_string()
+    let mut out = String::new();
+    let mut chars = r.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                for d in chars.by_ref() {
+                    if d == '"' {
+                        break;
+                    }
+                }
+                out.push('…');
+            }
+            '$' if chars.peek() == Some(&'{') => {
+                let mut depth = 0;
+                for d in chars.by_ref() {
+                    match d {
+                        '{' => depth += 1,
+                        '}' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                out.push_str("${…}");
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The mode a provider reports under: its own or, for an alias, its
@@ -190,6 +220,14 @@ pub fn parse(text: &str) -> Result<BTreeMap<String, Value>, String> {
 /// Maps one provider and validates the result as a manifest.
 pub fn import_one(all: &BTreeMap<String, Value>, name: &str) -> Result<Mapped, String> {
     let v = resolve(all, name, 0)?;
+    // The mode first: other modes' fields need not fit the model.
+    match v.get("auth_mode").and_then(Value::as_str) {
+        None => return Err("no auth_mode".into()),
+        Some(m) if !map::SUPPORTED.contains(&m) => {
+            return Err(format!("auth mode {m} is not supported yet"));
+        }
+        Some(_) => {}
+    }
     let p: Provider = serde_json::from_value(v).map_err(|e| format!("malformed provider: {e}"))?;
     let mut m = map::map(name, &p)?;
     let mut json = serde_json::to_value(&m.app).map_err(|e| e.to_string())?;
