@@ -163,20 +163,18 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
         Ok(())
     };
     match mode {
-        "API_KEY" => {
-            if !p.credentials.keys().any(|k| snake(k) == "api_key") {
-                add(
-                    field(
-                        "api_key".into(),
-                        &Field {
-                            title: Some("API key".into()),
-                            ..Default::default()
-                        },
-                        true,
-                    ),
-                    &mut fields,
-                )?;
-            }
+        "API_KEY" if !p.credentials.keys().any(|k| snake(k) == "api_key") => {
+            add(
+                field(
+                    "api_key".into(),
+                    &Field {
+                        title: Some("API key".into()),
+                        ..Default::default()
+                    },
+                    true,
+                ),
+                &mut fields,
+            )?;
         }
         "BASIC" => {
             for k in ["username", "password"] {
@@ -459,8 +457,9 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             Some((Some("offset"), g))
                 if g.offset_calculation_method.as_deref() != Some("per-page") =>
             {
-                match &g.offset_name_in_request {
-                    Some(param) => Some(Pagination::Offset {
+                g.offset_name_in_request
+                    .as_ref()
+                    .map(|param| Pagination::Offset {
                         param: param.clone(),
                         start: g
                             .offset_start_value
@@ -468,9 +467,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                             .and_then(scalar)
                             .and_then(|s| s.parse().ok())
                             .unwrap_or(0),
-                    }),
-                    None => None,
-                }
+                    })
             }
             Some((k, _)) => {
                 notes.push(format!("paging {} not carried over", k.unwrap_or("?")));

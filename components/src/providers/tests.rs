@@ -372,7 +372,10 @@ fn real_catalog_from_env() {
     let (c, reports) = Catalog::with_providers(&[path.into()]).unwrap();
     print!("{}", reports[0].text());
     println!("apps in catalog: {}", c.apps().len());
-    for slug in std::env::var("PROVIDERS_SHOW").unwrap_or_default().split(',') {
+    for slug in std::env::var("PROVIDERS_SHOW")
+        .unwrap_or_default()
+        .split(',')
+    {
         if let Some(a) = c.get(slug) {
             println!("{}", serde_json::to_string_pretty(a).unwrap());
         }
