@@ -48,9 +48,15 @@ fn scalar(v: &Value) -> Option<String> {
 }
 
 fn category(c: &str) -> String {
+    const ACRONYMS: [&str; 10] = [
+        "ai", "api", "ats", "cms", "crm", "erp", "hr", "it", "mcp", "sms",
+    ];
     c.split(['-', '_'])
         .filter(|w| !w.is_empty())
         .map(|w| {
+            if ACRONYMS.contains(&w) {
+                return w.to_ascii_uppercase();
+            }
             let mut cs = w.chars();
             cs.next()
                 .map(|f| f.to_ascii_uppercase().to_string() + cs.as_str())

@@ -39,7 +39,7 @@ shop-thing:
       cursor_path_in_response: paging.next
 cc-thing:
   auth_mode: OAUTH2_CC
-  categories: [crm]
+  categories: [crm, hr-tools]
   token_url: https://login.cc.example/token
   token_request_auth_method: basic
   disable_pkce: true
@@ -202,6 +202,7 @@ fn client_credentials_keys_and_basic() {
     let (c, _) = imported();
     let cc = c.get("cc_thing").unwrap();
     assert_eq!(cc.auth.kind, AuthType::Keys);
+    assert_eq!(cc.categories, vec!["CRM", "HR Tools"]);
     let names: Vec<&str> = cc.auth.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, vec!["client_id", "client_secret"]);
     assert!(cc.auth.fields[1].secret);
