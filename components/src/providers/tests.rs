@@ -382,3 +382,18 @@ fn real_catalog_from_env() {
         }
     }
 }
+
+#[test]
+fn with_providers_reads_files_and_names_the_unreadable_one() {
+    let dir = std::env::temp_dir().join(format!("sb-providers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ok = dir.join("providers.yaml");
+    std::fs::write(&ok, YAML).unwrap();
+    let (c, reports) = Catalog::with_providers(std::slice::from_ref(&ok)).unwrap();
+    assert!(c.get("shop_thing").is_some() && c.get("github").is_some());
+    assert_eq!(reports.len(), 1);
+    let missing = dir.join("nope.yaml");
+    let err = Catalog::with_providers(&[ok, missing.clone()]).unwrap_err();
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
