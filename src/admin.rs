@@ -11,13 +11,38 @@ use switchboard_domain::model::Environment;
 use switchboard_domain::ops::rotation::KeyringSource;
 
 use crate::application::credentials_json;
-use crate::cli::AdminCommand;
+use crate::cli::{AdminCommand, CatalogCommand};
 
 fn print(json_out: bool, value: serde_json::Value, human: String) {
     if json_out {
         println!("{value}");
     } else {
         println!("{human}");
+    }
+}
+
+/// `switchboard catalog …`. Always exits 0 once the file is read: refusals
+/// are the report, not a failure.
+pub fn catalog(cmd: &CatalogCommand) -> anyhow::Result<()> {
+    match cmd {
+        CatalogCommand::CheckProviders { file, json } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let mut c = switchboard_domain::components::Catalog::builtin()
+                .context("the built-in component catalog is invalid")?;
+            let report = c.add_providers(&text).map_err(anyhow::Error::msg)?;
+            let out = if *json {
+                serde_json::to_string(&report)? + "\n"
+            } else {
+                report.text()
+            };
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            use std::io::Write;
+            match std::io::stdout().lock().write_all(out.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
+        }
     }
 }
 

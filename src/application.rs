@@ -363,7 +363,17 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
         &cfg.data_dir,
     )
     .context("cannot load the encryption keyring")?;
-    let mut catalog = Catalog::builtin().context("the built-in component catalog is invalid")?;
+    let (mut catalog, reports) = Catalog::with_providers(&cfg.catalog.providers)
+        .map_err(anyhow::Error::msg)
+        .context("cannot load the component catalog")?;
+    for (path, r) in cfg.catalog.providers.iter().zip(&reports) {
+        tracing::info!(
+            file = %path.display(),
+            imported = r.imported(),
+            refused = r.refused(),
+            "provider catalog imported (`switchboard catalog check-providers` lists the refusals)"
+        );
+    }
     let overrides: Vec<(String, AppOverride)> = cfg
         .apps
         .iter()

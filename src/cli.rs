@@ -49,6 +49,11 @@ pub enum Command {
     Work,
     /// Serve the API and run the workers in one process (the default).
     All,
+    /// Inspect component catalogs.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
     /// Administer projects, credentials and keys.
     Admin {
         /// Print machine-readable JSON.
@@ -109,5 +114,17 @@ pub enum AdminCommand {
         project: String,
         #[arg(long, default_value = "production", value_parser = ["development", "production"])]
         env: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CatalogCommand {
+    /// Report what each provider of a Nango `providers.yaml` becomes: the
+    /// app it maps to, or why it is refused; then counts per auth mode.
+    CheckProviders {
+        file: PathBuf,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
     },
 }

@@ -16,6 +16,8 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
     };
     let cfg = Config::load(cli.global.config.as_deref(), &overrides)?;
     let roles = match cli.command.unwrap_or(Command::All) {
+        // Reads only the built-in catalog and the file: no store.
+        Command::Catalog { command } => return crate::admin::catalog(&command),
         Command::Admin { json, command } => {
             init_logging(&cfg, true);
             let (core, source) = open_core(&cfg).await?;

@@ -70,6 +70,24 @@ pub struct AuthSpec {
     pub fields: Vec<CustomField>,
     #[serde(default)]
     pub oauth: Option<OAuthSpec>,
+    /// OAuth 2 client credentials: the account's `client_id` and
+    /// `client_secret` fields are exchanged at `token_url` for an access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_credentials: Option<ClientCredentials>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCredentials {
+    pub token_url: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "space")]
+    pub scope_separator: String,
+    #[serde(default)]
+    pub extra_token_params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
 }
 
 /// One user-entered credential field, in Pipedream's `custom_fields_json` shape.
@@ -86,6 +104,53 @@ pub struct CustomField {
     pub secret: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
+    /// A regular expression (ECMA-262 flavour, as in JSON Schema) the value
+    /// must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Shown around the input on the connect page (`https://`, `.myshopify.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
+    /// The value becomes part of a URL's host, so it may only hold host
+    /// characters: a user cannot move the host (`evil.com/`, `a@b`, `:`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_host: bool,
+}
+
+impl CustomField {
+    /// Checks an entered value against the field's pattern and, for host
+    /// fields, against host characters; the error names the field.
+    pub fn check_value(&self, value: &str) -> Result<(), String> {
+        if self.in_host
+            && (value.is_empty()
+                || !value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+                || value.starts_with('.')
+                || value.contains(".."))
+        {
+            return Err(format!(
+                "{} must be a host name (letters, digits, '.', '-', '_'), not {value:?}",
+                self.label
+            ));
+        }
+        if let Some(p) = &self.pattern {
+            let v = pattern_validator(p)?;
+            if !v.is_valid(&serde_json::Value::String(value.to_string())) {
+                return Err(format!("{} must match {p}, not {value:?}", self.label));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Patterns use JSON Schema's regex engine, which takes ECMA-262 features
+/// such as look-ahead that providers' patterns use.
+fn pattern_validator(p: &str) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(&serde_json::json!({ "type": "string", "pattern": p }))
+        .map_err(|e| format!("pattern {p:?} does not compile: {e}"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -357,6 +422,11 @@ impl App {
                     &format!("auth.fields[{i}].name"),
                     format!("{:?} is repeated", f.name),
                 ));
+            }
+        }
+        for (i, f) in self.auth.fields.iter().enumerate() {
+            if let Some(p) = &f.pattern {
+                pattern_validator(p).map_err(|e| err(&format!("auth.fields[{i}].pattern"), e))?;
             }
         }
         let mut paths: Vec<(&str, &str)> = Vec::new();

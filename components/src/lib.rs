@@ -13,13 +13,15 @@ pub mod limits;
 pub mod manifest;
 pub mod options;
 pub mod props;
+pub mod providers;
 pub mod proxy;
 pub mod runtime;
 pub mod template;
 
 pub use app::{
-    ApiSpec, App, AppOverride, AuthSpec, AuthType, ClientAuth, ConnectInfo, CustomField,
-    ManifestKind, OAuthSpec, Pagination, ScopeProfile,
+    ApiSpec, App, AppOverride, AuthErrorRule, AuthSpec, AuthType, BasicAuth, ClientAuth,
+    ClientCredentials, ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination,
+    RateLimitHeaders, RetryRules, ScopeProfile, VerifySpec,
 };
 pub use component::Component;
 pub use manifest::Manifest;
@@ -168,6 +170,37 @@ impl Catalog {
                 "only actions and triggers can be registered through the API",
             )),
         }
+    }
+
+    /// The built-in catalog plus the providers of each `providers.yaml`,
+    /// in order. A file that cannot be read or parsed is an error; a
+    /// provider that does not map is only a refusal in its file's report.
+    pub fn with_providers(
+        paths: &[std::path::PathBuf],
+    ) -> Result<(Self, Vec<providers::Report>), String> {
+        let mut c = Self::builtin().map_err(|e| e.to_string())?;
+        let mut reports = Vec::new();
+        for p in paths {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("provider catalog {}: {e}", p.display()))?;
+            let report = c
+                .add_providers(&text)
+                .map_err(|e| format!("provider catalog {}: {e}", p.display()))?;
+            reports.push(report);
+        }
+        Ok((c, reports))
+    }
+
+    /// Imports a provider catalog's apps. Apps already present (built-in,
+    /// or from an earlier file) keep their slug: the provider is reported
+    /// as shadowed.
+    pub fn add_providers(&mut self, text: &str) -> Result<providers::Report, String> {
+        let taken: Vec<String> = self.apps.iter().map(|a| a.name_slug.clone()).collect();
+        let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
+        let (apps, report) = providers::import(text, &taken)?;
+        self.apps.extend(apps);
+        self.apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug));
+        Ok(report)
     }
 
     /// Applies site-specific endpoints (by app slug) from configuration.

@@ -32,6 +32,8 @@ pub struct Config {
     pub accounts: AccountsConfig,
     pub retention: RetentionConfig,
     pub quotas: QuotasConfig,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
     /// Per-app endpoint overrides, by app slug.
     #[serde(default)]
     pub apps: BTreeMap<String, AppEndpoints>,
@@ -85,6 +87,31 @@ pub struct DeliveryConfig {
     pub batch: usize,
     pub lease_secs: u64,
     pub deactivate_after_secs: u64,
+}
+
+/// Apps imported at start-up, besides the built-in ones.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Nango `providers.yaml` files (`@nangohq/providers` on npm). One path
+    /// or a list, so `SWITCHBOARD_CATALOG__PROVIDERS=/x/providers.yaml`
+    /// works as well as a TOML array.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub providers: Vec<PathBuf>,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(PathBuf),
+        Many(Vec<PathBuf>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(p) if p.as_os_str().is_empty() => Vec::new(),
+        OneOrMany::One(p) => vec![p],
+        OneOrMany::Many(v) => v,
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -259,6 +286,27 @@ mod tests {
             jail.set_env("SWITCHBOARD_WORKER__HEALTH_LISTEN", "0.0.0.0:9091");
             let cfg = Config::load(None, &Overrides::default()).unwrap();
             assert_eq!(cfg.worker.health_listen, "0.0.0.0:9091");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn provider_catalogs_come_from_a_list_or_one_path() {
+        figment::Jail::expect_with(|jail| {
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert!(cfg.catalog.providers.is_empty());
+            jail.set_env("SWITCHBOARD_CATALOG__PROVIDERS", "/x/providers.yaml");
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(
+                cfg.catalog.providers,
+                vec![PathBuf::from("/x/providers.yaml")]
+            );
+            jail.set_env(
+                "SWITCHBOARD_CATALOG__PROVIDERS",
+                "[\"/a.yaml\", \"/b.yaml\"]",
+            );
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(cfg.catalog.providers.len(), 2);
             Ok(())
         });
     }

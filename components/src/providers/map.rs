@@ -1,0 +1,564 @@
+//! One Nango provider → one app manifest, or a refusal with its reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::model::{Field, Provider};
+use super::templates::{host_fields, snake, translate};
+use crate::{
+    ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, BasicAuth, ClientAuth, ClientCredentials,
+    ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules,
+    VerifySpec,
+};
+
+/// Modes this importer maps.
+pub const SUPPORTED: [&str; 4] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC"];
+
+/// A provider mapped to an app, with what the mapping had to leave out.
+#[derive(Debug, Clone)]
+pub struct Mapped {
+    pub app: App,
+    pub notes: Vec<String>,
+}
+
+/// Pipedream-style slug: lowercase, underscores.
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let mut out = String::new();
+    for c in s.chars() {
+        if !(c == '_' && out.ends_with('_')) {
+            out.push(c);
+        }
+    }
+    out.trim_matches('_').to_string()
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn category(c: &str) -> String {
+    const ACRONYMS: [&str; 10] = [
+        "ai", "api", "ats", "cms", "crm", "erp", "hr", "it", "mcp", "sms",
+    ];
+    c.split(['-', '_'])
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            if ACRONYMS.contains(&w) {
+                return w.to_ascii_uppercase();
+            }
+            let mut cs = w.chars();
+            cs.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + cs.as_str())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `^(?:a|b)$` for a field that lists its values.
+fn enum_pattern(options: &[Value]) -> Option<String> {
+    let vals: Vec<String> = options.iter().filter_map(scalar).collect();
+    if vals.is_empty() {
+        return None;
+    }
+    let esc = |v: &str| {
+        v.chars()
+            .map(|c| {
+                if "\\^$.|?*+()[]{}/".contains(c) {
+                    format!("\\{c}")
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+    };
+    Some(format!(
+        "^(?:{})$",
+        vals.iter().map(|v| esc(v)).collect::<Vec<_>>().join("|")
+    ))
+}
+
+/// Drops `a || b` alternatives of an OAuth URL that are a whole URL taken
+/// from an account field: the client secret must never go to a host the
+/// user picks. Kept when nothing else remains (the validator refuses it).
+fn fixed_scheme_alternatives(what: &str, src: &str, notes: &mut Vec<String>) -> String {
+    let alts: Vec<&str> = src.split("||").map(str::trim).collect();
+    let kept: Vec<&str> = alts
+        .iter()
+        .copied()
+        .filter(|a| a.starts_with("https://") || a.starts_with("http://"))
+        .collect();
+    if kept.is_empty() || kept.len() == alts.len() {
+        return src.to_string();
+    }
+    for a in alts.iter().filter(|a| !kept.contains(a)) {
+        notes.push(format!(
+            "{what} fallback {a:?} dropped: a whole URL from an account field could send the client secret anywhere"
+        ));
+    }
+    kept.join(" || ")
+}
+
+fn field(name: String, f: &Field, secret: bool) -> CustomField {
+    CustomField {
+        label: f.title.clone().unwrap_or_else(|| name.replace('_', " ")),
+        description: f.description.clone(),
+        optional: f.optional,
+        secret: secret || f.secret,
+        default: f.default_value.as_ref().and_then(scalar),
+        pattern: f.pattern.clone().or_else(|| enum_pattern(&f.options)),
+        prefix: f.prefix.clone(),
+        suffix: f.suffix.clone(),
+        in_host: false,
+        name,
+    }
+}
+
+/// Extra OAuth parameters; values built from account fields become
+/// templates like the URLs.
+fn params(
+    kind: &str,
+    m: &BTreeMap<String, Value>,
+    tr: &mut dyn FnMut(&str, &str, bool) -> Result<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in m {
+        // The grant type is the flow's own business.
+        if k == "grant_type" {
+            continue;
+        }
+        let s = scalar(v).ok_or_else(|| format!("{kind}.{k} is not a plain value"))?;
+        out.insert(k.clone(), tr(&format!("{kind}.{k}"), &s, false)?);
+    }
+    Ok(out)
+}
+
+/// Maps a provider whose alias, if any, is already resolved.
+pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
+    let mode = p.auth_mode.as_deref().unwrap_or("");
+    if mode.is_empty() {
+        return Err("no auth_mode".into());
+    }
+    if !SUPPORTED.contains(&mode) {
+        return Err(format!("auth mode {mode} is not supported yet"));
+    }
+    let slug = slug(name);
+    if slug.is_empty() {
+        return Err(format!("{name:?} gives no slug"));
+    }
+    let mut notes = Vec::new();
+
+    // Account fields: credentials, then connection config.
+    let mut fields: Vec<CustomField> = Vec::new();
+    let add = |f: CustomField, fields: &mut Vec<CustomField>| -> Result<(), String> {
+        if fields.iter().any(|g| g.name == f.name) {
+            return Err(format!("two fields map to the account field {:?}", f.name));
+        }
+        fields.push(f);
+        Ok(())
+    };
+    match mode {
+        "API_KEY" if !p.credentials.keys().any(|k| snake(k) == "api_key") => {
+            add(
+                field(
+                    "api_key".into(),
+                    &Field {
+                        title: Some("API key".into()),
+                        ..Default::default()
+                    },
+                    true,
+                ),
+                &mut fields,
+            )?;
+        }
+        "BASIC" => {
+            for k in ["username", "password"] {
+                if !p.credentials.contains_key(k) {
+                    let f = Field {
+                        title: Some(category(k)),
+                        optional: k == "password",
+                        ..Default::default()
+                    };
+                    add(field(k.into(), &f, k == "password"), &mut fields)?;
+                }
+            }
+        }
+        "OAUTH2_CC" => {
+            for k in ["client_id", "client_secret"] {
+                if !p.credentials.keys().any(|c| snake(c) == k) {
+                    let f = Field {
+                        title: Some(category(k).replace("Id", "ID")),
+                        ..Default::default()
+                    };
+                    add(field(k.into(), &f, k == "client_secret"), &mut fields)?;
+                }
+            }
+        }
+        _ => {}
+    }
+    for (k, f) in &p.credentials {
+        let n = snake(k);
+        let secret = matches!(
+            n.as_str(),
+            "api_key" | "password" | "client_secret" | "private_key"
+        );
+        add(field(n, f, secret), &mut fields)?;
+    }
+    for (k, f) in &p.connection_config {
+        let mut cf = field(snake(k), f, false);
+        if f.automated && fields.iter().any(|g| g.name == cf.name) {
+            // Nango copies a credential here: the same account field.
+            continue;
+        }
+        if f.automated {
+            // Nango fills these itself (token response, post-connection
+            // script); here they are optional fields the user or the
+            // accounts API may set.
+            cf.optional = true;
+            notes.push(format!(
+                "connection_config.{k} is filled by Nango after connecting; here it is an optional field"
+            ));
+        }
+        add(cf, &mut fields)?;
+    }
+    // Values Nango fills from the token response or the redirect without
+    // declaring them: optional fields here, when something uses them.
+    let mut used_text: Vec<String> = [&p.authorization_url, &p.token_url]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if let Some(proxy) = &p.proxy {
+        used_text.extend(proxy.base_url.clone());
+        used_text.extend(
+            proxy
+                .headers
+                .values()
+                .chain(proxy.query.values())
+                .filter_map(scalar),
+        );
+    }
+    used_text.extend(
+        p.authorization_params
+            .values()
+            .chain(p.token_params.values())
+            .filter_map(scalar),
+    );
+    for k in p
+        .token_response_metadata
+        .iter()
+        .chain(&p.redirect_uri_metadata)
+    {
+        let name = snake(k);
+        let needle = format!("${{connectionConfig.{k}}}");
+        if !fields.iter().any(|f| f.name == name) && used_text.iter().any(|t| t.contains(&needle)) {
+            let f = Field {
+                title: Some(k.replace(['_', '-'], " ")),
+                optional: true,
+                ..Default::default()
+            };
+            add(field(name, &f, false), &mut fields)?;
+            notes.push(format!(
+                "connection_config.{k} comes from Nango's token response or redirect; here it is an optional field"
+            ));
+        }
+    }
+    let optional: BTreeSet<String> = fields
+        .iter()
+        .filter(|f| f.optional)
+        .map(|f| f.name.clone())
+        .collect();
+
+    // Every translated value: its fields must exist (or be automated, which
+    // nothing here can fill) and host positions are marked on the field.
+    let mut host = BTreeSet::new();
+    let mut tr = |what: &str, src: &str, url: bool| -> Result<String, String> {
+        let t = translate(src, &optional).map_err(|e| format!("{what}: {e}"))?;
+        for f in &t.fields {
+            if !fields.iter().any(|g| &g.name == f) {
+                return Err(format!(
+                    "{what} uses {f:?}, which is no field of the provider"
+                ));
+            }
+        }
+        if url {
+            host.extend(host_fields(src).0);
+        }
+        Ok(t.template)
+    };
+
+    let mut auth = AuthSpec {
+        kind: match mode {
+            "OAUTH2" => AuthType::Oauth,
+            "BASIC" => AuthType::Basic,
+            _ => AuthType::Keys,
+        },
+        fields: Vec::new(),
+        oauth: None,
+        client_credentials: None,
+    };
+    let client_auth = if p.token_request_auth_method.as_deref() == Some("basic")
+        || p.authorization_method.as_deref() == Some("header")
+    {
+        ClientAuth::Basic
+    } else {
+        ClientAuth::Body
+    };
+    if p.body_format.as_deref() == Some("json") {
+        notes.push("body_format json: token requests are sent form-encoded".into());
+    }
+    let scope_separator = p.scope_separator.clone().unwrap_or_else(|| " ".into());
+    match mode {
+        "OAUTH2" => {
+            let authorize = p
+                .authorization_url
+                .as_deref()
+                .ok_or("no authorization_url")?;
+            let authorize = fixed_scheme_alternatives("authorization_url", authorize, &mut notes);
+            let token = p.token_url.as_deref().ok_or("no token_url")?;
+            let token = fixed_scheme_alternatives("token_url", token, &mut notes);
+            if p.refresh_url.as_deref().is_some_and(|r| r != token) {
+                notes.push("refresh_url differs from token_url: refreshes use token_url".into());
+            }
+            auth.oauth = Some(OAuthSpec {
+                authorize_url: tr("authorization_url", &authorize, true)?,
+                token_url: tr("token_url", &token, true)?,
+                scopes: p.default_scopes.clone(),
+                scope_separator,
+                pkce: !p.disable_pkce,
+                extra_authorize_params: params(
+                    "authorization_params",
+                    &p.authorization_params,
+                    &mut tr,
+                )?,
+                extra_token_params: params("token_params", &p.token_params, &mut tr)?,
+                token_fields: Default::default(),
+                refresh: true,
+                refresh_margin_secs: 300,
+                client_auth,
+            });
+        }
+        "OAUTH2_CC" => {
+            let token = p.token_url.as_deref().ok_or("no token_url")?;
+            let token = fixed_scheme_alternatives("token_url", token, &mut notes);
+            auth.client_credentials = Some(ClientCredentials {
+                token_url: tr("token_url", &token, true)?,
+                scopes: p.default_scopes.clone(),
+                scope_separator,
+                extra_token_params: params("token_params", &p.token_params, &mut tr)?,
+                client_auth,
+            });
+        }
+        _ => {}
+    }
+
+    let mut connect = ConnectInfo::default();
+    let mut api = None;
+    if let Some(proxy) = &p.proxy
+        && let Some(base) = proxy.base_url.as_deref()
+    {
+        let base_url = tr("proxy.base_url", base, true)?;
+        let mut headers = BTreeMap::new();
+        for (k, v) in &proxy.headers {
+            let s = scalar(v).ok_or_else(|| format!("proxy.headers.{k} is not a plain value"))?;
+            headers.insert(k.clone(), tr(&format!("proxy.headers.{k}"), &s, false)?);
+        }
+        let mut query = BTreeMap::new();
+        for (k, v) in &proxy.query {
+            let s = scalar(v).ok_or_else(|| format!("proxy.query.{k} is not a plain value"))?;
+            query.insert(k.clone(), tr(&format!("proxy.query.{k}"), &s, false)?);
+        }
+        let mut basic_auth = None;
+        match mode {
+            "BASIC" => {
+                let opt = |f: &str| {
+                    if optional.contains(f) {
+                        format!("{{{{ account.{f} | default('') }}}}")
+                    } else {
+                        format!("{{{{ account.{f} }}}}")
+                    }
+                };
+                basic_auth = Some(BasicAuth {
+                    username: opt("username"),
+                    password: opt("password"),
+                });
+            }
+            "OAUTH2" | "OAUTH2_CC"
+                if !headers
+                    .values()
+                    .chain(query.values())
+                    .any(|v| v.contains("account.oauth_access_token")) =>
+            {
+                // Nango's default for OAuth: a bearer token.
+                headers
+                    .entry("Authorization".into())
+                    .or_insert_with(|| "Bearer {{ account.oauth_access_token }}".into());
+            }
+            "API_KEY" => {
+                let injects = headers
+                    .values()
+                    .chain(query.values())
+                    .any(|v| v.contains("account."));
+                if !injects {
+                    notes.push(
+                        "the provider declares no header or query parameter for the key".into(),
+                    );
+                }
+            }
+            _ => {}
+        }
+        let mut rate_limit = RateLimitHeaders::default();
+        let mut retry = RetryRules::default();
+        if let Some(r) = &proxy.retry {
+            rate_limit.reset = r.at.strings().into_iter().next();
+            rate_limit.remaining = r.remaining.strings().into_iter().next();
+            if let Some(a) = r.after.strings().into_iter().next() {
+                rate_limit.retry_after = a.to_ascii_lowercase();
+            }
+            let mut statuses = BTreeSet::new();
+            for c in r.error_code.strings() {
+                match c.as_str() {
+                    "5xx" => statuses.extend([500, 502, 503, 504]),
+                    // An auth failure is a refresh, never a retry.
+                    "401" => {}
+                    c => match c.parse::<u16>() {
+                        Ok(n) if (400..600).contains(&n) => {
+                            statuses.insert(n);
+                        }
+                        _ => notes.push(format!("retry error code {c:?} ignored")),
+                    },
+                }
+            }
+            if !statuses.is_empty() {
+                statuses.insert(429);
+                retry.statuses = statuses.into_iter().collect();
+            }
+        }
+        let pagination = match proxy.paginate.as_ref().map(|g| (g.kind.as_deref(), g)) {
+            None => None,
+            Some((Some("link"), _)) => Some(Pagination::LinkHeader),
+            Some((Some("cursor"), g)) => {
+                match (&g.cursor_name_in_request, &g.cursor_path_in_response) {
+                    (Some(param), Some(path)) => Some(Pagination::Cursor {
+                        cursor_path: format!("$.{path}"),
+                        param: param.clone(),
+                    }),
+                    _ => {
+                        notes.push("cursor paging without its parameter names dropped".into());
+                        None
+                    }
+                }
+            }
+            Some((Some("offset"), g))
+                if g.offset_calculation_method.as_deref() != Some("per-page") =>
+            {
+                g.offset_name_in_request
+                    .as_ref()
+                    .map(|param| Pagination::Offset {
+                        param: param.clone(),
+                        start: g
+                            .offset_start_value
+                            .as_ref()
+                            .and_then(scalar)
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(0),
+                    })
+            }
+            Some((k, _)) => {
+                notes.push(format!("paging {} not carried over", k.unwrap_or("?")));
+                None
+            }
+        };
+        let verify = match &proxy.verification {
+            Some(v) => match v.endpoints.first() {
+                Some(e) => Some(VerifySpec {
+                    method: v
+                        .method
+                        .clone()
+                        .unwrap_or_else(|| "GET".into())
+                        .to_ascii_uppercase(),
+                    url: tr("proxy.verification", e, false)?,
+                    expect_status: vec![200],
+                    ok_if: None,
+                }),
+                None => None,
+            },
+            None => None,
+        };
+        // The credential may only go to the provider's hosts: the base URL's
+        // literal host, or `*.<rest>` when a user field is its first label.
+        let first = base.split("||").next().unwrap_or("").trim();
+        let authority = first
+            .split_once("://")
+            .map(|(_, r)| r.split('/').next().unwrap_or(""))
+            .unwrap_or("");
+        if !authority.contains("${") && !authority.is_empty() {
+            connect.allowed_domains = vec![authority.split(':').next().unwrap_or("").to_string()];
+            if !base.contains("${") {
+                connect.base_proxy_target_url = Some(base.trim_end_matches('/').to_string());
+            }
+        } else if let Some(rest) = authority.split_once("}.").map(|(_, r)| r)
+            && authority.starts_with("${")
+            && !rest.contains("${")
+            && rest.split('.').filter(|l| !l.is_empty()).count() >= 2
+        {
+            connect.allowed_domains = vec![format!("*.{}", rest.split(':').next().unwrap_or(""))];
+        } else {
+            notes.push("the API host is the user's own (no fixed domain): the proxy refuses it until such hosts are allowed".into());
+        }
+        connect.proxy_enabled = true;
+        api = Some(ApiSpec {
+            base_url,
+            headers,
+            query,
+            basic_auth,
+            rate_limit,
+            retry,
+            auth_error: AuthErrorRule::default(),
+            pagination,
+            verify,
+        });
+    } else {
+        notes.push("no proxy.base_url: the proxy is off".into());
+    }
+    for f in &mut fields {
+        f.in_host = host.contains(&f.name);
+    }
+    if matches!(auth.kind, AuthType::Keys | AuthType::Basic) && fields.is_empty() {
+        return Err("no credential fields".into());
+    }
+    auth.fields = fields;
+    let mut categories: Vec<String> = p.categories.iter().map(|c| category(c)).collect();
+    if categories.is_empty() {
+        categories.push("Other".into());
+    }
+    let app = App {
+        manifest_version: 1,
+        kind: ManifestKind::App,
+        id: format!("app_{slug}"),
+        name: p.display_name.clone().unwrap_or_else(|| name.to_string()),
+        description: match &p.docs {
+            Some(d) => format!("Imported from the provider catalog ({name}). Docs: {d}"),
+            None => format!("Imported from the provider catalog ({name})."),
+        },
+        categories,
+        featured_weight: 0,
+        auth,
+        scope_profiles: Vec::new(),
+        connect,
+        api,
+        name_slug: slug,
+    };
+    Ok(Mapped { app, notes })
+}
