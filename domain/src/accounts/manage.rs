@@ -150,6 +150,11 @@ fn credential_fields(app: &App, cfmap_json: &str) -> Result<Map<String, Value>> 
             _ => return Err(invalid(format!("cfmap_json field {k:?} must be a string"))),
         };
         if !s.is_empty() {
+            // The field's pattern, and for a field that lands in a URL's
+            // host, host characters only: a value cannot move the host.
+            field
+                .check_value(&s)
+                .map_err(|e| invalid(format!("cfmap_json field {k:?}: {e}")))?;
             out.insert(field.name.clone(), Value::String(s));
         }
     }
@@ -578,6 +583,25 @@ mod tests {
             .get("openai")
             .unwrap()
             .clone()
+    }
+
+    #[test]
+    fn host_fields_cannot_move_the_host_and_patterns_hold() {
+        let mut app = openai();
+        let mut shop = app.auth.fields[0].clone();
+        shop.name = "shop".into();
+        shop.label = "Shop".into();
+        shop.optional = true;
+        shop.in_host = true;
+        shop.pattern = Some("^[a-z0-9-]+$".into());
+        app.auth.fields.push(shop);
+        let ok = credential_fields(&app, r#"{"api_key":"k","shop":"acme-1"}"#).unwrap();
+        assert_eq!(ok["shop"], "acme-1");
+        for bad in ["evil.com/x", "a@b", "a:1", "x?y", "x#y", "UPPER"] {
+            let body = serde_json::json!({"api_key": "k", "shop": bad}).to_string();
+            let e = credential_fields(&app, &body).unwrap_err().to_string();
+            assert!(e.contains("shop"), "{bad}: {e}");
+        }
     }
 
     #[test]
