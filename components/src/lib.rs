@@ -223,6 +223,43 @@ impl Catalog {
         &self.apps
     }
 
+    /// Apps matching `q` (case-insensitive), best first: the exact slug or
+    /// name, then a slug or name starting with `q`, then one containing it,
+    /// then a match in the description; by slug within a rank. Without `q`
+    /// (or a blank one), every app by slug.
+    pub fn search_apps(&self, q: Option<&str>) -> Vec<&App> {
+        let needle = q.map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+        let mut ranked: Vec<(u8, &App)> = match &needle {
+            None => self.apps.iter().map(|a| (0, a)).collect(),
+            Some(n) => {
+                // Slugs are lowercase with underscores: "google mail" and
+                // "google-mail" find `google_mail`.
+                let as_slug = n.replace([' ', '-'], "_");
+                self.apps
+                    .iter()
+                    .filter_map(|a| {
+                        let name = a.name.to_lowercase();
+                        let rank = if a.name_slug == as_slug || name == *n {
+                            0
+                        } else if a.name_slug.starts_with(&as_slug) || name.starts_with(n.as_str())
+                        {
+                            1
+                        } else if a.name_slug.contains(&as_slug) || name.contains(n.as_str()) {
+                            2
+                        } else if a.description.to_lowercase().contains(n.as_str()) {
+                            3
+                        } else {
+                            return None;
+                        };
+                        Some((rank, a))
+                    })
+                    .collect()
+            }
+        };
+        ranked.sort_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| a.name_slug.cmp(&b.name_slug)));
+        ranked.into_iter().map(|(_, a)| a).collect()
+    }
+
     /// By id (`app_…`) or slug.
     pub fn get(&self, id_or_slug: &str) -> Option<&App> {
         self.apps
@@ -242,6 +279,33 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn app_search_ranks_exact_then_prefix_then_substring() {
+        let c = Catalog::builtin().unwrap();
+        let slugs = |q: Option<&str>| -> Vec<String> {
+            c.search_apps(q)
+                .iter()
+                .map(|a| a.name_slug.clone())
+                .collect()
+        };
+        assert_eq!(slugs(Some("SLACK"))[0], "slack", "exact, any case");
+        let s = slugs(Some("s"));
+        let prefixed: Vec<&String> = s.iter().take_while(|x| x.starts_with('s')).collect();
+        assert!(prefixed.len() >= 3, "slug prefixes first: {s:?}");
+        assert!(
+            prefixed.windows(2).all(|w| w[0] < w[1]),
+            "by slug within a rank"
+        );
+        assert!(
+            s.iter().skip(prefixed.len()).all(|x| !x.starts_with('s')),
+            "then the rest: {s:?}"
+        );
+        let all = slugs(None);
+        assert_eq!(all.len(), c.apps().len());
+        assert_eq!(slugs(Some("  ")), all, "a blank query is no query");
+        assert!(slugs(Some("zzzz-no-such-app")).is_empty());
+    }
 
     #[test]
     fn builtin_catalog_loads() {

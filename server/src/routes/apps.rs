@@ -24,22 +24,20 @@ fn flag(v: &str, name: &str) -> ApiResult<bool> {
 }
 
 pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResult<HttpResponse> {
-    let mut apps: Vec<&App> = auth.core.catalog.apps().iter().collect();
+    let params = q.into_inner();
+    let search = params
+        .iter()
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.as_str());
+    // Ranked by relevance to `q` (the catalog's order) unless a sort is asked for.
+    let mut apps: Vec<&App> = auth.core.catalog.search_apps(search);
     let (mut sort_key, mut desc, mut limit, mut after, mut before) =
-        ("name_slug".to_string(), false, 10usize, None, None);
+        (None::<String>, false, 10usize, None, None);
     let mut categories = Vec::new();
-    for (k, v) in q.into_inner() {
+    for (k, v) in params {
         match k.as_str() {
-            "q" => {
-                let needle = v.to_lowercase();
-                apps.retain(|a| {
-                    a.name.to_lowercase().contains(&needle)
-                        || a.name_slug.contains(&needle)
-                        || a.description.to_lowercase().contains(&needle)
-                });
-            }
             "sort_key" => match v.as_str() {
-                "name" | "name_slug" | "featured_weight" => sort_key = v,
+                "name" | "name_slug" | "featured_weight" => sort_key = Some(v),
                 _ => {
                     return Err(ApiError::bad_request(
                         "sort_key must be name, name_slug or featured_weight".into(),
@@ -79,10 +77,11 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
                 .any(|c| categories.contains(&category_id(c)))
         });
     }
-    match sort_key.as_str() {
-        "name" => apps.sort_by(|a, b| a.name.cmp(&b.name)),
-        "featured_weight" => apps.sort_by_key(|a| a.featured_weight),
-        _ => apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug)),
+    match sort_key.as_deref() {
+        Some("name") => apps.sort_by(|a, b| a.name.cmp(&b.name)),
+        Some("featured_weight") => apps.sort_by_key(|a| a.featured_weight),
+        Some(_) => apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug)),
+        None => {}
     }
     if desc {
         apps.reverse();
