@@ -50,6 +50,7 @@ button{margin-top:1.5rem;width:100%;padding:.7rem;border:0;border-radius:6px;bac
 button.secondary{margin-top:.75rem;background:#fff;color:#1f4fa3;border:1px solid #1f4fa3}\
 .button{display:inline-block;margin-top:1rem;padding:.7rem 1.2rem;border-radius:6px;background:#1f4fa3;color:#fff;font-weight:600;text-decoration:none}\
 .error{background:#fdecec;border:1px solid #c53030;color:#822727;padding:.7rem;border-radius:6px}\
+.affix{display:flex;align-items:center;gap:.35rem}.affix span{color:#4a5360;white-space:nowrap}\
 footer{margin-top:1.5rem;color:#4a5360;font-size:.85rem}";
 
 /// A whole page under the project's brand.
@@ -309,9 +310,32 @@ fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str
         let hint = f.description.as_deref().map_or_else(String::new, |d| {
             format!("<p class=\"hint\" id=\"{id}_hint\">{}</p>", esc(d))
         });
+        // An imported provider's field may have a fixed prefix or suffix
+        // around the value (`https://` … `.myshopify.com`) and a pattern;
+        // the server checks the pattern again (`CustomField::check_value`).
+        let (before, after) = (
+            f.prefix
+                .as_deref()
+                .map_or_else(String::new, |p| format!("<span>{}</span>", esc(p))),
+            f.suffix
+                .as_deref()
+                .map_or_else(String::new, |p| format!("<span>{}</span>", esc(p))),
+        );
+        let (open, close) = if before.is_empty() && after.is_empty() {
+            (String::new(), String::new())
+        } else {
+            (
+                format!("<div class=\"affix\">{before}"),
+                format!("{after}</div>"),
+            )
+        };
+        let pattern = f
+            .pattern
+            .as_deref()
+            .map_or_else(String::new, |p| format!(" pattern=\"{}\"", esc(p)));
         fields.push_str(&format!(
-            "<label for=\"{id}\">{label}{opt}</label>{hint}<input id=\"{id}\" name=\"{id}\" type=\"{ty}\" \
-             autocomplete=\"off\"{req}{desc}{val}>",
+            "<label for=\"{id}\">{label}{opt}</label>{hint}{open}<input id=\"{id}\" name=\"{id}\" type=\"{ty}\" \
+             autocomplete=\"off\"{req}{desc}{val}{pattern}>{close}",
             label = esc(&f.label),
             opt = if f.optional { " (optional)" } else { "" },
             ty = if f.secret { "password" } else { "text" },
@@ -605,5 +629,43 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
                 None,
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_form_shows_affixes_and_patterns_escaped() {
+        let mut app = switchboard_domain::components::Catalog::builtin()
+            .unwrap()
+            .get("openai")
+            .unwrap()
+            .clone();
+        let mut shop = app.auth.fields[0].clone();
+        shop.name = "shop".into();
+        shop.label = "Shop".into();
+        shop.secret = false;
+        shop.prefix = Some("https://".into());
+        shop.suffix = Some(".myshopify.com\"><script>".into());
+        shop.pattern = Some("^[a-z0-9-]+$".into());
+        app.auth.fields.push(shop);
+        let html = key_form("ctok_x", &app, None, None);
+        assert!(
+            html.contains("<div class=\"affix\"><span>https://</span><input id=\"f_shop\""),
+            "{html}"
+        );
+        assert!(html.contains("pattern=\"^[a-z0-9-]+$\""), "{html}");
+        assert!(
+            html.contains("<span>.myshopify.com&quot;&gt;&lt;script&gt;</span></div>"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "escaped: {html}");
+        // A field without affixes renders as before.
+        assert!(html.contains("<label for=\"f_api_key\">"), "{html}");
+        assert!(
+            !html.contains("<div class=\"affix\"><span>https://</span><input id=\"f_api_key\"")
+        );
     }
 }
