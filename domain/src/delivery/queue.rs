@@ -14,6 +14,7 @@
 //! Signatures follow Standard Webhooks: `webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64 HMAC-SHA256(secret, "id.timestamp.body")>`.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -46,8 +47,8 @@ pub struct Message<'a> {
 }
 
 /// One event to deliver to one URL.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(from = "StoredJob", into = "StoredJob")]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "StoredJob<'static>")]
 pub struct DeliveryJob {
     pub id: String,
     pub tenant: Tenant,
@@ -98,23 +99,24 @@ impl DeliveryJob {
 
 /// A `DeliveryJob` as stored: the shape older versions wrote (a
 /// notification has an empty `deployment_id` and `notification: true`), so
-/// records on either side of an upgrade read the same.
+/// records on either side of an upgrade read the same. Borrowed when a job
+/// is written (the body is not copied), owned when one is read.
 #[derive(Serialize, Deserialize)]
-struct StoredJob {
-    id: String,
-    tenant: Tenant,
-    deployment_id: String,
-    webhook_id: String,
-    url: String,
-    body: String,
-    msg_id: String,
+struct StoredJob<'a> {
+    id: Cow<'a, str>,
+    tenant: Cow<'a, Tenant>,
+    deployment_id: Cow<'a, str>,
+    webhook_id: Cow<'a, str>,
+    url: Cow<'a, str>,
+    body: Cow<'a, str>,
+    msg_id: Cow<'a, str>,
     attempts: u32,
     due_ms: u64,
     created_at: u64,
     #[serde(default)]
     last_status: Option<u16>,
     #[serde(default)]
-    last_error: Option<String>,
+    last_error: Option<Cow<'a, str>>,
     #[serde(default)]
     round_start: u32,
     #[serde(default)]
@@ -125,27 +127,27 @@ struct StoredJob {
     deferrals: u32,
 }
 
-impl From<StoredJob> for DeliveryJob {
-    fn from(s: StoredJob) -> Self {
+impl From<StoredJob<'static>> for DeliveryJob {
+    fn from(s: StoredJob<'static>) -> Self {
         DeliveryJob {
-            id: s.id,
-            tenant: s.tenant,
+            id: s.id.into_owned(),
+            tenant: s.tenant.into_owned(),
             kind: if s.notification {
                 JobKind::Notification
             } else {
                 JobKind::Event {
-                    deployment_id: s.deployment_id,
+                    deployment_id: s.deployment_id.into_owned(),
                 }
             },
-            webhook_id: s.webhook_id,
-            url: s.url,
-            body: s.body,
-            msg_id: s.msg_id,
+            webhook_id: s.webhook_id.into_owned(),
+            url: s.url.into_owned(),
+            body: s.body.into_owned(),
+            msg_id: s.msg_id.into_owned(),
             attempts: s.attempts,
             due_ms: s.due_ms,
             created_at: s.created_at,
             last_status: s.last_status,
-            last_error: s.last_error,
+            last_error: s.last_error.map(Cow::into_owned),
             round_start: s.round_start,
             failed_at: s.failed_at,
             deferrals: s.deferrals,
@@ -153,30 +155,31 @@ impl From<StoredJob> for DeliveryJob {
     }
 }
 
-impl From<DeliveryJob> for StoredJob {
-    fn from(j: DeliveryJob) -> Self {
-        let (deployment_id, notification) = match j.kind {
-            JobKind::Event { deployment_id } => (deployment_id, false),
-            JobKind::Notification => (String::new(), true),
+impl Serialize for DeliveryJob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let (deployment_id, notification) = match &self.kind {
+            JobKind::Event { deployment_id } => (deployment_id.as_str(), false),
+            JobKind::Notification => ("", true),
         };
         StoredJob {
-            id: j.id,
-            tenant: j.tenant,
-            deployment_id,
-            webhook_id: j.webhook_id,
-            url: j.url,
-            body: j.body,
-            msg_id: j.msg_id,
-            attempts: j.attempts,
-            due_ms: j.due_ms,
-            created_at: j.created_at,
-            last_status: j.last_status,
-            last_error: j.last_error,
-            round_start: j.round_start,
-            failed_at: j.failed_at,
+            id: Cow::Borrowed(&self.id),
+            tenant: Cow::Borrowed(&self.tenant),
+            deployment_id: Cow::Borrowed(deployment_id),
+            webhook_id: Cow::Borrowed(&self.webhook_id),
+            url: Cow::Borrowed(&self.url),
+            body: Cow::Borrowed(&self.body),
+            msg_id: Cow::Borrowed(&self.msg_id),
+            attempts: self.attempts,
+            due_ms: self.due_ms,
+            created_at: self.created_at,
+            last_status: self.last_status,
+            last_error: self.last_error.as_deref().map(Cow::Borrowed),
+            round_start: self.round_start,
+            failed_at: self.failed_at,
             notification,
-            deferrals: j.deferrals,
+            deferrals: self.deferrals,
         }
+        .serialize(s)
     }
 }
 
