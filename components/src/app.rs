@@ -119,12 +119,16 @@ pub struct CustomField {
     pub in_host: bool,
 }
 
+/// The longest DNS name: a host field's value never exceeds it.
+const MAX_HOST_LEN: usize = 253;
+
 impl CustomField {
     /// Checks an entered value against the field's pattern and, for host
     /// fields, against host characters; the error names the field.
     pub fn check_value(&self, value: &str) -> Result<(), String> {
         if self.in_host
             && (value.is_empty()
+                || value.len() > MAX_HOST_LEN
                 || !value
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
