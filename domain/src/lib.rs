@@ -41,3 +41,15 @@ pub use crate::core::Core;
 pub use crate::settings::{CoreSettings, Quotas, Retention};
 pub use error::{ActionFailure, Error, FailureCode, Result};
 pub use switchboard_components as components;
+
+/// A published schema of `docs/schema`, for the tests that check what the
+/// domain sends against it.
+#[cfg(test)]
+pub(crate) fn published_schema(file: &str) -> jsonschema::Validator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/schema")
+        .join(file);
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}

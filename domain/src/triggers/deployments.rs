@@ -853,6 +853,19 @@ impl Triggers {
     }
 }
 
+/// A deployment of `component_key` as stored, for tests of what is built
+/// from one.
+#[cfg(test)]
+pub(crate) fn sample_deployment(component_key: &str) -> Deployment {
+    serde_json::from_value(json!({
+        "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
+        "component_key": component_key, "component_version": "0.1.0",
+        "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
+        "signing_key": "sealed", "created_at": 1, "updated_at": 1
+    }))
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -860,20 +873,12 @@ mod tests {
     /// The delivered body matches its published schema (docs/schema).
     #[test]
     fn envelope_matches_the_published_schema() {
-        let schema: Value =
-            serde_json::from_str(include_str!("../../../docs/schema/delivery.v1.json")).unwrap();
-        let v = jsonschema::validator_for(&schema).unwrap();
+        let v = crate::published_schema("delivery.v1.json");
         let t = Tenant {
             project_id: "proj_x".into(),
             env: crate::model::Environment::Development,
         };
-        let d: Deployment = serde_json::from_value(json!({
-            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
-            "component_key": "http-new-requests", "component_version": "0.1.0",
-            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
-            "signing_key": "sealed", "created_at": 1, "updated_at": 1
-        }))
-        .unwrap();
+        let d = sample_deployment("http-new-requests");
         let ev = EmittedEvent {
             id: "evt_1".into(),
             k: "emit".into(),

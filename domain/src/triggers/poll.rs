@@ -786,22 +786,13 @@ mod tests {
     /// Trigger health notifications match their published schema.
     #[test]
     fn trigger_health_notifications_match_the_published_schema() {
-        let schema: Value =
-            serde_json::from_str(include_str!("../../../docs/schema/notification.v1.json"))
-                .unwrap();
-        let v = jsonschema::validator_for(&schema).unwrap();
+        let v = crate::published_schema("notification.v1.json");
         let t = Tenant {
             project_id: "proj_1".into(),
             env: crate::model::Environment::Production,
         };
         let mut bodies = Vec::new();
-        let d: crate::triggers::Deployment = serde_json::from_value(json!({
-            "id": "dc_1", "owner_id": "exu_1", "external_user_id": "u1",
-            "component_key": "http-new-items-in-json", "component_version": "0.1.0",
-            "configured_props": {}, "active": true, "name": "n", "emit_on_deploy": false,
-            "signing_key": "sealed", "created_at": 1, "updated_at": 1
-        }))
-        .unwrap();
+        let d = crate::triggers::deployments::sample_deployment("http-new-items-in-json");
         let failing = PollState {
             failures: 5,
             last_error: Some("HTTP 500".into()),
