@@ -286,7 +286,7 @@ fn serve_worker_health(probe: WorkerProbe, listener: TcpListener) -> std::io::Re
     let server = HttpServer::new(move || {
         App::new()
             .app_data(probe.clone())
-            .route("/healthz", web::get().to(worker_healthz))
+            .route("/healthz", web::get().to(switchboard_server::healthz))
             .route("/readyz", web::get().to(worker_readyz))
     })
     .workers(1)
@@ -301,16 +301,13 @@ fn serve_worker_health(probe: WorkerProbe, listener: TcpListener) -> std::io::Re
     })
 }
 
-/// Liveness: the process answers.
-async fn worker_healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-}
-
-/// Readiness: the worker loops run, are not draining, and the store
-/// answers (as the API's `/readyz` requires).
-async fn worker_readyz(probe: web::Data<WorkerProbe>) -> HttpResponse {
+/// Readiness: the worker loops run and are not draining, and the store
+/// answers (the API's own check).
+async fn worker_readyz(
+    probe: web::Data<WorkerProbe>,
+) -> Result<HttpResponse, switchboard_server::ApiError> {
     let unavailable = |status: &str| {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": status}))
+        Ok(HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": status})))
     };
     if *probe.stop.borrow() {
         return unavailable("draining");
@@ -318,14 +315,7 @@ async fn worker_readyz(probe: web::Data<WorkerProbe>) -> HttpResponse {
     if !probe.started.load(Ordering::Acquire) {
         return unavailable("starting");
     }
-    match probe.core.store.ping().await {
-        Ok(()) => HttpResponse::Ok()
-            .json(serde_json::json!({"status": "ok", "store": probe.core.store.kind()})),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: the store does not answer");
-            unavailable("store unavailable")
-        }
-    }
+    switchboard_server::store_ready(&probe.core).await
 }
 
 async fn shutdown_signal() {

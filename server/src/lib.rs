@@ -20,6 +20,8 @@ use tracing_actix_web::TracingLogger;
 
 pub use codes::ErrorCode;
 pub use error::ApiError;
+/// The probes a work-only process answers too (`worker.health_listen`).
+pub use routes::health::{healthz, store_ready};
 
 pub struct ServerSettings {
     pub max_body_bytes: usize,

@@ -1,6 +1,8 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
+use switchboard_domain::Core;
+
 use crate::ctx::core;
 use crate::error::ApiResult;
 
@@ -11,7 +13,12 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness: the store answers.
 pub async fn readyz(req: HttpRequest) -> ApiResult<HttpResponse> {
-    let core = core(&req);
+    store_ready(&core(&req)).await
+}
+
+/// 200 with the store's kind when the store answers, else its error (503
+/// `store_unavailable`): what every process's `/readyz` requires.
+pub async fn store_ready(core: &Core) -> ApiResult<HttpResponse> {
     core.store
         .ping()
         .await

@@ -10,7 +10,7 @@ mod apps;
 mod components;
 mod connect_page;
 mod deliveries;
-mod health;
+pub(crate) mod health;
 mod oauth;
 mod oauth_apps;
 mod proxy;
