@@ -262,6 +262,10 @@ pub struct ApiSpec {
     pub query: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuth>,
+    /// Requests are signed with AWS Signature Version 4 (last, over the
+    /// final request), instead of carrying a static credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_sigv4: Option<AwsSigV4>,
     #[serde(default)]
     pub rate_limit: RateLimitHeaders,
     #[serde(default)]
@@ -281,6 +285,18 @@ pub struct BasicAuth {
     pub username: String,
     #[serde(default)]
     pub password: String,
+}
+
+/// AWS Signature Version 4 credentials and scope, as templates over `account`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSigV4 {
+    pub access_key: String,
+    pub secret_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<String>,
+    pub region: String,
+    pub service: String,
 }
 
 /// Response headers that report the provider's rate limit.

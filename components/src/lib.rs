@@ -19,7 +19,7 @@ pub mod runtime;
 pub mod template;
 
 pub use app::{
-    ApiSpec, App, AppOverride, AuthErrorRule, AuthSpec, AuthType, BasicAuth, ClientAuth,
+    ApiSpec, App, AppOverride, AuthErrorRule, AuthSpec, AuthType, AwsSigV4, BasicAuth, ClientAuth,
     ClientCredentials, ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination,
     RateLimitHeaders, RetryRules, ScopeProfile, VerifySpec,
 };

@@ -417,6 +417,20 @@ impl<'a> Session<'a> {
             req.headers
                 .push(("Authorization".into(), format!("Basic {enc}")));
         }
+        if let Some(s) = &api.aws_sigv4 {
+            let r = |t: &String| template::render(t, &ctx);
+            let session = s.session_token.as_ref().map(r).transpose()?;
+            let (access_key, secret_key) = (r(&s.access_key)?, r(&s.secret_key)?);
+            let (region, service) = (r(&s.region)?, r(&s.service)?);
+            let key = switchboard_net::sigv4::SigV4Key {
+                access_key: &access_key,
+                secret_key: &secret_key,
+                session_token: session.as_deref(),
+                region: &region,
+                service: &service,
+            };
+            switchboard_net::sigv4::sign(req, &key, jiff::Timestamp::now());
+        }
         Ok(())
     }
 

@@ -7,4 +7,5 @@
 pub mod outbound;
 pub mod retry;
 pub mod signature;
+pub mod sigv4;
 pub mod standard_webhooks;

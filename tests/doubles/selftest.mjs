@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import aws4 from 'aws4';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -740,6 +741,36 @@ const hsSearch = (body, token = 'hs-1') =>
   call(`${U.hubspot}/crm/v3/objects/contacts/search`, { method: 'POST', headers: token ? bearer(token) : {}, json: body });
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+test('aws: SigV4 signed by aws4 passes; a wrong secret, a stale date or no signature is refused', async () => {
+  const A = new URL(U.aws);
+  await call(`${U.aws}/__control/keys`, { method: 'POST', json: { access_key: 'AKIDSELFTEST', secret_key: 'right' } });
+  const signed = (secret, extra = {}) =>
+    aws4.sign(
+      { host: A.host, path: '/?Action=ListUsers&Version=2010-05-08', service: 'iam', region: 'us-east-1', headers: { ...extra } },
+      { accessKeyId: 'AKIDSELFTEST', secretAccessKey: secret },
+    );
+  const ok = signed('right');
+  let r = await call(`${U.aws}${ok.path}`, { headers: ok.headers });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.ListUsersResponse.ListUsersResult.Users[0].UserName, 'alice');
+  const bad = signed('wrong');
+  r = await call(`${U.aws}${bad.path}`, { headers: bad.headers });
+  assert.equal(r.status, 403);
+  assert.equal(r.json.Error.Code, 'SignatureDoesNotMatch');
+  const stale = signed('right', { 'X-Amz-Date': '20150830T123600Z' });
+  r = await call(`${U.aws}${stale.path}`, { headers: stale.headers });
+  assert.equal(r.json.Error.Code, 'RequestExpired');
+  r = await call(`${U.aws}/?Action=ListUsers`);
+  assert.equal(r.json.Error.Code, 'MissingAuthenticationToken');
+  const post = aws4.sign(
+    { host: A.host, path: '/things', method: 'POST', body: '{"a":1}', service: 'thing', region: 'eu-west-1', headers: { 'content-type': 'application/json' } },
+    { accessKeyId: 'AKIDSELFTEST', secretAccessKey: 'right' },
+  );
+  r = await call(`${U.aws}/things`, { method: 'POST', headers: post.headers, body: post.body });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual([r.json.region, r.json.service, r.json.body], ['eu-west-1', 'thing', '{"a":1}']);
+});
+
 test('hubspot: 401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION in HubSpot error shape', async () => {
   const HS = U.hubspot;
   for (const token of [null, 'hs-unknown']) {
@@ -1112,7 +1143,7 @@ async function main() {
   const srv = startServer('pipe');
   const line = await srv.firstLine;
   U = JSON.parse(line);
-  assert.deepEqual(Object.keys(U), ['github', 'slack', 'stripe', 'rss', 'http', 'hubspot']);
+  assert.deepEqual(Object.keys(U), ['github', 'slack', 'stripe', 'rss', 'http', 'hubspot', 'aws']);
   for (const v of Object.values(U)) assert.match(v, /^http:\/\/127\.0\.0\.1:\d+$/);
   let extraStdout = '';
   srv.child.stdout.on('data', (c) => (extraStdout += c));

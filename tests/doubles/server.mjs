@@ -13,8 +13,9 @@ import stripe from './stripe.mjs';
 import rss from './rss.mjs';
 import httpDouble from './http.mjs';
 import hubspot from './hubspot.mjs';
+import aws from './aws.mjs';
 
-const PROVIDERS = { github, slack, stripe, rss, http: httpDouble, hubspot };
+const PROVIDERS = { github, slack, stripe, rss, http: httpDouble, hubspot, aws };
 
 function shutdown(code) {
   process.exit(code);

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::model::{Field, Provider};
+use super::signing;
 use super::templates::{host_fields, snake, translate};
 use crate::{
-    ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, BasicAuth, ClientAuth, ClientCredentials,
-    ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules,
-    VerifySpec,
+    ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, AwsSigV4, BasicAuth, ClientAuth,
+    ClientCredentials, ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination,
+    RateLimitHeaders, RetryRules, VerifySpec,
 };
 
 /// Modes this importer maps.
@@ -370,10 +371,27 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
     {
         let base_url = tr("proxy.base_url", base, true)?;
         let mut headers = BTreeMap::new();
+        let mut aws_sigv4 = None;
         for (k, v) in &proxy.headers {
             let s = scalar(v).ok_or_else(|| format!("proxy.headers.{k} is not a plain value"))?;
-            headers.insert(k.clone(), tr(&format!("proxy.headers.{k}"), &s, false)?);
+            if let Some([key, secret, region, service]) = signing::aws_sigv4_args(&s) {
+                let mut arg = |a: &str| tr(&format!("proxy.headers.{k}"), a, false);
+                aws_sigv4 = Some(AwsSigV4 {
+                    access_key: arg(&key)?,
+                    secret_key: arg(&secret)?,
+                    session_token: None,
+                    region: arg(&region)?,
+                    service: arg(&service)?,
+                });
+                continue;
+            }
+            headers.insert(k.clone(), (k.clone(), s));
         }
+        let mut headers = headers
+            .into_values()
+            .filter(|(k, _)| !(aws_sigv4.is_some() && signing::set_by_signer(k)))
+            .map(|(k, s)| Ok((k.clone(), tr(&format!("proxy.headers.{k}"), &s, false)?)))
+            .collect::<Result<BTreeMap<_, _>, String>>()?;
         let mut query = BTreeMap::new();
         for (k, v) in &proxy.query {
             let s = scalar(v).ok_or_else(|| format!("proxy.query.{k} is not a plain value"))?;
@@ -381,7 +399,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
         }
         let mut basic_auth = None;
         match mode {
-            "BASIC" => {
+            "BASIC" if aws_sigv4.is_none() => {
                 let opt = |f: &str| {
                     if optional.contains(f) {
                         format!("{{{{ account.{f} | default('') }}}}")
@@ -497,7 +515,8 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             None => None,
         };
         // The credential may only go to the provider's hosts: the base URL's
-        // literal host, or `*.<rest>` when a user field is its first label.
+        // literal host, or `*.<rest>` after the last user field (whose value
+        // holds host characters only, so the host always ends in `.<rest>`).
         let first = base.split("||").next().unwrap_or("").trim();
         let authority = first
             .split_once("://")
@@ -508,8 +527,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             if !base.contains("${") {
                 connect.base_proxy_target_url = Some(base.trim_end_matches('/').to_string());
             }
-        } else if let Some(rest) = authority.split_once("}.").map(|(_, r)| r)
-            && authority.starts_with("${")
+        } else if let Some(rest) = authority.rsplit_once("}.").map(|(_, r)| r)
             && !rest.contains("${")
             && rest.split('.').filter(|l| !l.is_empty()).count() >= 2
         {
@@ -523,6 +541,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             headers,
             query,
             basic_auth,
+            aws_sigv4,
             rate_limit,
             retry,
             auth_error: AuthErrorRule::default(),

@@ -5,6 +5,7 @@
 
 pub mod map;
 pub mod model;
+pub mod signing;
 pub mod templates;
 
 use std::collections::BTreeMap;

@@ -407,3 +407,46 @@ fn with_providers_reads_files_and_names_the_unreadable_one() {
     assert!(err.contains(&missing.display().to_string()), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn aws_sigv4_headers_become_request_signing() {
+    let mut c = Catalog::builtin().unwrap();
+    let r = c
+        .add_providers(
+            r#"
+aws-thing:
+  auth_mode: BASIC
+  categories: [dev-tools]
+  proxy:
+    base_url: https://thing.${connectionConfig.region}.amazonaws.com
+    headers:
+      authorization: '${awsSigV4(${credentials.username}, ${credentials.password}, ${connectionConfig.region}, thing, thing.${connectionConfig.region}.amazonaws.com)}'
+      x-amz-date: '${now:YYYYMMDDTHHmmss[Z]}'
+  credentials:
+    username: {type: string, title: AWS Access Key ID}
+    password: {type: string, title: AWS Secret Access Key}
+  connection_config:
+    region: {type: string, title: Region, pattern: '^[a-z0-9-]+$'}
+"#,
+        )
+        .unwrap();
+    assert!(
+        matches!(outcome(&r, "aws-thing"), Outcome::Imported { .. }),
+        "{:?}",
+        outcome(&r, "aws-thing")
+    );
+    let app = c.get("aws_thing").unwrap();
+    let api = app.api.as_ref().unwrap();
+    let sig = api.aws_sigv4.as_ref().unwrap();
+    assert_eq!(sig.access_key, "{{ account.username }}");
+    assert_eq!(sig.secret_key, "{{ account.password }}");
+    assert_eq!(sig.region, "{{ account.region }}");
+    assert_eq!(sig.service, "thing");
+    assert!(api.basic_auth.is_none(), "signed, not Basic");
+    assert!(
+        api.headers.is_empty(),
+        "the signer sets authorization and x-amz-date: {:?}",
+        api.headers
+    );
+    assert_eq!(app.connect.allowed_domains, ["*.amazonaws.com"]);
+}
