@@ -4,6 +4,8 @@
 //! Webhooks signing and verifying. The manifest runtime, the domain and the
 //! server all depend on this crate; it depends on none of them.
 
+mod encode;
+pub mod oauth1;
 pub mod outbound;
 pub mod retry;
 pub mod signature;

@@ -7,6 +7,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::encode::rfc3986;
 use crate::outbound::HttpRequest;
 
 /// The credentials and scope of one signature.
@@ -30,22 +31,6 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-/// RFC 3986 percent-encoding of everything but the unreserved characters,
-/// as SigV4 requires (uppercase hex).
-fn uri_encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if keep_slash => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// The path as AWS canonicalises it: each segment encoded once more than
 /// on the wire, except for S3, which signs the path as sent.
 fn canonical_path(req: &HttpRequest, service: &str) -> String {
@@ -53,9 +38,9 @@ fn canonical_path(req: &HttpRequest, service: &str) -> String {
     let path = if path.is_empty() { "/" } else { path };
     if service == "s3" {
         let decoded = percent_decode(path);
-        uri_encode(&decoded, true)
+        rfc3986(&decoded, true)
     } else {
-        uri_encode(path, true)
+        rfc3986(path, true)
     }
 }
 
@@ -70,7 +55,7 @@ fn canonical_query(req: &HttpRequest) -> String {
     let mut pairs: Vec<(String, String)> = req
         .url
         .query_pairs()
-        .map(|(k, v)| (uri_encode(&k, false), uri_encode(&v, false)))
+        .map(|(k, v)| (rfc3986(&k, false), rfc3986(&v, false)))
         .collect();
     pairs.sort();
     pairs
