@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import aws4 from 'aws4';
+import crypto from 'node:crypto';
+import OAuth from 'oauth-1.0a';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -771,6 +773,39 @@ test('aws: SigV4 signed by aws4 passes; a wrong secret, a stale date or no signa
   assert.deepEqual([r.json.region, r.json.service, r.json.body], ['eu-west-1', 'thing', '{"a":1}']);
 });
 
+test('trello: the OAuth 1.0a dance signed by oauth-1.0a, then a signed API call; bad signatures and reused nonces are refused', async () => {
+  const T = U.trello;
+  await call(`${T}/__control/consumers`, { method: 'POST', json: { key: 'ck', secret: 'cs' } });
+  const oauth = OAuth({ consumer: { key: 'ck', secret: 'cs' }, signature_method: 'HMAC-SHA1', hash_function: (b, k) => crypto.createHmac('sha1', k).update(b).digest('base64') });
+  const signed = (method, url, token, data = {}) => oauth.toHeader(oauth.authorize({ url, method, data }, token));
+  let url = `${T}/1/OAuthGetRequestToken`;
+  let r = await call(url, { method: 'POST', headers: signed('POST', url, undefined, { oauth_callback: 'http://cb.example/back?state=s1' }) });
+  assert.equal(r.status, 200, r.text);
+  const rt = Object.fromEntries(new URLSearchParams(r.text));
+  assert.equal(rt.oauth_callback_confirmed, 'true');
+  r = await call(`${T}/1/OAuthAuthorizeToken?oauth_token=${rt.oauth_token}&expiration=never`);
+  assert.equal(r.status, 302);
+  const back = new URL(r.headers.get('location'));
+  assert.equal(back.searchParams.get('state'), 's1');
+  assert.equal(back.searchParams.get('oauth_token'), rt.oauth_token);
+  url = `${T}/1/OAuthGetAccessToken`;
+  const reqTok = { key: rt.oauth_token, secret: rt.oauth_token_secret };
+  r = await call(url, { method: 'POST', headers: signed('POST', url, reqTok, { oauth_verifier: 'wrong' }) });
+  assert.equal(r.status, 401);
+  r = await call(url, { method: 'POST', headers: signed('POST', url, reqTok, { oauth_verifier: back.searchParams.get('oauth_verifier') }) });
+  assert.equal(r.status, 200, r.text);
+  const at = Object.fromEntries(new URLSearchParams(r.text));
+  url = `${T}/1/members/me?fields=username`;
+  const h = signed('GET', url, { key: at.oauth_token, secret: at.oauth_token_secret });
+  r = await call(url, { headers: h });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.username, 'doubleuser');
+  r = await call(url, { headers: h });
+  assert.equal(r.text, 'nonce already used');
+  r = await call(url, { headers: signed('GET', url, { key: at.oauth_token, secret: 'wrong' }) });
+  assert.equal(r.text, 'invalid signature');
+});
+
 test('hubspot: 401 INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION in HubSpot error shape', async () => {
   const HS = U.hubspot;
   for (const token of [null, 'hs-unknown']) {
@@ -1143,7 +1178,7 @@ async function main() {
   const srv = startServer('pipe');
   const line = await srv.firstLine;
   U = JSON.parse(line);
-  assert.deepEqual(Object.keys(U), ['github', 'slack', 'stripe', 'rss', 'http', 'hubspot', 'aws']);
+  assert.deepEqual(Object.keys(U), ['github', 'slack', 'stripe', 'rss', 'http', 'hubspot', 'aws', 'trello']);
   for (const v of Object.values(U)) assert.match(v, /^http:\/\/127\.0\.0\.1:\d+$/);
   let extraStdout = '';
   srv.child.stdout.on('data', (c) => (extraStdout += c));

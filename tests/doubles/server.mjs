@@ -14,8 +14,9 @@ import rss from './rss.mjs';
 import httpDouble from './http.mjs';
 import hubspot from './hubspot.mjs';
 import aws from './aws.mjs';
+import trello from './trello.mjs';
 
-const PROVIDERS = { github, slack, stripe, rss, http: httpDouble, hubspot, aws };
+const PROVIDERS = { github, slack, stripe, rss, http: httpDouble, hubspot, aws, trello };
 
 function shutdown(code) {
   process.exit(code);
