@@ -198,6 +198,17 @@ impl Catalog {
         let taken: Vec<String> = self.apps.iter().map(|a| a.name_slug.clone()).collect();
         let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
         let (apps, report) = providers::import(text, &taken)?;
+        for app in &apps {
+            let key = providers::custom_request::key(&app.name_slug);
+            // A built-in action with the key wins, like a built-in app.
+            if self.component(&key).is_some() {
+                continue;
+            }
+            if let Some(c) = providers::custom_request::custom_request(app) {
+                self.components.push(c.map_err(|e| format!("{key}: {e}"))?);
+            }
+        }
+        self.components.sort_by(|a, b| a.key.cmp(&b.key));
         self.apps.extend(apps);
         self.apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug));
         Ok(report)

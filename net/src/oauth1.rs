@@ -180,7 +180,10 @@ mod tests {
             nonce: "7d8f3e4a",
             extra: &[],
         };
-        let mut r = req("POST", "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b");
+        let mut r = req(
+            "POST",
+            "http://example.com/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b",
+        );
         r.headers.push((
             "Content-Type".into(),
             "application/x-www-form-urlencoded".into(),

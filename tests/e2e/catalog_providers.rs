@@ -205,7 +205,7 @@ async fn aws_iam_proxy_calls_are_sigv4_signed() {
         "{v}"
     );
     // The scope is IAM's (global, us-east-1), as providers.yaml declares.
-    let (st, v) = proxy(good, "/some/path?b=2&a=1").await;
+    let (st, v) = proxy(good.clone(), "/some/path?b=2&a=1").await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(
         (
@@ -223,6 +223,25 @@ async fn aws_iam_proxy_calls_are_sigv4_signed() {
         "{auth}"
     );
     assert!(!auth.contains("s3cr3t"), "the secret is never sent: {auth}");
+
+    // Any imported app's generated `<slug>-custom-request` action signs too.
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/actions/run", p.id),
+            &bearer,
+            json!({"id": "aws_iam-custom-request", "external_user_id": "u1", "configured_props": {
+                "aws_iam": {"authProvisionId": good},
+                "path": "/",
+                "params": {"Action": "ListUsers", "Version": "2010-05-08"}
+            }}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(
+        v["ret"]["ListUsersResponse"]["ListUsersResult"]["Users"][0]["UserName"], "alice",
+        "{v}"
+    );
+    assert_eq!(v["exports"]["$summary"], "GET / answered HTTP 200", "{v}");
 
     // A wrong secret signs wrongly: AWS's refusal comes back as it is.
     let bad = connect("wrong-secret").await;

@@ -3,6 +3,7 @@
 //! manifest, then validated like a built-in one. The file stays where the
 //! user keeps it; nothing derived from it is written anywhere.
 
+pub mod custom_request;
 pub mod map;
 pub mod model;
 pub mod signing;

@@ -450,3 +450,33 @@ aws-thing:
     );
     assert_eq!(app.connect.allowed_domains, ["*.amazonaws.com"]);
 }
+
+#[test]
+fn imported_apps_with_an_api_get_a_custom_request_action() {
+    let (c, _) = imported();
+    let a = c.component("key_thing-custom-request").expect("generated");
+    assert_eq!(a.app, "key_thing");
+    assert_eq!(a.props[0].app.as_deref(), Some("key_thing"));
+    assert!(
+        c.component("sig_thing-custom-request").is_none(),
+        "refused providers get none"
+    );
+    assert!(
+        c.component("stripe-custom-request").is_none(),
+        "a shadowed provider's app is the built-in one: no generated action"
+    );
+    let mut c = c;
+    c.add_providers(
+        "1thing:\n  auth_mode: API_KEY\n  categories: [x]\n  proxy:\n    base_url: https://api.one.example\n    headers:\n      x-key: ${apiKey}\n",
+    )
+    .unwrap();
+    let one = c.component("1thing-custom-request").expect("generated");
+    assert_eq!(
+        one.props[0].name, "app",
+        "a slug is no prop name when it starts with a digit"
+    );
+    let keys: Vec<&str> = c.components().iter().map(|c| c.key.as_str()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "components stay sorted by key");
+}
