@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::model::{Field, Provider};
 use super::templates::{host_fields, snake, translate};
 use crate::{
-    ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, BasicAuth, ClientAuth, ClientCredentials,
-    ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules,
-    VerifySpec,
+    ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, BasicAuth, ClientAuth, ConnectInfo,
+    CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules, TokenExchange,
+    TokenFields, TokenRequestFormat, VerifySpec,
 };
 
 /// Modes this importer maps.
@@ -306,7 +306,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
         },
         fields: Vec::new(),
         oauth: None,
-        client_credentials: None,
+        token_exchange: None,
     };
     let client_auth = if p.token_request_auth_method.as_deref() == Some("basic")
         || p.authorization_method.as_deref() == Some("header")
@@ -315,9 +315,11 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
     } else {
         ClientAuth::Body
     };
-    if p.body_format.as_deref() == Some("json") {
-        notes.push("body_format json: token requests are sent form-encoded".into());
-    }
+    let format = if p.body_format.as_deref() == Some("json") {
+        TokenRequestFormat::Json
+    } else {
+        TokenRequestFormat::Form
+    };
     let scope_separator = p.scope_separator.clone().unwrap_or_else(|| " ".into());
     match mode {
         "OAUTH2" => {
@@ -328,9 +330,13 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             let authorize = fixed_scheme_alternatives("authorization_url", authorize, &mut notes);
             let token = p.token_url.as_deref().ok_or("no token_url")?;
             let token = fixed_scheme_alternatives("token_url", token, &mut notes);
-            if p.refresh_url.as_deref().is_some_and(|r| r != token) {
-                notes.push("refresh_url differs from token_url: refreshes use token_url".into());
-            }
+            let refresh_url = match p.refresh_url.as_deref().filter(|r| *r != token) {
+                Some(r) => {
+                    let r = fixed_scheme_alternatives("refresh_url", r, &mut notes);
+                    Some(tr("refresh_url", &r, true)?)
+                }
+                None => None,
+            };
             auth.oauth = Some(OAuthSpec {
                 authorize_url: tr("authorization_url", &authorize, true)?,
                 token_url: tr("token_url", &token, true)?,
@@ -347,17 +353,48 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                 refresh: true,
                 refresh_margin_secs: 300,
                 client_auth,
+                token_request_format: format,
+                refresh_url,
             });
         }
         "OAUTH2_CC" => {
             let token = p.token_url.as_deref().ok_or("no token_url")?;
             let token = fixed_scheme_alternatives("token_url", token, &mut notes);
-            auth.client_credentials = Some(ClientCredentials {
+            // The client-credentials grant as a token exchange: the client
+            // is the account's own `client_id` and `client_secret`.
+            let mut params = params("token_params", &p.token_params, &mut tr)?;
+            params.insert("grant_type".into(), "client_credentials".into());
+            if !p.default_scopes.is_empty() {
+                params
+                    .entry("scope".into())
+                    .or_insert_with(|| p.default_scopes.join(&scope_separator));
+            }
+            let mut headers = BTreeMap::new();
+            match client_auth {
+                ClientAuth::Body => {
+                    for k in ["client_id", "client_secret"] {
+                        params
+                            .entry(k.into())
+                            .or_insert_with(|| format!("{{{{ account.{k} }}}}"));
+                    }
+                }
+                ClientAuth::Basic => {
+                    headers.insert(
+                        "Authorization".into(),
+                        "Basic {{ (account.client_id ~ ':' ~ account.client_secret) | b64encode }}"
+                            .into(),
+                    );
+                }
+            }
+            auth.token_exchange = Some(TokenExchange {
                 token_url: tr("token_url", &token, true)?,
-                scopes: p.default_scopes.clone(),
-                scope_separator,
-                extra_token_params: params("token_params", &p.token_params, &mut tr)?,
-                client_auth,
+                method: "POST".into(),
+                format,
+                params,
+                headers,
+                token_fields: TokenFields::default(),
+                expires_in_secs: None,
+                refresh_margin_secs: 300,
             });
         }
         _ => {}
@@ -514,9 +551,9 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             && rest.split('.').filter(|l| !l.is_empty()).count() >= 2
         {
             connect.allowed_domains = vec![format!("*.{}", rest.split(':').next().unwrap_or(""))];
-        } else {
-            notes.push("the API host is the user's own (no fixed domain): the proxy refuses it until such hosts are allowed".into());
         }
+        // Otherwise the API host is the user's own (no fixed domain): the
+        // runtime sends credentials only to the account's rendered host.
         connect.proxy_enabled = true;
         api = Some(ApiSpec {
             base_url,

@@ -216,9 +216,16 @@ fn client_credentials_keys_and_basic() {
     let names: Vec<&str> = cc.auth.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, vec!["client_id", "client_secret"]);
     assert!(cc.auth.fields[1].secret);
-    let g = cc.auth.client_credentials.as_ref().unwrap();
+    // The client-credentials grant is a token exchange with the
+    // account's client, authenticated with Basic as the provider says.
+    let g = cc.auth.token_exchange.as_ref().unwrap();
     assert_eq!(g.token_url, "https://login.cc.example/token");
-    assert_eq!(g.client_auth, ClientAuth::Basic);
+    assert_eq!(g.params["grant_type"], "client_credentials");
+    assert!(!g.params.contains_key("client_secret"));
+    assert_eq!(
+        g.headers["Authorization"],
+        "Basic {{ (account.client_id ~ ':' ~ account.client_secret) | b64encode }}"
+    );
     let api = cc.api.as_ref().unwrap();
     assert_eq!(
         api.headers["Authorization"],

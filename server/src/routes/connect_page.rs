@@ -303,16 +303,17 @@ async fn session(
     Ok((ct, brand, app))
 }
 
-fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str>) -> String {
+/// The inputs for an app's account fields: label, hint, prefix and suffix
+/// around the input (`https://` … `.myshopify.com`), the pattern for the
+/// browser to check (the server checks it again: `CustomField::check_value`).
+/// Entered values come back after a refusal, except secret ones.
+fn field_inputs(app: &App, entered: &Map<String, Value>) -> String {
     let mut fields = String::new();
     for f in &app.auth.fields {
         let id = format!("f_{}", f.name);
         let hint = f.description.as_deref().map_or_else(String::new, |d| {
             format!("<p class=\"hint\" id=\"{id}_hint\">{}</p>", esc(d))
         });
-        // An imported provider's field may have a fixed prefix or suffix
-        // around the value (`https://` … `.myshopify.com`) and a pattern;
-        // the server checks the pattern again (`CustomField::check_value`).
         let (before, after) = (
             f.prefix
                 .as_deref()
@@ -333,6 +334,11 @@ fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str
             .pattern
             .as_deref()
             .map_or_else(String::new, |p| format!(" pattern=\"{}\"", esc(p)));
+        let value = entered
+            .get(&f.name)
+            .and_then(Value::as_str)
+            .filter(|v| !f.secret && !v.is_empty())
+            .or(f.default.as_deref());
         fields.push_str(&format!(
             "<label for=\"{id}\">{label}{opt}</label>{hint}{open}<input id=\"{id}\" name=\"{id}\" type=\"{ty}\" \
              autocomplete=\"off\"{req}{desc}{val}{pattern}>{close}",
@@ -341,25 +347,105 @@ fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str
             ty = if f.secret { "password" } else { "text" },
             req = if f.optional { "" } else { " required" },
             desc = if f.description.is_some() { format!(" aria-describedby=\"{id}_hint\"") } else { String::new() },
-            val = f.default.as_deref().map_or_else(String::new, |v| format!(" value=\"{}\"", esc(v))),
+            val = value.map_or_else(String::new, |v| format!(" value=\"{}\"", esc(v))),
         ));
     }
-    let err = error.map_or_else(String::new, |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
-    });
+    fields
+}
+
+/// The hidden inputs every form of the page carries.
+fn hidden_inputs(token: &str, app: &App, account_id: Option<&str>) -> String {
     format!(
-        "<h1>Connect {name}</h1>{err}<p>Enter your {name} credentials. They are sent to {name} only to \
-         act on your behalf, and stored encrypted.</p>\
-         <form method=\"post\" action=\"/_static/connect/keys\">\
-         <input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">\
-         {acct}{fields}<button type=\"submit\">Connect {name}</button></form>",
-        name = esc(&app.name),
+        "<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">{acct}",
         token = esc(token),
         slug = esc(&app.name_slug),
         acct = account_id.map_or_else(String::new, |a| format!(
             "<input type=\"hidden\" name=\"account_id\" value=\"{}\">",
             esc(a)
         )),
+    )
+}
+
+fn error_note(error: Option<&str>) -> String {
+    error.map_or_else(String::new, |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
+    })
+}
+
+fn key_form(
+    token: &str,
+    app: &App,
+    account_id: Option<&str>,
+    entered: &Map<String, Value>,
+    error: Option<&str>,
+) -> String {
+    format!(
+        "<h1>Connect {name}</h1>{err}<p>Enter your {name} credentials. They are sent to {name} only to \
+         act on your behalf, and stored encrypted.</p>\
+         <form method=\"post\" action=\"/_static/connect/keys\">\
+         {hidden}{fields}<button type=\"submit\">Connect {name}</button></form>",
+        name = esc(&app.name),
+        err = error_note(error),
+        hidden = hidden_inputs(token, app, account_id),
+        fields = field_inputs(app, entered),
+    )
+}
+
+/// The OAuth page: the permissions asked, and either a link to the
+/// provider or, for an app with account fields (connection config such as
+/// a Shopify shop), a form that asks for them first.
+fn oauth_page(
+    token: &str,
+    app: &App,
+    brand: &Brand,
+    account_id: Option<&str>,
+    entered: &Map<String, Value>,
+    error: Option<&str>,
+) -> String {
+    let scopes = app
+        .auth
+        .oauth
+        .as_ref()
+        .map(|o| o.scopes.clone())
+        .unwrap_or_default();
+    let list = if scopes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p>It will be allowed to:</p><ul>{}</ul>",
+            scopes
+                .iter()
+                .map(|s| format!("<li><code>{}</code></li>", esc(s)))
+                .collect::<String>()
+        )
+    };
+    let go = if app.auth.fields.is_empty() {
+        let mut start = url::form_urlencoded::Serializer::new(String::new());
+        start.append_pair("token", token);
+        start.append_pair("app", &app.name_slug);
+        if let Some(a) = account_id {
+            start.append_pair("accountId", a);
+        }
+        format!(
+            "<p><a class=\"button\" href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
+            q = esc(&start.finish()),
+            name = esc(&app.name),
+        )
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/_static/connect/oauth/start\">{hidden}{fields}\
+             <button type=\"submit\">Continue to {name}</button></form>",
+            hidden = hidden_inputs(token, app, account_id),
+            fields = field_inputs(app, entered),
+            name = esc(&app.name),
+        )
+    };
+    format!(
+        "<h1>Connect {name}</h1>{err}<p>You will sign in at {name} and allow {brand} to act \
+         on your behalf.</p>{list}{go}",
+        name = esc(&app.name),
+        brand = esc(&brand.name),
+        err = error_note(error),
     )
 }
 
@@ -371,64 +457,23 @@ pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
         Err(page) => return page,
     };
     brand.closable = q.hide_close.as_deref() != Some("true");
-    match app.auth.kind {
-        AuthType::Keys | AuthType::Basic => page(
-            StatusCode::OK,
-            &brand,
-            &format!("Connect {}", app.name),
-            &key_form(
-                q.token.as_deref().unwrap_or_default(),
-                &app,
-                q.account_id.as_deref(),
-                None,
-            ),
-            None,
-        ),
-        AuthType::Oauth => {
-            let scopes = app
-                .auth
-                .oauth
-                .as_ref()
-                .map(|o| o.scopes.clone())
-                .unwrap_or_default();
-            let list = if scopes.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "<p>It will be allowed to:</p><ul>{}</ul>",
-                    scopes
-                        .iter()
-                        .map(|s| format!("<li><code>{}</code></li>", esc(s)))
-                        .collect::<String>()
-                )
-            };
-            let mut start = url::form_urlencoded::Serializer::new(String::new());
-            start.append_pair("token", q.token.as_deref().unwrap_or_default());
-            start.append_pair("app", &app.name_slug);
-            if let Some(a) = &q.account_id {
-                start.append_pair("accountId", a);
-            }
-            page(
-                StatusCode::OK,
-                &brand,
-                &format!("Connect {}", app.name),
-                &format!(
-                    "<h1>Connect {name}</h1><p>You will sign in at {name} and allow {brand} to act \
-                     on your behalf.</p>{list}<p><a class=\"button\" \
-                     href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
-                    name = esc(&app.name),
-                    brand = esc(&brand.name),
-                    q = esc(&start.finish()),
-                ),
-                None,
-            )
+    let token = q.token.as_deref().unwrap_or_default();
+    let title = format!("Connect {}", app.name);
+    let none = Map::new();
+    let body = match app.auth.kind {
+        AuthType::Keys | AuthType::Basic => {
+            key_form(token, &app, q.account_id.as_deref(), &none, None)
         }
-        AuthType::None => problem(
-            &brand,
-            StatusCode::BAD_REQUEST,
-            &format!("{} needs no account.", app.name),
-        ),
-    }
+        AuthType::Oauth => oauth_page(token, &app, &brand, q.account_id.as_deref(), &none, None),
+        AuthType::None => {
+            return problem(
+                &brand,
+                StatusCode::BAD_REQUEST,
+                &format!("{} needs no account.", app.name),
+            );
+        }
+    };
+    page(StatusCode::OK, &brand, &title, &body, None)
 }
 
 #[derive(Deserialize)]
@@ -483,9 +528,67 @@ pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpRes
         Err(page) => return page,
     };
     let token = q.token.as_deref().unwrap_or_default();
+    start_flow(
+        &core,
+        &brand,
+        &app,
+        token,
+        q.account_id.as_deref(),
+        Map::new(),
+    )
+    .await
+}
+
+/// `POST /_static/connect/oauth/start`: the same, with the account fields
+/// the page asked for first (`f_<name>`); a refusal shows the form again
+/// with the reason.
+pub async fn oauth_start_form(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let core = core(&req);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (token, slug) = (get("token"), get("app"));
+    let (_, brand, app) = match session(&core, token, slug).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let account_id = get("account_id").filter(|a| !a.is_empty());
+    let fields = entered_fields(&form);
+    start_flow(
+        &core,
+        &brand,
+        &app,
+        token.unwrap_or_default(),
+        account_id,
+        fields,
+    )
+    .await
+}
+
+/// The `f_<name>` inputs of a submitted form.
+fn entered_fields(form: &[(String, String)]) -> Map<String, Value> {
+    form.iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.strip_prefix("f_")?.to_string(),
+                Value::String(value.clone()),
+            ))
+        })
+        .collect()
+}
+
+async fn start_flow(
+    core: &Core,
+    brand: &Brand,
+    app: &App,
+    token: &str,
+    account_id: Option<&str>,
+    fields: Map<String, Value>,
+) -> HttpResponse {
     match core
         .accounts
-        .oauth_start(token, &app.name_slug, q.account_id.as_deref())
+        .oauth_start(token, &app.name_slug, account_id, fields.clone())
         .await
     {
         Ok(started) => HttpResponse::Found()
@@ -494,14 +597,22 @@ pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpRes
             .insert_header((
                 header::SET_COOKIE,
                 binding_cookie(
-                    &core,
+                    core,
                     &started.binding,
                     &started.browser_nonce,
                     OAUTH_STATE_TTL_SECS,
                 ),
             ))
             .finish(),
-        Err(e) => problem(&brand, StatusCode::BAD_REQUEST, &e.to_string()),
+        // Bad field values: the form again, with what was entered.
+        Err(Error::Invalid(m)) if !app.auth.fields.is_empty() => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            brand,
+            &format!("Connect {}", app.name),
+            &oauth_page(token, app, brand, account_id, &fields, Some(&m)),
+            None,
+        ),
+        Err(e) => problem(brand, StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
@@ -579,12 +690,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
         Err(page) => return page,
     };
     let token = token.unwrap_or_default();
-    let mut cfmap = Map::new();
-    for (name, value) in form.iter() {
-        if let Some(field) = name.strip_prefix("f_") {
-            cfmap.insert(field.to_string(), Value::String(value.clone()));
-        }
-    }
+    let cfmap = entered_fields(&form);
     let account_id = get("account_id").filter(|a| !a.is_empty());
     let created = core
         .accounts
@@ -592,7 +698,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
             &ct.tenant,
             NewKeyAccount {
                 app_slug: app.name_slug.clone(),
-                cfmap_json: Value::Object(cfmap).to_string(),
+                cfmap_json: Value::Object(cfmap.clone()).to_string(),
                 connect_token: token.to_string(),
                 name: None,
                 account_id: account_id.map(str::to_string),
@@ -625,7 +731,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
                 status,
                 &brand,
                 &format!("Connect {}", app.name),
-                &key_form(token, &app, account_id, Some(&msg)),
+                &key_form(token, &app, account_id, &cfmap, Some(&msg)),
                 None,
             )
         }
@@ -651,7 +757,7 @@ mod tests {
         shop.suffix = Some(".myshopify.com\"><script>".into());
         shop.pattern = Some("^[a-z0-9-]+$".into());
         app.auth.fields.push(shop);
-        let html = key_form("ctok_x", &app, None, None);
+        let html = key_form("ctok_x", &app, None, &Map::new(), None);
         assert!(
             html.contains("<div class=\"affix\"><span>https://</span><input id=\"f_shop\""),
             "{html}"
