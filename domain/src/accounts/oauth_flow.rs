@@ -157,7 +157,20 @@ impl Accounts {
         }
         let ctx = serde_json::json!({ "account": &fields });
         let mut extra = Vec::new();
+        // The flow's own parameters are never doubled or replaced (Nango
+        // lists `response_type: code` among some providers' extras).
+        const OWN: [&str; 6] = [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        ];
         for (k, t) in &oauth.extra_authorize_params {
+            if OWN.contains(&k.as_str()) || (k == "scope" && !oauth.scopes.is_empty()) {
+                continue;
+            }
             let v = template::render(t, &ctx)
                 .map_err(|e| invalid(format!("extra_authorize_params.{k}: {e}")))?;
             if !v.is_empty() {

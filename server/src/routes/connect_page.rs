@@ -333,7 +333,8 @@ fn field_inputs(app: &App, entered: &Map<String, Value>) -> String {
         let pattern = f
             .pattern
             .as_deref()
-            .map_or_else(String::new, |p| format!(" pattern=\"{}\"", esc(p)));
+            .and_then(html_pattern)
+            .map_or_else(String::new, |p| format!(" pattern=\"{}\"", esc(&p)));
         let value = entered
             .get(&f.name)
             .and_then(Value::as_str)
@@ -351,6 +352,56 @@ fn field_inputs(app: &App, entered: &Map<String, Value>) -> String {
         ));
     }
     fields
+}
+
+/// A field's pattern as the HTML `pattern` attribute takes it: browsers
+/// compile it with the `v` flag, where a character class must escape
+/// `( ) [ { } / | -` (but a range's `-`): `^[a-z0-9_-]+$` becomes
+/// `^[a-z0-9_\-]+$`. A pattern with doubled class punctuators (`&&`, `--`,
+/// …, set operations in `v` mode) is left to the server alone.
+fn html_pattern(p: &str) -> Option<String> {
+    let cs: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 4);
+    let (mut class, mut atoms) = (false, 0usize);
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        let next = cs.get(i + 1).copied();
+        if c == '\\' {
+            out.push(c);
+            out.extend(next);
+            i += 2;
+            atoms += 1;
+            continue;
+        }
+        if !class {
+            out.push(c);
+            if c == '[' {
+                class = true;
+                atoms = 0;
+                if next == Some('^') {
+                    out.push('^');
+                    i += 1;
+                }
+            }
+        } else if c == ']' {
+            class = false;
+            out.push(c);
+        } else if next == Some(c) && "&!#$%*+,.:;<=>?@^`~-".contains(c) {
+            return None;
+        } else if c == '-' && atoms > 0 && next.is_some_and(|n| n != ']') {
+            out.push(c);
+            atoms = 0;
+        } else {
+            if "()[{}/|-".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+            atoms += 1;
+        }
+        i += 1;
+    }
+    Some(out)
 }
 
 /// The hidden inputs every form of the page carries.
@@ -555,15 +606,39 @@ pub async fn oauth_start_form(
     };
     let account_id = get("account_id").filter(|a| !a.is_empty());
     let fields = entered_fields(&form);
-    start_flow(
-        &core,
+    let token = token.unwrap_or_default();
+    let resp = start_flow(&core, &brand, &app, token, account_id, fields).await;
+    if resp.status() != StatusCode::FOUND {
+        return resp;
+    }
+    // A form's redirects fall under the page's `form-action`, which cannot
+    // name a provider host that depends on what was entered: the answer to
+    // the form is a page that moves on by itself (`Refresh`), with a link.
+    let Some(to) = resp.headers().get(header::LOCATION).cloned() else {
+        return resp;
+    };
+    let href = to.to_str().unwrap_or_default().to_string();
+    let mut moving = page(
+        StatusCode::OK,
         &brand,
-        &app,
-        token.unwrap_or_default(),
-        account_id,
-        fields,
-    )
-    .await
+        &format!("Connect {}", app.name),
+        &format!(
+            "<h1>Connect {name}</h1><p role=\"status\">Taking you to {name}…</p>\
+             <p><a class=\"button\" href=\"{href}\">Continue to {name}</a></p>",
+            name = esc(&app.name),
+            href = esc(&href),
+        ),
+        None,
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("0;url={href}")) {
+        moving
+            .headers_mut()
+            .insert(header::HeaderName::from_static("refresh"), v);
+    }
+    for c in resp.headers().get_all(header::SET_COOKIE) {
+        moving.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    moving
 }
 
 /// The `f_<name>` inputs of a submitted form.
@@ -743,6 +818,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn patterns_are_rewritten_for_the_browsers_v_flag() {
+        for (p, want) in [
+            ("^[a-z0-9_-]+$", Some("^[a-z0-9_\\-]+$")),
+            ("^[-a-z]$", Some("^[\\-a-z]$")),
+            ("^[^a-z(|)]+$", Some("^[^a-z\\(\\|\\)]+$")),
+            ("^AC[a-zA-Z0-9]{32}$", Some("^AC[a-zA-Z0-9]{32}$")),
+            ("^(a|b)\\.c[\\]x-]$", Some("^(a|b)\\.c[\\]x\\-]$")),
+            ("^[a&&b]$", None),
+        ] {
+            assert_eq!(html_pattern(p).as_deref(), want, "{p}");
+        }
+    }
+
+    #[test]
     fn key_form_shows_affixes_and_patterns_escaped() {
         let mut app = switchboard_domain::components::Catalog::builtin()
             .unwrap()
@@ -762,7 +851,7 @@ mod tests {
             html.contains("<div class=\"affix\"><span>https://</span><input id=\"f_shop\""),
             "{html}"
         );
-        assert!(html.contains("pattern=\"^[a-z0-9-]+$\""), "{html}");
+        assert!(html.contains("pattern=\"^[a-z0-9\\-]+$\""), "{html}");
         assert!(
             html.contains("<span>.myshopify.com&quot;&gt;&lt;script&gt;</span></div>"),
             "{html}"
