@@ -9,6 +9,8 @@
 //!   proxy base; host-moving values refused;
 //! - OAUTH2_CC (Checkout.com): granted before the account is saved, a
 //!   refusal saves nothing, re-granted on a 401 and before expiry;
+//! - TWO_STEP (3CX): the same token exchange, over the provider's own
+//!   params and headers;
 //! - API_KEY in a header (Brevo) and in the query (Google Maps), BASIC
 //!   (Twilio, on the page in Chromium): the exact injection checked;
 //! - an API host that is the user's own (Salesforce's instance URL).
@@ -61,6 +63,8 @@ fn instance(auth: &AuthServer, doubles: &Doubles) -> Instance {
         ("CHECKOUT_COM", "BASE_URL", format!("{a}/api/checkout")),
         // Re-granted 10 s after each grant (tokens live 3600 s).
         ("CHECKOUT_COM", "REFRESH_MARGIN_SECS", "3590".into()),
+        ("3CX", "TOKEN_URL", format!("{a}/token")),
+        ("3CX", "BASE_URL", format!("{a}/api/3cx")),
         (
             "BREVO_API_KEY",
             "BASE_URL",
@@ -477,6 +481,34 @@ async fn client_credentials_are_granted_before_saving_and_again_before_expiry() 
     .await;
     assert_eq!(a["healthy"], true, "{a}");
     assert!(su.auth.token_requests("client_credentials").await >= 5);
+
+    // TWO_STEP (3CX): its exchange is a client-credentials form post with
+    // the account's own fields; the proxy sends the token as a bearer.
+    let (st, v) = su
+        .create(
+            "3cx",
+            json!({"client_id": "pbx", "client_secret": "k", "domain": "evil.com/x"}),
+        )
+        .await;
+    assert_eq!(st, 400, "a host-moving domain: {v}");
+    let (st, v) = su
+        .create(
+            "3cx",
+            json!({"client_id": "pbx", "client_secret": "k", "domain": "pbx.acme.example"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let a = su.account(&id).await;
+    assert!(a["expires_at"].is_string(), "{a}");
+    let token = a["credentials"]["oauth_access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (st, v) = su.proxy(&id, "/callcontrol").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["path"], "/api/3cx/callcontrol");
+    assert_eq!(v["headers"]["authorization"], format!("Bearer {token}"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -13,7 +13,7 @@ use crate::{
 };
 
 /// Modes this importer maps.
-pub const SUPPORTED: [&str; 4] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC"];
+pub const SUPPORTED: [&str; 5] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC", "TWO_STEP"];
 
 /// A provider mapped to an app, with what the mapping had to leave out.
 #[derive(Debug, Clone)]
@@ -152,6 +152,23 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
     }
     if !SUPPORTED.contains(&mode) {
         return Err(format!("auth mode {mode} is not supported yet"));
+    }
+    if mode == "TWO_STEP" {
+        if p.token.is_some() {
+            return Err(
+                "TWO_STEP with a signed JWT assertion (token.signing_key) is not supported".into(),
+            );
+        }
+        if p.additional_steps.is_some() {
+            return Err("TWO_STEP with additional_steps is not supported".into());
+        }
+        if let Some(f) = p
+            .body_format
+            .as_deref()
+            .filter(|f| !matches!(*f, "form" | "json"))
+        {
+            return Err(format!("TWO_STEP body_format {f} is not supported"));
+        }
     }
     let slug = slug(name);
     if slug.is_empty() {
@@ -397,6 +414,75 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                 refresh_margin_secs: 300,
             });
         }
+        "TWO_STEP" => {
+            let token = p.token_url.as_deref().ok_or("no token_url")?;
+            let token = fixed_scheme_alternatives("token_url", token, &mut notes);
+            // Unlike OAuth's, the grant type is part of the request here.
+            let mut params = params("token_params", &p.token_params, &mut tr)?;
+            if let Some(g) = p.token_params.get("grant_type").and_then(scalar) {
+                params.insert(
+                    "grant_type".into(),
+                    tr("token_params.grant_type", &g, false)?,
+                );
+            }
+            let mut headers = BTreeMap::new();
+            for (k, v) in &p.token_headers {
+                let s =
+                    scalar(v).ok_or_else(|| format!("token_headers.{k} is not a plain value"))?;
+                headers.insert(k.clone(), tr(&format!("token_headers.{k}"), &s, false)?);
+            }
+            let answer = p.token_response.clone().unwrap_or_default();
+            // An empty path is the whole answer (a bare token as text).
+            let path = |p: &str| {
+                if p.is_empty() {
+                    "$".to_string()
+                } else {
+                    format!("$.{p}")
+                }
+            };
+            let mut token_fields = TokenFields {
+                access_token: path(answer.token.as_deref().unwrap_or("access_token")),
+                ..TokenFields::default()
+            };
+            if let Some(r) = &answer.refresh_token {
+                token_fields.refresh_token = path(r);
+            }
+            if let Some(e) = &answer.token_expiration {
+                token_fields.expires_in = path(e);
+            }
+            if let Some(s) = answer
+                .token_expiration_strategy
+                .as_deref()
+                .filter(|s| *s != "expireIn")
+            {
+                // A date is no lifetime in seconds: the token is exchanged
+                // again when refused (and at least daily).
+                notes.push(format!(
+                    "token_expiration_strategy {s}: the expiry is not read; the token is exchanged again when refused"
+                ));
+            }
+            if p.refresh_url.is_some() {
+                notes.push("refresh_url: refreshes run the exchange again".into());
+            }
+            auth.token_exchange = Some(TokenExchange {
+                token_url: tr("token_url", &token, true)?,
+                method: match p.token_request_method.as_deref() {
+                    Some(m) if m.eq_ignore_ascii_case("GET") => "GET".into(),
+                    _ => "POST".into(),
+                },
+                format,
+                params,
+                headers,
+                token_fields,
+                expires_in_secs: p
+                    .token_expires_in_ms
+                    .as_ref()
+                    .and_then(scalar)
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .map(|ms| (ms / 1000).max(1)),
+                refresh_margin_secs: 300,
+            });
+        }
         _ => {}
     }
 
@@ -431,7 +517,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                     password: opt("password"),
                 });
             }
-            "OAUTH2" | "OAUTH2_CC"
+            "OAUTH2" | "OAUTH2_CC" | "TWO_STEP"
                 if !headers
                     .values()
                     .chain(query.values())

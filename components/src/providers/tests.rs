@@ -93,6 +93,34 @@ sig-thing:
 two-step:
   auth_mode: TWO_STEP
   categories: [x]
+  body_format: json
+  token_url: https://${connectionConfig.domain}/connect/token
+  token_params:
+    grant_type: client_credentials
+    client_id: ${credentials.clientId}
+    client_secret: ${credentials.clientSecret}
+  token_headers:
+    accept: application/json
+  token_response:
+    token: data.token
+    token_expiration: expiresIn
+    token_expiration_strategy: expireIn
+  token_expires_in_ms: 3600000
+  proxy:
+    base_url: https://${connectionConfig.domain}/xapi
+  credentials:
+    clientId: {type: string, title: Client ID}
+    clientSecret: {type: string, title: API Key, secret: true}
+  connection_config:
+    domain: {type: string, title: Domain}
+jwt-step:
+  auth_mode: TWO_STEP
+  categories: [x]
+  token_url: https://oauth2.example/token
+  token:
+    signing_key: ${credentials.privateKey}
+  credentials:
+    privateKey: {type: string}
 weird-thing:
   auth_mode: API_KEY
   categories: [x]
@@ -324,8 +352,8 @@ fn refusals_name_their_reason_and_builtins_win() {
         "auth mode OAUTH1 is not supported yet"
     );
     assert_eq!(
-        refusal(&r, "two-step"),
-        "auth mode TWO_STEP is not supported yet"
+        refusal(&r, "jwt-step"),
+        "TWO_STEP with a signed JWT assertion (token.signing_key) is not supported"
     );
     let w = refusal(&r, "weird-thing");
     assert!(
@@ -413,4 +441,30 @@ fn with_providers_reads_files_and_names_the_unreadable_one() {
     let err = Catalog::with_providers(&[ok, missing.clone()]).unwrap_err();
     assert!(err.contains(&missing.display().to_string()), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn two_step_is_a_token_exchange_over_the_accounts_fields() {
+    let (c, _) = imported();
+    let a = c.get("two_step").unwrap();
+    assert_eq!(a.auth.kind, AuthType::Keys);
+    let names: Vec<&str> = a.auth.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, vec!["client_id", "client_secret", "domain"]);
+    let domain = a.auth.fields.iter().find(|f| f.name == "domain").unwrap();
+    assert!(domain.in_host, "the domain lands in the token URL's host");
+    let x = a.auth.token_exchange.as_ref().unwrap();
+    assert_eq!(x.token_url, "https://{{ account.domain }}/connect/token");
+    assert_eq!(x.format, crate::TokenRequestFormat::Json);
+    assert_eq!(x.params["grant_type"], "client_credentials");
+    assert_eq!(x.params["client_id"], "{{ account.client_id }}");
+    assert_eq!(x.headers["accept"], "application/json");
+    assert_eq!(x.token_fields.access_token, "$.data.token");
+    assert_eq!(x.token_fields.expires_in, "$.expiresIn");
+    assert_eq!(x.expires_in_secs, Some(3600));
+    assert_eq!(
+        a.api.as_ref().unwrap().headers["Authorization"],
+        "Bearer {{ account.oauth_access_token }}"
+    );
+    // The user's own host (no fixed domain): see runtime's rule.
+    assert!(a.connect.allowed_domains.is_empty());
 }
