@@ -318,69 +318,43 @@ mod tests {
         .unwrap_err();
         assert!(e.contains("evil.example"), "{e}");
         // A user's own credentials may go to her own host when the app has
-        // no fixed domain; never with userinfo or another scheme.
+        // no fixed domain; never with userinfo or another scheme. Literal
+        // URLs (the manifest's or configuration's) are not judged.
         let own = "https://{{ account.domain }}/connect/token";
-        assert!(
-            render_url(
+        let pbx = [("domain", "pbx.acme.example")];
+        let fixed = app(&["x.example"]);
+        let field = "{{ account.u }}";
+        type Case<'a> = (&'a App, &'a str, &'a [(&'a str, &'a str)], Secret, bool);
+        let cases: [Case; 6] = [
+            (&none, own, &pbx, Secret::User, true),
+            (&none, own, &pbx, Secret::Project, false),
+            (&fixed, own, &pbx, Secret::User, false),
+            (
                 &none,
-                "t",
-                own,
-                &acct(&[("domain", "pbx.acme.example")]),
-                Secret::User
-            )
-            .is_ok()
-        );
-        assert!(
-            render_url(
+                field,
+                &[("u", "file:///etc/passwd")],
+                Secret::User,
+                false,
+            ),
+            (
                 &none,
-                "t",
-                own,
-                &acct(&[("domain", "pbx.acme.example")]),
-                Secret::Project
-            )
-            .is_err()
-        );
-        assert!(
-            render_url(
-                &app(&["x.example"]),
-                "t",
-                own,
-                &acct(&[("domain", "pbx.acme.example")]),
-                Secret::User
-            )
-            .is_err()
-        );
-        assert!(
-            render_url(
+                field,
+                &[("u", "https://a:b@h.example/")],
+                Secret::User,
+                false,
+            ),
+            (
                 &none,
-                "t",
-                "{{ account.u }}",
-                &acct(&[("u", "file:///etc/passwd")]),
-                Secret::User
-            )
-            .is_err()
-        );
-        assert!(
-            render_url(
-                &none,
-                "t",
-                "{{ account.u }}",
-                &acct(&[("u", "https://a:b@h.example/")]),
-                Secret::User
-            )
-            .is_err()
-        );
-        // Literal URLs (the manifest's or configuration's) are not judged.
-        assert!(
-            render_url(
-                &none,
-                "t",
                 "http://127.0.0.1:9/token",
-                &acct(&[]),
-                Secret::Project
-            )
-            .is_ok()
-        );
+                &[],
+                Secret::Project,
+                true,
+            ),
+        ];
+        for (a, src, fields, secret, ok) in cases {
+            let r = render_url(a, "t", src, &acct(fields), secret);
+            assert_eq!(r.is_ok(), ok, "{src} {fields:?} {secret:?}: {r:?}");
+        }
     }
 
     #[test]

@@ -198,6 +198,21 @@ impl Setup {
         (st, loc, r.text().await.unwrap())
     }
 
+    /// The hosted page's key form, submitted with `fields`, shows itself
+    /// again (422) with a reason containing `needle`.
+    async fn key_form_refused(&self, app: &str, fields: &[(&str, &str)], needle: &str) {
+        let ctok = self
+            .s
+            .connect_token_with(&self.bearer, &self.p, json!({}))
+            .await;
+        let mut form = vec![("token", ctok.as_str()), ("app", app)];
+        form.extend_from_slice(fields);
+        let (st, _, body) = self.form("/_static/connect/keys", &form).await;
+        assert_eq!(st, 422, "{body}");
+        assert!(body.contains(needle), "{body}");
+        assert!(body.contains("role=\"alert\""), "{body}");
+    }
+
     /// What the OAuth double recorded of `/authorize` and `/token` requests.
     async fn seen(&self) -> Vec<Value> {
         self.auth.control("stats", None).await["seen"]
@@ -402,20 +417,12 @@ async fn client_credentials_are_granted_before_saving_and_again_before_expiry() 
     );
     assert_eq!(su.accounts_of("checkout_com").await, 0);
     // The same on the hosted page's key form.
-    let ctok = su.s.connect_token_with(&su.bearer, &su.p, json!({})).await;
-    let (st, _, body) = su
-        .form(
-            "/_static/connect/keys",
-            &[
-                ("token", &ctok),
-                ("app", "checkout_com"),
-                ("f_client_id", "ck"),
-                ("f_client_secret", "wrong-secret"),
-            ],
-        )
-        .await;
-    assert_eq!(st, 422, "{body}");
-    assert!(body.contains("Client authentication failed"), "{body}");
+    su.key_form_refused(
+        "checkout_com",
+        &[("f_client_id", "ck"), ("f_client_secret", "wrong-secret")],
+        "Client authentication failed",
+    )
+    .await;
     // Unknown fields are refused before any grant.
     let (st, v) = su
         .create(
@@ -585,20 +592,12 @@ async fn keys_and_basic_are_injected_exactly_as_the_catalog_says() {
         "{r}"
     );
     // A SID that breaks the pattern: the form again, with the reason.
-    let ctok = su.s.connect_token_with(&su.bearer, &su.p, json!({})).await;
-    let (st, _, body) = su
-        .form(
-            "/_static/connect/keys",
-            &[
-                ("token", &ctok),
-                ("app", "twilio"),
-                ("f_username", "xyz"),
-                ("f_password", "p"),
-            ],
-        )
-        .await;
-    assert_eq!(st, 422, "{body}");
-    assert!(body.contains("must match"), "{body}");
+    su.key_form_refused(
+        "twilio",
+        &[("f_username", "xyz"), ("f_password", "p")],
+        "must match",
+    )
+    .await;
 
     // An API host that is the user's own (Salesforce's instance URL): the
     // credentials go to that host and no other; private addresses stay
