@@ -374,6 +374,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
                     base_url: e.base_url.clone(),
                     authorize_url: e.authorize_url.clone(),
                     token_url: e.token_url.clone(),
+                    refresh_url: e.refresh_url.clone(),
                     refresh_margin_secs: e.refresh_margin_secs,
                 },
             )

@@ -70,24 +70,54 @@ pub struct AuthSpec {
     pub fields: Vec<CustomField>,
     #[serde(default)]
     pub oauth: Option<OAuthSpec>,
-    /// OAuth 2 client credentials: the account's `client_id` and
-    /// `client_secret` fields are exchanged at `token_url` for an access token.
+    /// A credential exchange: the account's fields are traded at a token
+    /// endpoint for an access token (OAuth 2 client credentials, Nango's
+    /// TWO_STEP), before the account is saved and again before expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_credentials: Option<ClientCredentials>,
+    pub token_exchange: Option<TokenExchange>,
 }
 
+/// One request that trades account fields for an access token. Every
+/// string is a template over `account`; the answer is read with
+/// `token_fields` and stored as `oauth_access_token` (and
+/// `oauth_refresh_token` when present).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClientCredentials {
+pub struct TokenExchange {
     pub token_url: String,
+    /// `POST`, or `GET` with the params in the query.
+    #[serde(default = "post")]
+    pub method: String,
+    /// How a POST's params are encoded.
     #[serde(default)]
-    pub scopes: Vec<String>,
-    #[serde(default = "space")]
-    pub scope_separator: String,
+    pub format: TokenRequestFormat,
     #[serde(default)]
-    pub extra_token_params: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
     #[serde(default)]
-    pub client_auth: ClientAuth,
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub token_fields: TokenFields,
+    /// The token's lifetime when the answer does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_secs: Option<u64>,
+    /// Exchange again this long before expiry.
+    #[serde(default = "five_minutes")]
+    pub refresh_margin_secs: u64,
+}
+
+fn post() -> String {
+    "POST".into()
+}
+
+/// How a token request's parameters are sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenRequestFormat {
+    /// `application/x-www-form-urlencoded` (RFC 6749).
+    #[default]
+    Form,
+    /// A JSON object of strings.
+    Json,
 }
 
 /// One user-entered credential field, in Pipedream's `custom_fields_json` shape.
@@ -185,6 +215,12 @@ pub struct OAuthSpec {
     /// How the client authenticates at the token endpoint.
     #[serde(default)]
     pub client_auth: ClientAuth,
+    /// How the token request's parameters are encoded.
+    #[serde(default)]
+    pub token_request_format: TokenRequestFormat,
+    /// Where refresh-token grants go, when not `token_url` (a template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -428,6 +464,10 @@ pub struct AppOverride {
     pub authorize_url: Option<String>,
     #[serde(default)]
     pub token_url: Option<String>,
+    /// Where refresh grants go; a `token_url` override without one sends
+    /// them to `token_url` too.
+    #[serde(default)]
+    pub refresh_url: Option<String>,
     #[serde(default)]
     pub refresh_margin_secs: Option<u64>,
 }
@@ -449,51 +489,80 @@ impl App {
                 pattern_validator(p).map_err(|e| err(&format!("auth.fields[{i}].pattern"), e))?;
             }
         }
-        let mut paths: Vec<(&str, &str)> = Vec::new();
-        if let Some(o) = &self.auth.oauth {
-            let t = &o.token_fields;
-            paths.extend([
-                (
-                    "auth.oauth.token_fields.access_token",
-                    t.access_token.as_str(),
-                ),
-                (
-                    "auth.oauth.token_fields.refresh_token",
-                    t.refresh_token.as_str(),
-                ),
-                ("auth.oauth.token_fields.expires_in", t.expires_in.as_str()),
-                ("auth.oauth.token_fields.scope", t.scope.as_str()),
-            ]);
+        let mut paths: Vec<(String, &str)> = Vec::new();
+        let token_fields = [
+            (
+                "auth.oauth",
+                self.auth.oauth.as_ref().map(|o| &o.token_fields),
+            ),
+            (
+                "auth.token_exchange",
+                self.auth.token_exchange.as_ref().map(|x| &x.token_fields),
+            ),
+        ];
+        for (at, t) in token_fields {
+            if let Some(t) = t {
+                paths.extend([
+                    (
+                        format!("{at}.token_fields.access_token"),
+                        t.access_token.as_str(),
+                    ),
+                    (
+                        format!("{at}.token_fields.refresh_token"),
+                        t.refresh_token.as_str(),
+                    ),
+                    (
+                        format!("{at}.token_fields.expires_in"),
+                        t.expires_in.as_str(),
+                    ),
+                    (format!("{at}.token_fields.scope"), t.scope.as_str()),
+                ]);
+            }
         }
         match self.api.as_ref().and_then(|a| a.pagination.as_ref()) {
             Some(Pagination::Cursor { cursor_path, .. }) => {
-                paths.push(("api.pagination.cursor_path", cursor_path))
+                paths.push(("api.pagination.cursor_path".into(), cursor_path))
             }
             Some(Pagination::LastItem {
                 id_path,
                 has_more_path,
                 ..
             }) => paths.extend([
-                ("api.pagination.id_path", id_path.as_str()),
-                ("api.pagination.has_more_path", has_more_path.as_str()),
+                ("api.pagination.id_path".into(), id_path.as_str()),
+                (
+                    "api.pagination.has_more_path".into(),
+                    has_more_path.as_str(),
+                ),
             ]),
             _ => {}
         }
         for (at, p) in paths {
-            crate::jsonpath::compile(p).map_err(|e| err(at, e))?;
+            crate::jsonpath::compile(p).map_err(|e| err(&at, e))?;
+        }
+        if let Some(x) = &self.auth.token_exchange
+            && !matches!(x.method.as_str(), "GET" | "POST")
+        {
+            return Err(err(
+                "auth.token_exchange.method",
+                format!("{:?} is not GET or POST", x.method),
+            ));
         }
         Ok(())
     }
 
     /// Applies site-specific endpoints from configuration; the overridden
-    /// base URL's host becomes the app's only domain.
+    /// base URL's host becomes the app's only domain. Overrides may be
+    /// templates over `account` like the manifest's own URLs.
     pub fn apply_override(&mut self, o: &AppOverride) {
         if let Some(base) = &o.base_url {
             let base = base.trim_end_matches('/').to_string();
             if let Some(api) = &mut self.api {
                 api.base_url = base.clone();
             }
-            self.connect.base_proxy_target_url = Some(base.clone());
+            // A templated base is rendered per account; a fixed one is the
+            // proxy's target for relative paths.
+            self.connect.base_proxy_target_url =
+                (!crate::template::is_template(&base)).then(|| base.clone());
             // The site's host replaces the manifest's domains: a GitHub
             // Enterprise token must never be sent to api.github.com.
             if let Some(host) = url::Url::parse(&base)
@@ -509,9 +578,21 @@ impl App {
             }
             if let Some(u) = &o.token_url {
                 oauth.token_url = u.clone();
+                oauth.refresh_url = o.refresh_url.clone();
+            }
+            if let Some(u) = &o.refresh_url {
+                oauth.refresh_url = Some(u.clone());
             }
             if let Some(m) = o.refresh_margin_secs {
                 oauth.refresh_margin_secs = m;
+            }
+        }
+        if let Some(x) = &mut self.auth.token_exchange {
+            if let Some(u) = &o.token_url {
+                x.token_url = u.clone();
+            }
+            if let Some(m) = o.refresh_margin_secs {
+                x.refresh_margin_secs = m;
             }
         }
     }

@@ -17,11 +17,12 @@ pub mod providers;
 pub mod proxy;
 pub mod runtime;
 pub mod template;
+pub mod token;
 
 pub use app::{
     ApiSpec, App, AppOverride, AuthErrorRule, AuthSpec, AuthType, AwsSigV4, BasicAuth, ClientAuth,
-    ClientCredentials, ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination,
-    RateLimitHeaders, RetryRules, ScopeProfile, VerifySpec,
+    ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules,
+    ScopeProfile, TokenExchange, TokenFields, TokenRequestFormat, VerifySpec,
 };
 pub use component::Component;
 pub use manifest::Manifest;

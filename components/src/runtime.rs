@@ -218,17 +218,20 @@ impl<'a> Session<'a> {
             .to_string();
         // A base URL built from account fields must still land on one of the
         // app's domains: a user-entered subdomain cannot move credentials.
+        // An app without fixed domains (a self-hosted API) takes the
+        // account's own host, and only that one (`domains`).
         if template::is_template(&api.base_url) {
-            let host = url::Url::parse(&base)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default();
-            if !host_allowed(&host, &self.app.connect.allowed_domains) {
-                return Err(RunError::Blocked(format!(
-                    "the account's base URL host {host:?} is not one of {}'s domains",
-                    self.app.name_slug
-                )));
-            }
+            let url = url::Url::parse(&base).map_err(|e| {
+                RunError::Blocked(format!("the account's base URL {base:?} is not a URL: {e}"))
+            })?;
+            crate::token::check_url(
+                self.app,
+                "the account's base URL",
+                &api.base_url,
+                &url,
+                crate::token::Secret::User,
+            )
+            .map_err(RunError::Blocked)?;
         }
         Ok(base)
     }
@@ -806,5 +809,50 @@ mod tests {
             "api.github.com.evil.com",
             &["api.github.com".into()]
         ));
+    }
+
+    /// An app whose API host is the user's own (no fixed domain): the
+    /// account's rendered base host is its one domain; an app with domains
+    /// keeps refusing hosts outside them.
+    #[tokio::test]
+    async fn a_self_hosted_api_takes_only_the_accounts_own_host() {
+        use switchboard_net::outbound::{Outbound, Policy};
+        let out = Outbound::new(Policy::new(&[]).unwrap()).unwrap();
+        let mut app = crate::Catalog::builtin()
+            .unwrap()
+            .get("openai")
+            .unwrap()
+            .clone();
+        app.api.as_mut().unwrap().base_url = "{{ account.instance_url }}".into();
+        app.connect.allowed_domains = Vec::new();
+        let acct = |u: &str| {
+            let mut m = Map::new();
+            m.insert("instance_url".into(), json!(u));
+            m.insert("api_key".into(), json!("k"));
+            Some(m)
+        };
+        let t = Duration::from_secs(5);
+        let s = Session::new(&out, &app, acct("https://acme.example.net/api"), None, t);
+        assert_eq!(s.base_url().unwrap(), "https://acme.example.net/api");
+        s.check_domain(&url::Url::parse("https://acme.example.net/api/x").unwrap())
+            .unwrap();
+        for other in ["https://evil.example/x", "http://acme.example.net/x"] {
+            let e = s.check_domain(&url::Url::parse(other).unwrap());
+            assert!(matches!(e, Err(RunError::Blocked(_))), "{other}: {e:?}");
+        }
+        for bad in [
+            "ftp://acme.example.net",
+            "https://u:p@acme.example.net",
+            "acme",
+        ] {
+            let s = Session::new(&out, &app, acct(bad), None, t);
+            assert!(matches!(s.base_url(), Err(RunError::Blocked(_))), "{bad}");
+        }
+        // With fixed domains, the account's host must be one of them.
+        app.connect.allowed_domains = vec!["*.salesforce.com".into()];
+        let s = Session::new(&out, &app, acct("https://acme.example.net"), None, t);
+        assert!(matches!(s.base_url(), Err(RunError::Blocked(_))));
+        let s = Session::new(&out, &app, acct("https://acme.my.salesforce.com"), None, t);
+        assert!(s.base_url().is_ok());
     }
 }

@@ -127,8 +127,11 @@ pub struct OutboundConfig {
 pub struct AppEndpoints {
     pub base_url: Option<String>,
     pub authorize_url: Option<String>,
+    /// Also where a credential exchange (client credentials) goes.
     pub token_url: Option<String>,
-    /// Refresh OAuth tokens this long before they expire.
+    /// Where OAuth refreshes go, when not `token_url`.
+    pub refresh_url: Option<String>,
+    /// Refresh OAuth tokens (or exchange again) this long before they expire.
     pub refresh_margin_secs: Option<u64>,
 }
 

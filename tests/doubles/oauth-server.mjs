@@ -4,7 +4,14 @@
 // signed JWT access tokens. Around it, this file reproduces what real
 // providers do after the connect: rotating single-use refresh tokens
 // (reused / revoked / unknown → 400 invalid_grant), access tokens that
-// expire, and a protected API (`GET /api/*`) that 401s invalid tokens.
+// expire, and a protected API (`GET /api/*`) that 401s invalid tokens and
+// says which header carried the token (`Authorization: Bearer`, or any
+// header whose value is a live token, as Shopify's x-shopify-access-token),
+// echoing the path, query and headers it received.
+// Client-credentials grants are counted like the others; the client secret
+// `wrong-secret` (form, JSON or Basic) is refused with 401 invalid_client.
+// `/authorize` and `/token` requests are recorded (`seen` in stats: method,
+// path, query, content type) so tests can check what the URLs carried.
 // `/__control/*` lets tests change the token lifetime, revoke or expire
 // everything issued so far, and read counters (see README.md).
 // Prints `{"port": N}` once listening. `--deny` makes /authorize send the
@@ -22,11 +29,14 @@ let expiresIn = 3600; // lifetime of access tokens issued from now on (s)
 const refreshTokens = new Map(); // token -> 'live' | 'used' | 'revoked'
 const accessTokens = new Map(); // token -> { expiresAt (ms), revoked }
 const newStats = () => ({
-  token_requests: { authorization_code: 0, refresh_token: 0 },
+  token_requests: { authorization_code: 0, refresh_token: 0, client_credentials: 0 },
   refresh_rejected: 0,
+  client_rejected: 0,
   api_requests: 0,
   api_rejected: 0,
+  seen: [],
 });
+const SEEN_MAX = 200;
 let stats = newStats();
 
 service.on('beforeAuthorizeRedirect', (authorizeRedirectUri) => {
@@ -51,6 +61,16 @@ service.on('beforeTokenSigning', (token) => {
 // response is sent; the response's status and body may be replaced.
 service.on('beforeResponse', (response, req) => {
   const { grant_type: grant, refresh_token: presented } = req.body;
+  if (grant === 'client_credentials') {
+    const basic = /^Basic\s+(\S+)$/i.exec(req.headers.authorization || '');
+    const secret = basic ? Buffer.from(basic[1], 'base64').toString().split(':').slice(1).join(':') : req.body.client_secret;
+    if (secret === 'wrong-secret') {
+      stats.client_rejected += 1;
+      response.statusCode = 401;
+      response.body = { error: 'invalid_client', error_description: 'Client authentication failed' };
+      return;
+    }
+  }
   if (grant === 'refresh_token') {
     if (refreshTokens.get(presented) !== 'live') {
       stats.refresh_rejected += 1;
@@ -82,12 +102,27 @@ async function readJson(req) {
 function api(req, res) {
   stats.api_requests += 1;
   const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization || '');
-  const t = m && accessTokens.get(m[1]);
+  let via = 'authorization';
+  let token = m && m[1];
+  if (!token) {
+    const h = Object.entries(req.headers).find(([, v]) => typeof v === 'string' && accessTokens.has(v));
+    if (h) [via, token] = h;
+  }
+  const t = token && accessTokens.get(token);
   if (!t || t.revoked || Date.now() >= t.expiresAt) {
     stats.api_rejected += 1;
     return send(res, 401, { error: 'invalid_token' }, { 'www-authenticate': 'Bearer error="invalid_token"' });
   }
-  send(res, 200, { id: 'user-1', email: 'jane@example.com', token_suffix: m[1].slice(-6) });
+  const u = new URL(req.url, 'http://x');
+  send(res, 200, {
+    id: 'user-1',
+    email: 'jane@example.com',
+    token_suffix: token.slice(-6),
+    via,
+    path: u.pathname,
+    query: Object.fromEntries(u.searchParams),
+    headers: req.headers,
+  });
 }
 
 async function control(req, res, path) {
@@ -126,6 +161,17 @@ const server = createServer((req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   if (path.startsWith('/__control/')) return void control(req, res, path);
   if (req.method === 'GET' && path.startsWith('/api/')) return api(req, res);
+  if (path === '/authorize' || path === '/token') {
+    if (stats.seen.length < SEEN_MAX) {
+      const u = new URL(req.url, 'http://x');
+      stats.seen.push({
+        method: req.method,
+        path,
+        query: Object.fromEntries(u.searchParams),
+        content_type: req.headers['content-type'] ?? null,
+      });
+    }
+  }
   if (req.method === 'POST' && path === '/token') {
     // Count every request that reaches the token endpoint, including those
     // the library refuses (bad PKCE...): express has parsed req.body by then.

@@ -1123,7 +1123,24 @@ test('oauth-server: PKCE code flow, rotating refresh tokens, /api/me, control', 
     assert.equal(t1.json.expires_in, 3600);
     const a = await me(t1.json.access_token);
     assert.equal(a.status, 200);
-    assert.deepEqual(a.json, { id: 'user-1', email: 'jane@example.com', token_suffix: t1.json.access_token.slice(-6) });
+    assert.equal(a.json.headers.authorization, `Bearer ${t1.json.access_token}`);
+    delete a.json.headers;
+    assert.deepEqual(a.json, { id: 'user-1', email: 'jane@example.com', token_suffix: t1.json.access_token.slice(-6), via: 'authorization', path: '/api/me', query: {} });
+    // Any header carrying a live token is accepted, and named.
+    const viaHeader = await call(`${O}/api/shop/acme?x=1`, { headers: { 'x-shopify-access-token': t1.json.access_token } });
+    assert.equal(viaHeader.status, 200, viaHeader.text);
+    assert.equal(viaHeader.json.via, 'x-shopify-access-token');
+    assert.equal(viaHeader.json.path, '/api/shop/acme');
+    assert.deepEqual(viaHeader.json.query, { x: '1' });
+    // Client credentials: granted (no refresh token), or refused for the
+    // secret `wrong-secret`, in the body or with Basic.
+    const cc = await call(`${O}/token?shop=acme`, { method: 'POST', json: { grant_type: 'client_credentials', client_id: 'c', client_secret: 's' } });
+    assert.equal(cc.status, 200, cc.text);
+    assert.ok(cc.json.access_token && !cc.json.refresh_token);
+    assert.equal((await me(cc.json.access_token)).status, 200);
+    const bad = await call(`${O}/token`, { method: 'POST', form: { grant_type: 'client_credentials' }, headers: { authorization: `Basic ${Buffer.from('c:wrong-secret').toString('base64')}` } });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.json.error, 'invalid_client');
 
     const t2 = await token({ grant_type: 'refresh_token', refresh_token: t1.json.refresh_token });
     assert.equal(t2.status, 200, t2.text);
@@ -1157,10 +1174,15 @@ test('oauth-server: PKCE code flow, rotating refresh tokens, /api/me, control', 
     assert.equal((await me(t4.json.access_token)).status, 401);
     assert.equal((await token({ grant_type: 'refresh_token', refresh_token: t4.json.refresh_token })).status, 400);
 
-    assert.deepEqual(await ctl(O, 'GET', '/__control/stats'), {
-      token_requests: { authorization_code: 2, refresh_token: 6 },
+    const stats = await ctl(O, 'GET', '/__control/stats');
+    assert.deepEqual(stats.seen.find((r) => r.query.shop), { method: 'POST', path: '/token', query: { shop: 'acme' }, content_type: 'application/json' });
+    assert.ok(stats.seen.some((r) => r.path === '/authorize' && r.query.code_challenge === challenge));
+    delete stats.seen;
+    assert.deepEqual(stats, {
+      token_requests: { authorization_code: 2, refresh_token: 6, client_credentials: 2 },
       refresh_rejected: 3,
-      api_requests: 5,
+      client_rejected: 1,
+      api_requests: 7,
       api_rejected: 3,
     });
     await ctl(O, 'POST', '/__control/reset-stats');

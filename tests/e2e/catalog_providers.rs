@@ -14,7 +14,7 @@ use crate::harness::{BIN, Backend, Doubles, Instance};
 
 const MAPPED_MODES: [&str; 4] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC"];
 
-fn providers_yaml() -> PathBuf {
+pub(crate) fn providers_yaml() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/catalog/node_modules/@nangohq/providers/providers.yaml");
     assert!(

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::harness::{Backend, Instance, Project, Server, no_redirects};
 
 /// `application/x-www-form-urlencoded`, for the few characters tests use.
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| {

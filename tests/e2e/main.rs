@@ -3,6 +3,7 @@
 #[path = "../common/api.rs"]
 mod api;
 mod browser;
+mod catalog_connect;
 mod catalog_providers;
 mod chaos;
 mod components;

@@ -8,13 +8,13 @@ use super::model::{Field, Provider};
 use super::signing;
 use super::templates::{host_fields, snake, translate};
 use crate::{
-    ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, AwsSigV4, BasicAuth, ClientAuth,
-    ClientCredentials, ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination,
-    RateLimitHeaders, RetryRules, VerifySpec,
+    ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, AwsSigV4, BasicAuth, ClientAuth, ConnectInfo,
+    CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules, TokenExchange,
+    TokenFields, TokenRequestFormat, VerifySpec,
 };
 
 /// Modes this importer maps.
-pub const SUPPORTED: [&str; 4] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC"];
+pub const SUPPORTED: [&str; 5] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC", "TWO_STEP"];
 
 /// A provider mapped to an app, with what the mapping had to leave out.
 #[derive(Debug, Clone)]
@@ -153,6 +153,23 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
     }
     if !SUPPORTED.contains(&mode) {
         return Err(format!("auth mode {mode} is not supported yet"));
+    }
+    if mode == "TWO_STEP" {
+        if p.token.is_some() {
+            return Err(
+                "TWO_STEP with a signed JWT assertion (token.signing_key) is not supported".into(),
+            );
+        }
+        if p.additional_steps.is_some() {
+            return Err("TWO_STEP with additional_steps is not supported".into());
+        }
+        if let Some(f) = p
+            .body_format
+            .as_deref()
+            .filter(|f| !matches!(*f, "form" | "json"))
+        {
+            return Err(format!("TWO_STEP body_format {f} is not supported"));
+        }
     }
     let slug = slug(name);
     if slug.is_empty() {
@@ -307,7 +324,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
         },
         fields: Vec::new(),
         oauth: None,
-        client_credentials: None,
+        token_exchange: None,
     };
     let client_auth = if p.token_request_auth_method.as_deref() == Some("basic")
         || p.authorization_method.as_deref() == Some("header")
@@ -316,9 +333,11 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
     } else {
         ClientAuth::Body
     };
-    if p.body_format.as_deref() == Some("json") {
-        notes.push("body_format json: token requests are sent form-encoded".into());
-    }
+    let format = if p.body_format.as_deref() == Some("json") {
+        TokenRequestFormat::Json
+    } else {
+        TokenRequestFormat::Form
+    };
     let scope_separator = p.scope_separator.clone().unwrap_or_else(|| " ".into());
     match mode {
         "OAUTH2" => {
@@ -329,9 +348,13 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             let authorize = fixed_scheme_alternatives("authorization_url", authorize, &mut notes);
             let token = p.token_url.as_deref().ok_or("no token_url")?;
             let token = fixed_scheme_alternatives("token_url", token, &mut notes);
-            if p.refresh_url.as_deref().is_some_and(|r| r != token) {
-                notes.push("refresh_url differs from token_url: refreshes use token_url".into());
-            }
+            let refresh_url = match p.refresh_url.as_deref().filter(|r| *r != token) {
+                Some(r) => {
+                    let r = fixed_scheme_alternatives("refresh_url", r, &mut notes);
+                    Some(tr("refresh_url", &r, true)?)
+                }
+                None => None,
+            };
             auth.oauth = Some(OAuthSpec {
                 authorize_url: tr("authorization_url", &authorize, true)?,
                 token_url: tr("token_url", &token, true)?,
@@ -348,17 +371,117 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                 refresh: true,
                 refresh_margin_secs: 300,
                 client_auth,
+                token_request_format: format,
+                refresh_url,
             });
         }
         "OAUTH2_CC" => {
             let token = p.token_url.as_deref().ok_or("no token_url")?;
             let token = fixed_scheme_alternatives("token_url", token, &mut notes);
-            auth.client_credentials = Some(ClientCredentials {
+            // The client-credentials grant as a token exchange: the client
+            // is the account's own `client_id` and `client_secret`.
+            let mut params = params("token_params", &p.token_params, &mut tr)?;
+            params.insert("grant_type".into(), "client_credentials".into());
+            if !p.default_scopes.is_empty() {
+                params
+                    .entry("scope".into())
+                    .or_insert_with(|| p.default_scopes.join(&scope_separator));
+            }
+            let mut headers = BTreeMap::new();
+            match client_auth {
+                ClientAuth::Body => {
+                    for k in ["client_id", "client_secret"] {
+                        params
+                            .entry(k.into())
+                            .or_insert_with(|| format!("{{{{ account.{k} }}}}"));
+                    }
+                }
+                ClientAuth::Basic => {
+                    headers.insert(
+                        "Authorization".into(),
+                        "Basic {{ (account.client_id ~ ':' ~ account.client_secret) | b64encode }}"
+                            .into(),
+                    );
+                }
+            }
+            auth.token_exchange = Some(TokenExchange {
                 token_url: tr("token_url", &token, true)?,
-                scopes: p.default_scopes.clone(),
-                scope_separator,
-                extra_token_params: params("token_params", &p.token_params, &mut tr)?,
-                client_auth,
+                method: "POST".into(),
+                format,
+                params,
+                headers,
+                token_fields: TokenFields::default(),
+                expires_in_secs: None,
+                refresh_margin_secs: 300,
+            });
+        }
+        "TWO_STEP" => {
+            let token = p.token_url.as_deref().ok_or("no token_url")?;
+            let token = fixed_scheme_alternatives("token_url", token, &mut notes);
+            // Unlike OAuth's, the grant type is part of the request here.
+            let mut params = params("token_params", &p.token_params, &mut tr)?;
+            if let Some(g) = p.token_params.get("grant_type").and_then(scalar) {
+                params.insert(
+                    "grant_type".into(),
+                    tr("token_params.grant_type", &g, false)?,
+                );
+            }
+            let mut headers = BTreeMap::new();
+            for (k, v) in &p.token_headers {
+                let s =
+                    scalar(v).ok_or_else(|| format!("token_headers.{k} is not a plain value"))?;
+                headers.insert(k.clone(), tr(&format!("token_headers.{k}"), &s, false)?);
+            }
+            let answer = p.token_response.clone().unwrap_or_default();
+            // An empty path is the whole answer (a bare token as text).
+            let path = |p: &str| {
+                if p.is_empty() {
+                    "$".to_string()
+                } else {
+                    format!("$.{p}")
+                }
+            };
+            let mut token_fields = TokenFields {
+                access_token: path(answer.token.as_deref().unwrap_or("access_token")),
+                ..TokenFields::default()
+            };
+            if let Some(r) = &answer.refresh_token {
+                token_fields.refresh_token = path(r);
+            }
+            if let Some(e) = &answer.token_expiration {
+                token_fields.expires_in = path(e);
+            }
+            if let Some(s) = answer
+                .token_expiration_strategy
+                .as_deref()
+                .filter(|s| *s != "expireIn")
+            {
+                // A date is no lifetime in seconds: the token is exchanged
+                // again when refused (and at least daily).
+                notes.push(format!(
+                    "token_expiration_strategy {s}: the expiry is not read; the token is exchanged again when refused"
+                ));
+            }
+            if p.refresh_url.is_some() {
+                notes.push("refresh_url: refreshes run the exchange again".into());
+            }
+            auth.token_exchange = Some(TokenExchange {
+                token_url: tr("token_url", &token, true)?,
+                method: match p.token_request_method.as_deref() {
+                    Some(m) if m.eq_ignore_ascii_case("GET") => "GET".into(),
+                    _ => "POST".into(),
+                },
+                format,
+                params,
+                headers,
+                token_fields,
+                expires_in_secs: p
+                    .token_expires_in_ms
+                    .as_ref()
+                    .and_then(scalar)
+                    .and_then(|ms| ms.parse::<u64>().ok())
+                    .map(|ms| (ms / 1000).max(1)),
+                refresh_margin_secs: 300,
             });
         }
         _ => {}
@@ -412,7 +535,7 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                     password: opt("password"),
                 });
             }
-            "OAUTH2" | "OAUTH2_CC"
+            "OAUTH2" | "OAUTH2_CC" | "TWO_STEP"
                 if !headers
                     .values()
                     .chain(query.values())
@@ -532,9 +655,9 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
             && rest.split('.').filter(|l| !l.is_empty()).count() >= 2
         {
             connect.allowed_domains = vec![format!("*.{}", rest.split(':').next().unwrap_or(""))];
-        } else {
-            notes.push("the API host is the user's own (no fixed domain): the proxy refuses it until such hosts are allowed".into());
         }
+        // Otherwise the API host is the user's own (no fixed domain): the
+        // runtime sends credentials only to the account's rendered host.
         connect.proxy_enabled = true;
         api = Some(ApiSpec {
             base_url,

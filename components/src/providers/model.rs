@@ -28,6 +28,16 @@ pub struct Provider {
     pub authorization_method: Option<String>,
     pub token_request_auth_method: Option<String>,
     pub body_format: Option<String>,
+    /// TWO_STEP: the exchange's headers, method, answer and fixed lifetime.
+    #[serde(default)]
+    pub token_headers: BTreeMap<String, Value>,
+    pub token_request_method: Option<String>,
+    pub token_response: Option<TokenResponse>,
+    pub token_expires_in_ms: Option<Value>,
+    /// TWO_STEP parts with no equivalent here (signed JWT assertions,
+    /// further requests): their presence is a refusal.
+    pub token: Option<Value>,
+    pub additional_steps: Option<Value>,
     #[serde(default)]
     pub disable_pkce: bool,
     pub proxy: Option<Proxy>,
@@ -129,4 +139,14 @@ pub struct Field {
     pub default_value: Option<Value>,
     #[serde(default, rename = "enum")]
     pub options: Vec<Value>,
+}
+
+/// Where a TWO_STEP answer keeps the token (dotted paths).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TokenResponse {
+    pub token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub token_expiration: Option<String>,
+    /// `expireIn` (seconds from now) or `expireAt` (a date).
+    pub token_expiration_strategy: Option<String>,
 }

@@ -93,6 +93,34 @@ sig-thing:
 two-step:
   auth_mode: TWO_STEP
   categories: [x]
+  body_format: json
+  token_url: https://${connectionConfig.domain}/connect/token
+  token_params:
+    grant_type: client_credentials
+    client_id: ${credentials.clientId}
+    client_secret: ${credentials.clientSecret}
+  token_headers:
+    accept: application/json
+  token_response:
+    token: data.token
+    token_expiration: expiresIn
+    token_expiration_strategy: expireIn
+  token_expires_in_ms: 3600000
+  proxy:
+    base_url: https://${connectionConfig.domain}/xapi
+  credentials:
+    clientId: {type: string, title: Client ID}
+    clientSecret: {type: string, title: API Key, secret: true}
+  connection_config:
+    domain: {type: string, title: Domain}
+jwt-step:
+  auth_mode: TWO_STEP
+  categories: [x]
+  token_url: https://oauth2.example/token
+  token:
+    signing_key: ${credentials.privateKey}
+  credentials:
+    privateKey: {type: string}
 weird-thing:
   auth_mode: API_KEY
   categories: [x]
@@ -216,9 +244,16 @@ fn client_credentials_keys_and_basic() {
     let names: Vec<&str> = cc.auth.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, vec!["client_id", "client_secret"]);
     assert!(cc.auth.fields[1].secret);
-    let g = cc.auth.client_credentials.as_ref().unwrap();
+    // The client-credentials grant is a token exchange with the
+    // account's client, authenticated with Basic as the provider says.
+    let g = cc.auth.token_exchange.as_ref().unwrap();
     assert_eq!(g.token_url, "https://login.cc.example/token");
-    assert_eq!(g.client_auth, ClientAuth::Basic);
+    assert_eq!(g.params["grant_type"], "client_credentials");
+    assert!(!g.params.contains_key("client_secret"));
+    assert_eq!(
+        g.headers["Authorization"],
+        "Basic {{ (account.client_id ~ ':' ~ account.client_secret) | b64encode }}"
+    );
     let api = cc.api.as_ref().unwrap();
     assert_eq!(
         api.headers["Authorization"],
@@ -317,8 +352,8 @@ fn refusals_name_their_reason_and_builtins_win() {
         "auth mode OAUTH1 is not supported yet"
     );
     assert_eq!(
-        refusal(&r, "two-step"),
-        "auth mode TWO_STEP is not supported yet"
+        refusal(&r, "jwt-step"),
+        "TWO_STEP with a signed JWT assertion (token.signing_key) is not supported"
     );
     let w = refusal(&r, "weird-thing");
     assert!(
@@ -479,4 +514,30 @@ fn imported_apps_with_an_api_get_a_custom_request_action() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted, "components stay sorted by key");
+}
+
+#[test]
+fn two_step_is_a_token_exchange_over_the_accounts_fields() {
+    let (c, _) = imported();
+    let a = c.get("two_step").unwrap();
+    assert_eq!(a.auth.kind, AuthType::Keys);
+    let names: Vec<&str> = a.auth.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, vec!["client_id", "client_secret", "domain"]);
+    let domain = a.auth.fields.iter().find(|f| f.name == "domain").unwrap();
+    assert!(domain.in_host, "the domain lands in the token URL's host");
+    let x = a.auth.token_exchange.as_ref().unwrap();
+    assert_eq!(x.token_url, "https://{{ account.domain }}/connect/token");
+    assert_eq!(x.format, crate::TokenRequestFormat::Json);
+    assert_eq!(x.params["grant_type"], "client_credentials");
+    assert_eq!(x.params["client_id"], "{{ account.client_id }}");
+    assert_eq!(x.headers["accept"], "application/json");
+    assert_eq!(x.token_fields.access_token, "$.data.token");
+    assert_eq!(x.token_fields.expires_in, "$.expiresIn");
+    assert_eq!(x.expires_in_secs, Some(3600));
+    assert_eq!(
+        a.api.as_ref().unwrap().headers["Authorization"],
+        "Bearer {{ account.oauth_access_token }}"
+    );
+    // The user's own host (no fixed domain): see runtime's rule.
+    assert!(a.connect.allowed_domains.is_empty());
 }

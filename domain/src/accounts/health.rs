@@ -118,18 +118,17 @@ fn has_refresh_token(creds: &Map<String, Value>) -> bool {
 
 impl Accounts {
     /// Sets when `a` is next refreshed: never for accounts that cannot be
-    /// (no refresh token, not OAuth, dead); after a failure, on the backoff;
-    /// else ahead of expiry by the app's margin, and at least once per
-    /// `refresh_touch_secs`.
+    /// (OAuth without a refresh token, neither OAuth nor a token exchange,
+    /// dead); after a failure, on the backoff; else ahead of expiry by the
+    /// app's margin, and at least once per `refresh_touch_secs`. A token
+    /// exchange needs no refresh token: it is run again.
     pub(crate) fn plan_refresh(&self, a: &mut Account, app: &App, creds: &Map<String, Value>) {
-        let oauth = app.auth.oauth.as_ref().filter(|o| o.refresh);
-        a.next_refresh_at = next_refresh(
-            a,
-            oauth.map(|o| o.refresh_margin_secs),
-            has_refresh_token(creds),
-            &self.settings,
-            now_ms(),
-        );
+        let (margin, can) = match (&app.auth.token_exchange, &app.auth.oauth) {
+            (Some(x), _) => (Some(x.refresh_margin_secs), true),
+            (None, Some(o)) if o.refresh => (Some(o.refresh_margin_secs), has_refresh_token(creds)),
+            _ => (None, false),
+        };
+        a.next_refresh_at = next_refresh(a, margin, can, &self.settings, now_ms());
     }
 
     /// The writes that go with saving `after` over `before`: its place in

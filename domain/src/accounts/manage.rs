@@ -91,6 +91,12 @@ fn oauth_import_fields(app: &App, cfmap_json: &str) -> Result<(Map<String, Value
         }
         match v {
             Value::String(s) if !s.is_empty() => {
+                // An imported account's fields obey the same rules as
+                // entered ones.
+                if let Some(f) = app.auth.fields.iter().find(|f| f.name == k) {
+                    f.check_value(&s)
+                        .map_err(|e| invalid(format!("cfmap_json field {k:?}: {e}")))?;
+                }
                 out.insert(k, Value::String(s));
             }
             Value::Null => {}
@@ -133,6 +139,14 @@ fn credential_fields(app: &App, cfmap_json: &str) -> Result<Map<String, Value>> 
             "cfmap_json must be a JSON object encoded as a string: {e}"
         ))
     })?;
+    check_fields(app, raw)
+}
+
+/// The one rule for entered account fields (the API, the hosted page's key
+/// form and the fields asked before OAuth): known names, strings, each
+/// value checked by `CustomField::check_value` (pattern; host characters
+/// for a host field), defaults filled, required ones present.
+pub(crate) fn check_fields(app: &App, raw: Map<String, Value>) -> Result<Map<String, Value>> {
     let mut out = Map::new();
     for (k, v) in raw {
         let Some(field) = app.auth.fields.iter().find(|f| f.name == k) else {
@@ -380,7 +394,7 @@ impl Accounts {
             }
         }
         let app = self.app(&req.app_slug)?.clone();
-        let (fields, expires_at) = match app.auth.kind {
+        let (mut fields, mut expires_at) = match app.auth.kind {
             AuthType::Keys | AuthType::Basic => (credential_fields(&app, &req.cfmap_json)?, None),
             AuthType::Oauth if req.allow_token_import => {
                 oauth_import_fields(&app, &req.cfmap_json)?
@@ -399,6 +413,33 @@ impl Accounts {
             && n.chars().count() > 200
         {
             return Err(invalid("name must be at most 200 characters"));
+        }
+        // A credential exchange (client credentials, key for token) runs
+        // before anything is saved: a refusal saves nothing.
+        if app.auth.token_exchange.is_some()
+            && matches!(app.auth.kind, AuthType::Keys | AuthType::Basic)
+        {
+            match self.exchange_credentials(&app, &fields).await {
+                Ok((tokens, expires_in)) => {
+                    fields.extend(tokens);
+                    expires_at = expires_in.map(|s| {
+                        now_ms().saturating_add(
+                            s.min(crate::accounts::refresh::MAX_EXPIRES_IN_SECS) * 1000,
+                        )
+                    });
+                }
+                Err(r) => {
+                    let definitive = matches!(r, crate::accounts::refresh::Refusal::Definitive(_));
+                    let msg = r.into_error().to_string();
+                    self.connection_error(&req.connect_token, &token, &msg)
+                        .await?;
+                    return Err(if definitive {
+                        invalid(msg)
+                    } else {
+                        Error::Upstream(msg)
+                    });
+                }
+            }
         }
         let must_verify = matches!(app.auth.kind, AuthType::Keys | AuthType::Basic)
             && self

@@ -15,8 +15,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Digest;
 
+use switchboard_components::template;
+use switchboard_components::token::{self, Secret};
+
 use super::Accounts;
-use crate::accounts::manage::{AccountView, NewKeyAccount};
+use crate::accounts::manage::{AccountView, NewKeyAccount, check_fields};
+use crate::accounts::refresh::TokenGrant;
 use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::{Error, Result, invalid};
 use crate::ids::random_bytes;
@@ -53,6 +57,11 @@ struct Pending {
     /// SHA-256 (hex) of the nonce the starting browser holds as a cookie.
     #[serde(default)]
     browser_sha256: String,
+    /// The account fields entered before the redirect (a Shopify shop, a
+    /// Salesforce host), checked; the token URL is rendered over them and
+    /// the account keeps them.
+    #[serde(default)]
+    fields: Map<String, Value>,
 }
 
 /// A started flow: where to send the browser, and the nonce that binds the
@@ -101,12 +110,17 @@ impl Accounts {
 
     /// Starts the flow for a live connect token: returns the provider's
     /// authorization URL (with state and PKCE challenge) and the nonce the
-    /// starting browser must present at the callback.
+    /// starting browser must present at the callback. `fields` are the
+    /// app's account fields the user entered first (connection config):
+    /// checked like any account's, then the OAuth URLs and params are
+    /// rendered over them, and a URL whose host leaves the app's domains is
+    /// refused before the user is sent anywhere.
     pub async fn oauth_start(
         &self,
         connect_token: &str,
         app_slug: &str,
         account_id: Option<&str>,
+        fields: Map<String, Value>,
     ) -> Result<OAuthStart> {
         let ct = self.tenancy.live_connect_token(connect_token).await?;
         let app = self.app(app_slug)?.clone();
@@ -125,6 +139,44 @@ impl Accounts {
                     app.name
                 ))
             })?;
+        let fields = check_fields(&app, fields)?;
+        let mut url = token::render_url(
+            &app,
+            "authorize_url",
+            &oauth.authorize_url,
+            &fields,
+            Secret::Project,
+        )
+        .map_err(invalid)?;
+        // The token endpoints get the client secret: check them now, not
+        // after the user has signed in.
+        for (what, src) in std::iter::once(("token_url", &oauth.token_url))
+            .chain(oauth.refresh_url.iter().map(|r| ("refresh_url", r)))
+        {
+            token::render_url(&app, what, src, &fields, Secret::Project).map_err(invalid)?;
+        }
+        let ctx = serde_json::json!({ "account": &fields });
+        let mut extra = Vec::new();
+        // The flow's own parameters are never doubled or replaced (Nango
+        // lists `response_type: code` among some providers' extras).
+        const OWN: [&str; 6] = [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        ];
+        for (k, t) in &oauth.extra_authorize_params {
+            if OWN.contains(&k.as_str()) || (k == "scope" && !oauth.scopes.is_empty()) {
+                continue;
+            }
+            let v = template::render(t, &ctx)
+                .map_err(|e| invalid(format!("extra_authorize_params.{k}: {e}")))?;
+            if !v.is_empty() {
+                extra.push((k.clone(), v));
+            }
+        }
         let state = b64url(&random_bytes::<32>());
         let verifier = b64url(&random_bytes::<32>());
         let challenge = b64url(&sha2::Sha256::digest(verifier.as_bytes()));
@@ -136,6 +188,7 @@ impl Accounts {
             oauth_app_id,
             verifier,
             account_id: account_id.map(str::to_string),
+            fields,
         };
         let sealed = self
             .keyring
@@ -147,8 +200,6 @@ impl Accounts {
                 ttl_ms: Some(STATE_TTL_MS),
             }])
             .await?;
-        let mut url = url::Url::parse(&oauth.authorize_url)
-            .map_err(|e| Error::internal_from("authorize_url", e))?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
@@ -160,9 +211,7 @@ impl Accounts {
             if !oauth.scopes.is_empty() {
                 q.append_pair("scope", &oauth.scopes.join(&oauth.scope_separator));
             }
-            for (k, v) in &oauth.extra_authorize_params {
-                q.append_pair(k, v);
-            }
+            q.extend_pairs(extra);
         }
         Ok(OAuthStart {
             authorize_url: url.to_string(),
@@ -273,11 +322,20 @@ impl Accounts {
             ("redirect_uri".to_string(), self.oauth_callback_url()),
             ("code_verifier".to_string(), p.verifier.clone()),
         ];
-        let (fields, expires_in, oauth_app_id) = self
-            .token_call(&ct.tenant, &app, oauth, form, Some(&p.oauth_app_id))
+        let (tokens, expires_in, oauth_app_id) = self
+            .token_call(
+                &ct.tenant,
+                &app,
+                oauth,
+                TokenGrant::Code(form),
+                Some(&p.oauth_app_id),
+                &p.fields,
+            )
             .await
             .map_err(|r| r.into_error())?;
-        let mut cfmap: Map<String, Value> = fields;
+        // The entered fields are saved with the tokens.
+        let mut cfmap: Map<String, Value> = p.fields.clone();
+        cfmap.extend(tokens);
         if let Some(e) = expires_in {
             cfmap.insert("expires_in".into(), Value::from(e));
         }

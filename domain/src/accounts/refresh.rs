@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 use switchboard_components::runtime::Refresher;
-use switchboard_components::{App, ClientAuth, jsonpath};
+use switchboard_components::{App, token};
 use switchboard_net::outbound::HttpRequest;
 
 use super::Accounts;
@@ -304,7 +304,8 @@ impl Accounts {
         }
     }
 
-    /// Calls the app's token endpoint with the refresh token.
+    /// Calls the app's token endpoint with the refresh token, or runs the
+    /// app's credential exchange again (there is no refresh token).
     async fn exchange_refresh_token(
         &self,
         t: &Tenant,
@@ -312,6 +313,9 @@ impl Accounts {
         creds: &Map<String, Value>,
     ) -> std::result::Result<(Map<String, Value>, Option<u64>), Refusal> {
         use Refusal::Definitive;
+        if app.auth.token_exchange.is_some() {
+            return self.exchange_credentials(app, creds).await;
+        }
         let oauth = app
             .auth
             .oauth
@@ -332,25 +336,29 @@ impl Accounts {
                 ))
             })?;
         let pinned = creds.get("oauth_app_id").and_then(Value::as_str);
-        let form: Vec<(String, String)> = vec![
+        let grant: Vec<(String, String)> = vec![
             ("grant_type".into(), "refresh_token".into()),
             ("refresh_token".into(), refresh_token.into()),
         ];
-        let (fields, expires_in, _) = self.token_call(t, app, oauth, form, pinned).await?;
+        let (fields, expires_in, _) = self
+            .token_call(t, app, oauth, TokenGrant::Refresh(grant), pinned, creds)
+            .await?;
         Ok((fields, expires_in))
     }
 
     /// A request to the app's token endpoint with the project's OAuth client
-    /// (authenticated as the app's manifest says): the grant's `form`, plus
-    /// the client and the app's extra token params. Returns the token
-    /// fields, `expires_in`, and which OAuth app was used.
+    /// (authenticated as the app's manifest says): the grant, plus the
+    /// client and the app's extra token params, with URLs and params
+    /// rendered over the account's fields. Returns the token fields,
+    /// `expires_in`, and which OAuth app was used.
     pub(crate) async fn token_call(
         &self,
         t: &Tenant,
         app: &App,
         oauth: &switchboard_components::OAuthSpec,
-        mut form: Vec<(String, String)>,
+        grant: TokenGrant,
         pinned: Option<&str>,
+        account: &Map<String, Value>,
     ) -> std::result::Result<(Map<String, Value>, Option<u64>, String), Refusal> {
         use Refusal::{Definitive, Transient};
         let (oauth_app_id, client_id, secret) = self
@@ -363,75 +371,71 @@ impl Accounts {
                     app.name_slug
                 )))
             })?;
-        let mut headers = vec![
-            (
-                "Content-Type".to_string(),
-                "application/x-www-form-urlencoded".to_string(),
-            ),
-            ("Accept".to_string(), "application/json".to_string()),
-        ];
-        match oauth.client_auth {
-            ClientAuth::Body => {
-                form.push(("client_id".into(), client_id));
-                form.push(("client_secret".into(), secret));
-            }
-            ClientAuth::Basic => {
-                use base64::Engine;
-                let b = base64::engine::general_purpose::STANDARD
-                    .encode(format!("{client_id}:{secret}"));
-                headers.push(("Authorization".into(), format!("Basic {b}")));
-            }
-        }
-        form.extend(
-            oauth
-                .extra_token_params
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        let url = url::Url::parse(&oauth.token_url)
-            .map_err(|e| Transient(Error::internal_from("token_url", e)))?;
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
+        let (form, refresh) = match grant {
+            TokenGrant::Code(f) => (f, false),
+            TokenGrant::Refresh(f) => (f, true),
+        };
+        let req = token::oauth_request(app, oauth, form, (&client_id, &secret), account, refresh);
+        let (fields, expires_in) = self
+            .send_token_request(app, req, &oauth.token_fields)
+            .await?;
+        Ok((fields, expires_in, oauth_app_id))
+    }
+
+    /// Trades the account's fields for an access token as the app's
+    /// `token_exchange` says.
+    pub(crate) async fn exchange_credentials(
+        &self,
+        app: &App,
+        creds: &Map<String, Value>,
+    ) -> std::result::Result<(Map<String, Value>, Option<u64>), Refusal> {
+        let x = app.auth.token_exchange.as_ref().ok_or_else(|| {
+            Refusal::Definitive(invalid(format!("{} has no token exchange", app.name_slug)))
+        })?;
+        let req = token::exchange_request(app, x, creds);
+        let (fields, expires_in) = self.send_token_request(app, req, &x.token_fields).await?;
+        Ok((fields, expires_in.or(x.expires_in_secs)))
+    }
+
+    /// Sends a token request through the outbound client (SSRF guard) and
+    /// reads the granted fields. A request the app's rules refuse (a host
+    /// outside its domains) is refused before anything is sent.
+    async fn send_token_request(
+        &self,
+        app: &App,
+        req: std::result::Result<HttpRequest, String>,
+        fields: &switchboard_components::TokenFields,
+    ) -> std::result::Result<(Map<String, Value>, Option<u64>), Refusal> {
+        use Refusal::{Definitive, Transient};
+        let req = req.map_err(|e| Definitive(invalid(e)))?;
         let resp = self
             .outbound
-            .send(
-                HttpRequest {
-                    method: "POST".into(),
-                    url,
-                    headers,
-                    body: body.into_bytes(),
-                },
-                TOKEN_CALL_TIMEOUT,
-            )
+            .send(req, TOKEN_CALL_TIMEOUT)
             .await
             .map_err(|e| Transient(Error::Upstream(format!("token request failed: {e}"))))?;
-        let v = resp.body_value();
-        let get = |path: &str| jsonpath::first(path, &v).ok().flatten();
-        let f = &oauth.token_fields;
-        let access = get(&f.access_token).and_then(|x| x.as_str().map(str::to_string));
-        let Some(access) = access.filter(|_| (200..300).contains(&resp.status)) else {
-            let why = v
-                .get("error")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("HTTP {}", resp.status));
-            let e = Error::Upstream(format!("{} refused the token request: {why}", app.name));
-            // 5xx and 429 are the provider's trouble; anything else (a 4xx,
-            // or GitHub's and Slack's 200 with an error) refuses the token.
-            return Err(if resp.status >= 500 || resp.status == 429 {
+        let tokens = token::read(fields, resp.status, &resp.body_value()).map_err(|r| {
+            let e = Error::Upstream(format!("{} refused the token request: {}", app.name, r.why));
+            if r.transient {
                 Transient(e)
             } else {
                 Definitive(e)
-            });
-        };
+            }
+        })?;
         let mut out = Map::new();
-        out.insert("oauth_access_token".into(), Value::String(access));
-        if let Some(Value::String(r)) = get(&f.refresh_token) {
+        out.insert(
+            "oauth_access_token".into(),
+            Value::String(tokens.access_token),
+        );
+        if let Some(r) = tokens.refresh_token {
             out.insert("oauth_refresh_token".into(), Value::String(r));
         }
-        let expires_in =
-            get(&f.expires_in).and_then(|x| x.as_u64().or_else(|| x.as_str()?.parse().ok()));
-        Ok((out, expires_in, oauth_app_id))
+        Ok((out, tokens.expires_in))
     }
+}
+
+/// An OAuth grant's own parameters: the code exchange, or a refresh (sent
+/// to the app's `refresh_url` when it has one).
+pub(crate) enum TokenGrant {
+    Code(Vec<(String, String)>),
+    Refresh(Vec<(String, String)>),
 }

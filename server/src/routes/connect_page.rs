@@ -303,16 +303,17 @@ async fn session(
     Ok((ct, brand, app))
 }
 
-fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str>) -> String {
+/// The inputs for an app's account fields: label, hint, prefix and suffix
+/// around the input (`https://` … `.myshopify.com`), the pattern for the
+/// browser to check (the server checks it again: `CustomField::check_value`).
+/// Entered values come back after a refusal, except secret ones.
+fn field_inputs(app: &App, entered: &Map<String, Value>) -> String {
     let mut fields = String::new();
     for f in &app.auth.fields {
         let id = format!("f_{}", f.name);
         let hint = f.description.as_deref().map_or_else(String::new, |d| {
             format!("<p class=\"hint\" id=\"{id}_hint\">{}</p>", esc(d))
         });
-        // An imported provider's field may have a fixed prefix or suffix
-        // around the value (`https://` … `.myshopify.com`) and a pattern;
-        // the server checks the pattern again (`CustomField::check_value`).
         let (before, after) = (
             f.prefix
                 .as_deref()
@@ -332,7 +333,13 @@ fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str
         let pattern = f
             .pattern
             .as_deref()
-            .map_or_else(String::new, |p| format!(" pattern=\"{}\"", esc(p)));
+            .and_then(html_pattern)
+            .map_or_else(String::new, |p| format!(" pattern=\"{}\"", esc(&p)));
+        let value = entered
+            .get(&f.name)
+            .and_then(Value::as_str)
+            .filter(|v| !f.secret && !v.is_empty())
+            .or(f.default.as_deref());
         fields.push_str(&format!(
             "<label for=\"{id}\">{label}{opt}</label>{hint}{open}<input id=\"{id}\" name=\"{id}\" type=\"{ty}\" \
              autocomplete=\"off\"{req}{desc}{val}{pattern}>{close}",
@@ -341,25 +348,155 @@ fn key_form(token: &str, app: &App, account_id: Option<&str>, error: Option<&str
             ty = if f.secret { "password" } else { "text" },
             req = if f.optional { "" } else { " required" },
             desc = if f.description.is_some() { format!(" aria-describedby=\"{id}_hint\"") } else { String::new() },
-            val = f.default.as_deref().map_or_else(String::new, |v| format!(" value=\"{}\"", esc(v))),
+            val = value.map_or_else(String::new, |v| format!(" value=\"{}\"", esc(v))),
         ));
     }
-    let err = error.map_or_else(String::new, |e| {
-        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
-    });
+    fields
+}
+
+/// A field's pattern as the HTML `pattern` attribute takes it: browsers
+/// compile it with the `v` flag, where a character class must escape
+/// `( ) [ { } / | -` (but a range's `-`): `^[a-z0-9_-]+$` becomes
+/// `^[a-z0-9_\-]+$`. A pattern with doubled class punctuators (`&&`, `--`,
+/// …, set operations in `v` mode) is left to the server alone.
+fn html_pattern(p: &str) -> Option<String> {
+    let cs: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 4);
+    let (mut class, mut atoms) = (false, 0usize);
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        let next = cs.get(i + 1).copied();
+        if c == '\\' {
+            out.push(c);
+            out.extend(next);
+            i += 2;
+            atoms += 1;
+            continue;
+        }
+        if !class {
+            out.push(c);
+            if c == '[' {
+                class = true;
+                atoms = 0;
+                if next == Some('^') {
+                    out.push('^');
+                    i += 1;
+                }
+            }
+        } else if c == ']' {
+            class = false;
+            out.push(c);
+        } else if next == Some(c) && "&!#$%*+,.:;<=>?@^`~-".contains(c) {
+            return None;
+        } else if c == '-' && atoms > 0 && next.is_some_and(|n| n != ']') {
+            out.push(c);
+            atoms = 0;
+        } else {
+            if "()[{}/|-".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+            atoms += 1;
+        }
+        i += 1;
+    }
+    Some(out)
+}
+
+/// The hidden inputs every form of the page carries.
+fn hidden_inputs(token: &str, app: &App, account_id: Option<&str>) -> String {
     format!(
-        "<h1>Connect {name}</h1>{err}<p>Enter your {name} credentials. They are sent to {name} only to \
-         act on your behalf, and stored encrypted.</p>\
-         <form method=\"post\" action=\"/_static/connect/keys\">\
-         <input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">\
-         {acct}{fields}<button type=\"submit\">Connect {name}</button></form>",
-        name = esc(&app.name),
+        "<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">{acct}",
         token = esc(token),
         slug = esc(&app.name_slug),
         acct = account_id.map_or_else(String::new, |a| format!(
             "<input type=\"hidden\" name=\"account_id\" value=\"{}\">",
             esc(a)
         )),
+    )
+}
+
+fn error_note(error: Option<&str>) -> String {
+    error.map_or_else(String::new, |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", esc(e))
+    })
+}
+
+fn key_form(
+    token: &str,
+    app: &App,
+    account_id: Option<&str>,
+    entered: &Map<String, Value>,
+    error: Option<&str>,
+) -> String {
+    format!(
+        "<h1>Connect {name}</h1>{err}<p>Enter your {name} credentials. They are sent to {name} only to \
+         act on your behalf, and stored encrypted.</p>\
+         <form method=\"post\" action=\"/_static/connect/keys\">\
+         {hidden}{fields}<button type=\"submit\">Connect {name}</button></form>",
+        name = esc(&app.name),
+        err = error_note(error),
+        hidden = hidden_inputs(token, app, account_id),
+        fields = field_inputs(app, entered),
+    )
+}
+
+/// The OAuth page: the permissions asked, and either a link to the
+/// provider or, for an app with account fields (connection config such as
+/// a Shopify shop), a form that asks for them first.
+fn oauth_page(
+    token: &str,
+    app: &App,
+    brand: &Brand,
+    account_id: Option<&str>,
+    entered: &Map<String, Value>,
+    error: Option<&str>,
+) -> String {
+    let scopes = app
+        .auth
+        .oauth
+        .as_ref()
+        .map(|o| o.scopes.clone())
+        .unwrap_or_default();
+    let list = if scopes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p>It will be allowed to:</p><ul>{}</ul>",
+            scopes
+                .iter()
+                .map(|s| format!("<li><code>{}</code></li>", esc(s)))
+                .collect::<String>()
+        )
+    };
+    let go = if app.auth.fields.is_empty() {
+        let mut start = url::form_urlencoded::Serializer::new(String::new());
+        start.append_pair("token", token);
+        start.append_pair("app", &app.name_slug);
+        if let Some(a) = account_id {
+            start.append_pair("accountId", a);
+        }
+        format!(
+            "<p><a class=\"button\" href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
+            q = esc(&start.finish()),
+            name = esc(&app.name),
+        )
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/_static/connect/oauth/start\">{hidden}{fields}\
+             <button type=\"submit\">Continue to {name}</button></form>",
+            hidden = hidden_inputs(token, app, account_id),
+            fields = field_inputs(app, entered),
+            name = esc(&app.name),
+        )
+    };
+    format!(
+        "<h1>Connect {name}</h1>{err}<p>You will sign in at {name} and allow {brand} to act \
+         on your behalf.</p>{list}{go}",
+        name = esc(&app.name),
+        brand = esc(&brand.name),
+        err = error_note(error),
     )
 }
 
@@ -371,64 +508,23 @@ pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
         Err(page) => return page,
     };
     brand.closable = q.hide_close.as_deref() != Some("true");
-    match app.auth.kind {
-        AuthType::Keys | AuthType::Basic => page(
-            StatusCode::OK,
-            &brand,
-            &format!("Connect {}", app.name),
-            &key_form(
-                q.token.as_deref().unwrap_or_default(),
-                &app,
-                q.account_id.as_deref(),
-                None,
-            ),
-            None,
-        ),
-        AuthType::Oauth => {
-            let scopes = app
-                .auth
-                .oauth
-                .as_ref()
-                .map(|o| o.scopes.clone())
-                .unwrap_or_default();
-            let list = if scopes.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "<p>It will be allowed to:</p><ul>{}</ul>",
-                    scopes
-                        .iter()
-                        .map(|s| format!("<li><code>{}</code></li>", esc(s)))
-                        .collect::<String>()
-                )
-            };
-            let mut start = url::form_urlencoded::Serializer::new(String::new());
-            start.append_pair("token", q.token.as_deref().unwrap_or_default());
-            start.append_pair("app", &app.name_slug);
-            if let Some(a) = &q.account_id {
-                start.append_pair("accountId", a);
-            }
-            page(
-                StatusCode::OK,
-                &brand,
-                &format!("Connect {}", app.name),
-                &format!(
-                    "<h1>Connect {name}</h1><p>You will sign in at {name} and allow {brand} to act \
-                     on your behalf.</p>{list}<p><a class=\"button\" \
-                     href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
-                    name = esc(&app.name),
-                    brand = esc(&brand.name),
-                    q = esc(&start.finish()),
-                ),
-                None,
-            )
+    let token = q.token.as_deref().unwrap_or_default();
+    let title = format!("Connect {}", app.name);
+    let none = Map::new();
+    let body = match app.auth.kind {
+        AuthType::Keys | AuthType::Basic => {
+            key_form(token, &app, q.account_id.as_deref(), &none, None)
         }
-        AuthType::None => problem(
-            &brand,
-            StatusCode::BAD_REQUEST,
-            &format!("{} needs no account.", app.name),
-        ),
-    }
+        AuthType::Oauth => oauth_page(token, &app, &brand, q.account_id.as_deref(), &none, None),
+        AuthType::None => {
+            return problem(
+                &brand,
+                StatusCode::BAD_REQUEST,
+                &format!("{} needs no account.", app.name),
+            );
+        }
+    };
+    page(StatusCode::OK, &brand, &title, &body, None)
 }
 
 #[derive(Deserialize)]
@@ -483,9 +579,91 @@ pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpRes
         Err(page) => return page,
     };
     let token = q.token.as_deref().unwrap_or_default();
+    start_flow(
+        &core,
+        &brand,
+        &app,
+        token,
+        q.account_id.as_deref(),
+        Map::new(),
+    )
+    .await
+}
+
+/// `POST /_static/connect/oauth/start`: the same, with the account fields
+/// the page asked for first (`f_<name>`); a refusal shows the form again
+/// with the reason.
+pub async fn oauth_start_form(
+    req: HttpRequest,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let core = core(&req);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (token, slug) = (get("token"), get("app"));
+    let (_, brand, app) = match session(&core, token, slug).await {
+        Ok(s) => s,
+        Err(page) => return page,
+    };
+    let account_id = get("account_id").filter(|a| !a.is_empty());
+    let fields = entered_fields(&form);
+    let token = token.unwrap_or_default();
+    let resp = start_flow(&core, &brand, &app, token, account_id, fields).await;
+    if resp.status() != StatusCode::FOUND {
+        return resp;
+    }
+    // A form's redirects fall under the page's `form-action`, which cannot
+    // name a provider host that depends on what was entered: the answer to
+    // the form is a page that moves on by itself (`Refresh`), with a link.
+    let Some(to) = resp.headers().get(header::LOCATION).cloned() else {
+        return resp;
+    };
+    let href = to.to_str().unwrap_or_default().to_string();
+    let mut moving = page(
+        StatusCode::OK,
+        &brand,
+        &format!("Connect {}", app.name),
+        &format!(
+            "<h1>Connect {name}</h1><p role=\"status\">Taking you to {name}…</p>\
+             <p><a class=\"button\" href=\"{href}\">Continue to {name}</a></p>",
+            name = esc(&app.name),
+            href = esc(&href),
+        ),
+        None,
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("0;url={href}")) {
+        moving
+            .headers_mut()
+            .insert(header::HeaderName::from_static("refresh"), v);
+    }
+    for c in resp.headers().get_all(header::SET_COOKIE) {
+        moving.headers_mut().append(header::SET_COOKIE, c.clone());
+    }
+    moving
+}
+
+/// The `f_<name>` inputs of a submitted form.
+fn entered_fields(form: &[(String, String)]) -> Map<String, Value> {
+    form.iter()
+        .filter_map(|(name, value)| {
+            Some((
+                name.strip_prefix("f_")?.to_string(),
+                Value::String(value.clone()),
+            ))
+        })
+        .collect()
+}
+
+async fn start_flow(
+    core: &Core,
+    brand: &Brand,
+    app: &App,
+    token: &str,
+    account_id: Option<&str>,
+    fields: Map<String, Value>,
+) -> HttpResponse {
     match core
         .accounts
-        .oauth_start(token, &app.name_slug, q.account_id.as_deref())
+        .oauth_start(token, &app.name_slug, account_id, fields.clone())
         .await
     {
         Ok(started) => HttpResponse::Found()
@@ -494,14 +672,22 @@ pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpRes
             .insert_header((
                 header::SET_COOKIE,
                 binding_cookie(
-                    &core,
+                    core,
                     &started.binding,
                     &started.browser_nonce,
                     OAUTH_STATE_TTL_SECS,
                 ),
             ))
             .finish(),
-        Err(e) => problem(&brand, StatusCode::BAD_REQUEST, &e.to_string()),
+        // Bad field values: the form again, with what was entered.
+        Err(Error::Invalid(m)) if !app.auth.fields.is_empty() => page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            brand,
+            &format!("Connect {}", app.name),
+            &oauth_page(token, app, brand, account_id, &fields, Some(&m)),
+            None,
+        ),
+        Err(e) => problem(brand, StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
@@ -579,12 +765,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
         Err(page) => return page,
     };
     let token = token.unwrap_or_default();
-    let mut cfmap = Map::new();
-    for (name, value) in form.iter() {
-        if let Some(field) = name.strip_prefix("f_") {
-            cfmap.insert(field.to_string(), Value::String(value.clone()));
-        }
-    }
+    let cfmap = entered_fields(&form);
     let account_id = get("account_id").filter(|a| !a.is_empty());
     let created = core
         .accounts
@@ -592,7 +773,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
             &ct.tenant,
             NewKeyAccount {
                 app_slug: app.name_slug.clone(),
-                cfmap_json: Value::Object(cfmap).to_string(),
+                cfmap_json: Value::Object(cfmap.clone()).to_string(),
                 connect_token: token.to_string(),
                 name: None,
                 account_id: account_id.map(str::to_string),
@@ -625,7 +806,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
                 status,
                 &brand,
                 &format!("Connect {}", app.name),
-                &key_form(token, &app, account_id, Some(&msg)),
+                &key_form(token, &app, account_id, &cfmap, Some(&msg)),
                 None,
             )
         }
@@ -635,6 +816,20 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_are_rewritten_for_the_browsers_v_flag() {
+        for (p, want) in [
+            ("^[a-z0-9_-]+$", Some("^[a-z0-9_\\-]+$")),
+            ("^[-a-z]$", Some("^[\\-a-z]$")),
+            ("^[^a-z(|)]+$", Some("^[^a-z\\(\\|\\)]+$")),
+            ("^AC[a-zA-Z0-9]{32}$", Some("^AC[a-zA-Z0-9]{32}$")),
+            ("^(a|b)\\.c[\\]x-]$", Some("^(a|b)\\.c[\\]x\\-]$")),
+            ("^[a&&b]$", None),
+        ] {
+            assert_eq!(html_pattern(p).as_deref(), want, "{p}");
+        }
+    }
 
     #[test]
     fn key_form_shows_affixes_and_patterns_escaped() {
@@ -651,12 +846,12 @@ mod tests {
         shop.suffix = Some(".myshopify.com\"><script>".into());
         shop.pattern = Some("^[a-z0-9-]+$".into());
         app.auth.fields.push(shop);
-        let html = key_form("ctok_x", &app, None, None);
+        let html = key_form("ctok_x", &app, None, &Map::new(), None);
         assert!(
             html.contains("<div class=\"affix\"><span>https://</span><input id=\"f_shop\""),
             "{html}"
         );
-        assert!(html.contains("pattern=\"^[a-z0-9-]+$\""), "{html}");
+        assert!(html.contains("pattern=\"^[a-z0-9\\-]+$\""), "{html}");
         assert!(
             html.contains("<span>.myshopify.com&quot;&gt;&lt;script&gt;</span></div>"),
             "{html}"

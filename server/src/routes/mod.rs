@@ -69,7 +69,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/oauth/token").post(oauth::token))
         .service(resource("/_static/connect.html").get(connect_page::show))
         .service(resource("/_static/connect/keys").post(connect_page::submit_keys))
-        .service(resource("/_static/connect/oauth/start").get(connect_page::oauth_start))
+        .service(
+            resource("/_static/connect/oauth/start")
+                .get(connect_page::oauth_start)
+                .post(connect_page::oauth_start_form),
+        )
         .service(resource("/_static/connect/oauth/callback").get(connect_page::oauth_callback))
         // Before `/hooks/{hook_id}/…`, which would also match it.
         .service(resource("/hooks/apps/{ingress_id}/{env}").post(app_hooks::inbound))
