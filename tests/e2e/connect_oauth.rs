@@ -83,11 +83,11 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
             "[\"127.0.0.0/8\"]",
         )
         .with_env(
-            "SWITCHBOARD_APPS__HUBSPOT__AUTHORIZE_URL",
+            "SWITCHBOARD_APPS__GITHUB__AUTHORIZE_URL",
             &format!("{}/authorize", auth.base),
         )
         .with_env(
-            "SWITCHBOARD_APPS__HUBSPOT__TOKEN_URL",
+            "SWITCHBOARD_APPS__GITHUB__TOKEN_URL",
             &format!("{}/token", auth.base),
         );
     let p = inst.create_project("oauth");
@@ -97,7 +97,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
         .post(
             &format!("/v1/connect/{}/oauth_apps", p.id),
             &bearer,
-            json!({"app": "hubspot", "client_id": "acme-client", "client_secret": "acme-secret"}),
+            json!({"app": "github", "client_id": "acme-client", "client_secret": "acme-secret"}),
         )
         .await;
     assert_eq!(st, 201, "{v}");
@@ -112,7 +112,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     // The page names the app and the permissions, and links to the start.
     let page = no_redirects()
         .get(format!(
-            "{}/_static/connect.html?token={ctok}&app=hubspot",
+            "{}/_static/connect.html?token={ctok}&app=github",
             s.base
         ))
         .send()
@@ -121,7 +121,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains("Continue to HubSpot"), "{page}");
+    assert!(page.contains("Continue to GitHub"), "{page}");
     assert!(page.contains("crm.objects.contacts.read"), "{page}");
     let href = page
         .split("href=\"")
@@ -148,6 +148,23 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     );
     assert!(query_param(&authorize, "code_challenge").is_some());
     let state = query_param(&authorize, "state").unwrap();
+    // PKCE where the app declares it (GitHub does); HubSpot does not.
+    let (st, v, _) = s
+        .post(
+            &format!("/v1/connect/{}/oauth_apps", p.id),
+            &bearer,
+            json!({"app": "hubspot", "client_id": "hs-client", "client_secret": "hs-secret"}),
+        )
+        .await;
+    assert!(st < 300, "{st} {v}");
+    let (_, hubspot) = location(&format!(
+        "{}/_static/connect/oauth/start?token={}&app=hubspot",
+        s.base,
+        s.connect_token(&bearer, &p.id, None, "u-pkce").await
+    ))
+    .await;
+    assert!(hubspot.starts_with("https://"), "{hubspot}");
+    assert_eq!(query_param(&hubspot, "code_challenge"), None, "{hubspot}");
     assert!(state.len() >= 43, "state carries 256 random bits: {state}");
 
     // The provider sends the user back; the code is exchanged (the server
@@ -161,7 +178,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     let (st, done) = location(&callback).await;
     assert_eq!(st, 303, "then to the token's success_redirect_uri");
     assert_eq!(done, "https://acme.example/ok");
-    let accounts = s.user_accounts(&bearer, &p.id, "hubspot", true).await;
+    let accounts = s.user_accounts(&bearer, &p.id, "github", true).await;
     assert_eq!(accounts.len(), 1, "{accounts:?}");
     let creds = &accounts[0]["credentials"];
     assert!(
@@ -205,7 +222,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
         )
         .await;
     let (_, authorize) = location(&format!(
-        "{}/_static/connect/oauth/start?token={ctok}&app=hubspot",
+        "{}/_static/connect/oauth/start?token={ctok}&app=github",
         s.base
     ))
     .await;
@@ -234,7 +251,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
         )
         .await;
     let (_, authorize) = location(&format!(
-        "{}/_static/connect/oauth/start?token={ctok}&app=hubspot",
+        "{}/_static/connect/oauth/start?token={ctok}&app=github",
         s.base
     ))
     .await;
@@ -272,7 +289,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
         )
         .await;
     let (_, authorize) = location(&format!(
-        "{}/_static/connect/oauth/start?token={ctok}&app=hubspot&success_redirect_uri=https://evil.example/&redirect_uri=https://evil.example/",
+        "{}/_static/connect/oauth/start?token={ctok}&app=github&success_redirect_uri=https://evil.example/&redirect_uri=https://evil.example/",
         s.base
     ))
     .await;
@@ -288,9 +305,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
     .await;
     assert_eq!((st, to.as_str()), (303, "https://acme.example/failed"));
     assert_eq!(
-        s.user_accounts(&bearer, &p.id, "hubspot", false)
-            .await
-            .len(),
+        s.user_accounts(&bearer, &p.id, "github", false).await.len(),
         1,
         "refusals made no account"
     );

@@ -1,6 +1,6 @@
 //! The OAuth 2.0 authorization-code flow behind the hosted connect page,
-//! with the project's own client: PKCE (S256) always, and a single-use
-//! `state` bound to the connect token (kept sealed, 10 minutes) and to the
+//! with the project's own client: PKCE (S256) where the app declares it,
+//! and a single-use `state` bound to the connect token (kept sealed, 10 minutes) and to the
 //! browser that started the flow: a random nonce (256 bits) goes to that
 //! browser as a cookie and only its SHA-256 into the sealed state, and the
 //! callback requires the cookie (constant-time comparison). Without it, an
@@ -205,9 +205,13 @@ impl Accounts {
             q.append_pair("response_type", "code")
                 .append_pair("client_id", &client_id)
                 .append_pair("redirect_uri", &self.oauth_callback_url())
-                .append_pair("state", &state)
-                .append_pair("code_challenge", &challenge)
-                .append_pair("code_challenge_method", "S256");
+                .append_pair("state", &state);
+            // PKCE where the app declares it: some providers refuse
+            // parameters they do not know.
+            if oauth.pkce {
+                q.append_pair("code_challenge", &challenge)
+                    .append_pair("code_challenge_method", "S256");
+            }
             if !oauth.scopes.is_empty() {
                 q.append_pair("scope", &oauth.scopes.join(&oauth.scope_separator));
             }
@@ -316,12 +320,14 @@ impl Accounts {
             .oauth
             .as_ref()
             .ok_or_else(|| invalid(format!("{} does not use OAuth", app.name)))?;
-        let form = vec![
+        let mut form = vec![
             ("grant_type".to_string(), "authorization_code".to_string()),
             ("code".to_string(), code.to_string()),
             ("redirect_uri".to_string(), self.oauth_callback_url()),
-            ("code_verifier".to_string(), p.verifier.clone()),
         ];
+        if oauth.pkce {
+            form.push(("code_verifier".to_string(), p.verifier.clone()));
+        }
         let (tokens, expires_in, oauth_app_id) = self
             .token_call(
                 &ct.tenant,
