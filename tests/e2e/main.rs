@@ -3,6 +3,7 @@
 #[path = "../common/api.rs"]
 mod api;
 mod browser;
+mod catalog_openapi;
 mod catalog_providers;
 mod chaos;
 mod components;

@@ -221,38 +221,16 @@ impl Components {
             before: None,
         }
         .limit()?;
-        let mut all: Vec<CatalogEntry> = Vec::new();
-        if registry != Registry::Public {
-            all.extend(
-                self.private_components(t)
-                    .await?
-                    .into_iter()
-                    .map(|component| CatalogEntry {
-                        component,
-                        private: true,
-                    }),
-            );
-        }
-        if registry != Registry::Private {
-            // Private keys never shadow built-in ones (registration refuses them).
-            let builtin: Vec<CatalogEntry> = self
-                .catalog
-                .components()
-                .iter()
-                .cloned()
-                .map(|component| CatalogEntry {
-                    component,
-                    private: false,
-                })
-                .collect();
-            all.extend(builtin);
-        }
+        let private = if registry == Registry::Public {
+            Vec::new()
+        } else {
+            self.private_components(t).await?
+        };
         let needle =
             q.q.as_deref()
                 .map(str::to_lowercase)
                 .filter(|s| !s.is_empty());
-        all.retain(|e| {
-            let c = &e.component;
+        let keep = |c: &Component| {
             q.kind.is_none_or(|k| k == c.kind)
                 && app.as_ref().is_none_or(|a| *a == c.app)
                 && needle.as_ref().is_none_or(|n| {
@@ -260,23 +238,37 @@ impl Components {
                         || c.name.to_lowercase().contains(n.as_str())
                         || c.description.to_lowercase().contains(n.as_str())
                 })
-        });
-        all.sort_by(|a, b| a.component.key.cmp(&b.component.key));
+        };
+        // Matched by reference and cloned only for the page: the catalog
+        // may hold thousands of generated actions.
+        let mut all: Vec<(&Component, bool)> = private.iter().map(|c| (c, true)).collect();
+        if registry != Registry::Private {
+            // Private keys never shadow built-in ones (registration refuses them).
+            all.extend(self.catalog.components().iter().map(|c| (c, false)));
+        }
+        all.retain(|(c, _)| keep(c));
+        all.sort_by(|a, b| a.0.key.cmp(&b.0.key));
         let total = all.len() as u64;
         let (start, end) = match (&q.after, &q.before) {
             (Some(a), _) => {
-                let s = all.partition_point(|e| e.component.key.as_str() <= a.as_str());
+                let s = all.partition_point(|e| e.0.key.as_str() <= a.as_str());
                 (s, (s + limit).min(all.len()))
             }
             (None, Some(b)) => {
-                let e = all.partition_point(|x| x.component.key.as_str() < b.as_str());
+                let e = all.partition_point(|x| x.0.key.as_str() < b.as_str());
                 (e.saturating_sub(limit), e)
             }
             (None, None) => (0, limit.min(all.len())),
         };
         let has_more = end < all.len();
         let has_less = start > 0;
-        let data: Vec<CatalogEntry> = all[start..end].to_vec();
+        let data: Vec<CatalogEntry> = all[start..end]
+            .iter()
+            .map(|(c, private)| CatalogEntry {
+                component: (*c).clone(),
+                private: *private,
+            })
+            .collect();
         Ok(Page {
             start_cursor: data
                 .first()
