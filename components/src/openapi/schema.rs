@@ -120,13 +120,26 @@ fn types(s: &Value) -> Vec<&str> {
     }
 }
 
-fn too_deep(depth: usize) -> Result<(), String> {
+/// Runs `f` on what `schema` references, with the references it went
+/// through on `trail` for as long as `f` runs (so a schema nested in itself
+/// is a cycle, not an endless expansion).
+fn expand<T>(
+    doc: &Document,
+    schema: &Value,
+    trail: &mut Vec<String>,
+    depth: usize,
+    f: impl FnOnce(&Value, &mut Vec<String>) -> Result<T, String>,
+) -> Result<T, String> {
     if depth > MAX_SCHEMA_DEPTH {
         return Err(format!(
             "a schema nests more than {MAX_SCHEMA_DEPTH} levels"
         ));
     }
-    Ok(())
+    let mark = trail.len();
+    let s = doc.resolve(schema, trail)?;
+    let out = f(s, trail);
+    trail.truncate(mark);
+    out
 }
 
 /// The prop kind of a schema. `trail`: the references being expanded
@@ -137,70 +150,58 @@ pub fn kind(
     trail: &mut Vec<String>,
     depth: usize,
 ) -> Result<Kind, String> {
-    too_deep(depth)?;
-    let mark = trail.len();
-    let s = doc.resolve(schema, trail)?;
-    let k = resolved_kind(doc, s, trail, depth);
-    trail.truncate(mark);
-    k
-}
-
-fn resolved_kind(
-    doc: &Document,
-    s: &Value,
-    trail: &mut Vec<String>,
-    depth: usize,
-) -> Result<Kind, String> {
-    let listed = types(s);
-    if !listed.is_empty() {
-        let mut kinds = Vec::new();
-        for t in listed {
-            kinds.push(match t {
-                "array" => array_kind(doc, s, trail, depth)?,
-                t => named(t),
-            });
-        }
-        return Ok(combine(&kinds));
-    }
-    if let Some(all) = s.get("allOf").and_then(Value::as_array) {
-        for x in all {
-            let k = kind(doc, x, trail, depth + 1)?;
-            if k != Kind::Any {
-                return Ok(k);
-            }
-        }
-        return Ok(Kind::Any);
-    }
-    for key in ["oneOf", "anyOf"] {
-        if let Some(alts) = s.get(key).and_then(Value::as_array) {
+    expand(doc, schema, trail, depth, |s, trail| {
+        let listed = types(s);
+        if !listed.is_empty() {
             let mut kinds = Vec::new();
-            for x in alts {
-                kinds.push(kind(doc, x, trail, depth + 1)?);
+            for t in listed {
+                kinds.push(match t {
+                    "array" => array_kind(doc, s, trail, depth)?,
+                    t => named(t),
+                });
             }
             return Ok(combine(&kinds));
         }
-    }
-    if s.get("properties").is_some() || s.get("additionalProperties").is_some() {
-        return Ok(Kind::Object);
-    }
-    if s.get("items").is_some() {
-        return array_kind(doc, s, trail, depth);
-    }
-    if let Some(e) = s.get("enum").and_then(Value::as_array) {
-        let kinds: Vec<Kind> = e
-            .iter()
-            .filter(|v| !v.is_null())
-            .map(|v| match v {
-                Value::String(_) => Kind::String,
-                Value::Bool(_) => Kind::Boolean,
-                Value::Number(n) if n.is_i64() => Kind::Integer,
-                Value::Number(_) => Kind::Number,
-                _ => Kind::Any,
-            })
-            .collect();
-        return Ok(combine(&kinds));
-    }
-    Ok(Kind::Any)
+        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
+            for x in all {
+                let k = kind(doc, x, trail, depth + 1)?;
+                if k != Kind::Any {
+                    return Ok(k);
+                }
+            }
+            return Ok(Kind::Any);
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(alts) = s.get(key).and_then(Value::as_array) {
+                let mut kinds = Vec::new();
+                for x in alts {
+                    kinds.push(kind(doc, x, trail, depth + 1)?);
+                }
+                return Ok(combine(&kinds));
+            }
+        }
+        if s.get("properties").is_some() || s.get("additionalProperties").is_some() {
+            return Ok(Kind::Object);
+        }
+        if s.get("items").is_some() {
+            return array_kind(doc, s, trail, depth);
+        }
+        if let Some(e) = s.get("enum").and_then(Value::as_array) {
+            let kinds: Vec<Kind> = e
+                .iter()
+                .filter(|v| !v.is_null())
+                .map(|v| match v {
+                    Value::String(_) => Kind::String,
+                    Value::Bool(_) => Kind::Boolean,
+                    Value::Number(n) if n.is_i64() => Kind::Integer,
+                    Value::Number(_) => Kind::Number,
+                    _ => Kind::Any,
+                })
+                .collect();
+            return Ok(combine(&kinds));
+        }
+        Ok(Kind::Any)
+    })
 }
 
 fn array_kind(
@@ -297,73 +298,61 @@ pub fn shape(
     trail: &mut Vec<String>,
     depth: usize,
 ) -> Result<Shape, String> {
-    too_deep(depth)?;
-    let mark = trail.len();
-    let s = doc.resolve(schema, trail)?;
-    let out = resolved_shape(doc, s, trail, depth);
-    trail.truncate(mark);
-    out
-}
-
-fn resolved_shape(
-    doc: &Document,
-    s: &Value,
-    trail: &mut Vec<String>,
-    depth: usize,
-) -> Result<Shape, String> {
-    if let Some(t) = types(s).into_iter().find(|t| *t != "object") {
-        let article = if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            "an"
-        } else {
-            "a"
+    expand(doc, schema, trail, depth, |s, trail| {
+        if let Some(t) = types(s).into_iter().find(|t| *t != "object") {
+            let article = if t.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(format!("{article} {t}, not an object"));
+        }
+        let mut out = Shape::default();
+        let merge = |out: &mut Shape, sub: Shape, required: bool| {
+            for (k, v) in sub.properties {
+                if !out.properties.iter().any(|(n, _)| *n == k) {
+                    out.properties.push((k, v));
+                }
+            }
+            if required {
+                out.required.extend(sub.required);
+            }
+            out.open |= sub.open;
         };
-        return Err(format!("{article} {t}, not an object"));
-    }
-    let mut out = Shape::default();
-    let merge = |out: &mut Shape, sub: Shape, required: bool| {
-        for (k, v) in sub.properties {
-            if !out.properties.iter().any(|(n, _)| *n == k) {
-                out.properties.push((k, v));
-            }
+        if let Some(props) = s.get("properties").and_then(Value::as_object) {
+            out.properties = props.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         }
-        if required {
-            out.required.extend(sub.required);
+        if let Some(req) = s.get("required").and_then(Value::as_array) {
+            out.required = req
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
         }
-        out.open |= sub.open;
-    };
-    if let Some(props) = s.get("properties").and_then(Value::as_object) {
-        out.properties = props.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    }
-    if let Some(req) = s.get("required").and_then(Value::as_array) {
-        out.required = req
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect();
-    }
-    out.open = matches!(
-        s.get("additionalProperties"),
-        Some(Value::Bool(true) | Value::Object(_))
-    );
-    let mut composed = false;
-    if let Some(all) = s.get("allOf").and_then(Value::as_array) {
-        composed = true;
-        for x in all {
-            let sub = shape(doc, x, trail, depth + 1)?;
-            merge(&mut out, sub, true);
-        }
-    }
-    for key in ["oneOf", "anyOf"] {
-        if let Some(alts) = s.get(key).and_then(Value::as_array) {
+        out.open = matches!(
+            s.get("additionalProperties"),
+            Some(Value::Bool(true) | Value::Object(_))
+        );
+        let mut composed = false;
+        if let Some(all) = s.get("allOf").and_then(Value::as_array) {
             composed = true;
-            for x in alts {
+            for x in all {
                 let sub = shape(doc, x, trail, depth + 1)?;
-                merge(&mut out, sub, false);
+                merge(&mut out, sub, true);
             }
         }
-    }
-    if !composed && out.properties.is_empty() {
-        out.open = true;
-    }
-    Ok(out)
+        for key in ["oneOf", "anyOf"] {
+            if let Some(alts) = s.get(key).and_then(Value::as_array) {
+                composed = true;
+                for x in alts {
+                    let sub = shape(doc, x, trail, depth + 1)?;
+                    merge(&mut out, sub, false);
+                }
+            }
+        }
+        if !composed && out.properties.is_empty() {
+            out.open = true;
+        }
+        Ok(out)
+    })
 }
