@@ -24,25 +24,39 @@ fn print(json_out: bool, value: serde_json::Value, human: String) {
 /// `switchboard catalog …`. Always exits 0 once the file is read: refusals
 /// are the report, not a failure.
 pub fn catalog(cmd: &CatalogCommand) -> anyhow::Result<()> {
-    match cmd {
+    use switchboard_domain::components::{Catalog, openapi};
+    let (as_json, text, json) = match cmd {
         CatalogCommand::CheckProviders { file, json } => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let mut c = switchboard_domain::components::Catalog::builtin()
-                .context("the built-in component catalog is invalid")?;
+            let mut c = Catalog::builtin().context("the built-in component catalog is invalid")?;
             let report = c.add_providers(&text).map_err(anyhow::Error::msg)?;
-            let out = if *json {
-                serde_json::to_string(&report)? + "\n"
-            } else {
-                report.text()
-            };
-            // A closed pipe (`| head`) is the reader's choice, not an error.
-            use std::io::Write;
-            match std::io::stdout().lock().write_all(out.as_bytes()) {
-                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-                _ => Ok(()),
-            }
+            (serde_json::to_string(&report)?, report.text(), *json)
         }
+        CatalogCommand::CheckOpenapi {
+            file,
+            app,
+            include,
+            exclude,
+            providers,
+            json,
+        } => {
+            let (mut c, _) = Catalog::with_providers(providers).map_err(anyhow::Error::msg)?;
+            let sel = openapi::Selection {
+                app: app.clone(),
+                include: include.clone(),
+                exclude: exclude.clone(),
+            };
+            let report = c.add_openapi_file(file, &sel).map_err(anyhow::Error::msg)?;
+            (serde_json::to_string(&report)?, report.text(), *json)
+        }
+    };
+    let out = if json { as_json + "\n" } else { text };
+    // A closed pipe (`| head`) is the reader's choice, not an error.
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
     }
 }
 

@@ -13,7 +13,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use switchboard_config::Config;
-use switchboard_domain::components::{AppOverride, Catalog};
+use switchboard_domain::components::{AppOverride, Catalog, openapi};
 use switchboard_domain::ops::rotation::{KeyringSource, load_keyring};
 use switchboard_domain::tenancy::projects::ClientCredentials;
 use switchboard_domain::{Core, CoreSettings, open_store};
@@ -362,6 +362,27 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
             imported = r.imported(),
             refused = r.refused(),
             "provider catalog imported (`switchboard catalog check-providers` lists the refusals)"
+        );
+    }
+    for src in &cfg.catalog.openapi {
+        let sel = openapi::Selection {
+            app: src.app.clone(),
+            include: src.include.clone(),
+            exclude: src.exclude.clone(),
+        };
+        let started = std::time::Instant::now();
+        let r = catalog
+            .add_openapi_file(&src.spec, &sel)
+            .map_err(anyhow::Error::msg)
+            .context("cannot load the component catalog")?;
+        tracing::info!(
+            file = %src.spec.display(),
+            app = %src.app,
+            generated = r.generated,
+            shadowed = r.shadowed,
+            refused = r.refused,
+            ms = started.elapsed().as_millis() as u64,
+            "OpenAPI actions generated (`switchboard catalog check-openapi` lists the refusals)"
         );
     }
     let overrides: Vec<(String, AppOverride)> = cfg

@@ -127,4 +127,27 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Report what each operation of an OpenAPI 3.x spec becomes: the
+    /// action it generates (its key) or why it is refused; then totals.
+    CheckOpenapi {
+        file: PathBuf,
+        /// The app the actions belong to (a built-in app, or one from
+        /// `--providers`).
+        #[arg(long)]
+        app: String,
+        /// Operations to generate: globs over the operationId, or else the
+        /// tags (repeatable; none: every operation).
+        #[arg(long)]
+        include: Vec<String>,
+        /// Operations to leave out, by the same globs (repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Nango `providers.yaml` files to import first, so `--app` may
+        /// name one of their apps (repeatable).
+        #[arg(long)]
+        providers: Vec<PathBuf>,
+        /// Print machine-readable JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -11,6 +11,7 @@ pub mod feed;
 pub mod jsonpath;
 pub mod limits;
 pub mod manifest;
+pub mod openapi;
 pub mod options;
 pub mod props;
 pub mod providers;
@@ -213,6 +214,48 @@ impl Catalog {
         self.apps.extend(apps);
         self.apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug));
         Ok(report)
+    }
+
+    /// Generates actions from an OpenAPI 3.x document for one of the
+    /// catalog's apps (built-in or imported). A key already in the catalog
+    /// keeps its component: the operation is reported as shadowed.
+    pub fn add_openapi(
+        &mut self,
+        text: &str,
+        sel: &openapi::Selection,
+        file: &str,
+    ) -> Result<openapi::Report, String> {
+        let app = self
+            .get(&sel.app)
+            .ok_or_else(|| format!("no app {:?} in the catalog", sel.app))?;
+        let (components, report) = openapi::import(text, app, sel, self, file)?;
+        self.components.extend(components);
+        self.components.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(report)
+    }
+
+    /// `add_openapi` for a file; one that cannot be read (or is too large)
+    /// is an error naming it.
+    pub fn add_openapi_file(
+        &mut self,
+        path: &std::path::Path,
+        sel: &openapi::Selection,
+    ) -> Result<openapi::Report, String> {
+        let at = |e: String| format!("OpenAPI spec {}: {e}", path.display());
+        let len = std::fs::metadata(path)
+            .map_err(|e| at(e.to_string()))?
+            .len();
+        if len > openapi::document::MAX_SPEC_BYTES as u64 {
+            return Err(at(format!(
+                "{len} bytes, more than the {} accepted",
+                openapi::document::MAX_SPEC_BYTES
+            )));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| at(e.to_string()))?;
+        let file = path
+            .file_name()
+            .map_or_else(|| "spec".into(), |f| f.to_string_lossy().into_owned());
+        self.add_openapi(&text, sel, &file).map_err(at)
     }
 
     /// Applies site-specific endpoints (by app slug) from configuration.

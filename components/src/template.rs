@@ -195,8 +195,56 @@ fn env() -> &'static Environment<'static> {
         env.add_filter("iso", |ms: i64| {
             crate::feed::format_ms(ms).unwrap_or_default()
         });
+        env.add_filter("path_segment", path_segment);
+        env.add_filter("to_number", to_number);
         env
     })
+}
+
+/// One URL path segment from a value: everything but RFC 3986's unreserved
+/// characters percent-encoded (`/`, `?`, `#`, `%` included), so a value
+/// cannot add segments, a query or a fragment. `.` and `..` are refused:
+/// URL parsers resolve them (even percent-encoded) into another path.
+fn path_segment(v: JValue) -> Result<String, minijinja::Error> {
+    let s = match v.as_str() {
+        Some(s) => s.to_string(),
+        None if v.is_none() || v.is_undefined() => String::new(),
+        None => v.to_string(),
+    };
+    if s.is_empty() || s == "." || s == ".." {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("a path parameter cannot be {s:?}"),
+        ));
+    }
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Ok(out)
+}
+
+/// A number from a number or a numeric string (Pipedream has no number
+/// prop: numbers arrive as strings); none stays none.
+fn to_number(v: JValue) -> Result<JValue, minijinja::Error> {
+    if v.is_none() || v.is_undefined() || v.is_number() {
+        return Ok(v);
+    }
+    let s = v.as_str().map(str::trim).unwrap_or_default();
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(JValue::from(n));
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() => Ok(JValue::from(f)),
+        _ => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("{v} is not a number"),
+        )),
+    }
 }
 
 fn map_err(e: minijinja::Error) -> TemplateError {
@@ -434,6 +482,32 @@ mod tests {
             "{% endif %}".repeat(10)
         );
         assert_eq!(render(&ok, &json!({})).unwrap(), "x");
+    }
+
+    #[test]
+    fn path_segments_are_encoded_and_numbers_parsed() {
+        let seg = |v: Value| eval("{{ props.x | path_segment }}", &json!({"props": {"x": v}}));
+        assert_eq!(
+            seg(json!("a b/c?d#e%")).unwrap(),
+            json!("a%20b%2Fc%3Fd%23e%25")
+        );
+        assert_eq!(
+            seg(json!("Hello-World_1.x~")).unwrap(),
+            json!("Hello-World_1.x~")
+        );
+        assert_eq!(seg(json!(42)).unwrap(), json!("42"));
+        for bad in [json!(""), json!("."), json!(".."), Value::Null] {
+            let e = seg(bad.clone()).unwrap_err();
+            assert!(e.to_string().contains("path parameter"), "{bad}: {e}");
+        }
+        let num = |v: Value| eval("{{ props.x | to_number }}", &json!({"props": {"x": v}}));
+        assert_eq!(num(json!("12")).unwrap(), json!(12));
+        assert_eq!(num(json!(" 1.5 ")).unwrap(), json!(1.5));
+        assert_eq!(num(json!(3)).unwrap(), json!(3));
+        assert_eq!(num(Value::Null).unwrap(), Value::Null);
+        let e = num(json!("twelve")).unwrap_err();
+        assert!(e.to_string().contains("is not a number"), "{e}");
+        assert!(num(json!("NaN")).is_err());
     }
 
     #[test]

@@ -98,6 +98,25 @@ pub struct CatalogConfig {
     /// works as well as a TOML array.
     #[serde(default, deserialize_with = "one_or_many")]
     pub providers: Vec<PathBuf>,
+    /// OpenAPI 3.x specs whose operations become actions of an app
+    /// (`[[catalog.openapi]]`), read after the providers.
+    #[serde(default)]
+    pub openapi: Vec<OpenApiSource>,
+}
+
+/// One `[[catalog.openapi]]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenApiSource {
+    /// The app slug the actions belong to (built-in or imported).
+    pub app: String,
+    /// The spec file, JSON or YAML.
+    pub spec: PathBuf,
+    /// Globs over operationIds (or else tags); none: every operation.
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
@@ -310,6 +329,36 @@ mod tests {
             );
             let cfg = Config::load(None, &Overrides::default()).unwrap();
             assert_eq!(cfg.catalog.providers.len(), 2);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn openapi_specs_are_a_list_of_tables() {
+        figment::Jail::expect_with(|jail| {
+            let cfg = Config::load(None, &Overrides::default()).unwrap();
+            assert!(cfg.catalog.openapi.is_empty());
+            jail.create_file(
+                "c.toml",
+                "[[catalog.openapi]]\napp = \"github\"\nspec = \"/x/api.github.com.json\"\ninclude = [\"issues/*\", \"repos/*\"]\n\n[[catalog.openapi]]\napp = \"x\"\nspec = \"/x.yaml\"\nexclude = [\"admin*\"]\n",
+            )?;
+            let cfg = Config::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap();
+            assert_eq!(
+                cfg.catalog.openapi[0],
+                OpenApiSource {
+                    app: "github".into(),
+                    spec: "/x/api.github.com.json".into(),
+                    include: vec!["issues/*".into(), "repos/*".into()],
+                    exclude: vec![],
+                }
+            );
+            assert_eq!(cfg.catalog.openapi[1].exclude, vec!["admin*"]);
+            jail.create_file(
+                "bad.toml",
+                "[[catalog.openapi]]\napp = \"x\"\nspecs = \"/x\"\n",
+            )?;
+            let err = Config::load(Some(Path::new("bad.toml")), &Overrides::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("specs"), "{err:#}");
             Ok(())
         });
     }

@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod catalog_connect;
+mod catalog_openapi;
 mod catalog_providers;
 mod chaos;
 mod components;

@@ -9,7 +9,7 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn run_scenario(name: &str, mut cmd: Command, inst: &Instance, p: &crate::harness::Project) {
+pub fn run_scenario(name: &str, mut cmd: Command, inst: &Instance, p: &crate::harness::Project) {
     let out = cmd
         .env("SB_BASE_URL", inst.base())
         .env("SB_PROJECT_ID", &p.id)
@@ -31,7 +31,7 @@ fn run_scenario(name: &str, mut cmd: Command, inst: &Instance, p: &crate::harnes
     );
 }
 
-fn node_script(script: &str) -> Command {
+pub fn node_script(script: &str) -> Command {
     let dir = root().join("tests/sdk/js");
     assert!(
         dir.join("node_modules/@pipedream/sdk").exists(),
@@ -50,7 +50,7 @@ fn python() -> Command {
     python_script("scenario.py")
 }
 
-fn python_script(script: &str) -> Command {
+pub fn python_script(script: &str) -> Command {
     let py = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&py)
         .args(["-c", "import pipedream"])

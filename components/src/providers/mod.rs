@@ -114,7 +114,7 @@ impl Report {
 
 /// Groups reasons by what went wrong, not which provider: quoted values
 /// and `${…}` expressions become `…`.
-fn reason_group(r: &str) -> String {
+pub(crate) fn reason_group(r: &str) -> String {
     let mut out = String::new();
     let mut chars = r.chars().peekable();
     while let Some(c) = chars.next() {
