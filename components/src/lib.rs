@@ -85,7 +85,8 @@ impl Catalog {
         for (file, c) in components {
             catalog.check_component(&file, &c)?;
             catalog.check_app_ingress(&file, &c)?;
-            if catalog.component(&c.key).is_some() {
+            // Not `component()`: the list is sorted only once it is complete.
+            if catalog.components.iter().any(|o| o.key == c.key) {
                 return Err(manifest::error(
                     &file,
                     "key",
@@ -200,6 +201,7 @@ impl Catalog {
         let taken: Vec<String> = self.apps.iter().map(|a| a.name_slug.clone()).collect();
         let taken: Vec<&str> = taken.iter().map(String::as_str).collect();
         let (apps, report) = providers::import(text, &taken)?;
+        let mut generated = Vec::new();
         for app in &apps {
             let key = providers::custom_request::key(&app.name_slug);
             // A built-in action with the key wins, like a built-in app.
@@ -207,9 +209,10 @@ impl Catalog {
                 continue;
             }
             if let Some(c) = providers::custom_request::custom_request(app) {
-                self.components.push(c.map_err(|e| format!("{key}: {e}"))?);
+                generated.push(c.map_err(|e| format!("{key}: {e}"))?);
             }
         }
+        self.components.extend(generated);
         self.components.sort_by(|a, b| a.key.cmp(&b.key));
         self.apps.extend(apps);
         self.apps.sort_by(|a, b| a.name_slug.cmp(&b.name_slug));
@@ -316,18 +319,28 @@ impl Catalog {
     }
 
     /// By id (`app_…`) or slug.
+    /// Apps are kept sorted by slug (every constructor sorts them), so a
+    /// slug is a binary search; an id falls back to a scan.
     pub fn get(&self, id_or_slug: &str) -> Option<&App> {
-        self.apps
-            .iter()
-            .find(|a| a.name_slug == id_or_slug || a.id == id_or_slug)
+        match self
+            .apps
+            .binary_search_by(|a| a.name_slug.as_str().cmp(id_or_slug))
+        {
+            Ok(i) => Some(&self.apps[i]),
+            Err(_) => self.apps.iter().find(|a| a.id == id_or_slug),
+        }
     }
 
     pub fn components(&self) -> &[Component] {
         &self.components
     }
 
+    /// Components are kept sorted by key (every addition re-sorts).
     pub fn component(&self, key: &str) -> Option<&Component> {
-        self.components.iter().find(|c| c.key == key)
+        self.components
+            .binary_search_by(|c| c.key.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.components[i])
     }
 }
 

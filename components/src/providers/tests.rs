@@ -514,6 +514,15 @@ fn imported_apps_with_an_api_get_a_custom_request_action() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted, "components stay sorted by key");
+    // Lookups are binary searches over that order.
+    for k in keys {
+        assert_eq!(c.component(k).map(|x| x.key.as_str()), Some(k));
+    }
+    for a in c.apps() {
+        assert_eq!(c.get(&a.name_slug).map(|x| &x.id), Some(&a.id));
+        assert_eq!(c.get(&a.id).map(|x| &x.name_slug), Some(&a.name_slug));
+    }
+    assert!(c.component("zzz-nothing").is_none() && c.get("zzz_nothing").is_none());
 }
 
 #[test]
