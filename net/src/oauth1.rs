@@ -118,12 +118,7 @@ mod tests {
     use super::*;
 
     fn req(method: &str, url: &str) -> HttpRequest {
-        HttpRequest {
-            method: method.into(),
-            url: url::Url::parse(url).unwrap(),
-            headers: vec![],
-            body: vec![],
-        }
+        HttpRequest::new(method, url::Url::parse(url).unwrap())
     }
 
     fn param<'a>(r: &'a HttpRequest, name: &str) -> String {

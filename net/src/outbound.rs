@@ -154,6 +154,18 @@ pub struct HttpRequest {
     pub body: Vec<u8>,
 }
 
+impl HttpRequest {
+    /// A request without headers or body.
+    pub fn new(method: &str, url: url::Url) -> Self {
+        HttpRequest {
+            method: method.into(),
+            url,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpResponse {
     pub status: u16,

@@ -152,12 +152,7 @@ mod tests {
     }
 
     fn req(method: &str, url: &str) -> HttpRequest {
-        HttpRequest {
-            method: method.into(),
-            url: url::Url::parse(url).unwrap(),
-            headers: vec![],
-            body: vec![],
-        }
+        HttpRequest::new(method, url::Url::parse(url).unwrap())
     }
 
     fn auth(r: &HttpRequest) -> &str {
