@@ -208,10 +208,11 @@ pub fn action(
     if !headers.is_empty() {
         request.insert("headers".into(), json!(headers));
     }
+    let encoding = if plan.form { "form" } else { "json" };
     if let Some(w) = whole_body {
-        request.insert("json".into(), json!(w));
+        request.insert(encoding.into(), json!(w));
     } else if plan.props.iter().any(|p| p.origin == Origin::Body) {
-        request.insert("json".into(), Value::Object(body));
+        request.insert(encoding.into(), Value::Object(body));
     }
     let mut step = json!({"name": STEP, "request": request});
     let mut returns = None;

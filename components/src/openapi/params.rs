@@ -42,6 +42,9 @@ pub struct Planned {
 pub struct Plan {
     pub props: Vec<Planned>,
     pub notes: Vec<String>,
+    /// The body is sent form-encoded (`application/x-www-form-urlencoded`):
+    /// the spec offers no JSON form.
+    pub form: bool,
 }
 
 /// OpenAPI ignores header parameters with these names: the request body
@@ -261,6 +264,8 @@ pub fn plan(
     Ok(plan)
 }
 
+const FORM: &str = "application/x-www-form-urlencoded";
+
 /// Whether a media type is JSON (`application/json`, `…+json`).
 pub fn is_json(media: &str) -> bool {
     let base = media
@@ -282,8 +287,6 @@ fn not_json(types: &[&String]) -> String {
     let any = |p: &str| types.iter().any(|t| t.to_ascii_lowercase().starts_with(p));
     if any("multipart/") {
         format!("multipart bodies (file uploads) are not supported: {list}")
-    } else if any("application/x-www-form-urlencoded") {
-        format!("form-encoded bodies are not supported, only JSON: {list}")
     } else if any("application/octet-stream")
         || any("image/")
         || any("video/")
@@ -309,9 +312,19 @@ fn body_props(
     else {
         return Ok(());
     };
-    let Some((_, media)) = content.iter().find(|(t, _)| is_json(t)) else {
+    let form = |t: &str| {
+        t.split(';')
+            .next()
+            .is_some_and(|b| b.trim().eq_ignore_ascii_case(FORM))
+    };
+    let Some((_, media)) = content
+        .iter()
+        .find(|(t, _)| is_json(t))
+        .or_else(|| content.iter().find(|(t, _)| form(t)))
+    else {
         return Err(not_json(&content.keys().collect::<Vec<_>>()));
     };
+    plan.form = !content.keys().any(|t| is_json(t));
     let body_required = body.get("required").and_then(Value::as_bool) == Some(true);
     let empty = json!({});
     let schema = media.get("schema").unwrap_or(&empty);
@@ -337,6 +350,15 @@ fn body_props(
     if shape.open {
         plan.notes
             .push("body properties beyond the declared ones are not offered".into());
+    }
+    if plan.form
+        && shape
+            .properties
+            .iter()
+            .any(|(_, p)| p.get("type").and_then(Value::as_str) == Some("array"))
+    {
+        plan.notes
+            .push("form-encoded arrays are sent as name[0], name[1], …".into());
     }
     // Required fields first, each group in the document's order.
     let mut fields: Vec<&(String, Value)> = shape.properties.iter().collect();

@@ -440,13 +440,6 @@ fn what_cannot_be_expressed_is_refused_with_its_reason() {
             "binary bodies",
         ),
         (
-            body(
-                "application/x-www-form-urlencoded",
-                json!({"type": "object"}),
-            ),
-            "form-encoded bodies",
-        ),
-        (
             body("text/plain", json!({"type": "string"})),
             "only JSON bodies are supported, not text/plain",
         ),
@@ -725,4 +718,36 @@ fn yaml_documents_are_bounded() {
     assert!(document::parse(&deep).is_err());
     let big = " ".repeat(document::MAX_SPEC_BYTES + 1);
     assert!(document::parse(&big).unwrap_err().contains("more than"));
+}
+
+#[test]
+fn a_form_encoded_body_is_sent_as_a_form_and_json_is_preferred() {
+    let form = json!({"type": "object", "required": ["title"],
+                      "properties": {"title": {"type": "string"}, "labels": {"type": "array", "items": {"type": "string"}}}});
+    let op = with_id(json!({"requestBody": {"required": true, "content": {
+        "application/x-www-form-urlencoded": {"schema": form}}}}));
+    let (c, r) = load(&one_op(op), &sel("github", &[]));
+    assert_eq!(r.generated, 1, "{}", r.text());
+    let a = c.component("github-things-do").unwrap();
+    let step = serde_json::to_value(&a.steps[0]).unwrap();
+    assert_eq!(
+        step["request"]["form"]["title"], "{{ props.title }}",
+        "{step}"
+    );
+    assert!(
+        step["request"].get("json").is_none_or(Value::is_null),
+        "{step}"
+    );
+    assert!(r.text().contains("form-encoded arrays"), "{}", r.text());
+
+    // Both offered: JSON wins.
+    let op = with_id(json!({"requestBody": {"content": {
+        "application/x-www-form-urlencoded": {"schema": form},
+        "application/json": {"schema": form}}}}));
+    let (c, _) = load(&one_op(op), &sel("github", &[]));
+    let step = serde_json::to_value(&c.component("github-things-do").unwrap().steps[0]).unwrap();
+    assert_eq!(
+        step["request"]["json"]["title"], "{{ props.title }}",
+        "{step}"
+    );
 }
