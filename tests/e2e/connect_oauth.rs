@@ -122,7 +122,7 @@ async fn oauth_apps_connect_with_pkce_and_a_single_use_state() {
         .await
         .unwrap();
     assert!(page.contains("Continue to GitHub"), "{page}");
-    assert!(page.contains("crm.objects.contacts.read"), "{page}");
+    assert!(page.contains("admin:repo_hook"), "{page}");
     let href = page
         .split("href=\"")
         .nth(1)
