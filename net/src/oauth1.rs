@@ -113,6 +113,25 @@ pub fn sign(req: &mut HttpRequest, key: &OAuth1Key<'_>, n: &Nonce<'_>) {
         .push(("Authorization".into(), format!("OAuth {header}")));
 }
 
+/// Signs `req` now, with a fresh random nonce: what every real request
+/// uses (RFC 5849 §3.3 wants a nonce unique per timestamp).
+pub fn sign_now(req: &mut HttpRequest, key: &OAuth1Key<'_>, extra: &[(&str, &str)]) {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let nonce = crate::random_nonce();
+    sign(
+        req,
+        key,
+        &Nonce {
+            timestamp,
+            nonce: &nonce,
+            extra,
+        },
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,7 +145,7 @@ mod tests {
         }
     }
 
-    fn param<'a>(r: &'a HttpRequest, name: &str) -> String {
+    fn param(r: &HttpRequest, name: &str) -> String {
         let h = &r
             .headers
             .iter()
