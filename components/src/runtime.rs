@@ -843,19 +843,25 @@ mod tests {
         ));
     }
 
+    /// An outbound client and a copy of the built-in OpenAI app to adapt.
+    fn openai() -> (switchboard_net::outbound::Outbound, App) {
+        use switchboard_net::outbound::{Outbound, Policy};
+        let out = Outbound::new(Policy::new(&[]).unwrap()).unwrap();
+        let app = crate::Catalog::builtin()
+            .unwrap()
+            .get("openai")
+            .unwrap()
+            .clone();
+        (out, app)
+    }
+
     /// An OAuth 1 account's request is signed last, with the session's
     /// client and the account's token: the signature checks out over the
     /// final URL (the app's query included) and the nonce is fresh.
     #[test]
     fn oauth1_requests_are_signed_with_client_and_token() {
-        use switchboard_net::oauth1::{Nonce, OAuth1Key, sign};
-        use switchboard_net::outbound::{Outbound, Policy};
-        let out = Outbound::new(Policy::new(&[]).unwrap()).unwrap();
-        let mut app = crate::Catalog::builtin()
-            .unwrap()
-            .get("openai")
-            .unwrap()
-            .clone();
+        use switchboard_net::oauth1::{Nonce, OAuth1Key, header_param, sign};
+        let (out, mut app) = openai();
         app.auth.oauth1 = Some(crate::OAuth1Spec {
             request_token_url: "https://api.openai.com/r".into(),
             authorize_url: "https://api.openai.com/a".into(),
@@ -885,36 +891,18 @@ mod tests {
             headers: vec![],
             body: vec![],
         };
-        let header = |r: &HttpRequest| {
-            r.headers
-                .iter()
-                .find(|(k, _)| k == "Authorization")
-                .unwrap()
-                .1
-                .clone()
-        };
-        let param = |h: &str, name: &str| {
-            let needle = format!("{name}=\"");
-            let start = h.find(&needle).unwrap() + needle.len();
-            let v = &h[start..start + h[start..].find('"').unwrap()];
-            url::form_urlencoded::parse(format!("v={v}").as_bytes())
-                .next()
-                .unwrap()
-                .1
-                .into_owned()
-        };
+        let param = |r: &HttpRequest, name: &str| header_param(r, name).unwrap();
         let (mut a, mut b) = (fresh(), fresh());
         s.inject(&mut a).unwrap();
         s.inject(&mut b).unwrap();
         assert_eq!(a.url.query(), Some("fields=a&key=v+w"));
-        let h = header(&a);
-        assert_eq!(param(&h, "oauth_consumer_key"), "ck");
-        assert_eq!(param(&h, "oauth_token"), "at");
-        assert_ne!(param(&h, "oauth_nonce"), param(&header(&b), "oauth_nonce"));
+        assert_eq!(param(&a, "oauth_consumer_key"), "ck");
+        assert_eq!(param(&a, "oauth_token"), "at");
+        assert_ne!(param(&a, "oauth_nonce"), param(&b, "oauth_nonce"));
         // Recomputed independently with the same nonce and time.
         let mut again = fresh();
         again.url = a.url.clone();
-        let nonce = param(&h, "oauth_nonce");
+        let nonce = param(&a, "oauth_nonce");
         sign(
             &mut again,
             &OAuth1Key {
@@ -924,12 +912,12 @@ mod tests {
                 token_secret: "ts",
             },
             &Nonce {
-                timestamp: param(&h, "oauth_timestamp").parse().unwrap(),
+                timestamp: param(&a, "oauth_timestamp").parse().unwrap(),
                 nonce: &nonce,
                 extra: &[],
             },
         );
-        assert_eq!(header(&again), h);
+        assert_eq!(again.headers, a.headers);
         // Without the project's client (none registered), nothing is sent.
         acct.remove("oauth_client_secret");
         let s = Session::new(&out, &app, Some(acct), None, t);
@@ -945,13 +933,7 @@ mod tests {
     /// keeps refusing hosts outside them.
     #[tokio::test]
     async fn a_self_hosted_api_takes_only_the_accounts_own_host() {
-        use switchboard_net::outbound::{Outbound, Policy};
-        let out = Outbound::new(Policy::new(&[]).unwrap()).unwrap();
-        let mut app = crate::Catalog::builtin()
-            .unwrap()
-            .get("openai")
-            .unwrap()
-            .clone();
+        let (out, mut app) = openai();
         app.api.as_mut().unwrap().base_url = "{{ account.instance_url }}".into();
         app.connect.allowed_domains = Vec::new();
         let acct = |u: &str| {
