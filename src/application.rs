@@ -396,6 +396,7 @@ pub async fn open_core(cfg: &Config) -> anyhow::Result<(Arc<Core>, KeyringSource
                     authorize_url: e.authorize_url.clone(),
                     token_url: e.token_url.clone(),
                     refresh_url: e.refresh_url.clone(),
+                    request_token_url: e.request_token_url.clone(),
                     refresh_margin_secs: e.refresh_margin_secs,
                 },
             )

@@ -70,6 +70,10 @@ pub struct AuthSpec {
     pub fields: Vec<CustomField>,
     #[serde(default)]
     pub oauth: Option<OAuthSpec>,
+    /// OAuth 1.0a (RFC 5849, HMAC-SHA1) instead of OAuth 2: `type` is
+    /// `oauth` with exactly one of `oauth` and `oauth1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth1: Option<OAuth1Spec>,
     /// A credential exchange: the account's fields are traded at a token
     /// endpoint for an access token (OAuth 2 client credentials, Nango's
     /// TWO_STEP), before the account is saved and again before expiry.
@@ -221,6 +225,31 @@ pub struct OAuthSpec {
     /// Where refresh-token grants go, when not `token_url` (a template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_url: Option<String>,
+}
+
+/// The OAuth 1.0a three-legged flow (HMAC-SHA1 only). URLs and params are
+/// templates over the account fields entered before the redirect, like
+/// OAuth 2's. Tokens do not expire: there is no refresh.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth1Spec {
+    /// Where the consumer-signed request for a request token goes (POST).
+    pub request_token_url: String,
+    /// Where the user approves (`?oauth_token=…`).
+    pub authorize_url: String,
+    /// Where the verifier is traded for the access token (POST).
+    pub access_token_url: String,
+    /// Extra form parameters of the request-token request.
+    #[serde(default)]
+    pub request_params: BTreeMap<String, String>,
+    /// Extra query parameters of the authorize URL.
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+    /// Sent as the authorize URL's `scope`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "space")]
+    pub scope_separator: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -462,8 +491,12 @@ pub struct AppOverride {
     pub base_url: Option<String>,
     #[serde(default)]
     pub authorize_url: Option<String>,
+    /// OAuth 2's token URL, or OAuth 1's access-token URL.
     #[serde(default)]
     pub token_url: Option<String>,
+    /// OAuth 1's request-token URL.
+    #[serde(default)]
+    pub request_token_url: Option<String>,
     /// Where refresh grants go; a `token_url` override without one sends
     /// them to `token_url` too.
     #[serde(default)]
@@ -539,6 +572,24 @@ impl App {
         for (at, p) in paths {
             crate::jsonpath::compile(p).map_err(|e| err(&at, e))?;
         }
+        match (self.auth.kind, &self.auth.oauth, &self.auth.oauth1) {
+            (AuthType::Oauth, Some(_), Some(_)) => {
+                return Err(err(
+                    "auth",
+                    "an oauth app has either oauth (2.0) or oauth1, not both".into(),
+                ));
+            }
+            (AuthType::Oauth, None, None) => {
+                return Err(err("auth", "an oauth app needs oauth or oauth1".into()));
+            }
+            (k, _, Some(_)) if k != AuthType::Oauth => {
+                return Err(err(
+                    "auth.oauth1",
+                    format!("oauth1 needs auth.type \"oauth\", not {k:?}"),
+                ));
+            }
+            _ => {}
+        }
         if let Some(x) = &self.auth.token_exchange
             && !matches!(x.method.as_str(), "GET" | "POST")
         {
@@ -587,6 +638,18 @@ impl App {
                 oauth.refresh_margin_secs = m;
             }
         }
+        if let Some(o1) = &mut self.auth.oauth1 {
+            let urls = [
+                (&mut o1.authorize_url, &o.authorize_url),
+                (&mut o1.access_token_url, &o.token_url),
+                (&mut o1.request_token_url, &o.request_token_url),
+            ];
+            for (to, from) in urls {
+                if let Some(u) = from {
+                    *to = u.clone();
+                }
+            }
+        }
         if let Some(x) = &mut self.auth.token_exchange {
             if let Some(u) = &o.token_url {
                 x.token_url = u.clone();
@@ -595,6 +658,24 @@ impl App {
                 x.refresh_margin_secs = m;
             }
         }
+    }
+
+    /// Which values of the project's OAuth client a session adds to the
+    /// account's: the id when the API's templates name
+    /// `account.oauth_client_id`, and the secret too when they name
+    /// `account.oauth_client_secret` or requests are signed with OAuth 1.
+    /// `(id, secret)`.
+    pub fn session_client(&self) -> (bool, bool) {
+        let names = |field: &str| {
+            self.api.as_ref().is_some_and(|a| {
+                std::iter::once(&a.base_url)
+                    .chain(a.headers.values())
+                    .chain(a.query.values())
+                    .any(|t| t.contains(field))
+            })
+        };
+        let secret = self.auth.oauth1.is_some() || names("account.oauth_client_secret");
+        (secret || names("account.oauth_client_id"), secret)
     }
 
     /// Pipedream's `custom_fields_json`: the fields as a JSON *string*.

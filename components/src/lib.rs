@@ -22,8 +22,8 @@ pub mod token;
 
 pub use app::{
     ApiSpec, App, AppOverride, AuthErrorRule, AuthSpec, AuthType, AwsSigV4, BasicAuth, ClientAuth,
-    ConnectInfo, CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules,
-    ScopeProfile, TokenExchange, TokenFields, TokenRequestFormat, VerifySpec,
+    ConnectInfo, CustomField, ManifestKind, OAuth1Spec, OAuthSpec, Pagination, RateLimitHeaders,
+    RetryRules, ScopeProfile, TokenExchange, TokenFields, TokenRequestFormat, VerifySpec,
 };
 pub use component::Component;
 pub use manifest::Manifest;
@@ -455,6 +455,44 @@ mod tests {
         }
         let err = Catalog::from_sources([("f.json", APP), ("g.json", APP)]).unwrap_err();
         assert!(err.to_string().contains("twice"));
+    }
+
+    /// An oauth app has exactly one of OAuth 2 (`oauth`) and OAuth 1
+    /// (`oauth1`); `oauth1` belongs to oauth apps only.
+    #[test]
+    fn oauth_apps_have_exactly_one_of_oauth_and_oauth1() {
+        let o1 = r#""oauth1":{"request_token_url":"https://x.test/r","authorize_url":"https://x.test/a","access_token_url":"https://x.test/t","authorize_params":{"expiration":"never"}}"#;
+        let o2 = r#""oauth":{"authorize_url":"https://x.test/a","token_url":"https://x.test/t"}"#;
+        let with = |auth: String| APP.replace(r#"{"type":"none"}"#, &auth);
+        let ok = with(format!(r#"{{"type":"oauth",{o1}}}"#));
+        let c = Catalog::from_sources([("o1.json", ok.as_str())]).unwrap();
+        let a = c.get("x").unwrap();
+        assert_eq!(a.auth.oauth1.as_ref().unwrap().scope_separator, " ");
+        assert_eq!(a.session_client(), (true, true));
+        for (auth, needle) in [
+            (format!(r#"{{"type":"oauth",{o1},{o2}}}"#), "auth"),
+            (format!(r#"{{"type":"none",{o1}}}"#), "auth"),
+            (
+                format!(
+                    r#"{{"type":"oauth",{}}}"#,
+                    o1.replace("https://x.test/r", "ftp://x.test/r")
+                ),
+                "request_token_url",
+            ),
+            (
+                format!(
+                    r#"{{"type":"oauth",{}}}"#,
+                    o1.replace("\"authorize_params\"", "\"signature\"")
+                ),
+                "signature",
+            ),
+        ] {
+            let text = with(auth);
+            let err = Catalog::from_sources([("o.json", text.as_str())])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{err} should mention {needle}");
+        }
     }
 
     fn action(extra: &str) -> String {

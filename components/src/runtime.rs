@@ -394,7 +394,8 @@ impl<'a> Session<'a> {
         let Some(api) = &self.app.api else {
             return Ok(());
         };
-        let ctx = self.account_ctx();
+        // `random`: a fresh value per request (Walmart's correlation id).
+        let ctx = json!({"account": self.account, "random": switchboard_net::random_nonce()});
         for (k, t) in &api.headers {
             if req.headers.iter().any(|(h, _)| h.eq_ignore_ascii_case(k)) {
                 continue;
@@ -434,6 +435,37 @@ impl<'a> Session<'a> {
             };
             switchboard_net::sigv4::sign(req, &key, jiff::Timestamp::now());
         }
+        if self.app.auth.oauth1.is_some() {
+            self.sign_oauth1(req)?;
+        }
+        Ok(())
+    }
+
+    /// OAuth 1.0a: the project's client (consumer) and the account's token
+    /// sign the final request, last, with a fresh nonce and the current
+    /// time. The client comes with the session's account values (see
+    /// `docs/catalog.md`), never from the stored account.
+    fn sign_oauth1(&self, req: &mut HttpRequest) -> Result<(), RunError> {
+        let get = |k: &str| {
+            self.account
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    RunError::Auth(format!(
+                        "{} requests are signed with OAuth 1, but {k} is missing \
+                         (is an OAuth client registered for it?)",
+                        self.app.name
+                    ))
+                })
+        };
+        let key = switchboard_net::oauth1::OAuth1Key {
+            consumer_key: get("oauth_client_id")?,
+            consumer_secret: get("oauth_client_secret")?,
+            token: Some(get("oauth_access_token")?),
+            token_secret: get("oauth_token_secret")?,
+        };
+        switchboard_net::oauth1::sign_now(req, &key, &[]);
         Ok(())
     }
 
@@ -811,18 +843,97 @@ mod tests {
         ));
     }
 
+    /// An outbound client and a copy of the built-in OpenAI app to adapt.
+    fn openai() -> (switchboard_net::outbound::Outbound, App) {
+        use switchboard_net::outbound::{Outbound, Policy};
+        let out = Outbound::new(Policy::new(&[]).unwrap()).unwrap();
+        let app = crate::Catalog::builtin()
+            .unwrap()
+            .get("openai")
+            .unwrap()
+            .clone();
+        (out, app)
+    }
+
+    /// An OAuth 1 account's request is signed last, with the session's
+    /// client and the account's token: the signature checks out over the
+    /// final URL (the app's query included) and the nonce is fresh.
+    #[test]
+    fn oauth1_requests_are_signed_with_client_and_token() {
+        use switchboard_net::oauth1::{Nonce, OAuth1Key, header_param, sign};
+        let (out, mut app) = openai();
+        app.auth.oauth1 = Some(crate::OAuth1Spec {
+            request_token_url: "https://api.openai.com/r".into(),
+            authorize_url: "https://api.openai.com/a".into(),
+            access_token_url: "https://api.openai.com/t".into(),
+            request_params: Default::default(),
+            authorize_params: Default::default(),
+            scopes: vec![],
+            scope_separator: " ".into(),
+        });
+        let api = app.api.as_mut().unwrap();
+        api.headers.clear();
+        api.query.insert("key".into(), "v w".into());
+        let mut acct = Map::new();
+        for (k, v) in [
+            ("oauth_client_id", "ck"),
+            ("oauth_client_secret", "cs"),
+            ("oauth_access_token", "at"),
+            ("oauth_token_secret", "ts"),
+        ] {
+            acct.insert(k.into(), json!(v));
+        }
+        let t = Duration::from_secs(5);
+        let s = Session::new(&out, &app, Some(acct.clone()), None, t);
+        let fresh = || HttpRequest {
+            method: "GET".into(),
+            url: url::Url::parse("https://api.openai.com/1/members/me?fields=a").unwrap(),
+            headers: vec![],
+            body: vec![],
+        };
+        let param = |r: &HttpRequest, name: &str| header_param(r, name).unwrap();
+        let (mut a, mut b) = (fresh(), fresh());
+        s.inject(&mut a).unwrap();
+        s.inject(&mut b).unwrap();
+        assert_eq!(a.url.query(), Some("fields=a&key=v+w"));
+        assert_eq!(param(&a, "oauth_consumer_key"), "ck");
+        assert_eq!(param(&a, "oauth_token"), "at");
+        assert_ne!(param(&a, "oauth_nonce"), param(&b, "oauth_nonce"));
+        // Recomputed independently with the same nonce and time.
+        let mut again = fresh();
+        again.url = a.url.clone();
+        let nonce = param(&a, "oauth_nonce");
+        sign(
+            &mut again,
+            &OAuth1Key {
+                consumer_key: "ck",
+                consumer_secret: "cs",
+                token: Some("at"),
+                token_secret: "ts",
+            },
+            &Nonce {
+                timestamp: param(&a, "oauth_timestamp").parse().unwrap(),
+                nonce: &nonce,
+                extra: &[],
+            },
+        );
+        assert_eq!(again.headers, a.headers);
+        // Without the project's client (none registered), nothing is sent.
+        acct.remove("oauth_client_secret");
+        let s = Session::new(&out, &app, Some(acct), None, t);
+        let e = s.inject(&mut fresh()).unwrap_err();
+        assert!(
+            matches!(&e, RunError::Auth(m) if m.contains("oauth_client_secret")),
+            "{e}"
+        );
+    }
+
     /// An app whose API host is the user's own (no fixed domain): the
     /// account's rendered base host is its one domain; an app with domains
     /// keeps refusing hosts outside them.
     #[tokio::test]
     async fn a_self_hosted_api_takes_only_the_accounts_own_host() {
-        use switchboard_net::outbound::{Outbound, Policy};
-        let out = Outbound::new(Policy::new(&[]).unwrap()).unwrap();
-        let mut app = crate::Catalog::builtin()
-            .unwrap()
-            .get("openai")
-            .unwrap()
-            .clone();
+        let (out, mut app) = openai();
         app.api.as_mut().unwrap().base_url = "{{ account.instance_url }}".into();
         app.connect.allowed_domains = Vec::new();
         let acct = |u: &str| {

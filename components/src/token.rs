@@ -10,6 +10,8 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 use switchboard_net::outbound::HttpRequest;
 
+use switchboard_net::oauth1::{self, OAuth1Key};
+
 use crate::app::{App, ClientAuth, OAuthSpec, TokenExchange, TokenFields, TokenRequestFormat};
 use crate::runtime::host_allowed;
 use crate::{jsonpath, template};
@@ -208,6 +210,66 @@ pub fn exchange_request(
     let params = render_all("token_exchange.params", &x.params, account)?;
     let headers = render_all("token_exchange.headers", &x.headers, account)?;
     Ok(request(&x.method, url, x.format, params, headers))
+}
+
+/// One of OAuth 1's token requests: a form POST to the rendered URL `src`
+/// with `params`, signed (HMAC-SHA1) by `key` with the flow's `extra`
+/// protocol parameters (`oauth_callback`, `oauth_verifier`). The client
+/// secret signs it, so the URL obeys the project-secret host rule.
+pub fn oauth1_request(
+    app: &App,
+    (what, src): (&str, &str),
+    params: &std::collections::BTreeMap<String, String>,
+    account: &Map<String, Value>,
+    key: &OAuth1Key<'_>,
+    extra: &[(&str, &str)],
+) -> Result<HttpRequest, String> {
+    let url = render_url(app, what, src, account, Secret::Project)?;
+    let params = render_all(what, params, account)?;
+    let headers = vec![("Accept".into(), "*/*".into())];
+    let mut req = request("POST", url, TokenRequestFormat::Form, params, headers);
+    oauth1::sign_now(&mut req, key, extra);
+    Ok(req)
+}
+
+/// An OAuth 1 token and its secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OAuth1Token {
+    pub token: String,
+    pub secret: String,
+}
+
+/// Reads an OAuth 1 token answer: `oauth_token` and `oauth_token_secret`,
+/// form-encoded (RFC 5849 §2.1) or, from some providers, JSON.
+pub fn read_oauth1(status: u16, body: &[u8]) -> Result<OAuth1Token, Refused> {
+    let pairs: Map<String, Value> = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(o)) => o,
+        _ => url::form_urlencoded::parse(body)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect(),
+    };
+    let get = |k: &str| {
+        pairs
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    match (get("oauth_token"), get("oauth_token_secret")) {
+        (Some(token), Some(secret)) if (200..300).contains(&status) => {
+            Ok(OAuth1Token { token, secret })
+        }
+        _ => Err(Refused {
+            transient: status >= 500 || status == 429,
+            why: get("oauth_problem")
+                .or_else(|| {
+                    let text = String::from_utf8_lossy(body);
+                    let text = text.trim();
+                    (!text.is_empty()).then(|| text.chars().take(300).collect())
+                })
+                .unwrap_or_else(|| format!("HTTP {status}")),
+        }),
+    }
 }
 
 /// What a token endpoint granted.

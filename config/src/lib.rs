@@ -150,6 +150,8 @@ pub struct AppEndpoints {
     pub token_url: Option<String>,
     /// Where OAuth refreshes go, when not `token_url`.
     pub refresh_url: Option<String>,
+    /// OAuth 1's request-token URL (`token_url` is its access-token URL).
+    pub request_token_url: Option<String>,
     /// Refresh OAuth tokens (or exchange again) this long before they expire.
     pub refresh_margin_secs: Option<u64>,
 }

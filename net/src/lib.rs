@@ -11,3 +11,11 @@ pub mod retry;
 pub mod signature;
 pub mod sigv4;
 pub mod standard_webhooks;
+
+/// 128 random bits as 32 hex digits: OAuth 1 nonces, and the `random`
+/// value request templates may use (a provider's per-request id).
+pub fn random_nonce() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("OS random number generator unavailable");
+    hex::encode(b)
+}

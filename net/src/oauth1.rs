@@ -113,6 +113,44 @@ pub fn sign(req: &mut HttpRequest, key: &OAuth1Key<'_>, n: &Nonce<'_>) {
         .push(("Authorization".into(), format!("OAuth {header}")));
 }
 
+/// Signs `req` now, with a fresh random nonce: what every real request
+/// uses (RFC 5849 §3.3 wants a nonce unique per timestamp).
+pub fn sign_now(req: &mut HttpRequest, key: &OAuth1Key<'_>, extra: &[(&str, &str)]) {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let nonce = crate::random_nonce();
+    sign(
+        req,
+        key,
+        &Nonce {
+            timestamp,
+            nonce: &nonce,
+            extra,
+        },
+    );
+}
+
+/// One parameter of a request's `Authorization: OAuth …` header, decoded
+/// (for checks of what was signed).
+pub fn header_param(req: &HttpRequest, name: &str) -> Option<String> {
+    let (_, h) = req
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?;
+    h.strip_prefix("OAuth ")?.split(", ").find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        let v = v.strip_prefix('"')?.strip_suffix('"')?;
+        (k == name).then(|| {
+            url::form_urlencoded::parse(format!("v={}", v.replace('+', "%2B")).as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,21 +159,8 @@ mod tests {
         HttpRequest::new(method, url::Url::parse(url).unwrap())
     }
 
-    fn param<'a>(r: &'a HttpRequest, name: &str) -> String {
-        let h = &r
-            .headers
-            .iter()
-            .find(|(k, _)| k == "Authorization")
-            .unwrap()
-            .1;
-        let needle = format!("{name}=\"");
-        let start = h.find(&needle).unwrap() + needle.len();
-        let v = &h[start..start + h[start..].find('"').unwrap()];
-        url::form_urlencoded::parse(format!("v={v}").as_bytes())
-            .next()
-            .unwrap()
-            .1
-            .into_owned()
+    fn param(r: &HttpRequest, name: &str) -> String {
+        header_param(r, name).unwrap()
     }
 
     /// RFC 5849 §1.2: the photo-printing example, signed by the token.

@@ -13,7 +13,11 @@
 //!   params and headers;
 //! - API_KEY in a header (Brevo) and in the query (Google Maps), BASIC
 //!   (Twilio, on the page in Chromium): the exact injection checked;
-//! - an API host that is the user's own (Salesforce's instance URL).
+//! - an API host that is the user's own (Salesforce's instance URL);
+//! - OAUTH1 (Trello, on the Trello double) in Chromium: signed request and
+//!   access tokens, every proxy call signed, a denial and a replayed
+//!   callback saving nothing; `${clientId}` (Getty Images) sent as the
+//!   project's client id.
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -28,6 +32,7 @@ use crate::harness::{AuthServer, Backend, Doubles, Instance, Server, eventually}
 fn instance(auth: &AuthServer, doubles: &Doubles) -> Instance {
     let a = &auth.base;
     let http = doubles.url("http");
+    let trello = doubles.url("trello");
     let mut inst = Instance::new(Backend::Embedded)
         .with_env(
             "SWITCHBOARD_CATALOG__PROVIDERS",
@@ -72,6 +77,25 @@ fn instance(auth: &AuthServer, doubles: &Doubles) -> Instance {
         ),
         ("GOOGLE_MAPS", "BASE_URL", format!("{http}/anything/gmaps")),
         ("TWILIO", "BASE_URL", format!("{http}/anything/twilio")),
+        // OAuth 1.0a: all three legs and the API on the Trello double.
+        (
+            "TRELLO",
+            "REQUEST_TOKEN_URL",
+            format!("{trello}/1/OAuthGetRequestToken"),
+        ),
+        (
+            "TRELLO",
+            "AUTHORIZE_URL",
+            format!("{trello}/1/OAuthAuthorizeToken"),
+        ),
+        (
+            "TRELLO",
+            "TOKEN_URL",
+            format!("{trello}/1/OAuthGetAccessToken"),
+        ),
+        ("TRELLO", "BASE_URL", trello.clone()),
+        // `${clientId}` in a header: the project's OAuth client id.
+        ("GETTY_IMAGES", "BASE_URL", format!("{http}/anything/getty")),
     ];
     for (app, key, v) in overrides {
         inst = inst.with_env(&format!("SWITCHBOARD_APPS__{app}__{key}"), &v);
@@ -634,4 +658,103 @@ async fn keys_and_basic_are_injected_exactly_as_the_catalog_says() {
         )
         .await;
     assert_eq!(st, 400, "the field's pattern: {v}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth1_connects_in_chromium_and_signs_every_call() {
+    let su = setup(&["trello", "getty_images"]).await;
+    // The project's client is the double's consumer.
+    su.doubles
+        .post(
+            "trello",
+            "consumers",
+            json!({"key": "trello-client", "secret": "project-secret"}),
+        )
+        .await;
+    let shots = browser::artifacts_dir();
+    let callback = format!("{}/_static/connect/oauth/callback", su.s.base);
+    let ctok = su.s.connect_token_with(&su.bearer, &su.p, json!({})).await;
+    let r = drive(json!({
+        "url": su.page(&ctok, "trello"),
+        "screenshot": shots.join("catalog-trello.png"),
+        "steps": [{"click": "Continue to Trello"}, {"wait_for_url_prefix": callback}],
+    }))
+    .await;
+    assert_eq!(r["error"], Value::Null, "{r}");
+    assert_eq!(r["console_errors"], json!([]), "{r}");
+    assert!(
+        r["text"].as_str().unwrap().contains("Trello is connected"),
+        "{r}"
+    );
+    // The authorize step carried the request token and Trello's params.
+    let q = su
+        .doubles
+        .control("trello", reqwest::Method::GET, "authorize_queries", None)
+        .await;
+    let q = &q["queries"][0];
+    assert!(q["oauth_token"].is_string(), "{q}");
+    assert_eq!(q["expiration"], "never", "{q}");
+    let trello = only_account(&su, "trello").await;
+    let id = trello["id"].as_str().unwrap().to_string();
+    let creds = &trello["credentials"];
+    assert!(creds["oauth_access_token"].is_string(), "{trello}");
+    assert!(creds["oauth_token_secret"].is_string(), "{trello}");
+    // The client is the project's: never stored on or shown with the account.
+    for k in ["oauth_client_id", "oauth_client_secret"] {
+        assert_eq!(creds[k], Value::Null, "{k}: {trello}");
+    }
+    let shown = su.account(&id).await.to_string();
+    assert!(!shown.contains("project-secret"), "{shown}");
+
+    // Every proxy call is signed (the double recomputes the signature and
+    // refuses a reused nonce): twice, with the caller's query.
+    for _ in 0..2 {
+        let (st, v) = su.proxy(&id, "/1/members/me?fields=username").await;
+        assert_eq!(st, 200, "{v}");
+        assert_eq!(v["username"], "doubleuser", "{v}");
+        assert_eq!(v["query"]["fields"], "username", "{v}");
+    }
+
+    // The callback replayed (its URL as the browser left it): refused,
+    // nothing more saved.
+    let replay = r["final_url"].as_str().unwrap();
+    assert!(replay.contains("oauth_verifier="), "{replay}");
+    let (st, _) = location(replay).await;
+    assert_eq!(st, 400, "{replay}");
+    assert_eq!(su.accounts_of("trello").await, 1);
+
+    // A denial at the provider (`oauth_problem`) ends on the page's error,
+    // with nothing saved.
+    su.doubles
+        .post("trello", "deny", json!({"deny": true}))
+        .await;
+    let ctok = su.s.connect_token_with(&su.bearer, &su.p, json!({})).await;
+    let r = drive(json!({
+        "url": su.page(&ctok, "trello"),
+        "screenshot": shots.join("catalog-trello-denied.png"),
+        "steps": [{"click": "Continue to Trello"}, {"wait_for_url_prefix": callback}],
+    }))
+    .await;
+    assert_eq!(r["error"], Value::Null, "{r}");
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains("not completed") && text.contains("user_refused"),
+        "{r}"
+    );
+    assert_eq!(su.accounts_of("trello").await, 1);
+
+    // `${clientId}`: Getty Images sends the project's client id as its
+    // `api-key`, beside the bearer token.
+    let (st, v) = su
+        .create("getty_images", json!({"oauth_access_token": "getty-token"}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let getty = only_account(&su, "getty_images").await;
+    let (st, v) = su
+        .proxy(getty["id"].as_str().unwrap(), "/v3/search/images")
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["headers"]["api-key"], "getty_images-client", "{v}");
+    assert_eq!(v["headers"]["authorization"], "Bearer getty-token", "{v}");
+    assert_eq!(getty["credentials"]["oauth_client_id"], Value::Null);
 }

@@ -92,9 +92,10 @@ async fn nango_providers_import_and_are_listed() {
             .clone()
     };
     assert_eq!(refusal("github")["outcome"], "shadowed");
+    assert_eq!(refusal("twitter")["outcome"], "imported");
     assert_eq!(
-        refusal("twitter")["reason"],
-        "auth mode OAUTH1 is not supported yet"
+        refusal("smugmug")["reason"],
+        "OAUTH1 signature_method PLAINTEXT is not supported (HMAC-SHA1 only)"
     );
 
     // A server that loads the file at start-up lists imported apps; a

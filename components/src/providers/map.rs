@@ -9,12 +9,19 @@ use super::signing;
 use super::templates::{host_fields, snake, translate};
 use crate::{
     ApiSpec, App, AuthErrorRule, AuthSpec, AuthType, AwsSigV4, BasicAuth, ClientAuth, ConnectInfo,
-    CustomField, ManifestKind, OAuthSpec, Pagination, RateLimitHeaders, RetryRules, TokenExchange,
-    TokenFields, TokenRequestFormat, VerifySpec,
+    CustomField, ManifestKind, OAuth1Spec, OAuthSpec, Pagination, RateLimitHeaders, RetryRules,
+    TokenExchange, TokenFields, TokenRequestFormat, VerifySpec,
 };
 
 /// Modes this importer maps.
-pub const SUPPORTED: [&str; 5] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC", "TWO_STEP"];
+pub const SUPPORTED: [&str; 6] = [
+    "OAUTH2",
+    "OAUTH2_CC",
+    "API_KEY",
+    "BASIC",
+    "TWO_STEP",
+    "OAUTH1",
+];
 
 /// A provider mapped to an app, with what the mapping had to leave out.
 #[derive(Debug, Clone)]
@@ -153,6 +160,16 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
     }
     if !SUPPORTED.contains(&mode) {
         return Err(format!("auth mode {mode} is not supported yet"));
+    }
+    if mode == "OAUTH1"
+        && let Some(m) = p
+            .signature_method
+            .as_deref()
+            .filter(|m| !m.eq_ignore_ascii_case("HMAC-SHA1"))
+    {
+        return Err(format!(
+            "OAUTH1 signature_method {m} is not supported (HMAC-SHA1 only)"
+        ));
     }
     if mode == "TWO_STEP" {
         if p.token.is_some() {
@@ -310,6 +327,18 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                 ));
             }
         }
+        // Values only a session or the authorize step provides.
+        let api = what.starts_with("proxy.headers.") || what.starts_with("proxy.query.");
+        if t.random && !(api || what.starts_with("authorization_params.")) {
+            return Err(format!(
+                "{what}: ${{random}} is supported only in authorization_params and proxy headers or query"
+            ));
+        }
+        if t.template.contains("account.oauth_client_") && !api {
+            return Err(format!(
+                "{what}: the OAuth client (${{clientId}}) is supported only in proxy headers or query"
+            ));
+        }
         if url {
             host.extend(host_fields(src).0);
         }
@@ -318,12 +347,13 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
 
     let mut auth = AuthSpec {
         kind: match mode {
-            "OAUTH2" => AuthType::Oauth,
+            "OAUTH2" | "OAUTH1" => AuthType::Oauth,
             "BASIC" => AuthType::Basic,
             _ => AuthType::Keys,
         },
         fields: Vec::new(),
         oauth: None,
+        oauth1: None,
         token_exchange: None,
     };
     let client_auth = if p.token_request_auth_method.as_deref() == Some("basic")
@@ -373,6 +403,23 @@ pub fn map(name: &str, p: &Provider) -> Result<Mapped, String> {
                 client_auth,
                 token_request_format: format,
                 refresh_url,
+            });
+        }
+        "OAUTH1" => {
+            let request = p.request_url.as_deref().ok_or("no request_url")?;
+            let authorize = p
+                .authorization_url
+                .as_deref()
+                .ok_or("no authorization_url")?;
+            let token = p.token_url.as_deref().ok_or("no token_url")?;
+            auth.oauth1 = Some(OAuth1Spec {
+                request_token_url: tr("request_url", request, true)?,
+                authorize_url: tr("authorization_url", authorize, true)?,
+                access_token_url: tr("token_url", token, true)?,
+                request_params: params("request_params", &p.request_params, &mut tr)?,
+                authorize_params: params("authorization_params", &p.authorization_params, &mut tr)?,
+                scopes: p.default_scopes.clone(),
+                scope_separator,
             });
         }
         "OAUTH2_CC" => {

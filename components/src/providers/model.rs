@@ -17,6 +17,12 @@ pub struct Provider {
     pub authorization_url: Option<String>,
     pub token_url: Option<String>,
     pub refresh_url: Option<String>,
+    /// OAUTH1: the request-token endpoint, its extra params, and the
+    /// signature method (HMAC-SHA1 is the one supported).
+    pub request_url: Option<String>,
+    #[serde(default)]
+    pub request_params: BTreeMap<String, Value>,
+    pub signature_method: Option<String>,
     #[serde(default)]
     pub authorization_params: BTreeMap<String, Value>,
     #[serde(default)]

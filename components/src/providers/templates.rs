@@ -9,6 +9,16 @@ pub struct Translated {
     pub template: String,
     pub fields: BTreeSet<String>,
     pub access_token: bool,
+    /// Uses `${random}`: a fresh value each time it is rendered, which only
+    /// the authorize URL's params and the API's headers and query provide.
+    pub random: bool,
+}
+
+/// What a reference reads: an account field, or a value a session or flow
+/// provides (the access token, the OAuth client, a random nonce).
+enum Ref {
+    Field(String),
+    Value(&'static str),
 }
 
 /// `apiKey` → `api_key`, `ACCESS_URL` → `access_url`, `x-server` → `x_server`:
@@ -87,24 +97,28 @@ fn parts(src: &str) -> Result<Vec<Part>, String> {
     Ok(out)
 }
 
-/// The account field a reference reads; `None` for the OAuth access token.
-fn field_of(r: &str) -> Result<Option<String>, String> {
+/// What a reference reads. The OAuth client's id and secret are the
+/// project's (`oauth_apps`), added to a session's account values only
+/// (never stored on the account).
+fn field_of(r: &str) -> Result<Ref, String> {
     let plain = |s: &str| {
         !s.is_empty()
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     };
-    if r == "accessToken" {
-        return Ok(None);
-    }
-    if r == "apiKey" {
-        return Ok(Some("api_key".into()));
+    match r {
+        "accessToken" => return Ok(Ref::Value("account.oauth_access_token")),
+        "clientId" => return Ok(Ref::Value("account.oauth_client_id")),
+        "clientSecret" => return Ok(Ref::Value("account.oauth_client_secret")),
+        "random" => return Ok(Ref::Value("random")),
+        "apiKey" => return Ok(Ref::Field("api_key".into())),
+        _ => {}
     }
     for prefix in ["connectionConfig.", "credentials."] {
         if let Some(name) = r.strip_prefix(prefix)
             && plain(name)
         {
-            return Ok(Some(snake(name)));
+            return Ok(Ref::Field(snake(name)));
         }
     }
     Err(format!("${{{r}}} has no template equivalent"))
@@ -116,6 +130,12 @@ pub fn translate(src: &str, optional: &BTreeSet<String>) -> Result<Translated, S
     let alts: Vec<&str> = src.split("||").map(str::trim).collect();
     let mut fields = BTreeSet::new();
     let mut access_token = false;
+    let mut random = false;
+    let mut value = |v: &'static str| {
+        access_token |= v == "account.oauth_access_token";
+        random |= v == "random";
+        v
+    };
     let mut rendered = Vec::new();
     for alt in &alts {
         let mut t = String::new();
@@ -133,11 +153,8 @@ pub fn translate(src: &str, optional: &BTreeSet<String>) -> Result<Translated, S
                                 l.replace('\\', "\\\\").replace('\'', "\\'")
                             )),
                             Part::Ref(r) => match field_of(&r)? {
-                                None => {
-                                    access_token = true;
-                                    terms.push("account.oauth_access_token".into());
-                                }
-                                Some(f) => {
+                                Ref::Value(v) => terms.push(value(v).into()),
+                                Ref::Field(f) => {
                                     terms.push(if optional.contains(&f) {
                                         format!("(account.{f} | default(''))")
                                     } else {
@@ -152,11 +169,8 @@ pub fn translate(src: &str, optional: &BTreeSet<String>) -> Result<Translated, S
                     t.push_str(&format!("{{{{ ({}) | b64encode }}}}", terms.join(" ~ ")));
                 }
                 Part::Ref(r) => match field_of(&r)? {
-                    None => {
-                        access_token = true;
-                        t.push_str("{{ account.oauth_access_token }}");
-                    }
-                    Some(f) => {
+                    Ref::Value(v) => t.push_str(&format!("{{{{ {} }}}}", value(v))),
+                    Ref::Field(f) => {
                         if optional.contains(&f) {
                             t.push_str(&format!("{{{{ account.{f} | default('') }}}}"));
                         } else {
@@ -176,6 +190,7 @@ pub fn translate(src: &str, optional: &BTreeSet<String>) -> Result<Translated, S
             template,
             fields,
             access_token,
+            random,
         });
     }
     // `a || b`: the first alternative whose fields are all set. A literal
@@ -207,6 +222,7 @@ pub fn translate(src: &str, optional: &BTreeSet<String>) -> Result<Translated, S
                     template: t,
                     fields,
                     access_token,
+                    random,
                 });
             }
             t.push_str(&format!("{{% if {} %}}{body}", cond.join(" and ")));
@@ -221,6 +237,7 @@ pub fn translate(src: &str, optional: &BTreeSet<String>) -> Result<Translated, S
         template: t,
         fields,
         access_token,
+        random,
     })
 }
 
@@ -243,7 +260,7 @@ pub fn host_fields(src: &str) -> (BTreeSet<String>, BTreeSet<String>) {
         if let Ok(ps) = parts(authority) {
             for p in ps {
                 if let Part::Ref(r) = p
-                    && let Ok(Some(f)) = field_of(&r)
+                    && let Ok(Ref::Field(f)) = field_of(&r)
                 {
                     host.insert(f);
                 }
@@ -252,7 +269,7 @@ pub fn host_fields(src: &str) -> (BTreeSet<String>, BTreeSet<String>) {
         if !schemed
             && let Ok(ps) = parts(alt)
             && let Some(Part::Ref(r)) = ps.into_iter().next()
-            && let Ok(Some(f)) = field_of(&r)
+            && let Ok(Ref::Field(f)) = field_of(&r)
         {
             whole.insert(f);
         }
@@ -287,6 +304,14 @@ mod tests {
             "/x/{{ account.username }}/{{ account.opt | default('') }}"
         );
         assert_eq!(t("2022-06-28"), "2022-06-28");
+        // The project's OAuth client and a fresh nonce: session values.
+        assert_eq!(
+            t("${clientId}:${clientSecret}"),
+            "{{ account.oauth_client_id }}:{{ account.oauth_client_secret }}"
+        );
+        let r = translate("${random}", &BTreeSet::new()).unwrap();
+        assert_eq!((r.template.as_str(), r.random), ("{{ random }}", true));
+        assert!(!translate("${clientId}", &BTreeSet::new()).unwrap().random);
     }
 
     #[test]

@@ -88,8 +88,49 @@ shop-alias:
   proxy:
     base_url: https://${connectionConfig.subdomain}.shop.example/v2
 sig-thing:
+  auth_mode: JWT
+  categories: [x]
+oauth-one:
+  auth_mode: OAUTH1
+  categories: [productivity]
+  request_url: https://one.example/1/OAuthGetRequestToken
+  authorization_url: https://one.example/1/OAuthAuthorizeToken
+  token_url: https://one.example/1/OAuthGetAccessToken
+  signature_method: 'HMAC-SHA1'
+  scope_separator: ','
+  default_scopes: [read, write]
+  request_params:
+    x_auth_access_type: write
+  authorization_params:
+    expiration: never
+  proxy:
+    base_url: https://api.one.example
+plain-one:
   auth_mode: OAUTH1
   categories: [x]
+  request_url: https://plain.example/request
+  authorization_url: https://plain.example/authorize
+  token_url: https://plain.example/access
+  signature_method: PLAINTEXT
+client-thing:
+  auth_mode: OAUTH2
+  categories: [x]
+  authorization_url: https://client.example/auth
+  token_url: https://client.example/token
+  authorization_params:
+    nonce: ${random}
+  proxy:
+    base_url: https://api.client.example
+    headers:
+      api-key: ${clientId}
+      x-request-id: ${random}
+random-token:
+  auth_mode: OAUTH2
+  categories: [x]
+  authorization_url: https://rt.example/auth
+  token_url: https://rt.example/token
+  token_params:
+    jti: ${random}
 two-step:
   auth_mode: TWO_STEP
   categories: [x]
@@ -349,7 +390,16 @@ fn refusals_name_their_reason_and_builtins_win() {
     let (c, r) = imported();
     assert_eq!(
         refusal(&r, "sig-thing"),
-        "auth mode OAUTH1 is not supported yet"
+        "auth mode JWT is not supported yet"
+    );
+    assert_eq!(
+        refusal(&r, "plain-one"),
+        "OAUTH1 signature_method PLAINTEXT is not supported (HMAC-SHA1 only)"
+    );
+    let rt = refusal(&r, "random-token");
+    assert!(
+        rt.contains("token_params.jti") && rt.contains("${random}"),
+        "{rt}"
     );
     assert_eq!(
         refusal(&r, "jwt-step"),
@@ -372,12 +422,14 @@ fn refusals_name_their_reason_and_builtins_win() {
             .contains("stripe [OAUTH2] -> stripe: shadowed by the built-in app")
     );
     let m = &r.modes["OAUTH2"];
-    assert_eq!((m.total, m.imported, m.shadowed, m.refused), (3, 2, 1, 0));
+    assert_eq!((m.total, m.imported, m.shadowed, m.refused), (5, 3, 1, 1));
     assert_eq!(r.modes["API_KEY"].refused, 1);
     assert_eq!(
-        r.modes["OAUTH1"].reasons["auth mode OAUTH1 is not supported yet"],
+        r.modes["JWT"].reasons["auth mode JWT is not supported yet"],
         1
     );
+    let m = &r.modes["OAUTH1"];
+    assert_eq!((m.total, m.imported, m.refused), (2, 1, 1));
     let json = serde_json::to_value(&r).unwrap();
     assert_eq!(json["providers"][0]["outcome"], "imported");
 }
@@ -549,4 +601,73 @@ fn two_step_is_a_token_exchange_over_the_accounts_fields() {
     );
     // The user's own host (no fixed domain): see runtime's rule.
     assert!(a.connect.allowed_domains.is_empty());
+}
+
+#[test]
+fn oauth1_maps_to_a_signed_oauth_app() {
+    let (c, r) = imported();
+    assert!(matches!(outcome(&r, "oauth-one"), Outcome::Imported { .. }));
+    let a = c.get("oauth_one").unwrap();
+    assert_eq!(a.auth.kind, AuthType::Oauth);
+    assert!(a.auth.oauth.is_none());
+    let o = a.auth.oauth1.as_ref().unwrap();
+    assert_eq!(
+        o.request_token_url,
+        "https://one.example/1/OAuthGetRequestToken"
+    );
+    assert_eq!(o.authorize_url, "https://one.example/1/OAuthAuthorizeToken");
+    assert_eq!(
+        o.access_token_url,
+        "https://one.example/1/OAuthGetAccessToken"
+    );
+    assert_eq!(o.request_params["x_auth_access_type"], "write");
+    assert_eq!(o.authorize_params["expiration"], "never");
+    assert_eq!((o.scopes.join(&o.scope_separator)).as_str(), "read,write");
+    // Requests are signed, not given a bearer token; the session brings
+    // the project's client (id and secret).
+    let api = a.api.as_ref().unwrap();
+    assert!(api.headers.is_empty(), "{:?}", api.headers);
+    assert_eq!(a.session_client(), (true, true));
+    assert_eq!(a.connect.allowed_domains, ["api.one.example"]);
+
+    // `[apps.<slug>]` moves all three URLs.
+    let mut moved = a.clone();
+    moved.apply_override(&crate::AppOverride {
+        authorize_url: Some("http://127.0.0.1:1/authorize".into()),
+        token_url: Some("http://127.0.0.1:1/access".into()),
+        request_token_url: Some("http://127.0.0.1:1/request".into()),
+        ..Default::default()
+    });
+    let o = moved.auth.oauth1.as_ref().unwrap();
+    assert_eq!(
+        (
+            o.request_token_url.as_str(),
+            o.authorize_url.as_str(),
+            o.access_token_url.as_str()
+        ),
+        (
+            "http://127.0.0.1:1/request",
+            "http://127.0.0.1:1/authorize",
+            "http://127.0.0.1:1/access"
+        )
+    );
+}
+
+#[test]
+fn the_oauth_client_id_and_random_are_session_values() {
+    let (c, _) = imported();
+    let a = c.get("client_thing").unwrap();
+    let api = a.api.as_ref().unwrap();
+    assert_eq!(api.headers["api-key"], "{{ account.oauth_client_id }}");
+    assert_eq!(api.headers["x-request-id"], "{{ random }}");
+    assert_eq!(
+        a.auth.oauth.as_ref().unwrap().extra_authorize_params["nonce"],
+        "{{ random }}"
+    );
+    // The id only: the secret is not named, so sessions do not carry it.
+    assert_eq!(a.session_client(), (true, false));
+    assert_eq!(
+        c.get("shop_thing").unwrap().session_client(),
+        (false, false)
+    );
 }

@@ -49,6 +49,7 @@ pub struct NewKeyAccount {
 const OAUTH_FIELDS: &[&str] = &[
     "oauth_access_token",
     "oauth_refresh_token",
+    "oauth_token_secret",
     "oauth_uid",
     "oauth_app_id",
     "expires_in",

@@ -6,6 +6,7 @@
 pub mod connection;
 pub mod health;
 pub mod manage;
+pub mod oauth1_flow;
 pub mod oauth_apps;
 pub mod oauth_flow;
 pub mod proxy;

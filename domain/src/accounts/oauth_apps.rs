@@ -95,7 +95,7 @@ impl Accounts {
             .as_deref()
             .ok_or_else(|| invalid("app is required"))?;
         let app = self.app(app_ref)?;
-        if app.auth.oauth.is_none() {
+        if app.auth.kind != switchboard_components::AuthType::Oauth {
             return Err(invalid(format!("{} does not use OAuth", app.name_slug)));
         }
         let client_id = input

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::Digest;
 
-use switchboard_components::template;
-use switchboard_components::token::{self, Secret};
+use switchboard_components::token::{self, OAuth1Token, Secret};
+use switchboard_components::{App, OAuthSpec, template};
 
 use super::Accounts;
 use crate::accounts::manage::{AccountView, NewKeyAccount, check_fields};
@@ -62,6 +62,10 @@ struct Pending {
     /// the account keeps them.
     #[serde(default)]
     fields: Map<String, Value>,
+    /// OAuth 1: the request token and its secret, which signs the
+    /// access-token request.
+    #[serde(default)]
+    request_token: Option<OAuth1Token>,
 }
 
 /// A started flow: where to send the browser, and the nonce that binds the
@@ -125,12 +129,10 @@ impl Accounts {
         let ct = self.tenancy.live_connect_token(connect_token).await?;
         let app = self.app(app_slug)?.clone();
         let project = ct.tenant.project_id.clone();
-        let oauth = app
-            .auth
-            .oauth
-            .as_ref()
-            .ok_or_else(|| invalid(format!("{} does not use OAuth", app.name)))?;
-        let (oauth_app_id, client_id, _) = self
+        if app.auth.oauth.is_none() && app.auth.oauth1.is_none() {
+            return Err(invalid(format!("{} does not use OAuth", app.name)));
+        }
+        let (oauth_app_id, client_id, client_secret) = self
             .oauth_client(&project, &app.name_slug, None)
             .await?
             .ok_or_else(|| {
@@ -140,55 +142,36 @@ impl Accounts {
                 ))
             })?;
         let fields = check_fields(&app, fields)?;
-        let mut url = token::render_url(
-            &app,
-            "authorize_url",
-            &oauth.authorize_url,
-            &fields,
-            Secret::Project,
-        )
-        .map_err(invalid)?;
-        // The token endpoints get the client secret: check them now, not
-        // after the user has signed in.
-        for (what, src) in std::iter::once(("token_url", &oauth.token_url))
-            .chain(oauth.refresh_url.iter().map(|r| ("refresh_url", r)))
-        {
-            token::render_url(&app, what, src, &fields, Secret::Project).map_err(invalid)?;
-        }
-        let ctx = serde_json::json!({ "account": &fields });
-        let mut extra = Vec::new();
-        // The flow's own parameters are never doubled or replaced (Nango
-        // lists `response_type: code` among some providers' extras).
-        const OWN: [&str; 6] = [
-            "response_type",
-            "client_id",
-            "redirect_uri",
-            "state",
-            "code_challenge",
-            "code_challenge_method",
-        ];
-        for (k, t) in &oauth.extra_authorize_params {
-            if OWN.contains(&k.as_str()) || (k == "scope" && !oauth.scopes.is_empty()) {
-                continue;
-            }
-            let v = template::render(t, &ctx)
-                .map_err(|e| invalid(format!("extra_authorize_params.{k}: {e}")))?;
-            if !v.is_empty() {
-                extra.push((k.clone(), v));
-            }
-        }
         let state = b64url(&random_bytes::<32>());
-        let verifier = b64url(&random_bytes::<32>());
-        let challenge = b64url(&sha2::Sha256::digest(verifier.as_bytes()));
         let browser_nonce = b64url(&random_bytes::<32>());
-        let pending = Pending {
+        let mut pending = Pending {
             browser_sha256: sha256_hex(browser_nonce.as_bytes()),
             connect_token: connect_token.to_string(),
             app: app.name_slug.clone(),
             oauth_app_id,
-            verifier,
+            verifier: b64url(&random_bytes::<32>()),
             account_id: account_id.map(str::to_string),
             fields,
+            request_token: None,
+        };
+        let authorize_url = match (&app.auth.oauth, &app.auth.oauth1) {
+            (Some(oauth), _) => {
+                self.oauth2_authorize_url(&app, oauth, &client_id, &state, &pending)?
+            }
+            (None, Some(o1)) => {
+                let (url, token) = self
+                    .oauth1_authorize_url(
+                        &app,
+                        o1,
+                        (&client_id, &client_secret),
+                        &state,
+                        &pending.fields,
+                    )
+                    .await?;
+                pending.request_token = Some(token);
+                url
+            }
+            (None, None) => unreachable!("checked above"),
         };
         let sealed = self
             .keyring
@@ -200,12 +183,59 @@ impl Accounts {
                 ttl_ms: Some(STATE_TTL_MS),
             }])
             .await?;
+        Ok(OAuthStart {
+            authorize_url,
+            binding: oauth_binding(&state),
+            browser_nonce,
+        })
+    }
+
+    /// OAuth 2's authorization URL: the flow's own parameters, PKCE where
+    /// declared, scopes and the app's extras rendered over the entered
+    /// fields. The token endpoints are checked now, not after the user has
+    /// signed in: they get the client secret.
+    fn oauth2_authorize_url(
+        &self,
+        app: &App,
+        oauth: &OAuthSpec,
+        client_id: &str,
+        state: &str,
+        p: &Pending,
+    ) -> Result<String> {
+        let fields = &p.fields;
+        let mut url = token::render_url(
+            app,
+            "authorize_url",
+            &oauth.authorize_url,
+            fields,
+            Secret::Project,
+        )
+        .map_err(invalid)?;
+        for (what, src) in std::iter::once(("token_url", &oauth.token_url))
+            .chain(oauth.refresh_url.iter().map(|r| ("refresh_url", r)))
+        {
+            token::render_url(app, what, src, fields, Secret::Project).map_err(invalid)?;
+        }
+        // The flow's own parameters are never doubled or replaced (Nango
+        // lists `response_type: code` among some providers' extras).
+        const OWN: [&str; 6] = [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        ];
+        let extra = authorize_params(&oauth.extra_authorize_params, fields, |k| {
+            OWN.contains(&k) || (k == "scope" && !oauth.scopes.is_empty())
+        })?;
+        let challenge = b64url(&sha2::Sha256::digest(p.verifier.as_bytes()));
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("response_type", "code")
-                .append_pair("client_id", &client_id)
+                .append_pair("client_id", client_id)
                 .append_pair("redirect_uri", &self.oauth_callback_url())
-                .append_pair("state", &state);
+                .append_pair("state", state);
             // PKCE where the app declares it: some providers refuse
             // parameters they do not know.
             if oauth.pkce {
@@ -217,11 +247,7 @@ impl Accounts {
             }
             q.extend_pairs(extra);
         }
-        Ok(OAuthStart {
-            authorize_url: url.to_string(),
-            binding: oauth_binding(&state),
-            browser_nonce,
-        })
+        Ok(url.to_string())
     }
 
     /// The provider's redirect back: exactly one use of `state`; the
@@ -315,30 +341,39 @@ impl Accounts {
         code: &str,
     ) -> Result<AccountView> {
         let app = self.app(&p.app)?.clone();
-        let oauth = app
-            .auth
-            .oauth
-            .as_ref()
-            .ok_or_else(|| invalid(format!("{} does not use OAuth", app.name)))?;
-        let mut form = vec![
-            ("grant_type".to_string(), "authorization_code".to_string()),
-            ("code".to_string(), code.to_string()),
-            ("redirect_uri".to_string(), self.oauth_callback_url()),
-        ];
-        if oauth.pkce {
-            form.push(("code_verifier".to_string(), p.verifier.clone()));
-        }
-        let (tokens, expires_in, oauth_app_id) = self
-            .token_call(
-                &ct.tenant,
-                &app,
-                oauth,
-                TokenGrant::Code(form),
-                Some(&p.oauth_app_id),
-                &p.fields,
-            )
-            .await
-            .map_err(|r| r.into_error())?;
+        let (tokens, expires_in, oauth_app_id) = match (&app.auth.oauth, &app.auth.oauth1) {
+            (Some(oauth), _) => {
+                let mut form = vec![
+                    ("grant_type".to_string(), "authorization_code".to_string()),
+                    ("code".to_string(), code.to_string()),
+                    ("redirect_uri".to_string(), self.oauth_callback_url()),
+                ];
+                if oauth.pkce {
+                    form.push(("code_verifier".to_string(), p.verifier.clone()));
+                }
+                self.token_call(
+                    &ct.tenant,
+                    &app,
+                    oauth,
+                    TokenGrant::Code(form),
+                    Some(&p.oauth_app_id),
+                    &p.fields,
+                )
+                .await
+                .map_err(|r| r.into_error())?
+            }
+            (None, Some(o1)) => {
+                let rt = p
+                    .request_token
+                    .as_ref()
+                    .ok_or_else(|| invalid("this sign-in has no request token; start again"))?;
+                let tokens = self
+                    .oauth1_access_token(&ct.tenant, &app, o1, &p.oauth_app_id, rt, code, &p.fields)
+                    .await?;
+                (tokens, None, p.oauth_app_id.clone())
+            }
+            (None, None) => return Err(invalid(format!("{} does not use OAuth", app.name))),
+        };
         // The entered fields are saved with the tokens.
         let mut cfmap: Map<String, Value> = p.fields.clone();
         cfmap.extend(tokens);
@@ -360,6 +395,29 @@ impl Accounts {
         )
         .await
     }
+}
+
+/// An authorize URL's extra params rendered over the entered fields and a
+/// fresh `random` (a provider's nonce); empty values and the flow's own
+/// parameters (`own`) are left out.
+pub(super) fn authorize_params(
+    params: &std::collections::BTreeMap<String, String>,
+    fields: &Map<String, Value>,
+    own: impl Fn(&str) -> bool,
+) -> Result<Vec<(String, String)>> {
+    let ctx = serde_json::json!({ "account": fields, "random": switchboard_net::random_nonce() });
+    let mut extra = Vec::new();
+    for (k, t) in params {
+        if own(k) {
+            continue;
+        }
+        let v =
+            template::render(t, &ctx).map_err(|e| invalid(format!("authorize param {k}: {e}")))?;
+        if !v.is_empty() {
+            extra.push((k.clone(), v));
+        }
+    }
+    Ok(extra)
 }
 
 fn state_aad(state: &str) -> String {

@@ -55,7 +55,7 @@ impl Accounts {
                 app.name_slug
             )));
         }
-        let creds = self.open_credentials(t, &account)?;
+        let creds = self.session_credentials(t, &account).await?;
         let refresher = crate::accounts::refresh::AccountRefresher::new(self, t, &account, &creds);
         let timeout = Duration::from_secs(self.settings.proxy_timeout_secs);
         let mut s = Session::new(&self.outbound, app, Some(creds), Some(&refresher), timeout);

@@ -23,7 +23,7 @@ const LOCK_TTL_MS: u64 = 30_000;
 /// Waiting for another process's refresh, then the token call itself: both
 /// well inside the lock's lifetime.
 const LOCK_WAIT: Duration = Duration::from_secs(10);
-const TOKEN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TOKEN_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// A token refreshed this recently and rejected again is not refreshed
 /// again: the provider is refusing the account, not an old token.
 const MIN_REFRESH_INTERVAL_MS: u64 = 60_000;
@@ -33,6 +33,7 @@ pub(crate) struct AccountRefresher {
     pub accounts: Arc<Accounts>,
     pub tenant: Tenant,
     pub account_id: String,
+    pub app: String,
     /// The access token the invocation saw rejected.
     pub stale_token: Option<String>,
 }
@@ -51,14 +52,14 @@ impl AccountAccess {
 
 impl Accounts {
     /// What a session needs to act with `account` (nothing without one).
-    pub(crate) fn account_access(
+    pub(crate) async fn account_access(
         self: &Arc<Self>,
         t: &Tenant,
         account: Option<&Account>,
     ) -> Result<AccountAccess> {
         Ok(match account {
             Some(a) => {
-                let creds = self.open_credentials(t, a)?;
+                let creds = self.session_credentials(t, a).await?;
                 let refresher = AccountRefresher::new(self, t, a, &creds);
                 AccountAccess {
                     creds: Some(creds),
@@ -84,6 +85,7 @@ impl AccountRefresher {
             accounts: accounts.clone(),
             tenant: t.clone(),
             account_id: a.id.clone(),
+            app: a.app.clone(),
             stale_token: token_of(creds),
         }
     }
@@ -100,9 +102,14 @@ impl Refresher for AccountRefresher {
             self.account_id.clone(),
             self.stale_token.clone(),
         );
-        tokio::spawn(async move { core.refresh_account(&t, &id, stale.as_deref()).await })
+        let creds =
+            tokio::spawn(async move { core.refresh_account(&t, &id, stale.as_deref()).await })
+                .await
+                .map_err(|e| format!("refresh task failed: {e}"))?
+                .map_err(|e| e.to_string())?;
+        self.accounts
+            .with_client(&self.tenant, &self.app, creds)
             .await
-            .map_err(|e| format!("refresh task failed: {e}"))?
             .map_err(|e| e.to_string())
     }
 }
@@ -156,6 +163,50 @@ impl Accounts {
     pub(crate) fn open_credentials(&self, t: &Tenant, a: &Account) -> Result<Map<String, Value>> {
         let plain = self.keyring.open(&a.credentials, &aad(t, &a.id))?;
         serde_json::from_slice(&plain).map_err(|e| Error::internal_from("credentials", e))
+    }
+
+    /// A session's account values: the opened credentials, plus the
+    /// project's OAuth client where the app's requests need it (OAuth 1
+    /// signing, `account.oauth_client_id` in its templates). The one place
+    /// they are added: never stored on the account, never shown with its
+    /// credentials.
+    pub(crate) async fn session_credentials(
+        &self,
+        t: &Tenant,
+        a: &Account,
+    ) -> Result<Map<String, Value>> {
+        let creds = self.open_credentials(t, a)?;
+        self.with_client(t, &a.app, creds).await
+    }
+
+    /// Adds the OAuth client that issued the account's tokens (else the
+    /// project's newest for the app) as `oauth_client_id` and, when needed,
+    /// `oauth_client_secret`.
+    pub(crate) async fn with_client(
+        &self,
+        t: &Tenant,
+        app: &str,
+        mut creds: Map<String, Value>,
+    ) -> Result<Map<String, Value>> {
+        let app = self.app(app)?;
+        let (id, secret) = app.session_client();
+        if !id {
+            return Ok(creds);
+        }
+        let pinned = creds
+            .get("oauth_app_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some((_, client_id, client_secret)) = self
+            .oauth_client(&t.project_id, &app.name_slug, pinned.as_deref())
+            .await?
+        {
+            creds.insert("oauth_client_id".into(), Value::String(client_id));
+            if secret {
+                creds.insert("oauth_client_secret".into(), Value::String(client_secret));
+            }
+        }
+        Ok(creds)
     }
 
     async fn load_account(&self, t: &Tenant, id: &str) -> Result<Account> {

@@ -267,7 +267,7 @@ impl Actions {
             .iter()
             .find(|(_, a)| a.app == c.app)
             .map(|(_, a)| a);
-        let access = self.accounts.account_access(t, account)?;
+        let access = self.accounts.account_access(t, account).await?;
         let timeout = action::timeout(c);
         let mut s = Session::new(
             &self.outbound,

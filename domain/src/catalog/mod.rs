@@ -474,7 +474,7 @@ impl Components {
             }]));
         };
         let app = self.app(&c.app)?;
-        let creds = self.accounts.open_credentials(t, account)?;
+        let creds = self.accounts.session_credentials(t, account).await?;
         let refresher =
             crate::accounts::refresh::AccountRefresher::new(&self.accounts, t, account, &creds);
         let mut s = Session::new(

@@ -820,7 +820,7 @@ impl Triggers {
             }
             None => None,
         };
-        let access = self.accounts.account_access(t, account.as_ref())?;
+        let access = self.accounts.account_access(t, account.as_ref()).await?;
         let mut s = switchboard_components::runtime::Session::new(
             &self.outbound,
             app,

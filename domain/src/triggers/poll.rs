@@ -369,7 +369,7 @@ impl Triggers {
             }
             None => None,
         };
-        let access = self.accounts.account_access(t, account.as_ref())?;
+        let access = self.accounts.account_access(t, account.as_ref()).await?;
         let timeout =
             Duration::from_millis((self.settings.delivery_lease_ms / 2).clamp(1000, 30_000));
         let mut s = Session::new(

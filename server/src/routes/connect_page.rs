@@ -453,12 +453,11 @@ fn oauth_page(
     entered: &Map<String, Value>,
     error: Option<&str>,
 ) -> String {
-    let scopes = app
-        .auth
-        .oauth
-        .as_ref()
-        .map(|o| o.scopes.clone())
-        .unwrap_or_default();
+    let scopes = match (&app.auth.oauth, &app.auth.oauth1) {
+        (Some(o), _) => o.scopes.clone(),
+        (None, Some(o1)) => o1.scopes.clone(),
+        (None, None) => Vec::new(),
+    };
     let list = if scopes.is_empty() {
         String::new()
     } else {
@@ -697,6 +696,10 @@ pub struct CallbackQuery {
     state: Option<String>,
     error: Option<String>,
     error_description: Option<String>,
+    /// OAuth 1: the verifier stands for the code, `oauth_problem` (a
+    /// denial) for the error.
+    oauth_verifier: Option<String>,
+    oauth_problem: Option<String>,
 }
 
 /// `GET /_static/connect/oauth/callback`: the provider sends the user back.
@@ -722,10 +725,12 @@ async fn callback_answer(
     let provider_error = q
         .error
         .as_deref()
-        .map(|e| q.error_description.as_deref().unwrap_or(e));
+        .map(|e| q.error_description.as_deref().unwrap_or(e))
+        .or(q.oauth_problem.as_deref());
+    let code = q.code.as_deref().or(q.oauth_verifier.as_deref());
     let failure = match core
         .accounts
-        .oauth_callback(state, nonce, q.code.as_deref(), provider_error)
+        .oauth_callback(state, nonce, code, provider_error)
         .await
     {
         Ok(done) => {
