@@ -124,6 +124,15 @@ pub enum TokenRequestFormat {
     Json,
 }
 
+impl AuthSpec {
+    /// What a user enters before an OAuth flow: the connection config (a
+    /// shop, an instance). An OAuth app's secret fields are alternatives to
+    /// the flow (GitHub's personal access token), not asked there.
+    pub fn oauth_fields(&self) -> impl Iterator<Item = &CustomField> {
+        self.fields.iter().filter(|f| !f.secret)
+    }
+}
+
 /// One user-entered credential field, in Pipedream's `custom_fields_json` shape.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

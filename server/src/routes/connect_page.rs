@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_domain::accounts::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_binding};
 use switchboard_domain::accounts::{AccountView, NewKeyAccount};
-use switchboard_domain::components::{App, AuthType};
+use switchboard_domain::components::{App, AuthType, CustomField};
 use switchboard_domain::model::{ConnectToken, Project};
 use switchboard_domain::{Core, Error};
 
@@ -307,9 +307,12 @@ async fn session(
 /// around the input (`https://` … `.myshopify.com`), the pattern for the
 /// browser to check (the server checks it again: `CustomField::check_value`).
 /// Entered values come back after a refusal, except secret ones.
-fn field_inputs(app: &App, entered: &Map<String, Value>) -> String {
+fn field_inputs<'a>(
+    fields_of: impl IntoIterator<Item = &'a CustomField>,
+    entered: &Map<String, Value>,
+) -> String {
     let mut fields = String::new();
-    for f in &app.auth.fields {
+    for f in fields_of {
         let id = format!("f_{}", f.name);
         let hint = f.description.as_deref().map_or_else(String::new, |d| {
             format!("<p class=\"hint\" id=\"{id}_hint\">{}</p>", esc(d))
@@ -438,13 +441,13 @@ fn key_form(
         name = esc(&app.name),
         err = error_note(error),
         hidden = hidden_inputs(token, app, account_id),
-        fields = field_inputs(app, entered),
+        fields = field_inputs(&app.auth.fields, entered),
     )
 }
 
 /// The OAuth page: the permissions asked, and either a link to the
 /// provider or, for an app with account fields (connection config such as
-/// a Shopify shop), a form that asks for them first.
+/// a Shopify shop: `AuthSpec::oauth_fields`), a form that asks for them first.
 fn oauth_page(
     token: &str,
     app: &App,
@@ -469,7 +472,7 @@ fn oauth_page(
                 .collect::<String>()
         )
     };
-    let go = if app.auth.fields.is_empty() {
+    let go = if app.auth.oauth_fields().next().is_none() {
         let mut start = url::form_urlencoded::Serializer::new(String::new());
         start.append_pair("token", token);
         start.append_pair("app", &app.name_slug);
@@ -486,7 +489,7 @@ fn oauth_page(
             "<form method=\"post\" action=\"/_static/connect/oauth/start\">{hidden}{fields}\
              <button type=\"submit\">Continue to {name}</button></form>",
             hidden = hidden_inputs(token, app, account_id),
-            fields = field_inputs(app, entered),
+            fields = field_inputs(app.auth.oauth_fields(), entered),
             name = esc(&app.name),
         )
     };
