@@ -65,7 +65,11 @@ async fn project_clients_reach_their_own_project_and_operators_every_one() {
             format!("{other}/logo"),
             Some(json!({"logo": data_uri("image/png", PNG)})),
         ),
-        (Method::GET, format!("/v1/connect/{}/projects/info", b.id), None),
+        (
+            Method::GET,
+            format!("/v1/connect/{}/projects/info", b.id),
+            None,
+        ),
     ] {
         let (st, v, _) = s.call(m.clone(), &path, &ta, None, body).await;
         assert_client_error(&format!("{m} {path}"), st, &v, 403, "not valid for project");
@@ -152,7 +156,10 @@ async fn project_clients_reach_their_own_project_and_operators_every_one() {
     let one = format!("/v1/connect/projects/{cid}");
     let (st, v, _) = s.delete(&one, &to).await;
     assert_client_error("non-empty project", st, &v, 422, "OAuth apps");
-    let oa_path = format!("/v1/connect/{cid}/oauth_apps/{}", oa["id"].as_str().unwrap());
+    let oa_path = format!(
+        "/v1/connect/{cid}/oauth_apps/{}",
+        oa["id"].as_str().unwrap()
+    );
     assert_eq!(s.delete(&oa_path, &to).await.0, 204);
     let (st, v, _) = s.delete(&one, &to).await;
     assert_eq!(st, 204, "{v}");
@@ -192,7 +199,13 @@ async fn bad_project_input_is_refused_and_the_logo_reaches_the_connect_page() {
         assert!(st == 400 && v["error"].is_string(), "{q}: {st} {v}");
     }
     let (st, v, _) = s
-        .call(Method::PATCH, &own, &ta, None, Some(json!({"support_email": "a b@c"})))
+        .call(
+            Method::PATCH,
+            &own,
+            &ta,
+            None,
+            Some(json!({"support_email": "a b@c"})),
+        )
         .await;
     assert_client_error("patch email", st, &v, 400, "email");
 
@@ -202,8 +215,16 @@ async fn bad_project_input_is_refused_and_the_logo_reaches_the_connect_page() {
         ("a URL", "https://example.com/x.png".to_string(), "data:"),
         ("gif", data_uri("image/gif", b"GIF89a"), "not one of"),
         ("html", data_uri("text/html", b"<script>"), "not one of"),
-        ("svg as png", data_uri("image/png", b"<svg/>"), "not a image/png"),
-        ("not svg", data_uri("image/svg+xml", b"<html>"), "not a image/svg"),
+        (
+            "svg as png",
+            data_uri("image/png", b"<svg/>"),
+            "not a image/png",
+        ),
+        (
+            "not svg",
+            data_uri("image/svg+xml", b"<html>"),
+            "not a image/svg",
+        ),
         ("bad base64", "data:image/png;base64,@@".into(), "base64"),
         ("too large", data_uri("image/png", &big), "KiB"),
     ] {
@@ -233,8 +254,15 @@ async fn bad_project_input_is_refused_and_the_logo_reaches_the_connect_page() {
         .and_then(|t| t.split('"').next())
         .unwrap_or_else(|| panic!("no logo on the page: {html}"))
         .replace("&amp;", "&");
-    assert!(src.starts_with(&format!("/_static/connect/logo/{}", a.id)), "{src}");
-    let r = client().get(format!("{}{src}", s.base)).send().await.unwrap();
+    assert!(
+        src.starts_with(&format!("/_static/connect/logo/{}", a.id)),
+        "{src}"
+    );
+    let r = client()
+        .get(format!("{}{src}", s.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "image/png");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
@@ -258,7 +286,10 @@ async fn bad_project_input_is_refused_and_the_logo_reaches_the_connect_page() {
         .unwrap();
     assert_eq!(r.headers()["content-type"], "image/svg+xml");
     let csp = r.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("sandbox"), "{csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("sandbox"),
+        "{csp}"
+    );
     let r = client()
         .get(format!("{}/_static/connect/logo/proj_none", s.base))
         .send()
@@ -286,9 +317,7 @@ async fn apps_filters_follow_the_catalog_and_pipelines_are_a_clear_error() {
         assert!(total(&with) > 0, "{f}: {with}");
         assert_eq!(total(&with) + total(&without), total(&all), "{f}");
         counts.push(total(&with));
-        let (st, v, _) = s
-            .get(&format!("/v1/connect/apps?{f}=yes"), &t, None)
-            .await;
+        let (st, v, _) = s.get(&format!("/v1/connect/apps?{f}=yes"), &t, None).await;
         assert_client_error(f, st, &v, 400, "true or false");
     }
     assert!(counts[0] >= counts[1].max(counts[2]), "{counts:?}");
