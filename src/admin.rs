@@ -141,6 +141,7 @@ pub async fn run(
             project,
             scope,
             envs,
+            operator,
         } => {
             let envs: Vec<Environment> = if envs.is_empty() {
                 Environment::ALL.to_vec()
@@ -149,11 +150,13 @@ pub async fn run(
             };
             let c = core
                 .tenancy
-                .issue_client(&project, scope.as_deref(), &envs)
+                .issue_client_as(&project, scope.as_deref(), &envs, operator)
                 .await?;
+            let mut v = credentials_json(&project, &c, cfg);
+            v["operator"] = json!(c.operator);
             print(
                 json_out,
-                credentials_json(&project, &c, cfg),
+                v,
                 format!(
                     "client_id     {}\nclient_secret {}\n(the secret is shown once)",
                     c.client_id, c.client_secret

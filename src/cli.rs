@@ -99,6 +99,10 @@ pub enum AdminCommand {
         /// Environments the client may act in (repeatable; default both).
         #[arg(long = "env", value_parser = ["development", "production"])]
         envs: Vec<String>,
+        /// An operator client: manages every project through the projects
+        /// API (create, list, update, delete) and may act in any of them.
+        #[arg(long)]
+        operator: bool,
     },
     /// Revoke client credentials; their access tokens stop working at once.
     RevokeClient {

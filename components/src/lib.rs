@@ -335,6 +335,19 @@ impl Catalog {
         &self.components
     }
 
+    /// Slugs of the apps with at least one component of `kind` (any kind
+    /// when `None`): `apps?has_actions=…` and friends.
+    pub fn apps_with_components(
+        &self,
+        kind: Option<ManifestKind>,
+    ) -> std::collections::HashSet<&str> {
+        self.components
+            .iter()
+            .filter(|c| kind.is_none_or(|k| c.kind == k))
+            .map(|c| c.app.as_str())
+            .collect()
+    }
+
     /// Components are kept sorted by key (every addition re-sorts).
     pub fn component(&self, key: &str) -> Option<&Component> {
         self.components

@@ -78,6 +78,11 @@ pub struct ApiClient {
     pub created_at: u64,
     #[serde(default)]
     pub revoked_at: Option<u64>,
+    /// An operator client (issued by `admin issue-client --operator`)
+    /// manages every project through the projects API and may act in any of
+    /// them; other clients are limited to their own project.
+    #[serde(default)]
+    pub operator: bool,
 }
 
 /// An issued bearer token; stored under the hash of the token.

@@ -69,6 +69,34 @@ impl PageRequest {
         c.clone().filter(|s| !s.is_empty())
     }
 
+    /// One page of items already in memory, ordered by `key` (ids), with
+    /// the same cursors as `page_ids` (for filtered lists: `projects?q=`).
+    pub fn page_slice<T>(&self, mut items: Vec<T>, key: impl Fn(&T) -> String) -> Result<Page<T>> {
+        let limit = self.limit()?;
+        items.sort_by_key(|i| key(i));
+        let total_count = items.len() as u64;
+        let (after, before) = (Self::cursor(&self.after), Self::cursor(&self.before));
+        let (start, end) = match (after, before) {
+            (_, Some(b)) => {
+                let end = items.partition_point(|i| key(i) < b);
+                (end.saturating_sub(limit), end)
+            }
+            (Some(a), None) => {
+                let start = items.partition_point(|i| key(i) <= a);
+                (start, (start + limit).min(items.len()))
+            }
+            (None, None) => (0, limit.min(items.len())),
+        };
+        let more = end < items.len();
+        let data: Vec<T> = items.drain(start..end).collect();
+        Ok(Page {
+            start_cursor: data.first().map(&key),
+            end_cursor: if more { data.last().map(&key) } else { None },
+            data,
+            total_count,
+        })
+    }
+
     /// One page of an index's members, with `page_info` cursors. `end_cursor`
     /// is set only when members really follow the page.
     pub(crate) async fn page_ids(&self, store: &dyn Store, index: &Key) -> Result<Page<String>> {
@@ -154,5 +182,28 @@ mod tests {
         // Backwards from beyond the last member: nothing follows.
         let b = req(None, Some("zz")).page_ids(&store, &ix).await.unwrap();
         assert_eq!((b.data.len(), b.end_cursor), (10, None));
+        // In memory, the same cursors.
+        let items: Vec<String> = (0..12).rev().map(|i| format!("m{i:02}")).collect();
+        let s1 = req(None, None)
+            .page_slice(items.clone(), String::clone)
+            .unwrap();
+        assert_eq!((s1.data.len(), s1.end_cursor.as_deref()), (10, Some("m09")));
+        let s2 = req(Some("m09"), None)
+            .page_slice(items.clone(), String::clone)
+            .unwrap();
+        assert_eq!(
+            (s2.data, s2.end_cursor),
+            (vec!["m10".into(), "m11".into()], None)
+        );
+        let s3 = req(None, Some("m11"))
+            .page_slice(items, String::clone)
+            .unwrap();
+        assert_eq!(
+            (
+                s3.data.first().map(String::as_str),
+                s3.end_cursor.as_deref()
+            ),
+            (Some("m01"), Some("m10"))
+        );
     }
 }

@@ -10,6 +10,10 @@ use crate::store::{Key, Op};
 pub(crate) fn project(id: &str) -> Key {
     Key::global(format!("p:{id}"), "project")
 }
+/// A project's uploaded logo (`POST projects/{id}/logo`).
+pub(crate) fn project_logo(id: &str) -> Key {
+    Key::global(format!("p:{id}"), "logo")
+}
 pub(crate) fn projects_index() -> Key {
     Key::global("projects", "idx")
 }

@@ -77,6 +77,8 @@ catalogue! {
         "A form endpoint was sent a body of another media type.";
     Unprocessable => "unprocessable", UNPROCESSABLE_ENTITY,
         "Well-formed, but it cannot be done as asked (an object that already exists, a refused upstream call, a failed trigger hook).";
+    WorkflowsNotSupported => "workflows_not_supported", UNPROCESSABLE_ENTITY,
+        "Switchboard has no workflows, so a deployed trigger has no pipelines to list or set (`deployedTriggers.listWorkflows`/`updateWorkflows`); use its webhooks.";
     IdempotencyKeyReused => "idempotency_key_reused", UNPROCESSABLE_ENTITY,
         "This Idempotency-Key was used before with a different request.";
     StepFailed => "step_failed", UNPROCESSABLE_ENTITY,

@@ -16,6 +16,7 @@ mod harness;
 mod helpers;
 mod isolation;
 mod ops;
+mod projects;
 #[path = "../common/receiver.rs"]
 mod receiver;
 mod triggers;

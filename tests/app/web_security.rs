@@ -34,7 +34,7 @@ async fn an_environment_restricted_client_cannot_change_oauth_apps() {
         )
         .await;
     assert_eq!(st, 201, "{v}");
-    let id = v["data"]["id"].as_str().unwrap().to_string();
+    let id = v["id"].as_str().unwrap().to_string();
     let one = format!("{apps}/{id}");
 
     // The attack: the development client swaps the client and the Slack
@@ -70,7 +70,7 @@ async fn an_environment_restricted_client_cannot_change_oauth_apps() {
     // Reads stay allowed, and nothing changed.
     let (st, v, _) = s.get(&one, &dev, dev_env).await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["data"]["client_id"], "prod-client", "{v}");
+    assert_eq!(v["client_id"], "prod-client", "{v}");
     let (st, v, _) = s.get(&apps, &dev, dev_env).await;
     assert_eq!(
         (st, v["data"].as_array().map(Vec::len)),
@@ -102,7 +102,7 @@ async fn an_environment_restricted_client_cannot_change_oauth_apps() {
         )
         .await;
     assert_eq!(
-        (st, v["data"]["client_id"].as_str()),
+        (st, v["client_id"].as_str()),
         (200, Some("rotated-client")),
         "{v}"
     );

@@ -21,14 +21,30 @@ pub struct World {
     pub slack: String,
     pub github: String,
     pub stripe: String,
+    /// An operator client issued in `project` (`admin issue-client --operator`).
+    pub operator: Project,
 }
 
 impl World {
     pub async fn new(backend: Backend) -> Self {
+        Self::with(backend, |i, _| i).await
+    }
+
+    /// `new`, with more configuration of the instance (given the doubles).
+    pub async fn with(
+        backend: Backend,
+        extra: impl FnOnce(Instance, &Doubles) -> Instance,
+    ) -> Self {
         let doubles = Doubles::start();
-        let inst = doubles.configure(Instance::new(backend), true);
+        let inst = extra(doubles.configure(Instance::new(backend), true), &doubles);
         let project = inst.create_project("components");
         let other = inst.create_project("other");
+        let operator = Project::from_json(&inst.admin(&[
+            "issue-client",
+            "--project",
+            &project.id,
+            "--operator",
+        ]));
         let server = inst.start().await;
         let bearer = server.token(&project).await;
         let user = "user-1".to_string();
@@ -69,6 +85,7 @@ impl World {
             slack,
             github,
             stripe,
+            operator,
         }
     }
 

@@ -25,6 +25,7 @@ mod polling_catalog;
 #[path = "../common/receiver.rs"]
 mod receiver;
 mod sdk;
+mod sdk_surface;
 mod slack;
 mod triggers;
 mod web_security;

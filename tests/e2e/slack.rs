@@ -146,9 +146,9 @@ async fn slack_events(backend: Backend) {
         )
         .await;
     assert_eq!(st, 201, "{v}");
-    let oa = v["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(v["data"]["signing_secret_set"], true, "{v}");
-    let url = v["data"]["app_ingress_url"]
+    let oa = v["id"].as_str().unwrap().to_string();
+    assert_eq!(v["signing_secret_set"], true, "{v}");
+    let url = v["app_ingress_url"]
         .as_str()
         .unwrap_or_else(|| panic!("no app_ingress_url: {v}"))
         .to_string();
@@ -166,7 +166,7 @@ async fn slack_events(backend: Backend) {
         !v.to_string().contains(SIGNING_SECRET),
         "the signing secret never comes back: {v}"
     );
-    assert_eq!(v["data"]["app_ingress_url"], url.as_str());
+    assert_eq!(v["app_ingress_url"], url.as_str());
     let (_, v, _) = s
         .get(
             &format!("{base}/oauth_apps/{oa}"),
@@ -174,7 +174,7 @@ async fn slack_events(backend: Backend) {
             Some("development"),
         )
         .await;
-    let dev_url = v["data"]["app_ingress_url"].as_str().unwrap().to_string();
+    let dev_url = v["app_ingress_url"].as_str().unwrap().to_string();
     assert_eq!(dev_url, url.replace("/production", "/development"));
 
     // Two workspaces: alice and carol in A, bob in B.
@@ -491,7 +491,7 @@ async fn slack_events(backend: Backend) {
         )
         .await;
     assert_eq!(st, 200, "{v}");
-    assert_eq!(v["data"]["app_ingress_url"], url.as_str(), "the URL stays");
+    assert_eq!(v["app_ingress_url"], url.as_str(), "the URL stays");
     let ev14 = message(TEAM_A, GENERAL, "Ev0014", "new secret", json!({}));
     let (st, v) = post_signed(&url, SIGNING_SECRET, &ev14).await;
     assert_client_error("old secret", st, &v, 401, "signature");

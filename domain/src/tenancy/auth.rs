@@ -71,6 +71,8 @@ pub enum Caller {
         client_id: String,
         scopes: Vec<String>,
         environments: Vec<Environment>,
+        /// See `ApiClient::operator`.
+        operator: bool,
     },
     /// A browser holding a connect token: one user of one tenant.
     Connect(ConnectToken),
@@ -142,6 +144,31 @@ impl Caller {
 
     pub fn is_server(&self) -> bool {
         matches!(self, Caller::Server { .. })
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Caller::Server { operator: true, .. })
+    }
+
+    /// The project the credentials were issued in.
+    pub fn home_project(&self) -> &str {
+        match self {
+            Caller::Server { project_id, .. } => project_id,
+            Caller::Connect(t) => &t.tenant.project_id,
+        }
+    }
+
+    /// Managing projects other than its own takes an operator client.
+    pub fn require_operator(&self, what: &str) -> Result<()> {
+        self.require_server(what)?;
+        if self.is_operator() {
+            return Ok(());
+        }
+        Err(Error::Forbidden(format!(
+            "{what} requires operator credentials (`switchboard admin issue-client --operator`); \
+             these are limited to project {}",
+            self.home_project()
+        )))
     }
 }
 
@@ -251,6 +278,7 @@ impl Tenancy {
             client_id: token.client_id,
             scopes: token.scopes,
             environments: client.environments,
+            operator: client.operator,
         })
     }
 
@@ -311,6 +339,14 @@ impl Tenancy {
             if !p.starts_with("proj_") || self.project(p).await?.is_none() {
                 return Err(Error::NotFound(format!("project {p:?} not found")));
             }
+            // An operator acts in any project, as Pipedream's workspace
+            // clients do; the environment check above still applies.
+            if caller.is_operator() {
+                return Ok(Tenant {
+                    project_id: p.to_string(),
+                    env: tenant.env,
+                });
+            }
             return Err(Error::Forbidden(format!(
                 "these credentials are not valid for project {p}"
             )));
@@ -350,6 +386,7 @@ mod tests {
             client_id: "cl_x".into(),
             scopes: vec!["*".into()],
             environments: envs.to_vec(),
+            operator: false,
         };
         assert!(
             server(&Environment::ALL)

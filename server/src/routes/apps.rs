@@ -3,7 +3,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
-use switchboard_components::App;
+use switchboard_components::{App, ManifestKind};
 
 use crate::ctx::{Authed, core, path_param};
 use crate::error::{ApiError, ApiResult};
@@ -34,6 +34,8 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
     let (mut sort_key, mut desc, mut limit, mut after, mut before) =
         (None::<String>, false, 10usize, None, None);
     let mut categories = Vec::new();
+    // `has_*=true` keeps apps with such components, `=false` those without.
+    let mut has: Vec<(Option<ManifestKind>, bool)> = Vec::new();
     for (k, v) in params {
         match k.as_str() {
             "sort_key" => match v.as_str() {
@@ -54,8 +56,9 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
                 }
             },
             "category_ids" => categories.push(v),
-            // No app has components until the component runtime lands.
-            "has_components" | "has_actions" | "has_triggers" if flag(&v, &k)? => apps.clear(),
+            "has_components" => has.push((None, flag(&v, &k)?)),
+            "has_actions" => has.push((Some(ManifestKind::Action), flag(&v, &k)?)),
+            "has_triggers" => has.push((Some(ManifestKind::Trigger), flag(&v, &k)?)),
             "limit" => {
                 limit = v
                     .parse()
@@ -69,6 +72,10 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
             "before" => before = Some(v),
             _ => {}
         }
+    }
+    for (kind, want) in has {
+        let with = auth.core.catalog.apps_with_components(kind);
+        apps.retain(|a| with.contains(a.name_slug.as_str()) == want);
     }
     if !categories.is_empty() {
         apps.retain(|a| {

@@ -13,6 +13,7 @@ mod deliveries;
 pub(crate) mod health;
 mod oauth;
 mod oauth_apps;
+mod projects;
 mod proxy;
 mod tokens;
 mod triggers;
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(connect_page::oauth_start_form),
         )
         .service(resource("/_static/connect/oauth/callback").get(connect_page::oauth_callback))
+        .service(resource("/_static/connect/logo/{project}").get(projects::show_logo))
         // Before `/hooks/{hook_id}/…`, which would also match it.
         .service(resource("/hooks/apps/{ingress_id}/{env}").post(app_hooks::inbound))
         .service(
@@ -89,6 +91,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/app_categories").get(apps::categories))
                 .service(resource("/app_categories/{id}").get(apps::category))
                 .service(resource("/tokens/{ctok}/validate").get(tokens::validate))
+                // `projects/info` before `projects/{project}`, which would
+                // take "info" for a project id.
+                .service(resource(both("/projects/info")).get(projects::info))
+                .service(resource("/projects").get(projects::list).post(projects::create))
+                .service(
+                    resource("/projects/{project}")
+                        .get(projects::retrieve)
+                        .patch(projects::update)
+                        .delete(projects::delete),
+                )
+                .service(resource("/projects/{project}/logo").post(projects::logo))
                 .configure(|c| catalog(c, Prefix::Components, "components"))
                 .configure(|c| catalog(c, Prefix::Actions, "actions"))
                 .configure(|c| catalog(c, Prefix::Triggers, "triggers"))
@@ -134,6 +147,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource(both("/deployed-triggers/{trigger_id}/events")).get(triggers::events),
+                )
+                .service(
+                    resource(both("/deployed-triggers/{trigger_id}/pipelines"))
+                        .get(triggers::pipelines)
+                        .put(triggers::pipelines),
                 )
                 .service(
                     resource(both("/deployed-triggers/{trigger_id}/webhooks"))

@@ -14,20 +14,49 @@ use crate::ctx::{Ctx, path_param};
 use crate::error::ApiResult;
 use crate::wire;
 
+/// Pipedream's `OauthApp`: the catalog's `App` the client is for, and the
+/// client's own fields over it (`id` is the OAuth app's, `name` its own
+/// when it has one).
 fn view(ctx: &Ctx, a: &OAuthApp) -> Value {
-    json!({
+    let base = &ctx.core.settings.public_base;
+    let mut out = match ctx.core.catalog.get(&a.app) {
+        Some(app) => wire::app(app, base),
+        // An app since dropped from the catalog still lists its clients.
+        None => json!({
+            "name_slug": a.app,
+            "name": a.app,
+            "img_src": format!("{base}/apps/{}/logo.svg", a.app),
+            "categories": [],
+            "featured_weight": 0,
+            "scope_profiles": [],
+        }),
+    };
+    let own = json!({
         "id": a.id,
+        "oauth_app_id": a.id,
         "app": a.app,
         "client_id": a.client_id,
-        "name": a.name,
-        "description": a.description,
         "scopes": a.scopes,
+        "additional_scopes": [],
+        "redirect_uri": ctx.core.accounts.oauth_callback_url(),
+        "owner_id": ctx.tenant.project_id,
         "client_secret_set": true,
         "signing_secret_set": a.signing_secret.is_some(),
         "app_ingress_url": ctx.core.accounts.app_ingress_url(a, ctx.tenant.env),
         "created_at": iso(a.created_at),
         "updated_at": iso(a.updated_at),
-    })
+    });
+    let (Value::Object(o), Value::Object(extra)) = (&mut out, own) else {
+        unreachable!("both are objects")
+    };
+    o.remove("connect");
+    o.extend(extra);
+    for (k, v) in [("name", &a.name), ("description", &a.description)] {
+        if let Some(v) = v {
+            o.insert(k.into(), json!(v));
+        }
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -96,7 +125,7 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
             body.into_inner().into(),
         )
         .await?;
-    Ok(HttpResponse::Created().json(json!({"data": view(&ctx, &a)})))
+    Ok(HttpResponse::Created().json(view(&ctx, &a)))
 }
 
 pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -106,7 +135,7 @@ pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
         .accounts
         .get_oauth_app(&ctx.tenant.project_id, &path_param(&req, "id")?)
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &a)})))
+    Ok(HttpResponse::Ok().json(view(&ctx, &a)))
 }
 
 pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiResult<HttpResponse> {
@@ -122,7 +151,7 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
             body.into_inner().into(),
         )
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &a)})))
+    Ok(HttpResponse::Ok().json(view(&ctx, &a)))
 }
 
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {

@@ -387,3 +387,15 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
         .await?;
     Ok(HttpResponse::build(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK)).json(r.body))
 }
+
+/// `deployed-triggers/{id}/pipelines` (`listWorkflows`/`updateWorkflows`):
+/// Switchboard runs no workflows, so there is nothing to map them to. A
+/// 422 with its own code rather than 404 (the route exists) or 501 (both
+/// SDKs retry 5xx answers).
+pub async fn pipelines(_ctx: Ctx) -> ApiResult<HttpResponse> {
+    Err(ApiError::new(
+        crate::codes::ErrorCode::WorkflowsNotSupported,
+        "Switchboard has no workflows: deployed triggers deliver their events to webhooks \
+         (deployedTriggers.listWebhooks / updateWebhooks), not to pipelines",
+    ))
+}
