@@ -60,6 +60,12 @@ pub fn catalog(cmd: &CatalogCommand) -> anyhow::Result<()> {
     }
 }
 
+/// A project's framing setting from the flags: the origins named, none, or
+/// (neither) any.
+fn framing(origins: Vec<String>, none: bool) -> Option<Vec<String>> {
+    (none || !origins.is_empty()).then_some(origins)
+}
+
 pub async fn run(
     cfg: &Config,
     core: Arc<Core>,
@@ -75,6 +81,8 @@ pub async fn run(
             support_email,
             logo_url,
             min_interval_secs,
+            frame_origins,
+            no_framing,
         } => {
             let (p, c) = core
                 .tenancy
@@ -85,6 +93,7 @@ pub async fn run(
                     support_email,
                     logo_url,
                     min_interval_secs,
+                    connect_frame_origins: framing(frame_origins, no_framing),
                 })
                 .await?;
             let mut v = credentials_json(&p.id, &c, cfg);
@@ -96,6 +105,28 @@ pub async fn run(
                     "project {} ({})\nclient_id     {}\nclient_secret {}\n(the secret is shown once)",
                     p.name, p.id, c.client_id, c.client_secret
                 ),
+            );
+        }
+        AdminCommand::SetFrameOrigins {
+            project,
+            origins,
+            none,
+            any,
+        } => {
+            let origins = if any { None } else { framing(origins, none) };
+            let p = core
+                .tenancy
+                .set_connect_frame_origins(&project, origins)
+                .await?;
+            let human = match &p.connect_frame_origins {
+                None => "any origin may frame the connect page".to_string(),
+                Some(o) if o.is_empty() => "no origin may frame the connect page".to_string(),
+                Some(o) => format!("only {} may frame the connect page", o.join(", ")),
+            };
+            print(
+                json_out,
+                json!({"id": p.id, "connect_frame_origins": p.connect_frame_origins}),
+                human,
             );
         }
         AdminCommand::ExportAccounts { project, env } => {

@@ -86,6 +86,26 @@ pub enum AdminCommand {
         /// triggers, in seconds (default: triggers.min_interval_secs).
         #[arg(long)]
         min_interval_secs: Option<u64>,
+        /// Only this origin may frame the connect page (repeatable; default:
+        /// any origin, as Pipedream's page).
+        #[arg(long = "frame-origin")]
+        frame_origins: Vec<String>,
+        /// No origin may frame the connect page (the browser SDK's iframe
+        /// then fails; connect links still work).
+        #[arg(long, conflicts_with = "frame_origins")]
+        no_framing: bool,
+    },
+    /// Set who may frame a project's connect page: the origins given, none
+    /// with `--none`, or any (the default) with `--any`.
+    SetFrameOrigins {
+        #[arg(long)]
+        project: String,
+        #[arg(long = "origin", required_unless_present_any = ["none", "any"])]
+        origins: Vec<String>,
+        #[arg(long, conflicts_with_all = ["origins", "any"])]
+        none: bool,
+        #[arg(long, conflicts_with = "origins")]
+        any: bool,
     },
     /// List projects.
     ListProjects,

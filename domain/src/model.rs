@@ -56,6 +56,10 @@ pub struct Project {
     pub logo_url: Option<String>,
     #[serde(default)]
     pub connect_require_key_auth_test: bool,
+    /// Origins that may frame the connect page: `None` any (Pipedream's
+    /// behaviour), `Some([])` none. See `tenancy::projects::frame_ancestors`.
+    #[serde(default)]
+    pub connect_frame_origins: Option<Vec<String>>,
     /// This project's shortest timer and polling interval, when not the
     /// configured one.
     #[serde(default)]

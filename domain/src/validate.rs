@@ -102,12 +102,12 @@ pub fn http_url(field: &str, url: &str) -> Result<()> {
 }
 
 /// An origin: scheme, host and optional port, nothing else.
-pub fn origin(o: &str) -> Result<()> {
-    http_url("allowed_origins", o)?;
+pub fn origin(field: &str, o: &str) -> Result<()> {
+    http_url(field, o)?;
     let rest = o.split_once("://").map(|(_, r)| r).unwrap_or("");
     if rest.contains(['/', '?', '#']) {
         return Err(invalid(format!(
-            "allowed_origins entries are origins like https://app.example.com, without a path; got {o:?}"
+            "{field} entries are origins like https://app.example.com, without a path; got {o:?}"
         )));
     }
     Ok(())
@@ -153,7 +153,7 @@ mod tests {
         assert!(http_url("x", "https://example.com/ok?a=1").is_ok());
         assert!(http_url("x", "ftp://example.com").is_err());
         assert!(http_url("x", "https://").is_err());
-        assert!(origin("http://localhost:3000").is_ok());
-        assert!(origin("http://localhost:3000/app").is_err());
+        assert!(origin("allowed_origins", "http://localhost:3000").is_ok());
+        assert!(origin("allowed_origins", "http://localhost:3000/app").is_err());
     }
 }

@@ -293,9 +293,10 @@ async fn default_connect_tokens_get_only_the_browser_flow() {
     s.stop().await;
 }
 
-/// Review item: the done page posts the account id only to origins the
-/// token names (allowed_origins, redirect origins); a token naming none
-/// gets only the message type posted to any opener.
+/// Review item, revised by issue 15: the done page posts the account id
+/// only to origins the token names (allowed_origins, redirect origins); a
+/// token naming none posts it to "*" (the embedder holds the token, which
+/// may list the account anyway) so the browser SDK's onSuccess gets it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_connect_page_posts_identifiers_only_to_origins_the_token_names() {
     let s = spawn_app().await;
@@ -315,15 +316,11 @@ async fn the_connect_page_posts_identifiers_only_to_origins_the_token_names() {
             r.text().await.unwrap()
         }
     };
-    // No origins named: the opener, whoever it is, learns only "success".
+    // No origins named: the id, to whoever embedded the page.
     let body = done_page(json!({}), "sk-1").await;
     assert!(body.contains("is connected"), "{body}");
-    assert!(body.contains("{\"type\":\"success\"}"), "{body}");
-    assert!(
-        !body.contains("apn_"),
-        "no account id to an unknown origin: {body}"
-    );
-    assert!(body.contains("[\"*\"]"), "{body}");
+    assert!(body.contains("\"authProvisionId\":\"apn_"), "{body}");
+    assert!(body.contains("\"targets\":[\"*\"]"), "{body}");
     // Allowed origins: the id, to them only.
     let body = done_page(
         json!({"allowed_origins": ["https://app.acme.example"]}),
@@ -331,7 +328,10 @@ async fn the_connect_page_posts_identifiers_only_to_origins_the_token_names() {
     )
     .await;
     assert!(body.contains("\"authProvisionId\":\"apn_"), "{body}");
-    assert!(body.contains("[\"https://app.acme.example\"]"), "{body}");
+    assert!(
+        body.contains("\"targets\":[\"https://app.acme.example\"]"),
+        "{body}"
+    );
     assert!(!body.contains("\"*\""), "{body}");
     // A redirect origin counts as named (the success page shows when only
     // an error redirect is set).
@@ -341,7 +341,128 @@ async fn the_connect_page_posts_identifiers_only_to_origins_the_token_names() {
     )
     .await;
     assert!(body.contains("\"authProvisionId\":\"apn_"), "{body}");
-    assert!(body.contains("[\"https://acme.example\"]"), "{body}");
+    assert!(
+        body.contains("\"targets\":[\"https://acme.example\"]"),
+        "{body}"
+    );
     assert!(!body.contains("\"*\""), "{body}");
+    s.stop().await;
+}
+
+/// Issue 15: the connect page can be framed by any origin unless the token
+/// (allowed_origins) or the project (connect_frame_origins) says who; its
+/// only script is a file under `script-src 'self'`; a framed refusal
+/// answers 200 (the embedder hears the error by message).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_connect_page_is_framable_as_the_project_and_token_allow() {
+    let s = spawn_app().await;
+    let csp = |token: String| {
+        let base = s.base.clone();
+        async move {
+            let r = no_redirects()
+                .get(format!(
+                    "{base}/_static/connect.html?token={token}&app=openai"
+                ))
+                .send()
+                .await
+                .unwrap();
+            let csp = r.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            let body = r.text().await.unwrap();
+            assert!(!body.contains("<script>"), "no inline script: {body}");
+            assert!(
+                body.contains("<script src=\"/_static/connect.js\">"),
+                "{body}"
+            );
+            assert!(csp.contains("script-src 'self';"), "{csp}");
+            csp
+        }
+    };
+    let (p, bearer) = (s.project.clone(), s.bearer.clone());
+    let open = s.connect_token_with(&bearer, &p.id, json!({})).await;
+    assert!(csp(open).await.ends_with("frame-ancestors *"));
+    let named = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"allowed_origins": ["https://a.example"]}),
+        )
+        .await;
+    assert!(
+        csp(named)
+            .await
+            .ends_with("frame-ancestors https://a.example")
+    );
+    // A bad token's page is framable too (its error must reach the SDK).
+    assert!(
+        csp("ctok_nonesuch".into())
+            .await
+            .ends_with("frame-ancestors *")
+    );
+
+    // A project that restricts framing bounds every token.
+    let core = s.core();
+    core.tenancy
+        .set_connect_frame_origins(&p.id, Some(vec!["https://b.example".into()]))
+        .await
+        .unwrap();
+    let open = s.connect_token_with(&bearer, &p.id, json!({})).await;
+    assert!(
+        csp(open)
+            .await
+            .ends_with("frame-ancestors https://b.example")
+    );
+    let named = s
+        .connect_token_with(
+            &bearer,
+            &p.id,
+            json!({"allowed_origins": ["https://a.example"]}),
+        )
+        .await;
+    assert!(csp(named).await.ends_with("frame-ancestors 'none'"));
+    core.tenancy
+        .set_connect_frame_origins(&p.id, Some(vec![]))
+        .await
+        .unwrap();
+    let open = s.connect_token_with(&bearer, &p.id, json!({})).await;
+    assert!(csp(open).await.ends_with("frame-ancestors 'none'"));
+    // Bad settings are refused.
+    for bad in ["https://b.example/path", "javascript:alert(1)"] {
+        let e = core
+            .tenancy
+            .set_connect_frame_origins(&p.id, Some(vec![bad.into()]))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("connect_frame_origins"), "{e}");
+    }
+
+    // The script is served as a script, and a refusal in a frame is 200.
+    let r = no_redirects()
+        .get(format!("{}/_static/connect.js", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+    for (dest, status) in [(None, 410), (Some("iframe"), 200)] {
+        let mut rb = no_redirects().get(format!(
+            "{}/_static/connect.html?token=ctok_nonesuch&app=openai",
+            s.base
+        ));
+        if let Some(d) = dest {
+            rb = rb.header("sec-fetch-dest", d);
+        }
+        let r = rb.send().await.unwrap();
+        assert_eq!(r.status(), status, "{dest:?}");
+        assert!(r.text().await.unwrap().contains("\"type\":\"error\""));
+    }
     s.stop().await;
 }

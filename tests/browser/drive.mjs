@@ -64,13 +64,25 @@ const errors = [];
 let status = null;
 let navStarted = 0; // navigation requests of the target frame (each redirect hop counts)
 let navEnded = 0;
-page.on('console', (m) => {
-  if (m.type() === 'error' || m.type() === 'warning') {
-    const at = m.location()?.url;
-    errors.push(`console.${m.type()}: ${m.text()}${at ? ` (${at})` : ''}`);
-  }
+const listen = (p) => {
+  p.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') {
+      const at = m.location()?.url;
+      errors.push(`console.${m.type()}: ${m.text()}${at ? ` (${at})` : ''}`);
+    }
+  });
+  p.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+};
+listen(page);
+// Popups (the framed page's OAuth window): their errors count too, and a
+// step settles once they have closed.
+const popups = new Set();
+context.on('page', (p) => {
+  if (p === page) return;
+  listen(p);
+  popups.add(p);
+  p.on('close', () => popups.delete(p));
 });
-page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
 page.on('request', (r) => {
   if (r.isNavigationRequest() && isTarget(r.frame())) navStarted += 1;
 });
@@ -124,6 +136,7 @@ async function settle(before) {
   while (navStarted === before && Date.now() - t0 < 1500) await sleep(50);
   while (navEnded < navStarted && Date.now() - t0 < 15_000) await sleep(50);
   await followExternal();
+  while (popups.size > 0 && Date.now() - t0 < 15_000) await sleep(50);
   await target()?.waitForLoadState('load', { timeout: 15_000 }).catch(() => {});
   await target()?.waitForLoadState('networkidle', { timeout: 5_000 }).catch(() => {});
 }

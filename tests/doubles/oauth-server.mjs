@@ -14,6 +14,7 @@
 // path, query, content type) so tests can check what the URLs carried.
 // `/__control/*` lets tests change the token lifetime, revoke or expire
 // everything issued so far, and read counters (see README.md).
+// `/authorize` sends `X-Frame-Options: DENY`, as real providers do.
 // Prints `{"port": N}` once listening. `--deny` makes /authorize send the
 // user back with error=access_denied instead of a code (refused consent).
 import { randomUUID } from 'node:crypto';
@@ -161,6 +162,8 @@ const server = createServer((req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   if (path.startsWith('/__control/')) return void control(req, res, path);
   if (req.method === 'GET' && path.startsWith('/api/')) return api(req, res);
+  // As real providers: the consent page refuses to be framed.
+  if (path === '/authorize') res.setHeader('X-Frame-Options', 'DENY');
   if (path === '/authorize' || path === '/token') {
     if (stats.seen.length < SEEN_MAX) {
       const u = new URL(req.url, 'http://x');

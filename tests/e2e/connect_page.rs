@@ -143,8 +143,8 @@ async fn key_based_apps_connect_through_the_hosted_page() {
     assert_eq!(r.status(), 410, "a spent token cannot connect again");
 
     // No redirect given: a done page that tells the opener, as Pipedream's
-    // does; the token names no origin, so the account id is not posted
-    // (tests/e2e/web_security.rs covers the origins).
+    // does; the token names no origin, so the message goes to "*"
+    // (tests/app/web_security.rs covers the origins).
     let ctok = s.connect_token_with(&bearer, &p.id, json!({})).await;
     let r = submit(
         &s,
@@ -158,9 +158,14 @@ async fn key_based_apps_connect_through_the_hosted_page() {
     assert_eq!(r.status(), 200);
     let body = r.text().await.unwrap();
     assert!(body.contains("is connected"), "{body}");
+    // The id goes to the embedder (docs/security.md, issue 15), by the
+    // page's script file.
     assert!(body.contains("\"type\":\"success\""), "{body}");
-    assert!(!body.contains("\"authProvisionId\""), "{body}");
-    assert!(body.contains("postMessage"));
+    assert!(body.contains("\"authProvisionId\":\"apn_"), "{body}");
+    assert!(
+        body.contains("<script src=\"/_static/connect.js\">"),
+        "{body}"
+    );
 
     // Export: every account with its credentials, to server callers only,
     // audited in the log without the secrets.

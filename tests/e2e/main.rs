@@ -3,6 +3,7 @@
 #[path = "../common/api.rs"]
 mod api;
 mod browser;
+mod browser_sdk;
 mod catalog_connect;
 mod catalog_openapi;
 mod catalog_providers;

@@ -53,7 +53,7 @@ impl Tenancy {
     ) -> Result<IssuedConnectToken> {
         validate::external_user_id(&req.external_user_id)?;
         for o in &req.allowed_origins {
-            validate::origin(o)?;
+            validate::origin("allowed_origins", o)?;
         }
         for (field, url) in [
             ("success_redirect_uri", &req.success_redirect_uri),

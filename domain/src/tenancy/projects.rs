@@ -35,6 +35,50 @@ pub struct NewProject {
     pub logo_url: Option<String>,
     /// The shortest timer and polling interval (default: the configured).
     pub min_interval_secs: Option<u64>,
+    /// Origins that may frame the connect page (`None`: any).
+    pub connect_frame_origins: Option<Vec<String>>,
+}
+
+/// Most origins a project may list as framers of its connect page.
+const MAX_FRAME_ORIGINS: usize = 20;
+
+fn check_frame_origins(origins: Option<&Vec<String>>) -> Result<()> {
+    let Some(origins) = origins else {
+        return Ok(());
+    };
+    if origins.len() > MAX_FRAME_ORIGINS {
+        return Err(invalid(format!(
+            "at most {MAX_FRAME_ORIGINS} connect_frame_origins"
+        )));
+    }
+    origins
+        .iter()
+        .try_for_each(|o| crate::validate::origin("connect_frame_origins", o))
+}
+
+/// The CSP `frame-ancestors` sources of a connect page: who may embed it.
+/// Embeddable by any origin by default, as Pipedream's page is (the
+/// browser SDK's quickstart makes tokens without `allowed_origins`); a
+/// token's `allowed_origins` narrow it to those; a project's
+/// `connect_frame_origins` bound every token of the project (an origin
+/// must be in both when both are set). Nothing left: `'none'`.
+pub fn frame_ancestors(project: Option<&Project>, token_origins: &[String]) -> Vec<String> {
+    let restricted = project.and_then(|p| p.connect_frame_origins.as_ref());
+    let allowed: Vec<String> = match (restricted, token_origins.is_empty()) {
+        (None, true) => return vec!["*".to_string()],
+        (None, false) => token_origins.to_vec(),
+        (Some(project), true) => project.clone(),
+        (Some(project), false) => token_origins
+            .iter()
+            .filter(|o| project.contains(o))
+            .cloned()
+            .collect(),
+    };
+    if allowed.is_empty() {
+        vec!["'none'".to_string()]
+    } else {
+        allowed
+    }
 }
 
 impl Tenancy {
@@ -59,6 +103,7 @@ impl Tenancy {
         if let Some(u) = &p.logo_url {
             crate::validate::http_url("logo_url", u)?;
         }
+        check_frame_origins(p.connect_frame_origins.as_ref())?;
         let now = now_ms();
         let project = Project {
             id: new_id("proj"),
@@ -67,6 +112,7 @@ impl Tenancy {
             support_email: p.support_email,
             logo_url: p.logo_url,
             connect_require_key_auth_test: p.require_key_auth_test,
+            connect_frame_origins: p.connect_frame_origins,
             min_interval_secs: p.min_interval_secs,
             created_at: now,
             updated_at: now,
@@ -246,6 +292,25 @@ impl Tenancy {
             .decode(&logo.bytes)
             .map_err(|_| Error::Internal("a stored logo is not base64".into()))?;
         Ok((logo.content_type, bytes))
+    }
+
+    /// Who may frame the project's connect page (`None`: any origin).
+    pub async fn set_connect_frame_origins(
+        &self,
+        project_id: &str,
+        origins: Option<Vec<String>>,
+    ) -> Result<Project> {
+        check_frame_origins(origins.as_ref())?;
+        let mut project = self
+            .project(project_id)
+            .await?
+            .ok_or_else(|| not_found(format!("no project {project_id}")))?;
+        project.connect_frame_origins = origins;
+        project.updated_at = now_ms();
+        self.store
+            .commit(vec![records::put(records::project(project_id), &project)])
+            .await?;
+        Ok(project)
     }
 
     pub async fn list_projects(&self) -> Result<Vec<Project>> {

@@ -15,6 +15,7 @@ use switchboard_domain::accounts::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_bindi
 use switchboard_domain::accounts::{AccountView, NewKeyAccount};
 use switchboard_domain::components::{App, AuthType, CustomField};
 use switchboard_domain::model::{ConnectToken, Project};
+use switchboard_domain::tenancy::projects::frame_ancestors;
 use switchboard_domain::{Core, Error};
 
 use crate::ctx::core;
@@ -53,47 +54,24 @@ button.secondary{margin-top:.75rem;background:#fff;color:#1f4fa3;border:1px soli
 .affix{display:flex;align-items:center;gap:.35rem}.affix span{color:#4a5360;white-space:nowrap}\
 footer{margin-top:1.5rem;color:#4a5360;font-size:.85rem}";
 
-/// A whole page under the project's brand.
-fn page(
-    status: StatusCode,
-    brand: &Brand,
-    title: &str,
-    body: &str,
-    message: Option<Value>,
-) -> HttpResponse {
-    // Messages with identifiers go only to origins the token names (its
-    // allowed_origins and the origins of its redirect URIs; postMessage
-    // drops a message whose target origin does not match). A token naming
-    // none cannot say who opened the page, so any origin gets only what is
-    // harmless: the message type, never the account id or error details.
-    let trusted = brand.message_origins();
-    let targets = if trusted.is_empty() {
-        json!(["*"])
+/// A whole page under the project's brand. `data` goes to the page's
+/// script (connect_page.js): `message` to post, `popup` texts for OAuth
+/// from a frame.
+fn page(status: StatusCode, brand: &Brand, title: &str, body: &str, data: Value) -> HttpResponse {
+    let mut data = data;
+    data["targets"] = json!(brand.message_targets());
+    let close = if brand.closable {
+        // Shown by the script only when another window embeds or opened the page.
+        let label = if data.get("message").is_some() {
+            "Close"
+        } else {
+            "Cancel"
+        };
+        format!(
+            "<button type=\"button\" class=\"secondary\" id=\"sb-close\" hidden>{label}</button>"
+        )
     } else {
-        json!(trusted)
-    };
-    let post = format!(
-        "var t=window.opener||(window.parent!==window?window.parent:null);\
-         function post(m){{if(t){{{}.forEach(function(o){{t.postMessage(m,o);}});}}}}",
-        script_json(&targets)
-    );
-    let script = match message {
-        Some(m) => format!(
-            "<script>(function(){{{post}post({});}})();</script>",
-            script_json(&if trusted.is_empty() { harmless(&m) } else { m })
-        ),
-        // A Cancel button for pages opened by a customer's frontend: it
-        // tells the opener to close the dialog (Pipedream's `close`).
-        None if brand.closable => format!(
-            "<script>(function(){{{post}var b=document.getElementById('sb-close');\
-             if(t&&b){{b.hidden=false;b.addEventListener('click',function(){{post({{type:'close'}});}});}}}})();</script>"
-        ),
-        None => String::new(),
-    };
-    let close = if brand.closable && script.contains("sb-close") {
-        "<button type=\"button\" class=\"secondary\" id=\"sb-close\" hidden>Cancel</button>"
-    } else {
-        ""
+        String::new()
     };
     let support = brand
         .support_email
@@ -108,7 +86,9 @@ fn page(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{title} · {name}</title><style>{STYLE}</style></head>\
-         <body><main><p>{logo}<strong>{name}</strong></p>{body}{close}{support}</main>{script}</body></html>",
+         <body><main><p>{logo}<strong>{name}</strong></p>{body}{close}{support}</main>\
+         <script type=\"application/json\" id=\"sb-page\">{data}</script>\
+         <script src=\"{SCRIPT_PATH}\"></script></body></html>",
         title = esc(title),
         name = esc(&brand.name),
         logo = brand
@@ -118,13 +98,8 @@ fn page(
                 "<img src=\"{}\" alt=\"\" width=\"32\" height=\"32\"> ",
                 esc(u)
             )),
+        data = script_json(&data),
     );
-    // Only the token's allowed_origins may frame the page (clickjacking).
-    let ancestors = if brand.frame_origins.is_empty() {
-        "'none'".to_string()
-    } else {
-        brand.frame_origins.join(" ")
-    };
     // A form's answer may redirect to the token's redirect URIs, and
     // form-action covers redirects too.
     let form_targets = std::iter::once("'self'".to_string())
@@ -133,24 +108,30 @@ fn page(
         .join(" ");
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        // Inline style and the one inline script only; nothing from elsewhere.
+        // Inline style and our own script file; nothing from elsewhere.
         .insert_header((
             "Content-Security-Policy",
-            format!("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' https: data:; form-action {form_targets}; base-uri 'none'; frame-ancestors {ancestors}"),
+            format!(
+                "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; img-src 'self' https: data:; \
+                 form-action {form_targets}; base-uri 'none'; frame-ancestors {}",
+                brand.frame_ancestors.join(" ")
+            ),
         ))
         .insert_header(("Referrer-Policy", "no-referrer"))
         .insert_header(("Cache-Control", "no-store"))
         .body(html)
 }
 
-/// What any origin may be told: the message's type, and for an error a
-/// fixed text (the page itself shows the reason to the user).
-fn harmless(m: &Value) -> Value {
-    match m["type"].as_str() {
-        Some("error") => json!({"type": "error", "error": "The account was not connected."}),
-        Some(t) => json!({ "type": t }),
-        None => json!({}),
-    }
+/// Where the page's script is served.
+const SCRIPT_PATH: &str = "/_static/connect.js";
+
+/// `GET /_static/connect.js`: the page's script (see connect_page.js).
+pub async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(include_str!("connect_page.js"))
 }
 
 /// The names a page carries: the project's, never Switchboard's.
@@ -158,16 +139,19 @@ struct Brand {
     name: String,
     logo_url: Option<String>,
     support_email: Option<String>,
-    /// Origins allowed to embed the page in a frame.
-    frame_origins: Vec<String>,
+    /// CSP `frame-ancestors` sources: who may embed the page.
+    frame_ancestors: Vec<String>,
+    /// The token's allowed_origins.
+    token_origins: Vec<String>,
     /// Origins of the token's success and error redirects.
     redirect_origins: Vec<String>,
-    /// Offer Cancel (posting `close`) when opened by another window.
+    /// Offer Cancel (posting `close`) when embedded or opened by another window.
     closable: bool,
 }
 
 impl Brand {
-    /// The brand of the token's project, framable by its allowed_origins.
+    /// The brand of the token's project, framable as the project and the
+    /// token's allowed_origins say.
     async fn of_token(core: &Core, ct: &ConnectToken) -> Brand {
         let project = core
             .tenancy
@@ -182,19 +166,29 @@ impl Brand {
             .map(|u| u.origin().ascii_serialization())
             .collect();
         Brand {
-            frame_origins: ct.allowed_origins.clone(),
+            frame_ancestors: frame_ancestors(project.as_ref(), &ct.allowed_origins),
+            token_origins: ct.allowed_origins.clone(),
             redirect_origins,
             ..Brand::of(project.as_ref())
         }
     }
 
-    /// The origins the token names: those that may receive identifiers.
-    fn message_origins(&self) -> Vec<String> {
-        let mut out = self.frame_origins.clone();
+    /// Where the page's messages may go. A token naming origins (its
+    /// allowed_origins and redirect origins) gets them sent only there. A
+    /// token naming none, or no token at all (an error page), posts to
+    /// "*": the receiver is the window that embedded or opened the page
+    /// with the token in its URL, and the messages carry nothing that
+    /// token does not already give (the new account's id, which the token
+    /// may list; a reason the page also shows). docs/security.md.
+    fn message_targets(&self) -> Vec<String> {
+        let mut out = self.token_origins.clone();
         for o in &self.redirect_origins {
             if !out.contains(o) {
                 out.push(o.clone());
             }
+        }
+        if out.is_empty() {
+            out.push("*".into());
         }
         out
     }
@@ -206,9 +200,10 @@ impl Brand {
                 .unwrap_or_else(|| "Connect an account".into()),
             logo_url: p.and_then(|p| p.logo_url.clone()),
             support_email: p.and_then(|p| p.support_email.clone()),
-            frame_origins: Vec::new(),
+            frame_ancestors: frame_ancestors(p, &[]),
+            token_origins: Vec::new(),
             redirect_origins: Vec::new(),
-            closable: false,
+            closable: true,
         }
     }
 }
@@ -234,7 +229,7 @@ fn connected(brand: &Brand, ct: &ConnectToken, v: &AccountView) -> HttpResponse 
             "<h1>{} is connected</h1><p role=\"status\">You can close this window.</p>",
             esc(&v.app.name)
         ),
-        Some(json!({"type": "success", "authProvisionId": v.account.id})),
+        json!({"message": {"type": "success", "authProvisionId": v.account.id}}),
     )
 }
 
@@ -247,7 +242,7 @@ fn problem(brand: &Brand, status: StatusCode, msg: &str) -> HttpResponse {
             "<h1>Cannot connect</h1><p class=\"error\" role=\"alert\">{}</p>",
             esc(msg)
         ),
-        Some(json!({"type": "error", "error": msg})),
+        json!({"message": {"type": "error", "error": msg}}),
     )
 }
 
@@ -480,31 +475,65 @@ fn oauth_page(
             start.append_pair("accountId", a);
         }
         format!(
-            "<p><a class=\"button\" href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
+            "<p><a class=\"button\" id=\"sb-oauth\" href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
             q = esc(&start.finish()),
             name = esc(&app.name),
         )
     } else {
         format!(
-            "<form method=\"post\" action=\"/_static/connect/oauth/start\">{hidden}{fields}\
+            "<form id=\"sb-oauth\" method=\"post\" action=\"/_static/connect/oauth/start\">{hidden}{fields}\
              <button type=\"submit\">Continue to {name}</button></form>",
             hidden = hidden_inputs(token, app, account_id),
             fields = field_inputs(app.auth.oauth_fields(), entered),
             name = esc(&app.name),
         )
     };
+    // In a frame the script opens the provider in a popup and reports on
+    // it in `sb-popup` (see connect_page.js).
     format!(
-        "<h1>Connect {name}</h1>{err}<p>You will sign in at {name} and allow {brand} to act \
-         on your behalf.</p>{list}{go}",
+        "<h1>Connect {name}</h1>{err}<div id=\"sb-flow\"><p>You will sign in at {name} and allow {brand} to act \
+         on your behalf.</p>{list}{go}</div><div id=\"sb-popup\" hidden><p id=\"sb-popup-text\" role=\"status\"></p>\
+         <button type=\"button\" id=\"sb-popup-retry\" hidden>Try again</button></div>",
         name = esc(&app.name),
         brand = esc(&brand.name),
         err = error_note(error),
     )
 }
 
+/// What the script says about the OAuth popup it opens from a frame.
+fn popup_data(app: &App) -> Value {
+    let name = &app.name;
+    json!({"popup": {
+        "wait": format!("Finish signing in to {name} in the window that opened."),
+        "blocked": format!("Your browser blocked the {name} sign-in window. Allow pop-ups for this site, then try again."),
+        "closed": format!("The {name} sign-in window was closed before you finished. Try again when you are ready."),
+        "connected": format!("{name} is connected."),
+        "failed": format!("{name} was not connected."),
+    }})
+}
+
 /// `GET /_static/connect.html?token=…&app=…[&accountId=…]`.
 pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
-    let core = core(&req);
+    in_frame(&req, show_page(&req, &q).await)
+}
+
+/// A page loaded in a frame answers 200 even when it refuses: the embedder
+/// learns the refusal from the page's `error` message, and a 4xx frame
+/// document would put a failed load in the customer's console. Everyone
+/// else (connect links, curl) gets the real status.
+fn in_frame(req: &HttpRequest, mut resp: HttpResponse) -> HttpResponse {
+    let dest = req
+        .headers()
+        .get("sec-fetch-dest")
+        .and_then(|v| v.to_str().ok());
+    if matches!(dest, Some("iframe" | "frame")) && resp.status().is_client_error() {
+        *resp.status_mut() = StatusCode::OK;
+    }
+    resp
+}
+
+async fn show_page(req: &HttpRequest, q: &PageQuery) -> HttpResponse {
+    let core = core(req);
     let (_, mut brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
         Ok(s) => s,
         Err(page) => return page,
@@ -526,7 +555,11 @@ pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
             );
         }
     };
-    page(StatusCode::OK, &brand, &title, &body, None)
+    let data = match app.auth.kind {
+        AuthType::Oauth => popup_data(&app),
+        _ => json!({}),
+    };
+    page(StatusCode::OK, &brand, &title, &body, data)
 }
 
 #[derive(Deserialize)]
@@ -630,7 +663,7 @@ pub async fn oauth_start_form(
             name = esc(&app.name),
             href = esc(&href),
         ),
-        None,
+        json!({}),
     );
     if let Ok(v) = HeaderValue::from_str(&format!("0;url={href}")) {
         moving
@@ -687,7 +720,7 @@ async fn start_flow(
             brand,
             &format!("Connect {}", app.name),
             &oauth_page(token, app, brand, account_id, &fields, Some(&m)),
-            None,
+            popup_data(app),
         ),
         Err(e) => problem(brand, StatusCode::BAD_REQUEST, &e.to_string()),
     }
@@ -765,7 +798,11 @@ async fn callback_answer(
 /// failed verification) shows the form again with the reason; the token is
 /// spent only by a saved account.
 pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
-    let core = core(&req);
+    in_frame(&req, keys_answer(&req, &form).await)
+}
+
+async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpResponse {
+    let core = core(req);
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let (token, slug) = (get("token"), get("app"));
     let (ct, brand, app) = match session(&core, token, slug).await {
@@ -773,7 +810,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
         Err(page) => return page,
     };
     let token = token.unwrap_or_default();
-    let cfmap = entered_fields(&form);
+    let cfmap = entered_fields(form);
     let account_id = get("account_id").filter(|a| !a.is_empty());
     let created = core
         .accounts
@@ -815,7 +852,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
                 &brand,
                 &format!("Connect {}", app.name),
                 &key_form(token, &app, account_id, &cfmap, Some(&msg)),
-                None,
+                json!({}),
             )
         }
     }

@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource("/apps/{app}/logo.svg").get(apps::logo))
         .service(resource("/v1/oauth/token").post(oauth::token))
         .service(resource("/_static/connect.html").get(connect_page::show))
+        .service(resource("/_static/connect.js").get(connect_page::script))
         .service(resource("/_static/connect/keys").post(connect_page::submit_keys))
         .service(
             resource("/_static/connect/oauth/start")
