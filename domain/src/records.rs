@@ -56,6 +56,10 @@ pub(crate) fn accounts_by_app(t: &Tenant, app: &str) -> Key {
 pub(crate) fn accounts_by_user_app(t: &Tenant, ext: &str, app: &str) -> Key {
     Key::tenant(t, format!("idx:accounts:user_app:{ext}:{app}"))
 }
+/// A usage counter: `metric` in the hour starting at `window` (epoch s).
+pub(crate) fn usage(t: &Tenant, metric: &str, window: u64) -> Key {
+    Key::tenant(t, format!("usage:{metric}:{window}"))
+}
 pub(crate) fn oauth_app(project: &str, id: &str) -> Key {
     Key::global(format!("p:{project}"), format!("oauth_app:{id}"))
 }

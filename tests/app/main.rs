@@ -19,4 +19,5 @@ mod ops;
 #[path = "../common/receiver.rs"]
 mod receiver;
 mod triggers;
+mod usage;
 mod web_security;

@@ -2,6 +2,7 @@
 //! reconnection), deletion. Credentials are sealed with the keyring and bound
 //! by AAD to their tenant and account id.
 
+use crate::usage::Metric;
 use serde_json::{Map, Value};
 use switchboard_components::{App, AuthType};
 
@@ -508,6 +509,9 @@ impl Accounts {
         let user: Option<ExternalUser> = self.read(&records::user(t, &ext)).await?;
         self.tenancy.consume_connect_token(&token).await?;
         let mut ops = vec![records::put(records::account(t, &id), &account)];
+        if existing.is_none() {
+            ops.push(crate::usage::count_op(t, Metric::AccountConnected, 1));
+        }
         ops.extend(
             self.account_change_ops(t, existing.as_ref(), &account, &app)
                 .await?,

@@ -23,6 +23,7 @@ use crate::tenancy::Tenancy;
 
 // Named here, with the failures it describes (`error` is private).
 pub use crate::error::FailureCode;
+use crate::usage::Metric;
 
 pub struct Actions {
     ctx: Arc<Context>,
@@ -281,6 +282,8 @@ impl Actions {
         let result = tokio::time::timeout(timeout, action::run(&mut s, c, ctx))
             .await
             .unwrap_or(Err(RunError::Timeout(timeout)));
+        // Metered once it ran, whatever the outcome (see `usage.rs`).
+        self.count_usage(t, Metric::ActionRun, 1).await;
         match result {
             Ok(out) => Ok(Ok(RunOutput {
                 exports: out.exports,

@@ -16,6 +16,7 @@ mod oauth_apps;
 mod proxy;
 mod tokens;
 mod triggers;
+mod usage;
 mod users;
 mod webhook;
 
@@ -89,6 +90,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/app_categories").get(apps::categories))
                 .service(resource("/app_categories/{id}").get(apps::category))
                 .service(resource("/tokens/{ctok}/validate").get(tokens::validate))
+                // The client's own project (`Ctx` resolves it without a path).
+                .service(resource(both("/usage")).get(usage::list))
                 .configure(|c| catalog(c, Prefix::Components, "components"))
                 .configure(|c| catalog(c, Prefix::Actions, "actions"))
                 .configure(|c| catalog(c, Prefix::Triggers, "triggers"))
