@@ -784,6 +784,7 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
                 account_id: account_id.map(str::to_string),
                 external_user_id: None,
                 allow_token_import: false,
+                app_override_id: None,
             },
         )
         .await;

@@ -6,10 +6,12 @@
 mod accounts;
 mod actions;
 mod app_hooks;
+mod app_overrides;
 mod apps;
 mod components;
 mod connect_page;
 mod deliveries;
+mod file_stash;
 pub(crate) mod health;
 mod oauth;
 mod oauth_apps;
@@ -116,6 +118,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(users::accounts),
                 )
                 .service(resource("/{project}/tokens").post(tokens::create))
+                .service(resource(both("/file_stash/download")).get(file_stash::download))
                 .service(resource(both("/proxy/{url_64}")).route(web::route().to(proxy::forward)))
                 .service(
                     resource("/{project}/webhook")
@@ -169,6 +172,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .get(oauth_apps::retrieve)
                         .put(oauth_apps::update)
                         .delete(oauth_apps::delete),
+                )
+                .service(
+                    resource("/{project}/app_overrides")
+                        .get(app_overrides::list)
+                        .post(app_overrides::create),
+                )
+                .service(
+                    resource("/{project}/app_overrides/{id}")
+                        .get(app_overrides::retrieve)
+                        .put(app_overrides::update)
+                        .delete(app_overrides::delete),
                 )
                 .service(
                     resource("/{project}/apps/{app_id}/accounts")
