@@ -85,13 +85,19 @@ pub(crate) fn app_override(project: &str, id: &str) -> Key {
 }
 /// An override's name (SHA-256), unique per project: holds its id.
 pub(crate) fn app_override_name(project: &str, name_sha: &str) -> Key {
-    Key::global(format!("p:{project}"), format!("app_override_name:{name_sha}"))
+    Key::global(
+        format!("p:{project}"),
+        format!("app_override_name:{name_sha}"),
+    )
 }
 pub(crate) fn app_overrides_index(project: &str) -> Key {
     Key::global(format!("p:{project}"), "idx:app_overrides")
 }
 pub(crate) fn app_overrides_by_app(project: &str, app: &str) -> Key {
-    Key::global(format!("p:{project}"), format!("idx:app_overrides:app:{app}"))
+    Key::global(
+        format!("p:{project}"),
+        format!("idx:app_overrides:app:{app}"),
+    )
 }
 pub(crate) fn component(t: &Tenant, key: &str) -> Key {
     Key::tenant(t, format!("component:{key}"))

@@ -108,10 +108,11 @@ impl Accounts {
         cfmap_json: &str,
     ) -> Result<String> {
         crate::validate::id("app_override_id", id)?;
-        let o = self
-            .get_app_override(project, id)
-            .await
-            .map_err(|_| invalid(format!("app_override_id {id:?} is not an app override of this project")))?;
+        let o = self.get_app_override(project, id).await.map_err(|_| {
+            invalid(format!(
+                "app_override_id {id:?} is not an app override of this project"
+            ))
+        })?;
         if o.app != app.name_slug {
             return Err(invalid(format!(
                 "app override {id} is for {}, not {}",
@@ -142,7 +143,9 @@ impl Accounts {
             )));
         }
         let oa = self.get_oauth_app(project, id).await.map_err(|_| {
-            invalid(format!("oauth_app_id {id:?} is not an OAuth app of this project"))
+            invalid(format!(
+                "oauth_app_id {id:?} is not an OAuth app of this project"
+            ))
         })?;
         if oa.app != app.name_slug {
             return Err(invalid(format!(
@@ -161,7 +164,12 @@ impl Accounts {
     ) -> Result<AppOverride> {
         caller.require_all_environments("creating an app override")?;
         let app = self
-            .app(input.app.as_deref().ok_or_else(|| invalid("app is required"))?)?
+            .app(
+                input
+                    .app
+                    .as_deref()
+                    .ok_or_else(|| invalid("app is required"))?,
+            )?
             .clone();
         let name = input.name.ok_or_else(|| invalid("name is required"))?;
         check_name(&name)?;
@@ -258,7 +266,9 @@ impl Accounts {
             .as_deref()
             .is_some_and(|a| self.app(a).map(|x| x.name_slug != rec.app).unwrap_or(true))
         {
-            return Err(invalid("an app override's app cannot change; create a new one"));
+            return Err(invalid(
+                "an app override's app cannot change; create a new one",
+            ));
         }
         if let Some(o) = input.oauth_app_id {
             if let Some(oa) = &o {
@@ -290,7 +300,12 @@ impl Accounts {
         Ok(rec)
     }
 
-    pub async fn delete_app_override(&self, caller: &Caller, project: &str, id: &str) -> Result<()> {
+    pub async fn delete_app_override(
+        &self,
+        caller: &Caller,
+        project: &str,
+        id: &str,
+    ) -> Result<()> {
         caller.require_all_environments("deleting an app override")?;
         let rec = self.get_app_override(project, id).await?;
         self.store

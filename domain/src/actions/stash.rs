@@ -82,10 +82,7 @@ impl Actions {
                 "the file stash quota of {DAILY_QUOTA_BYTES} bytes a day is used up ({used} stored today)"
             )));
         }
-        let key = format!(
-            "{KEY_PREFIX}{}",
-            crate::ids::random_base62(KEY_RANDOM)
-        );
+        let key = format!("{KEY_PREFIX}{}", crate::ids::random_base62(KEY_RANDOM));
         let meta = StashedMeta {
             content_type: file.content_type,
             size,
@@ -134,4 +131,3 @@ impl Actions {
         }
     }
 }
-

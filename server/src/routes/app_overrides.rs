@@ -97,7 +97,11 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     let o = ctx
         .core
         .accounts
-        .create_app_override(&ctx.caller, &ctx.tenant.project_id, body.into_inner().into())
+        .create_app_override(
+            &ctx.caller,
+            &ctx.tenant.project_id,
+            body.into_inner().into(),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(view(&ctx, &o)?))
 }
@@ -132,7 +136,11 @@ pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     ctx.core
         .accounts
-        .delete_app_override(&ctx.caller, &ctx.tenant.project_id, &path_param(&req, "id")?)
+        .delete_app_override(
+            &ctx.caller,
+            &ctx.tenant.project_id,
+            &path_param(&req, "id")?,
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
