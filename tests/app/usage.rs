@@ -186,11 +186,7 @@ async fn usage_refuses_each_bad_query() {
     // A connect token is an end user's: usage is the developer's.
     let ct = s.connect_token(&bearer, &s.project.id, None, "u1").await;
     let (st, v, _) = s
-        .get(
-            &format!("/v1/connect/usage?start_ts=1&end_ts=3600"),
-            &ct,
-            None,
-        )
+        .get("/v1/connect/usage?start_ts=1&end_ts=3600", &ct, None)
         .await;
     assert_client_error("connect token", st, &v, 403, "server credentials");
     s.stop().await;
