@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::component::{Component, Step};
 use crate::manifest::DEFAULT_ACTION_TIMEOUT_SECS;
 use crate::props::Prop;
-use crate::runtime::{RunError, Session, response_value};
+use crate::runtime::{FileBody, RunError, Session, file_body, response_value};
 use crate::{jsonpath, template};
 
 /// Most items a paginated step collects, whatever its props ask.
@@ -20,6 +20,9 @@ pub const MAX_COLLECTED_ITEMS: u64 = 10_000;
 pub struct ActionOutput {
     pub exports: Map<String, Value>,
     pub ret: Value,
+    /// The last step's body when it is a file and the action declares no
+    /// `returns`: the caller stashes it and returns a reference as `ret`.
+    pub file: Option<FileBody>,
 }
 
 pub fn timeout(c: &Component) -> Duration {
@@ -79,6 +82,7 @@ pub async fn run_step(s: &mut Session<'_>, step: &Step, ctx: &Value) -> Result<V
             });
         }
         let Some(p) = &step.paginate else {
+            s.last_file = file_body(&resp);
             let mut out = rv;
             for (k, path) in &step.extract {
                 let v = jsonpath::first(path, &out["body"]).map_err(RunError::Invalid)?;
@@ -115,6 +119,7 @@ pub async fn run(
         {
             continue;
         }
+        s.last_file = None;
         let out = run_step(s, step, &ctx).await?;
         last = out["body"].clone();
         steps.insert(step.name.clone(), out);
@@ -127,9 +132,9 @@ pub async fn run(
     for (k, t) in &c.exports {
         exports.insert(k.clone(), template::eval(t, &ctx)?);
     }
-    let ret = match &c.returns {
-        Some(tree) => template::eval_tree(tree, &ctx)?,
-        None => last,
+    let (ret, file) = match &c.returns {
+        Some(tree) => (template::eval_tree(tree, &ctx)?, None),
+        None => (last, s.last_file.take()),
     };
-    Ok(ActionOutput { exports, ret })
+    Ok(ActionOutput { exports, ret, file })
 }

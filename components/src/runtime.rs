@@ -141,6 +141,33 @@ pub fn response_value(r: &HttpResponse) -> Value {
     json!({"status": r.status, "headers": headers, "body": r.body_value()})
 }
 
+/// A response body that is a file rather than data: what an action
+/// returns as a file stash reference instead of inlining it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileBody {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The body of `r` when it is a file: a content type that is not JSON,
+/// text, XML, form data or JavaScript (an image, a PDF, an octet stream).
+pub fn file_body(r: &HttpResponse) -> Option<FileBody> {
+    let ct = r.header("content-type")?.trim();
+    let essence = ct.split(';').next()?.trim().to_ascii_lowercase();
+    let textual = essence.starts_with("text/")
+        || essence.ends_with("/json")
+        || essence.ends_with("+json")
+        || essence.ends_with("/xml")
+        || essence.ends_with("+xml")
+        || essence.ends_with("/javascript")
+        || essence == "application/x-www-form-urlencoded"
+        || essence == "application/x-ndjson";
+    (!textual && !essence.is_empty() && !r.body.is_empty()).then(|| FileBody {
+        content_type: ct.to_string(),
+        bytes: r.body.clone(),
+    })
+}
+
 /// One invocation's state.
 pub struct Session<'a> {
     outbound: &'a Outbound,
@@ -155,6 +182,8 @@ pub struct Session<'a> {
     /// Requests sent so far (a policy refusal before any is bad input;
     /// after one, the run had effects).
     pub sent: usize,
+    /// The last step's body when it was a file (`file_body`).
+    pub last_file: Option<FileBody>,
 }
 
 impl<'a> Session<'a> {
@@ -175,6 +204,7 @@ impl<'a> Session<'a> {
             idempotent: false,
             observations: Vec::new(),
             sent: 0,
+            last_file: None,
         }
     }
 

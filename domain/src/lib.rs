@@ -34,6 +34,7 @@ pub mod settings;
 pub mod store;
 pub mod tenancy;
 pub mod triggers;
+pub mod usage;
 pub mod validate;
 
 pub use crate::context::open_store;

@@ -60,6 +60,21 @@ pub(crate) fn accounts_by_app(t: &Tenant, app: &str) -> Key {
 pub(crate) fn accounts_by_user_app(t: &Tenant, ext: &str, app: &str) -> Key {
     Key::tenant(t, format!("idx:accounts:user_app:{ext}:{app}"))
 }
+/// A stashed file's metadata and bytes (`actions/stash.rs`).
+pub(crate) fn stash_meta(t: &Tenant, key: &str) -> Key {
+    Key::tenant(t, format!("stash:{key}:meta"))
+}
+pub(crate) fn stash_data(t: &Tenant, key: &str) -> Key {
+    Key::tenant(t, format!("stash:{key}:data"))
+}
+/// Bytes stashed on UTC day `day` (days since the epoch).
+pub(crate) fn stash_quota(t: &Tenant, day: u64) -> Key {
+    Key::tenant(t, format!("stash_bytes:{day}"))
+}
+/// A usage counter: `metric` in the hour starting at `window` (epoch s).
+pub(crate) fn usage(t: &Tenant, metric: &str, window: u64) -> Key {
+    Key::tenant(t, format!("usage:{metric}:{window}"))
+}
 pub(crate) fn oauth_app(project: &str, id: &str) -> Key {
     Key::global(format!("p:{project}"), format!("oauth_app:{id}"))
 }
@@ -68,6 +83,25 @@ pub(crate) fn oauth_apps_index(project: &str) -> Key {
 }
 pub(crate) fn oauth_apps_by_app(project: &str, app: &str) -> Key {
     Key::global(format!("p:{project}"), format!("idx:oauth_apps:app:{app}"))
+}
+pub(crate) fn app_override(project: &str, id: &str) -> Key {
+    Key::global(format!("p:{project}"), format!("app_override:{id}"))
+}
+/// An override's name (SHA-256), unique per project: holds its id.
+pub(crate) fn app_override_name(project: &str, name_sha: &str) -> Key {
+    Key::global(
+        format!("p:{project}"),
+        format!("app_override_name:{name_sha}"),
+    )
+}
+pub(crate) fn app_overrides_index(project: &str) -> Key {
+    Key::global(format!("p:{project}"), "idx:app_overrides")
+}
+pub(crate) fn app_overrides_by_app(project: &str, app: &str) -> Key {
+    Key::global(
+        format!("p:{project}"),
+        format!("idx:app_overrides:app:{app}"),
+    )
 }
 pub(crate) fn component(t: &Tenant, key: &str) -> Key {
     Key::tenant(t, format!("component:{key}"))

@@ -7,11 +7,13 @@
 
 #[path = "../common/api.rs"]
 mod api;
+mod app_overrides;
 mod bad_input;
 mod components;
 mod data_limits;
 #[path = "../common/eventually.rs"]
 mod eventually;
+mod file_stash;
 mod harness;
 mod helpers;
 mod isolation;
@@ -20,4 +22,5 @@ mod projects;
 #[path = "../common/receiver.rs"]
 mod receiver;
 mod triggers;
+mod usage;
 mod web_security;

@@ -136,3 +136,29 @@ async fn sdks_drive_deployed_triggers_on_the_embedded_store() {
 async fn sdks_drive_deployed_triggers_on_redis() {
     triggers_with_both_sdks(Backend::Redis).await;
 }
+
+/// `usage.list`, the five `appOverrides` calls and
+/// `fileStash.downloadFile` through both SDKs (their own parsing).
+async fn usage_overrides_and_stash_with_both_sdks(backend: Backend) {
+    let doubles = crate::harness::Doubles::start();
+    let inst = doubles.configure(Instance::new(backend), true);
+    let p = inst.create_project("SDK usage");
+    let _server = inst.start().await;
+    for (name, mut cmd) in [
+        ("JavaScript", node_script("usage.mjs")),
+        ("Python", python_script("usage.py")),
+    ] {
+        cmd.env("SB_HTTP_DOUBLE", doubles.url("http"));
+        run_scenario(name, cmd, &inst, &p);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdks_read_usage_overrides_and_stash_on_the_embedded_store() {
+    usage_overrides_and_stash_with_both_sdks(Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sdks_read_usage_overrides_and_stash_on_redis() {
+    usage_overrides_and_stash_with_both_sdks(Backend::Redis).await;
+}

@@ -2,6 +2,7 @@
 //! reconnection), deletion. Credentials are sealed with the keyring and bound
 //! by AAD to their tenant and account id.
 
+use crate::usage::Metric;
 use serde_json::{Map, Value};
 use switchboard_components::{App, AuthType};
 
@@ -43,6 +44,8 @@ pub struct NewKeyAccount {
     pub external_user_id: Option<String>,
     /// Server callers may import OAuth tokens obtained elsewhere.
     pub allow_token_import: bool,
+    /// An app override whose predefined fields win over `cfmap_json`.
+    pub app_override_id: Option<String>,
 }
 
 /// Credential fields an imported OAuth account may carry.
@@ -395,11 +398,16 @@ impl Accounts {
             }
         }
         let app = self.app(&req.app_slug)?.clone();
-        let (mut fields, mut expires_at) = match app.auth.kind {
-            AuthType::Keys | AuthType::Basic => (credential_fields(&app, &req.cfmap_json)?, None),
-            AuthType::Oauth if req.allow_token_import => {
-                oauth_import_fields(&app, &req.cfmap_json)?
+        let cfmap_json = match &req.app_override_id {
+            Some(id) => {
+                self.with_override(&t.project_id, &app, id, &req.cfmap_json)
+                    .await?
             }
+            None => req.cfmap_json.clone(),
+        };
+        let (mut fields, mut expires_at) = match app.auth.kind {
+            AuthType::Keys | AuthType::Basic => (credential_fields(&app, &cfmap_json)?, None),
+            AuthType::Oauth if req.allow_token_import => oauth_import_fields(&app, &cfmap_json)?,
             AuthType::Oauth => {
                 return Err(invalid(format!(
                     "{} uses OAuth: connect it through the connect link (server callers may import tokens with cfmap_json)",
@@ -508,6 +516,9 @@ impl Accounts {
         let user: Option<ExternalUser> = self.read(&records::user(t, &ext)).await?;
         self.tenancy.consume_connect_token(&token).await?;
         let mut ops = vec![records::put(records::account(t, &id), &account)];
+        if existing.is_none() {
+            ops.push(crate::usage::count_op(t, Metric::AccountConnected, 1));
+        }
         ops.extend(
             self.account_change_ops(t, existing.as_ref(), &account, &app)
                 .await?,

@@ -9,6 +9,7 @@ pub mod manage;
 pub mod oauth1_flow;
 pub mod oauth_apps;
 pub mod oauth_flow;
+pub mod overrides;
 pub mod proxy;
 pub mod refresh;
 pub mod render;

@@ -391,6 +391,7 @@ impl Accounts {
                 account_id: p.account_id.clone(),
                 external_user_id: None,
                 allow_token_import: true,
+                app_override_id: None,
             },
         )
         .await

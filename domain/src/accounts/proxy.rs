@@ -113,6 +113,11 @@ impl Accounts {
         let out = tokio::time::timeout(timeout, s.send(request, false))
             .await
             .unwrap_or(Err(RunError::Timeout(timeout)));
+        // Metered when a request went out (see `usage.rs`).
+        if s.sent > 0 {
+            self.count_usage(t, crate::usage::Metric::ProxyCall, 1)
+                .await;
+        }
         let replay_safe = matches!(req.method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE");
         match out {
             Ok(r) => Ok(ProxyResponse {

@@ -22,7 +22,10 @@ use crate::records;
 use crate::tenancy::Tenancy;
 
 // Named here, with the failures it describes (`error` is private).
+pub mod stash;
+
 pub use crate::error::FailureCode;
+use crate::usage::Metric;
 
 pub struct Actions {
     ctx: Arc<Context>,
@@ -281,12 +284,29 @@ impl Actions {
         let result = tokio::time::timeout(timeout, action::run(&mut s, c, ctx))
             .await
             .unwrap_or(Err(RunError::Timeout(timeout)));
+        // Metered once it ran, whatever the outcome (see `usage.rs`).
+        self.count_usage(t, Metric::ActionRun, 1).await;
         match result {
-            Ok(out) => Ok(Ok(RunOutput {
-                exports: out.exports,
-                ret: out.ret,
-                os: observations(&s),
-            })),
+            Ok(mut out) => {
+                if let Some(file) = out.file.take() {
+                    match self.stash(t, file).await? {
+                        Ok(reference) => out.ret = reference,
+                        Err(m) => {
+                            return Ok(Err(ActionFailure::new(
+                                FailureCode::TooLarge,
+                                m,
+                                Value::Null,
+                                &s.observations,
+                            )));
+                        }
+                    }
+                }
+                Ok(Ok(RunOutput {
+                    exports: out.exports,
+                    ret: out.ret,
+                    os: observations(&s),
+                }))
+            }
             Err(e) => {
                 s.log_error("ActionError", &e.to_string());
                 Ok(Err(failure(e, &s)?))

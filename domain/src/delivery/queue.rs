@@ -14,6 +14,7 @@
 //! Signatures follow Standard Webhooks: `webhook-id`, `webhook-timestamp`,
 //! `webhook-signature: v1,<base64 HMAC-SHA256(secret, "id.timestamp.body")>`.
 
+use crate::usage::Metric;
 use std::borrow::Cow;
 use std::time::Duration;
 
@@ -390,7 +391,11 @@ impl Delivery {
     }
 
     /// Commits an attempt and counts it on the webhook's delivery state.
-    async fn finish(&self, a: Attempted) -> Result<Outcome> {
+    async fn finish(&self, mut a: Attempted) -> Result<Outcome> {
+        if a.outcome == Outcome::Delivered {
+            a.ops
+                .push(crate::usage::count_op(&a.job.tenant, Metric::Delivery, 1));
+        }
         self.store.commit(a.ops).await?;
         // A success on a healthy endpoint changes nothing: no write.
         if a.outcome == Outcome::Gone || (a.failure.is_none() && !a.was_failing) {

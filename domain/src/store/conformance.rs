@@ -20,6 +20,7 @@ pub async fn run_all(s: &dyn Store) {
     put_if_absent_is_exclusive(s).await;
     locks_are_released_only_by_their_owner(s).await;
     counters_count_within_a_window(s).await;
+    durable_counters_add_up_and_expire(s).await;
     swaps_only_what_was_read(s).await;
     guarded_commits_apply_whole_or_not_at_all(s).await;
     queues_hand_out_each_entry_once_until_reclaimed(s).await;
@@ -263,6 +264,63 @@ async fn counters_count_within_a_window(s: &dyn Store) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(s.incr_window(&k, 200).await.unwrap().0, 1, "new window");
+}
+
+async fn durable_counters_add_up_and_expire(s: &dyn Store) {
+    let (k, guard) = (Key::global("ctr", "n"), Key::global("ctr", "g"));
+    let count = |v: Option<Vec<u8>>| String::from_utf8(v.unwrap()).unwrap();
+    s.commit(vec![
+        Op::incr(k.clone(), 2, None),
+        Op::incr(k.clone(), 3, None),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(
+        count(s.get(&k).await.unwrap()),
+        "5",
+        "decimal text, added up"
+    );
+    s.commit(vec![Op::put(guard.clone(), b"v".to_vec())])
+        .await
+        .unwrap();
+    assert!(
+        !s.commit_if(&guard, b"x", vec![Op::incr(k.clone(), 1, None)])
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.commit_if(&guard, b"v", vec![Op::incr(k.clone(), 1, None)])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        count(s.get(&k).await.unwrap()),
+        "6",
+        "in guarded commits too"
+    );
+    // The expiry is set when the counter is created; increments keep it.
+    let t = Key::global("ctr", "ttl");
+    s.commit(vec![Op::incr(t.clone(), 1, Some(300))])
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    s.commit(vec![Op::incr(t.clone(), 1, Some(300))])
+        .await
+        .unwrap();
+    assert_eq!(count(s.get(&t).await.unwrap()), "2");
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    assert!(
+        s.get(&t).await.unwrap().is_none(),
+        "expired with its first expiry"
+    );
+    s.commit(vec![Op::incr(t.clone(), 4, Some(300))])
+        .await
+        .unwrap();
+    assert_eq!(
+        count(s.get(&t).await.unwrap()),
+        "4",
+        "starts again from zero"
+    );
 }
 
 async fn queues_hand_out_each_entry_once_until_reclaimed(s: &dyn Store) {

@@ -200,6 +200,30 @@ fn apply(tx: &redb::WriteTransaction, ops: &[Op], now: u64) -> StoreResult<()> {
             Op::Delete(key) => {
                 kv.remove(full(key).as_str()).map_err(backend)?;
             }
+            Op::Incr { key, by, ttl_ms } => {
+                let k = full(key);
+                // A live counter keeps its expiry; an absent or expired one
+                // starts at zero with a fresh one.
+                let current = kv.get(k.as_str()).map_err(backend)?.and_then(|g| {
+                    let raw = g.value();
+                    let expires = u64::from_be_bytes(raw[..8].try_into().ok()?);
+                    let count = std::str::from_utf8(live(raw, now)?.as_slice())
+                        .ok()?
+                        .parse::<u64>()
+                        .ok()?;
+                    Some((count, expires))
+                });
+                let (count, expires) = match current {
+                    Some((count, expires)) => (count, expires),
+                    None => (0, ttl_ms.map_or(0, |t| now + t.max(1))),
+                };
+                let value = count.saturating_add(*by).to_string();
+                kv.insert(k.as_str(), encode(value.as_bytes(), expires).as_slice())
+                    .map_err(backend)?;
+                if expires != 0 && current.is_none() {
+                    exp.insert((expires, k.as_str()), ()).map_err(backend)?;
+                }
+            }
             Op::IndexAdd { index, member } => {
                 idx.insert((full(index).as_str(), member.as_str()), ())
                     .map_err(backend)?;

@@ -90,6 +90,15 @@ pub enum Op {
         queue: Key,
         id: String,
     },
+    /// Adds `by` to a durable counter: a record holding the count as
+    /// decimal text (absent = 0). `ttl_ms` applies when the counter is
+    /// created and is not extended by later increments, so a time bucket
+    /// expires a fixed time after its first hit.
+    Incr {
+        key: Key,
+        by: u64,
+        ttl_ms: Option<u64>,
+    },
 }
 
 /// A queue entry handed to one consumer; pending until acknowledged.
@@ -109,10 +118,14 @@ impl Op {
     }
     fn key(&self) -> &Key {
         match self {
-            Op::Put { key, .. } | Op::Delete(key) => key,
+            Op::Put { key, .. } | Op::Delete(key) | Op::Incr { key, .. } => key,
             Op::IndexAdd { index, .. } | Op::IndexRemove { index, .. } => index,
             Op::QueuePush { queue, .. } | Op::QueueAck { queue, .. } => queue,
         }
+    }
+    /// Adds `by` to the counter at `key` (see [`Op::Incr`]).
+    pub fn incr(key: Key, by: u64, ttl_ms: Option<u64>) -> Self {
+        Op::Incr { key, by, ttl_ms }
     }
 }
 

@@ -156,6 +156,9 @@ while a <= #ARGV do
   if op == 'putpx' then redis.call('SET', key, ARGV[a+1], 'PX', ARGV[a+2]); a = a + 3
   elseif op == 'put' then redis.call('SET', key, ARGV[a+1]); a = a + 2
   elseif op == 'del' then redis.call('DEL', key); a = a + 1
+  elseif op == 'incr' then
+    if ARGV[a+2] ~= '0' then redis.call('SET', key, 0, 'PX', ARGV[a+2], 'NX') end
+    redis.call('INCRBY', key, ARGV[a+1]); a = a + 3
   elseif op == 'zadd' then redis.call('ZADD', key, 0, ARGV[a+1]); a = a + 2
   elseif op == 'zrem' then redis.call('ZREM', key, ARGV[a+1]); a = a + 2
   elseif op == 'xadd' then redis.call('XADD', key, '*', field, ARGV[a+1]); a = a + 2
@@ -185,6 +188,19 @@ fn add_op(pipe: &mut redis::Pipeline, k: String, op: Op) {
         }
         Op::Delete(_) => {
             pipe.cmd("DEL").arg(k).ignore();
+        }
+        Op::Incr { by, ttl_ms, .. } => {
+            // Created with its expiry; INCRBY keeps it.
+            if let Some(ttl) = ttl_ms {
+                pipe.cmd("SET")
+                    .arg(&k)
+                    .arg(0)
+                    .arg("PX")
+                    .arg(ttl.max(1))
+                    .arg("NX")
+                    .ignore();
+            }
+            pipe.cmd("INCRBY").arg(k).arg(by).ignore();
         }
         Op::IndexAdd { member, .. } => {
             pipe.cmd("ZADD").arg(k).arg(0).arg(member).ignore();
@@ -332,6 +348,9 @@ impl Store for RedisStore {
                 } => inv.arg("putpx").arg(value).arg(ttl.max(1)),
                 Op::Put { value, .. } => inv.arg("put").arg(value),
                 Op::Delete(_) => inv.arg("del"),
+                Op::Incr { by, ttl_ms, .. } => {
+                    inv.arg("incr").arg(by).arg(ttl_ms.map_or(0, |t| t.max(1)))
+                }
                 Op::IndexAdd { member, .. } => inv.arg("zadd").arg(member),
                 Op::IndexRemove { member, .. } => inv.arg("zrem").arg(member),
                 Op::QueuePush { item, .. } => inv.arg("xadd").arg(item),

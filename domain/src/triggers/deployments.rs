@@ -698,6 +698,11 @@ impl Triggers {
             };
             ops.extend(self.delivery.enqueue_ops(t, &msg, &targets));
         }
+        ops.push(crate::usage::count_op(
+            t,
+            crate::usage::Metric::SourceEmit,
+            evs.len() as u64,
+        ));
         Ok(ops)
     }
 

@@ -128,6 +128,7 @@ pub struct CreateBody {
     connect_token: String,
     name: Option<String>,
     account_id: Option<String>,
+    app_override_id: Option<String>,
 }
 
 pub async fn create(
@@ -150,6 +151,7 @@ pub async fn create(
                 account_id: b.account_id,
                 external_user_id: q.into_inner().external_user_id,
                 allow_token_import: ctx.caller.bound_user().is_none(),
+                app_override_id: b.app_override_id,
             },
         )
         .await?;

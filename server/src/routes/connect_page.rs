@@ -824,6 +824,7 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
                 account_id: account_id.map(str::to_string),
                 external_user_id: None,
                 allow_token_import: false,
+                app_override_id: None,
             },
         )
         .await;

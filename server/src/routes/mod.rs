@@ -6,10 +6,12 @@
 mod accounts;
 mod actions;
 mod app_hooks;
+mod app_overrides;
 mod apps;
 mod components;
 mod connect_page;
 mod deliveries;
+mod file_stash;
 pub(crate) mod health;
 mod oauth;
 mod oauth_apps;
@@ -17,6 +19,7 @@ mod projects;
 mod proxy;
 mod tokens;
 mod triggers;
+mod usage;
 mod users;
 mod webhook;
 
@@ -103,6 +106,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .delete(projects::delete),
                 )
                 .service(resource("/projects/{project}/logo").post(projects::logo))
+                // The client's own project (`Ctx` resolves it without a path).
+                .service(resource(both("/usage")).get(usage::list))
                 .configure(|c| catalog(c, Prefix::Components, "components"))
                 .configure(|c| catalog(c, Prefix::Actions, "actions"))
                 .configure(|c| catalog(c, Prefix::Triggers, "triggers"))
@@ -127,6 +132,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(users::accounts),
                 )
                 .service(resource("/{project}/tokens").post(tokens::create))
+                .service(resource(both("/file_stash/download")).get(file_stash::download))
                 .service(resource(both("/proxy/{url_64}")).route(web::route().to(proxy::forward)))
                 .service(
                     resource("/{project}/webhook")
@@ -185,6 +191,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .get(oauth_apps::retrieve)
                         .put(oauth_apps::update)
                         .delete(oauth_apps::delete),
+                )
+                .service(
+                    resource("/{project}/app_overrides")
+                        .get(app_overrides::list)
+                        .post(app_overrides::create),
+                )
+                .service(
+                    resource("/{project}/app_overrides/{id}")
+                        .get(app_overrides::retrieve)
+                        .put(app_overrides::update)
+                        .delete(app_overrides::delete),
                 )
                 .service(
                     resource("/{project}/apps/{app_id}/accounts")

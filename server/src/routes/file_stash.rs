@@ -1,0 +1,28 @@
+//! `file_stash/download`: a file an action run stashed
+//! (`domain/src/actions/stash.rs`), streamed back with its content type.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::ctx::Ctx;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Deserialize)]
+pub struct DownloadQuery {
+    s3_key: Option<String>,
+}
+
+pub async fn download(ctx: Ctx, q: web::Query<DownloadQuery>) -> ApiResult<HttpResponse> {
+    // Whoever may run actions may read what they return.
+    ctx.caller.require_scope("connect:actions:run")?;
+    let key = q
+        .into_inner()
+        .s3_key
+        .ok_or_else(|| ApiError::bad_request("s3_key is required".into()))?;
+    let f = ctx.core.actions.stashed_file(&ctx.tenant, &key).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(f.meta.content_type)
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header(("content-disposition", "attachment"))
+        .body(f.bytes))
+}
