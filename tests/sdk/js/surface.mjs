@@ -199,8 +199,10 @@ const calls = [
     assert.ok(Array.isArray((await pd.usage.list({ startTs: now - 3600, endTs: now })).data));
   }],
   ["fileStash.downloadFile", async () => {
-    const r = await pd.fileStash.downloadFile({ s3Key: "surface/none" });
-    assert.ok(r);
+    // A file an action answered with is stashed; its key brings it back.
+    const run = await pd.actions.run({ id: "http-custom-request", externalUserId: W, configuredProps: { url: `${double}/bytes/1000` } });
+    const file = await pd.fileStash.downloadFile({ s3Key: run.ret.$stash.s3_key });
+    assert.equal(new Uint8Array(await file.arrayBuffer()).length, 1000);
   }],
   ["projects.list", async () => assert.deepEqual((await all(pd.projects.list())).map((p) => p.id), [projectId])],
   ["projects.create", async () => {
