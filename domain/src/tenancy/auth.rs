@@ -109,6 +109,13 @@ impl Caller {
         }
     }
 
+    /// Managing a project's settings (OAuth apps, app overrides): server
+    /// credentials with the full `connect:*` scope.
+    pub fn require_project_admin(&self, what: &str) -> Result<()> {
+        self.require_server(what)?;
+        self.require_scope("connect:*")
+    }
+
     /// Changing a project-wide record (an OAuth app: its client id and
     /// secret, its signing secret) changes it for every environment, so it
     /// needs server credentials valid in all of them: a client limited to

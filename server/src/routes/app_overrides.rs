@@ -7,10 +7,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_domain::accounts::overrides::{AppOverride, AppOverrideInput};
 use switchboard_domain::clock::iso;
-use switchboard_domain::paging::{Page, PageRequest};
+use switchboard_domain::paging::Page;
 
 use crate::ctx::{Ctx, path_param};
 use crate::error::ApiResult;
+use crate::routes::AppPageQuery;
 use crate::wire;
 
 fn view(ctx: &Ctx, o: &AppOverride) -> ApiResult<Value> {
@@ -52,31 +53,16 @@ impl From<Body> for AppOverrideInput {
 }
 
 fn server(ctx: &Ctx) -> ApiResult<()> {
-    ctx.caller.require_server("managing app overrides")?;
-    ctx.caller.require_scope("connect:*")?;
-    Ok(())
+    Ok(ctx.caller.require_project_admin("managing app overrides")?)
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    app: Option<String>,
-    limit: Option<usize>,
-    after: Option<String>,
-    before: Option<String>,
-}
-
-pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(ctx: Ctx, q: web::Query<AppPageQuery>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    let q = q.into_inner();
-    let page = PageRequest {
-        limit: q.limit,
-        after: q.after,
-        before: q.before,
-    };
+    let (app, page) = q.into_inner().split();
     let p = ctx
         .core
         .accounts
-        .list_app_overrides(&ctx.tenant.project_id, q.app.as_deref(), &page)
+        .list_app_overrides(&ctx.tenant.project_id, app.as_deref(), &page)
         .await?;
     let data = p
         .data

@@ -214,3 +214,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ),
         );
 }
+
+/// `?app=&limit=&after=&before=`: a page of a project's per-app records
+/// (OAuth apps, app overrides).
+#[derive(serde::Deserialize)]
+pub struct AppPageQuery {
+    app: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
+    before: Option<String>,
+}
+
+impl AppPageQuery {
+    pub fn split(self) -> (Option<String>, switchboard_domain::paging::PageRequest) {
+        let page = switchboard_domain::paging::PageRequest {
+            limit: self.limit,
+            after: self.after,
+            before: self.before,
+        };
+        (self.app, page)
+    }
+}

@@ -3,12 +3,12 @@
 //! events) go in and never come out. For apps with app-level triggers the
 //! view carries the caller's environment's `app_ingress_url`.
 
+use crate::routes::AppPageQuery;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchboard_domain::accounts::oauth_apps::{OAuthApp, OAuthAppInput};
 use switchboard_domain::clock::iso;
-use switchboard_domain::paging::PageRequest;
 
 use crate::ctx::{Ctx, path_param};
 use crate::error::ApiResult;
@@ -85,31 +85,16 @@ impl From<Body> for OAuthAppInput {
 }
 
 fn server(ctx: &Ctx) -> ApiResult<()> {
-    ctx.caller.require_server("managing OAuth apps")?;
-    ctx.caller.require_scope("connect:*")?;
-    Ok(())
+    Ok(ctx.caller.require_project_admin("managing OAuth apps")?)
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    app: Option<String>,
-    limit: Option<usize>,
-    after: Option<String>,
-    before: Option<String>,
-}
-
-pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(ctx: Ctx, q: web::Query<AppPageQuery>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
-    let q = q.into_inner();
-    let page = PageRequest {
-        limit: q.limit,
-        after: q.after,
-        before: q.before,
-    };
+    let (app, page) = q.into_inner().split();
     let p = ctx
         .core
         .accounts
-        .list_oauth_apps(&ctx.tenant.project_id, q.app.as_deref(), &page)
+        .list_oauth_apps(&ctx.tenant.project_id, app.as_deref(), &page)
         .await?;
     Ok(HttpResponse::Ok().json(wire::page(p, |a| view(&ctx, &a))))
 }
