@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_domain::accounts::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_binding};
+use switchboard_domain::accounts::overrides::{ConnectChoice, ResolvedChoice};
 use switchboard_domain::accounts::{AccountView, NewKeyAccount};
 use switchboard_domain::components::{App, AuthType, CustomField};
 use switchboard_domain::model::{ConnectToken, Project};
@@ -254,6 +255,43 @@ pub struct PageQuery {
     app: Option<String>,
     #[serde(rename = "accountId")]
     account_id: Option<String>,
+    #[serde(rename = "appOverrideId")]
+    app_override_id: Option<String>,
+    #[serde(rename = "oauthAppId")]
+    oauth_app_id: Option<String>,
+}
+
+/// A link's (or form's) `appOverrideId` and `oauthAppId`; empty means absent.
+fn choice_of(app_override_id: Option<&str>, oauth_app_id: Option<&str>) -> ConnectChoice {
+    let given = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_string);
+    ConnectChoice {
+        app_override_id: given(app_override_id),
+        oauth_app_id: given(oauth_app_id),
+    }
+}
+
+/// The choice checked against the token's project and the app (the
+/// domain checks it again where it counts), or the page that says why not.
+async fn resolve(
+    core: &Core,
+    ct: &ConnectToken,
+    brand: &Brand,
+    app: &App,
+    choice: &ConnectChoice,
+) -> Result<ResolvedChoice, HttpResponse> {
+    core.accounts
+        .resolve_choice(&ct.tenant.project_id, app, choice)
+        .await
+        .map_err(|e| problem(brand, StatusCode::BAD_REQUEST, &e.to_string()))
+}
+
+/// What the page's forms and links carry from one request to the next,
+/// and the values the app override predefines (shown, never posted).
+struct Visit<'a> {
+    token: &'a str,
+    account_id: Option<&'a str>,
+    choice: &'a ConnectChoice,
+    predefined: Map<String, Value>,
 }
 
 /// The token, its project's brand, and the app, or the page that says why not.
@@ -302,13 +340,26 @@ async fn session(
 /// around the input (`https://` … `.myshopify.com`), the pattern for the
 /// browser to check (the server checks it again: `CustomField::check_value`).
 /// Entered values come back after a refusal, except secret ones.
+/// Fields the app override predefines are shown read-only and unnamed (not
+/// posted: the server applies the override's values itself).
 fn field_inputs<'a>(
     fields_of: impl IntoIterator<Item = &'a CustomField>,
     entered: &Map<String, Value>,
+    predefined: &Map<String, Value>,
 ) -> String {
     let mut fields = String::new();
     for f in fields_of {
         let id = format!("f_{}", f.name);
+        if let Some(v) = predefined.get(&f.name).and_then(Value::as_str) {
+            fields.push_str(&format!(
+                "<label for=\"{id}\">{label}</label><p class=\"hint\" id=\"{id}_hint\">Set for this connection; \
+                 it cannot be changed here.</p><input id=\"{id}\" type=\"text\" readonly \
+                 aria-describedby=\"{id}_hint\" value=\"{v}\">",
+                label = esc(&f.label),
+                v = esc(v),
+            ));
+            continue;
+        }
         let hint = f.description.as_deref().map_or_else(String::new, |d| {
             format!("<p class=\"hint\" id=\"{id}_hint\">{}</p>", esc(d))
         });
@@ -403,16 +454,25 @@ fn html_pattern(p: &str) -> Option<String> {
 }
 
 /// The hidden inputs every form of the page carries.
-fn hidden_inputs(token: &str, app: &App, account_id: Option<&str>) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">{acct}",
-        token = esc(token),
+fn hidden_inputs(v: &Visit, app: &App) -> String {
+    let mut out = format!(
+        "<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">",
+        token = esc(v.token),
         slug = esc(&app.name_slug),
-        acct = account_id.map_or_else(String::new, |a| format!(
-            "<input type=\"hidden\" name=\"account_id\" value=\"{}\">",
-            esc(a)
-        )),
-    )
+    );
+    for (name, value) in [
+        ("account_id", v.account_id),
+        ("app_override_id", v.choice.app_override_id.as_deref()),
+        ("oauth_app_id", v.choice.oauth_app_id.as_deref()),
+    ] {
+        if let Some(value) = value {
+            out.push_str(&format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                esc(value)
+            ));
+        }
+    }
+    out
 }
 
 fn error_note(error: Option<&str>) -> String {
@@ -421,13 +481,7 @@ fn error_note(error: Option<&str>) -> String {
     })
 }
 
-fn key_form(
-    token: &str,
-    app: &App,
-    account_id: Option<&str>,
-    entered: &Map<String, Value>,
-    error: Option<&str>,
-) -> String {
+fn key_form(v: &Visit, app: &App, entered: &Map<String, Value>, error: Option<&str>) -> String {
     format!(
         "<h1>Connect {name}</h1>{err}<p>Enter your {name} credentials. They are sent to {name} only to \
          act on your behalf, and stored encrypted.</p>\
@@ -435,8 +489,8 @@ fn key_form(
          {hidden}{fields}<button type=\"submit\">Connect {name}</button></form>",
         name = esc(&app.name),
         err = error_note(error),
-        hidden = hidden_inputs(token, app, account_id),
-        fields = field_inputs(&app.auth.fields, entered),
+        hidden = hidden_inputs(v, app),
+        fields = field_inputs(&app.auth.fields, entered, &v.predefined),
     )
 }
 
@@ -444,10 +498,9 @@ fn key_form(
 /// provider or, for an app with account fields (connection config such as
 /// a Shopify shop: `AuthSpec::oauth_fields`), a form that asks for them first.
 fn oauth_page(
-    token: &str,
+    v: &Visit,
     app: &App,
     brand: &Brand,
-    account_id: Option<&str>,
     entered: &Map<String, Value>,
     error: Option<&str>,
 ) -> String {
@@ -469,10 +522,16 @@ fn oauth_page(
     };
     let go = if app.auth.oauth_fields().next().is_none() {
         let mut start = url::form_urlencoded::Serializer::new(String::new());
-        start.append_pair("token", token);
+        start.append_pair("token", v.token);
         start.append_pair("app", &app.name_slug);
-        if let Some(a) = account_id {
-            start.append_pair("accountId", a);
+        for (name, value) in [
+            ("accountId", v.account_id),
+            ("appOverrideId", v.choice.app_override_id.as_deref()),
+            ("oauthAppId", v.choice.oauth_app_id.as_deref()),
+        ] {
+            if let Some(value) = value {
+                start.append_pair(name, value);
+            }
         }
         format!(
             "<p><a class=\"button\" id=\"sb-oauth\" href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
@@ -483,8 +542,8 @@ fn oauth_page(
         format!(
             "<form id=\"sb-oauth\" method=\"post\" action=\"/_static/connect/oauth/start\">{hidden}{fields}\
              <button type=\"submit\">Continue to {name}</button></form>",
-            hidden = hidden_inputs(token, app, account_id),
-            fields = field_inputs(app.auth.oauth_fields(), entered),
+            hidden = hidden_inputs(v, app),
+            fields = field_inputs(app.auth.oauth_fields(), entered, &v.predefined),
             name = esc(&app.name),
         )
     };
@@ -534,19 +593,27 @@ fn in_frame(req: &HttpRequest, mut resp: HttpResponse) -> HttpResponse {
 
 async fn show_page(req: &HttpRequest, q: &PageQuery) -> HttpResponse {
     let core = core(req);
-    let (_, mut brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
+    let (ct, mut brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
         Ok(s) => s,
         Err(page) => return page,
     };
     brand.closable = q.hide_close.as_deref() != Some("true");
-    let token = q.token.as_deref().unwrap_or_default();
+    let choice = choice_of(q.app_override_id.as_deref(), q.oauth_app_id.as_deref());
+    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let visit = Visit {
+        token: q.token.as_deref().unwrap_or_default(),
+        account_id: q.account_id.as_deref(),
+        choice: &choice,
+        predefined: resolved.predefined(),
+    };
     let title = format!("Connect {}", app.name);
     let none = Map::new();
     let body = match app.auth.kind {
-        AuthType::Keys | AuthType::Basic => {
-            key_form(token, &app, q.account_id.as_deref(), &none, None)
-        }
-        AuthType::Oauth => oauth_page(token, &app, &brand, q.account_id.as_deref(), &none, None),
+        AuthType::Keys | AuthType::Basic => key_form(&visit, &app, &none, None),
+        AuthType::Oauth => oauth_page(&visit, &app, &brand, &none, None),
         AuthType::None => {
             return problem(
                 &brand,
@@ -568,6 +635,10 @@ pub struct StartQuery {
     app: Option<String>,
     #[serde(rename = "accountId")]
     account_id: Option<String>,
+    #[serde(rename = "appOverrideId")]
+    app_override_id: Option<String>,
+    #[serde(rename = "oauthAppId")]
+    oauth_app_id: Option<String>,
 }
 
 /// Where the browser-binding cookie is sent: the start and the callback only.
@@ -609,20 +680,22 @@ fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
 /// PKCE, leaving the browser-binding cookie behind.
 pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpResponse {
     let core = core(&req);
-    let (_, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
+    let (ct, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
         Ok(s) => s,
         Err(page) => return page,
     };
-    let token = q.token.as_deref().unwrap_or_default();
-    start_flow(
-        &core,
-        &brand,
-        &app,
-        token,
-        q.account_id.as_deref(),
-        Map::new(),
-    )
-    .await
+    let choice = choice_of(q.app_override_id.as_deref(), q.oauth_app_id.as_deref());
+    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let visit = Visit {
+        token: q.token.as_deref().unwrap_or_default(),
+        account_id: q.account_id.as_deref(),
+        choice: &choice,
+        predefined: resolved.predefined(),
+    };
+    start_flow(&core, &brand, &app, &visit, Map::new()).await
 }
 
 /// `POST /_static/connect/oauth/start`: the same, with the account fields
@@ -635,14 +708,23 @@ pub async fn oauth_start_form(
     let core = core(&req);
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let (token, slug) = (get("token"), get("app"));
-    let (_, brand, app) = match session(&core, token, slug).await {
+    let (ct, brand, app) = match session(&core, token, slug).await {
         Ok(s) => s,
         Err(page) => return page,
     };
-    let account_id = get("account_id").filter(|a| !a.is_empty());
+    let choice = choice_of(get("app_override_id"), get("oauth_app_id"));
+    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
+    let visit = Visit {
+        token: token.unwrap_or_default(),
+        account_id: get("account_id").filter(|a| !a.is_empty()),
+        choice: &choice,
+        predefined: resolved.predefined(),
+    };
     let fields = entered_fields(&form);
-    let token = token.unwrap_or_default();
-    let resp = start_flow(&core, &brand, &app, token, account_id, fields).await;
+    let resp = start_flow(&core, &brand, &app, &visit, fields).await;
     if resp.status() != StatusCode::FOUND {
         return resp;
     }
@@ -692,13 +774,18 @@ async fn start_flow(
     core: &Core,
     brand: &Brand,
     app: &App,
-    token: &str,
-    account_id: Option<&str>,
+    v: &Visit<'_>,
     fields: Map<String, Value>,
 ) -> HttpResponse {
     match core
         .accounts
-        .oauth_start(token, &app.name_slug, account_id, fields.clone())
+        .oauth_start(
+            v.token,
+            &app.name_slug,
+            v.account_id,
+            fields.clone(),
+            v.choice,
+        )
         .await
     {
         Ok(started) => HttpResponse::Found()
@@ -719,7 +806,7 @@ async fn start_flow(
             StatusCode::UNPROCESSABLE_ENTITY,
             brand,
             &format!("Connect {}", app.name),
-            &oauth_page(token, app, brand, account_id, &fields, Some(&m)),
+            &oauth_page(v, app, brand, &fields, Some(&m)),
             popup_data(app),
         ),
         Err(e) => problem(brand, StatusCode::BAD_REQUEST, &e.to_string()),
@@ -809,6 +896,11 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
         Ok(s) => s,
         Err(page) => return page,
     };
+    let choice = choice_of(get("app_override_id"), get("oauth_app_id"));
+    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
+        Ok(r) => r,
+        Err(page) => return page,
+    };
     let token = token.unwrap_or_default();
     let cfmap = entered_fields(form);
     let account_id = get("account_id").filter(|a| !a.is_empty());
@@ -824,7 +916,9 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
                 account_id: account_id.map(str::to_string),
                 external_user_id: None,
                 allow_token_import: false,
-                app_override_id: None,
+                // Applied again by the domain: what was posted for its
+                // fields never counts.
+                app_override_id: choice.app_override_id.clone(),
             },
         )
         .await;
@@ -852,7 +946,17 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
                 status,
                 &brand,
                 &format!("Connect {}", app.name),
-                &key_form(token, &app, account_id, &cfmap, Some(&msg)),
+                &key_form(
+                    &Visit {
+                        token,
+                        account_id,
+                        choice: &choice,
+                        predefined: resolved.predefined(),
+                    },
+                    &app,
+                    &cfmap,
+                    Some(&msg),
+                ),
                 json!({}),
             )
         }
@@ -892,7 +996,14 @@ mod tests {
         shop.suffix = Some(".myshopify.com\"><script>".into());
         shop.pattern = Some("^[a-z0-9-]+$".into());
         app.auth.fields.push(shop);
-        let html = key_form("ctok_x", &app, None, &Map::new(), None);
+        let choice = ConnectChoice::default();
+        let visit = Visit {
+            token: "ctok_x",
+            account_id: None,
+            choice: &choice,
+            predefined: Map::new(),
+        };
+        let html = key_form(&visit, &app, &Map::new(), None);
         assert!(
             html.contains("<div class=\"affix\"><span>https://</span><input id=\"f_shop\""),
             "{html}"
