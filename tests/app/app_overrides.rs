@@ -98,7 +98,7 @@ async fn app_overrides_crud_and_accounts_create() {
         )
         .await;
     assert_eq!(st, 201, "{oa}");
-    let oa_id = oa["data"]["id"].as_str().unwrap();
+    let oa_id = oa["id"].as_str().unwrap();
     let (st, gh, _) = s
         .post(
             &base,
@@ -149,7 +149,7 @@ async fn app_overrides_refuse_each_bad_input() {
             json!({"app": "github", "client_id": "cid", "client_secret": "cs"}),
         )
         .await;
-    let gh_oa = stripe_oa["data"]["id"].as_str().unwrap();
+    let gh_oa = stripe_oa["id"].as_str().unwrap();
     let long = "x".repeat(101);
     let cases = [
         ("no app", json!({"name": "a"}), 400, "app is required"),
