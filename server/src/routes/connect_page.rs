@@ -47,7 +47,7 @@ const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background
 main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;box-shadow:0 1px 3px #0002}\
 h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;font-weight:600;margin-top:1rem}\
 input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8a929c;border-radius:6px;font:inherit}\
-input:focus{outline:3px solid #2b6cb0;outline-offset:1px}.hint{color:#4a5360;font-size:.9rem;margin:.2rem 0 0}\
+input:focus{outline:3px solid #2b6cb0;outline-offset:1px}input[readonly]{background:#eef0f3;color:#333a44}.hint{color:#4a5360;font-size:.9rem;margin:.2rem 0 0}\
 button{margin-top:1.5rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f4fa3;color:#fff;font:inherit;font-weight:600;cursor:pointer}\
 button.secondary{margin-top:.75rem;background:#fff;color:#1f4fa3;border:1px solid #1f4fa3}\
 .button{display:inline-block;margin-top:1rem;padding:.7rem 1.2rem;border-radius:6px;background:#1f4fa3;color:#fff;font-weight:600;text-decoration:none}\
