@@ -12,7 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_domain::accounts::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_binding};
-use switchboard_domain::accounts::overrides::{ConnectChoice, ResolvedChoice};
+use switchboard_domain::accounts::overrides::ConnectChoice;
 use switchboard_domain::accounts::{AccountView, NewKeyAccount};
 use switchboard_domain::components::{App, AuthType, CustomField};
 use switchboard_domain::model::{ConnectToken, Project};
@@ -270,28 +270,78 @@ fn choice_of(app_override_id: Option<&str>, oauth_app_id: Option<&str>) -> Conne
     }
 }
 
-/// The choice checked against the token's project and the app (the
-/// domain checks it again where it counts), or the page that says why not.
-async fn resolve(
-    core: &Core,
-    ct: &ConnectToken,
-    brand: &Brand,
-    app: &App,
-    choice: &ConnectChoice,
-) -> Result<ResolvedChoice, HttpResponse> {
-    core.accounts
-        .resolve_choice(&ct.tenant.project_id, app, choice)
-        .await
-        .map_err(|e| problem(brand, StatusCode::BAD_REQUEST, &e.to_string()))
-}
-
 /// What the page's forms and links carry from one request to the next,
 /// and the values the app override predefines (shown, never posted).
 struct Visit<'a> {
     token: &'a str,
     account_id: Option<&'a str>,
-    choice: &'a ConnectChoice,
+    choice: ConnectChoice,
     predefined: Map<String, Value>,
+}
+
+/// A link's query or a form's hidden inputs, as sent.
+struct Link<'a> {
+    token: Option<&'a str>,
+    app: Option<&'a str>,
+    account_id: Option<&'a str>,
+    app_override_id: Option<&'a str>,
+    oauth_app_id: Option<&'a str>,
+}
+
+impl<'a> Link<'a> {
+    fn of_query(q: &'a PageQuery) -> Self {
+        Link {
+            token: q.token.as_deref(),
+            app: q.app.as_deref(),
+            account_id: q.account_id.as_deref(),
+            app_override_id: q.app_override_id.as_deref(),
+            oauth_app_id: q.oauth_app_id.as_deref(),
+        }
+    }
+
+    fn of_form(form: &'a [(String, String)]) -> Self {
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        Link {
+            token: get("token"),
+            app: get("app"),
+            account_id: get("account_id"),
+            app_override_id: get("app_override_id"),
+            oauth_app_id: get("oauth_app_id"),
+        }
+    }
+}
+
+/// A request of the page's: the token, its brand, the app, and the visit
+/// with the link's override and OAuth client checked against the token's
+/// project and the app (the domain checks them again where it counts).
+struct Opened<'a> {
+    ct: ConnectToken,
+    brand: Brand,
+    app: App,
+    visit: Visit<'a>,
+}
+
+/// Opens a link, or gives the page that says why not.
+async fn open<'a>(core: &Core, link: Link<'a>) -> Result<Opened<'a>, HttpResponse> {
+    let (ct, brand, app) = session(core, link.token, link.app).await?;
+    let choice = choice_of(link.app_override_id, link.oauth_app_id);
+    let resolved = core
+        .accounts
+        .resolve_choice(&ct.tenant.project_id, &app, &choice)
+        .await
+        .map_err(|e| problem(&brand, StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let visit = Visit {
+        token: link.token.unwrap_or_default(),
+        account_id: link.account_id.filter(|a| !a.is_empty()),
+        choice,
+        predefined: resolved.predefined(),
+    };
+    Ok(Opened {
+        ct,
+        brand,
+        app,
+        visit,
+    })
 }
 
 /// The token, its project's brand, and the app, or the page that says why not.
@@ -593,22 +643,16 @@ fn in_frame(req: &HttpRequest, mut resp: HttpResponse) -> HttpResponse {
 
 async fn show_page(req: &HttpRequest, q: &PageQuery) -> HttpResponse {
     let core = core(req);
-    let (ct, mut brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
-        Ok(s) => s,
+    let Opened {
+        mut brand,
+        app,
+        visit,
+        ..
+    } = match open(&core, Link::of_query(q)).await {
+        Ok(o) => o,
         Err(page) => return page,
     };
     brand.closable = q.hide_close.as_deref() != Some("true");
-    let choice = choice_of(q.app_override_id.as_deref(), q.oauth_app_id.as_deref());
-    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let visit = Visit {
-        token: q.token.as_deref().unwrap_or_default(),
-        account_id: q.account_id.as_deref(),
-        choice: &choice,
-        predefined: resolved.predefined(),
-    };
     let title = format!("Connect {}", app.name);
     let none = Map::new();
     let body = match app.auth.kind {
@@ -627,18 +671,6 @@ async fn show_page(req: &HttpRequest, q: &PageQuery) -> HttpResponse {
         _ => json!({}),
     };
     page(StatusCode::OK, &brand, &title, &body, data)
-}
-
-#[derive(Deserialize)]
-pub struct StartQuery {
-    token: Option<String>,
-    app: Option<String>,
-    #[serde(rename = "accountId")]
-    account_id: Option<String>,
-    #[serde(rename = "appOverrideId")]
-    app_override_id: Option<String>,
-    #[serde(rename = "oauthAppId")]
-    oauth_app_id: Option<String>,
 }
 
 /// Where the browser-binding cookie is sent: the start and the callback only.
@@ -678,24 +710,12 @@ fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
 
 /// `GET /_static/connect/oauth/start`: off to the provider, with state and
 /// PKCE, leaving the browser-binding cookie behind.
-pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpResponse {
+pub async fn oauth_start(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
     let core = core(&req);
-    let (ct, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
-    let choice = choice_of(q.app_override_id.as_deref(), q.oauth_app_id.as_deref());
-    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let visit = Visit {
-        token: q.token.as_deref().unwrap_or_default(),
-        account_id: q.account_id.as_deref(),
-        choice: &choice,
-        predefined: resolved.predefined(),
-    };
-    start_flow(&core, &brand, &app, &visit, Map::new()).await
+    match open(&core, Link::of_query(&q)).await {
+        Ok(o) => start_flow(&core, &o.brand, &o.app, &o.visit, Map::new()).await,
+        Err(page) => page,
+    }
 }
 
 /// `POST /_static/connect/oauth/start`: the same, with the account fields
@@ -706,22 +726,11 @@ pub async fn oauth_start_form(
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
     let core = core(&req);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let (token, slug) = (get("token"), get("app"));
-    let (ct, brand, app) = match session(&core, token, slug).await {
-        Ok(s) => s,
+    let Opened {
+        brand, app, visit, ..
+    } = match open(&core, Link::of_form(&form)).await {
+        Ok(o) => o,
         Err(page) => return page,
-    };
-    let choice = choice_of(get("app_override_id"), get("oauth_app_id"));
-    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let visit = Visit {
-        token: token.unwrap_or_default(),
-        account_id: get("account_id").filter(|a| !a.is_empty()),
-        choice: &choice,
-        predefined: resolved.predefined(),
     };
     let fields = entered_fields(&form);
     let resp = start_flow(&core, &brand, &app, &visit, fields).await;
@@ -784,7 +793,7 @@ async fn start_flow(
             &app.name_slug,
             v.account_id,
             fields.clone(),
-            v.choice,
+            &v.choice,
         )
         .await
     {
@@ -890,20 +899,16 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
 
 async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpResponse {
     let core = core(req);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let (token, slug) = (get("token"), get("app"));
-    let (ct, brand, app) = match session(&core, token, slug).await {
-        Ok(s) => s,
+    let Opened {
+        ct,
+        brand,
+        app,
+        visit,
+    } = match open(&core, Link::of_form(form)).await {
+        Ok(o) => o,
         Err(page) => return page,
     };
-    let choice = choice_of(get("app_override_id"), get("oauth_app_id"));
-    let resolved = match resolve(&core, &ct, &brand, &app, &choice).await {
-        Ok(r) => r,
-        Err(page) => return page,
-    };
-    let token = token.unwrap_or_default();
     let cfmap = entered_fields(form);
-    let account_id = get("account_id").filter(|a| !a.is_empty());
     let created = core
         .accounts
         .create_key_account(
@@ -911,14 +916,14 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
             NewKeyAccount {
                 app_slug: app.name_slug.clone(),
                 cfmap_json: Value::Object(cfmap.clone()).to_string(),
-                connect_token: token.to_string(),
+                connect_token: visit.token.to_string(),
                 name: None,
-                account_id: account_id.map(str::to_string),
+                account_id: visit.account_id.map(str::to_string),
                 external_user_id: None,
                 allow_token_import: false,
                 // Applied again by the domain: what was posted for its
                 // fields never counts.
-                app_override_id: choice.app_override_id.clone(),
+                app_override_id: visit.choice.app_override_id.clone(),
             },
         )
         .await;
@@ -946,17 +951,7 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
                 status,
                 &brand,
                 &format!("Connect {}", app.name),
-                &key_form(
-                    &Visit {
-                        token,
-                        account_id,
-                        choice: &choice,
-                        predefined: resolved.predefined(),
-                    },
-                    &app,
-                    &cfmap,
-                    Some(&msg),
-                ),
+                &key_form(&visit, &app, &cfmap, Some(&msg)),
                 json!({}),
             )
         }
@@ -996,11 +991,10 @@ mod tests {
         shop.suffix = Some(".myshopify.com\"><script>".into());
         shop.pattern = Some("^[a-z0-9-]+$".into());
         app.auth.fields.push(shop);
-        let choice = ConnectChoice::default();
         let visit = Visit {
             token: "ctok_x",
             account_id: None,
-            choice: &choice,
+            choice: ConnectChoice::default(),
             predefined: Map::new(),
         };
         let html = key_form(&visit, &app, &Map::new(), None);
