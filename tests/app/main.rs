@@ -18,6 +18,7 @@ mod harness;
 mod helpers;
 mod isolation;
 mod ops;
+mod override_page;
 mod projects;
 #[path = "../common/receiver.rs"]
 mod receiver;

@@ -213,3 +213,56 @@ async fn key_based_apps_connect_through_the_hosted_page() {
     assert_eq!(out.as_array().unwrap().len(), 2, "{out}");
     assert!(out.to_string().contains("sk-test-3"));
 }
+
+/// Issue 15: an app override on the page in Chromium, embedded as the
+/// browser SDK embeds it (`appOverrideId` in the query): its field is shown
+/// read-only and its value saved, the rest is entered, and the embedder
+/// hears the new account's id.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_override_is_honoured_by_the_page_in_chromium() {
+    let inst = Instance::new(Backend::Embedded);
+    let p = Project::from_json(&inst.admin(&["create-project", "--name", "acme"]));
+    let s = inst.start().await;
+    let bearer = s.token(&p).await;
+    let (st, o, _) = s
+        .post(
+            &format!("/v1/connect/{}/app_overrides", p.id),
+            &bearer,
+            json!({"app": "openai", "name": "acme", "cfmap": {"organization": "org-acme"}}),
+        )
+        .await;
+    assert_eq!(st, 200, "{o}");
+    let id = o["id"].as_str().unwrap();
+    let ctok = s.connect_token_with(&bearer, &p.id, json!({})).await;
+    let url = format!(
+        "{}/_static/connect.html?token={ctok}&app=openai&appOverrideId={id}",
+        s.base
+    );
+    let r = tokio::task::spawn_blocking(move || {
+        crate::browser::drive(json!({
+            "url": url,
+            "iframe": true,
+            "screenshot": crate::browser::artifacts_dir().join("connect-override.png"),
+            "steps": [
+                {"fill": {"API key": "sk-override"}},
+                {"submit": "Connect OpenAI"},
+            ],
+        }))
+    })
+    .await
+    .unwrap();
+    assert_eq!(r["error"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["console_errors"], json!([]), "{r}");
+    assert!(
+        r["text"].as_str().unwrap().contains("OpenAI is connected"),
+        "{r}"
+    );
+    let accounts = s.user_accounts(&bearer, &p.id, "openai", true).await;
+    assert_eq!(accounts.len(), 1, "{accounts:?}");
+    assert_eq!(accounts[0]["credentials"]["organization"], "org-acme");
+    assert_eq!(accounts[0]["credentials"]["api_key"], "sk-override");
+    let sent = r["messages"].to_string();
+    assert!(sent.contains("\"type\":\"success\""), "{r}");
+    assert!(sent.contains(accounts[0]["id"].as_str().unwrap()), "{r}");
+    s.stop().await;
+}

@@ -20,6 +20,7 @@ use switchboard_components::{App, OAuthSpec, template};
 
 use super::Accounts;
 use crate::accounts::manage::{AccountView, NewKeyAccount, check_fields};
+use crate::accounts::overrides::ConnectChoice;
 use crate::accounts::refresh::TokenGrant;
 use crate::crypto::{ct_eq, sha256_hex};
 use crate::error::{Error, Result, invalid};
@@ -118,13 +119,17 @@ impl Accounts {
     /// app's account fields the user entered first (connection config):
     /// checked like any account's, then the OAuth URLs and params are
     /// rendered over them, and a URL whose host leaves the app's domains is
-    /// refused before the user is sent anywhere.
+    /// refused before the user is sent anywhere. `choice` (the link's
+    /// app override and OAuth client) is resolved here again: the
+    /// override's values replace entered ones, and its (or the asked)
+    /// OAuth client replaces the project's default.
     pub async fn oauth_start(
         &self,
         connect_token: &str,
         app_slug: &str,
         account_id: Option<&str>,
         fields: Map<String, Value>,
+        choice: &ConnectChoice,
     ) -> Result<OAuthStart> {
         let ct = self.tenancy.live_connect_token(connect_token).await?;
         let app = self.app(app_slug)?.clone();
@@ -132,8 +137,10 @@ impl Accounts {
         if app.auth.oauth.is_none() && app.auth.oauth1.is_none() {
             return Err(invalid(format!("{} does not use OAuth", app.name)));
         }
+        let resolved = self.resolve_choice(&project, &app, choice).await?;
+        let fields = resolved.apply(fields);
         let (oauth_app_id, client_id, client_secret) = self
-            .oauth_client(&project, &app.name_slug, None)
+            .oauth_client(&project, &app.name_slug, resolved.oauth_app_id.as_deref())
             .await?
             .ok_or_else(|| {
                 invalid(format!(

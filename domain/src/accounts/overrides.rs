@@ -96,7 +96,123 @@ pub(crate) fn check_cfmap(app: &App, raw: Map<String, Value>) -> Result<Map<Stri
     Ok(out)
 }
 
+/// What a connect link (or the page's forms) asks for besides the app:
+/// Pipedream's `appOverrideId` and `oauthAppId`. Never trusted as given:
+/// `Accounts::resolve_choice` looks both up in the project.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectChoice {
+    pub app_override_id: Option<String>,
+    pub oauth_app_id: Option<String>,
+}
+
+/// A `ConnectChoice` checked against the project and the app.
+#[derive(Debug, Clone, Default)]
+pub struct ResolvedChoice {
+    pub app_override: Option<AppOverride>,
+    /// The OAuth client to use: the asked one, else the override's; `None`
+    /// is the project's default.
+    pub oauth_app_id: Option<String>,
+}
+
+impl ResolvedChoice {
+    /// The override's predefined field values (the end user cannot change them).
+    pub fn predefined(&self) -> Map<String, Value> {
+        self.app_override
+            .as_ref()
+            .map(|o| o.cfmap.clone())
+            .unwrap_or_default()
+    }
+
+    /// `entered` with the predefined values laid over it.
+    pub fn apply(&self, entered: Map<String, Value>) -> Map<String, Value> {
+        let mut out = entered;
+        out.extend(self.predefined());
+        out
+    }
+}
+
 impl Accounts {
+    /// Checks a connect link's override and OAuth client: each must be the
+    /// project's (another project's reads as unknown) and of `app`; an
+    /// asked OAuth client must agree with the override's, if it names one.
+    pub async fn resolve_choice(
+        &self,
+        project: &str,
+        app: &App,
+        choice: &ConnectChoice,
+    ) -> Result<ResolvedChoice> {
+        let app_override = match choice.app_override_id.as_deref() {
+            Some(id) => {
+                crate::validate::id("app_override_id", id)?;
+                let o = self.get_app_override(project, id).await.map_err(|_| {
+                    invalid(format!(
+                        "app_override_id {id:?} is not an app override of this project"
+                    ))
+                })?;
+                if o.app != app.name_slug {
+                    return Err(invalid(format!(
+                        "app override {id} is for {}, not {}",
+                        o.app, app.name_slug
+                    )));
+                }
+                Some(o)
+            }
+            None => None,
+        };
+        let pinned = app_override.as_ref().and_then(|o| o.oauth_app_id.clone());
+        let oauth_app_id = match choice.oauth_app_id.as_deref() {
+            Some(id) => {
+                crate::validate::id("oauth_app_id", id)?;
+                self.check_oauth_app(project, app, id).await?;
+                if pinned.as_deref().is_some_and(|p| p != id) {
+                    return Err(invalid(format!(
+                        "oauth_app_id {id:?} conflicts with the app override's OAuth client"
+                    )));
+                }
+                Some(id.to_string())
+            }
+            None => pinned,
+        };
+        Ok(ResolvedChoice {
+            app_override,
+            oauth_app_id,
+        })
+    }
+
+    /// `resolve_choice` where the app may be left out (`tokens/validate`):
+    /// then it is the override's app, else the asked OAuth client's.
+    pub async fn resolve_choice_for(
+        &self,
+        project: &str,
+        app: Option<&str>,
+        choice: &ConnectChoice,
+    ) -> Result<(Option<App>, ResolvedChoice)> {
+        let unknown = |what: &str, id: &str| {
+            invalid(format!("{what} {id:?} is not an {what} of this project"))
+        };
+        let slug = match (app, &choice.app_override_id, &choice.oauth_app_id) {
+            (Some(a), _, _) => a.to_string(),
+            (None, Some(id), _) => {
+                crate::validate::id("app_override_id", id)?;
+                self.get_app_override(project, id)
+                    .await
+                    .map_err(|_| unknown("app override", id))?
+                    .app
+            }
+            (None, None, Some(id)) => {
+                crate::validate::id("oauth_app_id", id)?;
+                self.get_oauth_app(project, id)
+                    .await
+                    .map_err(|_| unknown("OAuth app", id))?
+                    .app
+            }
+            (None, None, None) => return Ok((None, ResolvedChoice::default())),
+        };
+        let app = self.app(&slug)?.clone();
+        let resolved = self.resolve_choice(project, &app, choice).await?;
+        Ok((Some(app), resolved))
+    }
+
     /// `cfmap_json` with the override's predefined fields laid over it (an
     /// end user cannot change them). The override must be of `app` and
     /// select no OAuth client: those connect through the OAuth flow.
@@ -107,30 +223,22 @@ impl Accounts {
         id: &str,
         cfmap_json: &str,
     ) -> Result<String> {
-        crate::validate::id("app_override_id", id)?;
-        let o = self.get_app_override(project, id).await.map_err(|_| {
-            invalid(format!(
-                "app_override_id {id:?} is not an app override of this project"
-            ))
-        })?;
-        if o.app != app.name_slug {
-            return Err(invalid(format!(
-                "app override {id} is for {}, not {}",
-                o.app, app.name_slug
-            )));
-        }
-        if o.oauth_app_id.is_some() {
+        let choice = ConnectChoice {
+            app_override_id: Some(id.to_string()),
+            oauth_app_id: None,
+        };
+        let resolved = self.resolve_choice(project, app, &choice).await?;
+        if resolved.oauth_app_id.is_some() {
             return Err(invalid(format!(
                 "app override {id} selects an OAuth client: connect through the OAuth flow (the connect link with appOverrideId)"
             )));
         }
-        let mut raw: Map<String, Value> = serde_json::from_str(cfmap_json).map_err(|e| {
+        let raw: Map<String, Value> = serde_json::from_str(cfmap_json).map_err(|e| {
             invalid(format!(
                 "cfmap_json must be a JSON object encoded as a string: {e}"
             ))
         })?;
-        raw.extend(o.cfmap);
-        Ok(Value::Object(raw).to_string())
+        Ok(Value::Object(resolved.apply(raw)).to_string())
     }
 
     /// The OAuth client an override selects: one of the project's, of the

@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use switchboard_domain::accounts::oauth_flow::{OAUTH_STATE_TTL_SECS, oauth_binding};
+use switchboard_domain::accounts::overrides::ConnectChoice;
 use switchboard_domain::accounts::{AccountView, NewKeyAccount};
 use switchboard_domain::components::{App, AuthType, CustomField};
 use switchboard_domain::model::{ConnectToken, Project};
@@ -46,7 +47,7 @@ const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background
 main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;box-shadow:0 1px 3px #0002}\
 h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;font-weight:600;margin-top:1rem}\
 input{width:100%;box-sizing:border-box;padding:.6rem;border:1px solid #8a929c;border-radius:6px;font:inherit}\
-input:focus{outline:3px solid #2b6cb0;outline-offset:1px}.hint{color:#4a5360;font-size:.9rem;margin:.2rem 0 0}\
+input:focus{outline:3px solid #2b6cb0;outline-offset:1px}input[readonly]{background:#eef0f3;color:#333a44}.hint{color:#4a5360;font-size:.9rem;margin:.2rem 0 0}\
 button{margin-top:1.5rem;width:100%;padding:.7rem;border:0;border-radius:6px;background:#1f4fa3;color:#fff;font:inherit;font-weight:600;cursor:pointer}\
 button.secondary{margin-top:.75rem;background:#fff;color:#1f4fa3;border:1px solid #1f4fa3}\
 .button{display:inline-block;margin-top:1rem;padding:.7rem 1.2rem;border-radius:6px;background:#1f4fa3;color:#fff;font-weight:600;text-decoration:none}\
@@ -254,6 +255,93 @@ pub struct PageQuery {
     app: Option<String>,
     #[serde(rename = "accountId")]
     account_id: Option<String>,
+    #[serde(rename = "appOverrideId")]
+    app_override_id: Option<String>,
+    #[serde(rename = "oauthAppId")]
+    oauth_app_id: Option<String>,
+}
+
+/// A link's (or form's) `appOverrideId` and `oauthAppId`; empty means absent.
+fn choice_of(app_override_id: Option<&str>, oauth_app_id: Option<&str>) -> ConnectChoice {
+    let given = |v: Option<&str>| v.filter(|v| !v.is_empty()).map(str::to_string);
+    ConnectChoice {
+        app_override_id: given(app_override_id),
+        oauth_app_id: given(oauth_app_id),
+    }
+}
+
+/// What the page's forms and links carry from one request to the next,
+/// and the values the app override predefines (shown, never posted).
+struct Visit<'a> {
+    token: &'a str,
+    account_id: Option<&'a str>,
+    choice: ConnectChoice,
+    predefined: Map<String, Value>,
+}
+
+/// A link's query or a form's hidden inputs, as sent.
+struct Link<'a> {
+    token: Option<&'a str>,
+    app: Option<&'a str>,
+    account_id: Option<&'a str>,
+    app_override_id: Option<&'a str>,
+    oauth_app_id: Option<&'a str>,
+}
+
+impl<'a> Link<'a> {
+    fn of_query(q: &'a PageQuery) -> Self {
+        Link {
+            token: q.token.as_deref(),
+            app: q.app.as_deref(),
+            account_id: q.account_id.as_deref(),
+            app_override_id: q.app_override_id.as_deref(),
+            oauth_app_id: q.oauth_app_id.as_deref(),
+        }
+    }
+
+    fn of_form(form: &'a [(String, String)]) -> Self {
+        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        Link {
+            token: get("token"),
+            app: get("app"),
+            account_id: get("account_id"),
+            app_override_id: get("app_override_id"),
+            oauth_app_id: get("oauth_app_id"),
+        }
+    }
+}
+
+/// A request of the page's: the token, its brand, the app, and the visit
+/// with the link's override and OAuth client checked against the token's
+/// project and the app (the domain checks them again where it counts).
+struct Opened<'a> {
+    ct: ConnectToken,
+    brand: Brand,
+    app: App,
+    visit: Visit<'a>,
+}
+
+/// Opens a link, or gives the page that says why not.
+async fn open<'a>(core: &Core, link: Link<'a>) -> Result<Opened<'a>, HttpResponse> {
+    let (ct, brand, app) = session(core, link.token, link.app).await?;
+    let choice = choice_of(link.app_override_id, link.oauth_app_id);
+    let resolved = core
+        .accounts
+        .resolve_choice(&ct.tenant.project_id, &app, &choice)
+        .await
+        .map_err(|e| problem(&brand, StatusCode::BAD_REQUEST, &e.to_string()))?;
+    let visit = Visit {
+        token: link.token.unwrap_or_default(),
+        account_id: link.account_id.filter(|a| !a.is_empty()),
+        choice,
+        predefined: resolved.predefined(),
+    };
+    Ok(Opened {
+        ct,
+        brand,
+        app,
+        visit,
+    })
 }
 
 /// The token, its project's brand, and the app, or the page that says why not.
@@ -302,13 +390,26 @@ async fn session(
 /// around the input (`https://` … `.myshopify.com`), the pattern for the
 /// browser to check (the server checks it again: `CustomField::check_value`).
 /// Entered values come back after a refusal, except secret ones.
+/// Fields the app override predefines are shown read-only and unnamed (not
+/// posted: the server applies the override's values itself).
 fn field_inputs<'a>(
     fields_of: impl IntoIterator<Item = &'a CustomField>,
     entered: &Map<String, Value>,
+    predefined: &Map<String, Value>,
 ) -> String {
     let mut fields = String::new();
     for f in fields_of {
         let id = format!("f_{}", f.name);
+        if let Some(v) = predefined.get(&f.name).and_then(Value::as_str) {
+            fields.push_str(&format!(
+                "<label for=\"{id}\">{label}</label><p class=\"hint\" id=\"{id}_hint\">Set for this connection; \
+                 it cannot be changed here.</p><input id=\"{id}\" type=\"text\" readonly \
+                 aria-describedby=\"{id}_hint\" value=\"{v}\">",
+                label = esc(&f.label),
+                v = esc(v),
+            ));
+            continue;
+        }
         let hint = f.description.as_deref().map_or_else(String::new, |d| {
             format!("<p class=\"hint\" id=\"{id}_hint\">{}</p>", esc(d))
         });
@@ -403,16 +504,25 @@ fn html_pattern(p: &str) -> Option<String> {
 }
 
 /// The hidden inputs every form of the page carries.
-fn hidden_inputs(token: &str, app: &App, account_id: Option<&str>) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">{acct}",
-        token = esc(token),
+fn hidden_inputs(v: &Visit, app: &App) -> String {
+    let mut out = format!(
+        "<input type=\"hidden\" name=\"token\" value=\"{token}\"><input type=\"hidden\" name=\"app\" value=\"{slug}\">",
+        token = esc(v.token),
         slug = esc(&app.name_slug),
-        acct = account_id.map_or_else(String::new, |a| format!(
-            "<input type=\"hidden\" name=\"account_id\" value=\"{}\">",
-            esc(a)
-        )),
-    )
+    );
+    for (name, value) in [
+        ("account_id", v.account_id),
+        ("app_override_id", v.choice.app_override_id.as_deref()),
+        ("oauth_app_id", v.choice.oauth_app_id.as_deref()),
+    ] {
+        if let Some(value) = value {
+            out.push_str(&format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                esc(value)
+            ));
+        }
+    }
+    out
 }
 
 fn error_note(error: Option<&str>) -> String {
@@ -421,13 +531,7 @@ fn error_note(error: Option<&str>) -> String {
     })
 }
 
-fn key_form(
-    token: &str,
-    app: &App,
-    account_id: Option<&str>,
-    entered: &Map<String, Value>,
-    error: Option<&str>,
-) -> String {
+fn key_form(v: &Visit, app: &App, entered: &Map<String, Value>, error: Option<&str>) -> String {
     format!(
         "<h1>Connect {name}</h1>{err}<p>Enter your {name} credentials. They are sent to {name} only to \
          act on your behalf, and stored encrypted.</p>\
@@ -435,8 +539,8 @@ fn key_form(
          {hidden}{fields}<button type=\"submit\">Connect {name}</button></form>",
         name = esc(&app.name),
         err = error_note(error),
-        hidden = hidden_inputs(token, app, account_id),
-        fields = field_inputs(&app.auth.fields, entered),
+        hidden = hidden_inputs(v, app),
+        fields = field_inputs(&app.auth.fields, entered, &v.predefined),
     )
 }
 
@@ -444,10 +548,9 @@ fn key_form(
 /// provider or, for an app with account fields (connection config such as
 /// a Shopify shop: `AuthSpec::oauth_fields`), a form that asks for them first.
 fn oauth_page(
-    token: &str,
+    v: &Visit,
     app: &App,
     brand: &Brand,
-    account_id: Option<&str>,
     entered: &Map<String, Value>,
     error: Option<&str>,
 ) -> String {
@@ -469,10 +572,16 @@ fn oauth_page(
     };
     let go = if app.auth.oauth_fields().next().is_none() {
         let mut start = url::form_urlencoded::Serializer::new(String::new());
-        start.append_pair("token", token);
+        start.append_pair("token", v.token);
         start.append_pair("app", &app.name_slug);
-        if let Some(a) = account_id {
-            start.append_pair("accountId", a);
+        for (name, value) in [
+            ("accountId", v.account_id),
+            ("appOverrideId", v.choice.app_override_id.as_deref()),
+            ("oauthAppId", v.choice.oauth_app_id.as_deref()),
+        ] {
+            if let Some(value) = value {
+                start.append_pair(name, value);
+            }
         }
         format!(
             "<p><a class=\"button\" id=\"sb-oauth\" href=\"/_static/connect/oauth/start?{q}\">Continue to {name}</a></p>",
@@ -483,8 +592,8 @@ fn oauth_page(
         format!(
             "<form id=\"sb-oauth\" method=\"post\" action=\"/_static/connect/oauth/start\">{hidden}{fields}\
              <button type=\"submit\">Continue to {name}</button></form>",
-            hidden = hidden_inputs(token, app, account_id),
-            fields = field_inputs(app.auth.oauth_fields(), entered),
+            hidden = hidden_inputs(v, app),
+            fields = field_inputs(app.auth.oauth_fields(), entered, &v.predefined),
             name = esc(&app.name),
         )
     };
@@ -534,19 +643,21 @@ fn in_frame(req: &HttpRequest, mut resp: HttpResponse) -> HttpResponse {
 
 async fn show_page(req: &HttpRequest, q: &PageQuery) -> HttpResponse {
     let core = core(req);
-    let (_, mut brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
-        Ok(s) => s,
+    let Opened {
+        mut brand,
+        app,
+        visit,
+        ..
+    } = match open(&core, Link::of_query(q)).await {
+        Ok(o) => o,
         Err(page) => return page,
     };
     brand.closable = q.hide_close.as_deref() != Some("true");
-    let token = q.token.as_deref().unwrap_or_default();
     let title = format!("Connect {}", app.name);
     let none = Map::new();
     let body = match app.auth.kind {
-        AuthType::Keys | AuthType::Basic => {
-            key_form(token, &app, q.account_id.as_deref(), &none, None)
-        }
-        AuthType::Oauth => oauth_page(token, &app, &brand, q.account_id.as_deref(), &none, None),
+        AuthType::Keys | AuthType::Basic => key_form(&visit, &app, &none, None),
+        AuthType::Oauth => oauth_page(&visit, &app, &brand, &none, None),
         AuthType::None => {
             return problem(
                 &brand,
@@ -560,14 +671,6 @@ async fn show_page(req: &HttpRequest, q: &PageQuery) -> HttpResponse {
         _ => json!({}),
     };
     page(StatusCode::OK, &brand, &title, &body, data)
-}
-
-#[derive(Deserialize)]
-pub struct StartQuery {
-    token: Option<String>,
-    app: Option<String>,
-    #[serde(rename = "accountId")]
-    account_id: Option<String>,
 }
 
 /// Where the browser-binding cookie is sent: the start and the callback only.
@@ -607,22 +710,12 @@ fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
 
 /// `GET /_static/connect/oauth/start`: off to the provider, with state and
 /// PKCE, leaving the browser-binding cookie behind.
-pub async fn oauth_start(req: HttpRequest, q: web::Query<StartQuery>) -> HttpResponse {
+pub async fn oauth_start(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
     let core = core(&req);
-    let (_, brand, app) = match session(&core, q.token.as_deref(), q.app.as_deref()).await {
-        Ok(s) => s,
-        Err(page) => return page,
-    };
-    let token = q.token.as_deref().unwrap_or_default();
-    start_flow(
-        &core,
-        &brand,
-        &app,
-        token,
-        q.account_id.as_deref(),
-        Map::new(),
-    )
-    .await
+    match open(&core, Link::of_query(&q)).await {
+        Ok(o) => start_flow(&core, &o.brand, &o.app, &o.visit, Map::new()).await,
+        Err(page) => page,
+    }
 }
 
 /// `POST /_static/connect/oauth/start`: the same, with the account fields
@@ -633,16 +726,14 @@ pub async fn oauth_start_form(
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
     let core = core(&req);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let (token, slug) = (get("token"), get("app"));
-    let (_, brand, app) = match session(&core, token, slug).await {
-        Ok(s) => s,
+    let Opened {
+        brand, app, visit, ..
+    } = match open(&core, Link::of_form(&form)).await {
+        Ok(o) => o,
         Err(page) => return page,
     };
-    let account_id = get("account_id").filter(|a| !a.is_empty());
     let fields = entered_fields(&form);
-    let token = token.unwrap_or_default();
-    let resp = start_flow(&core, &brand, &app, token, account_id, fields).await;
+    let resp = start_flow(&core, &brand, &app, &visit, fields).await;
     if resp.status() != StatusCode::FOUND {
         return resp;
     }
@@ -692,13 +783,18 @@ async fn start_flow(
     core: &Core,
     brand: &Brand,
     app: &App,
-    token: &str,
-    account_id: Option<&str>,
+    v: &Visit<'_>,
     fields: Map<String, Value>,
 ) -> HttpResponse {
     match core
         .accounts
-        .oauth_start(token, &app.name_slug, account_id, fields.clone())
+        .oauth_start(
+            v.token,
+            &app.name_slug,
+            v.account_id,
+            fields.clone(),
+            &v.choice,
+        )
         .await
     {
         Ok(started) => HttpResponse::Found()
@@ -719,7 +815,7 @@ async fn start_flow(
             StatusCode::UNPROCESSABLE_ENTITY,
             brand,
             &format!("Connect {}", app.name),
-            &oauth_page(token, app, brand, account_id, &fields, Some(&m)),
+            &oauth_page(v, app, brand, &fields, Some(&m)),
             popup_data(app),
         ),
         Err(e) => problem(brand, StatusCode::BAD_REQUEST, &e.to_string()),
@@ -803,15 +899,16 @@ pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>
 
 async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpResponse {
     let core = core(req);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let (token, slug) = (get("token"), get("app"));
-    let (ct, brand, app) = match session(&core, token, slug).await {
-        Ok(s) => s,
+    let Opened {
+        ct,
+        brand,
+        app,
+        visit,
+    } = match open(&core, Link::of_form(form)).await {
+        Ok(o) => o,
         Err(page) => return page,
     };
-    let token = token.unwrap_or_default();
     let cfmap = entered_fields(form);
-    let account_id = get("account_id").filter(|a| !a.is_empty());
     let created = core
         .accounts
         .create_key_account(
@@ -819,12 +916,14 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
             NewKeyAccount {
                 app_slug: app.name_slug.clone(),
                 cfmap_json: Value::Object(cfmap.clone()).to_string(),
-                connect_token: token.to_string(),
+                connect_token: visit.token.to_string(),
                 name: None,
-                account_id: account_id.map(str::to_string),
+                account_id: visit.account_id.map(str::to_string),
                 external_user_id: None,
                 allow_token_import: false,
-                app_override_id: None,
+                // Applied again by the domain: what was posted for its
+                // fields never counts.
+                app_override_id: visit.choice.app_override_id.clone(),
             },
         )
         .await;
@@ -852,7 +951,7 @@ async fn keys_answer(req: &HttpRequest, form: &[(String, String)]) -> HttpRespon
                 status,
                 &brand,
                 &format!("Connect {}", app.name),
-                &key_form(token, &app, account_id, &cfmap, Some(&msg)),
+                &key_form(&visit, &app, &cfmap, Some(&msg)),
                 json!({}),
             )
         }
@@ -892,7 +991,13 @@ mod tests {
         shop.suffix = Some(".myshopify.com\"><script>".into());
         shop.pattern = Some("^[a-z0-9-]+$".into());
         app.auth.fields.push(shop);
-        let html = key_form("ctok_x", &app, None, &Map::new(), None);
+        let visit = Visit {
+            token: "ctok_x",
+            account_id: None,
+            choice: ConnectChoice::default(),
+            predefined: Map::new(),
+        };
+        let html = key_form(&visit, &app, &Map::new(), None);
         assert!(
             html.contains("<div class=\"affix\"><span>https://</span><input id=\"f_shop\""),
             "{html}"

@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
+use switchboard_domain::accounts::overrides::ConnectChoice;
 use switchboard_domain::clock::iso;
 use switchboard_domain::tenancy::connect_tokens::NewConnectToken;
 
@@ -53,6 +54,8 @@ pub async fn create(ctx: Ctx, body: web::Json<CreateToken>) -> ApiResult<HttpRes
 #[derive(Deserialize)]
 pub struct ValidateQuery {
     app_id: Option<String>,
+    oauth_app_id: Option<String>,
+    app_override_id: Option<String>,
 }
 
 /// `GET tokens/{ctok}/validate`: the token in the path is the credential.
@@ -67,10 +70,21 @@ pub async fn validate(req: HttpRequest, q: web::Query<ValidateQuery>) -> ApiResu
         Err(e) => return Err(e.into()),
     };
     let project = core.tenancy.project(&rec.tenant.project_id).await?;
-    let app = match &q.app_id {
-        Some(a) => Some(wire::app(core.app(a)?, &core.settings.public_base)),
-        None => None,
+    // The override and OAuth client must be the token's project's, and of
+    // the app (which they name when app_id is left out).
+    let choice = ConnectChoice {
+        app_override_id: q.app_override_id.clone(),
+        oauth_app_id: q.oauth_app_id.clone(),
     };
+    let (app, resolved) = core
+        .accounts
+        .resolve_choice_for(&rec.tenant.project_id, q.app_id.as_deref(), &choice)
+        .await?;
+    let app = app.map(|a| wire::app(&a, &core.settings.public_base));
+    let field_names = resolved
+        .app_override
+        .as_ref()
+        .map(|o| o.cfmap.keys().cloned().collect::<Vec<_>>());
     Ok(HttpResponse::Ok().json(json!({
         "success": true,
         "app": app,
@@ -80,5 +94,8 @@ pub async fn validate(req: HttpRequest, q: web::Query<ValidateQuery>) -> ApiResu
         "project_support_email": project.and_then(|p| p.support_email),
         "success_redirect_uri": rec.success_redirect_uri,
         "error_redirect_uri": rec.error_redirect_uri,
+        "oauth_app_id": resolved.oauth_app_id,
+        "app_override_id": resolved.app_override.as_ref().map(|o| o.id.clone()),
+        "app_override_field_names": field_names,
     })))
 }
