@@ -10,7 +10,7 @@ use super::Accounts;
 use crate::clock::now_ms;
 use crate::error::{Result, invalid, not_found};
 use crate::ids::new_id;
-use crate::paging::{Page, PageRequest};
+use crate::paging::{Page, PageRequest, all_members};
 use crate::records;
 use crate::store::Op;
 use crate::tenancy::auth::Caller;
@@ -80,6 +80,22 @@ fn text(field: &str, v: &str, max: usize) -> Result<()> {
 }
 
 impl Accounts {
+    /// The apps linked to a project (`projects/info`): those it has an
+    /// OAuth app for, by slug. Accounts are per environment and use the
+    /// catalog's apps as they are, so they do not link an app.
+    pub async fn linked_apps(&self, id: &str) -> Result<Vec<String>> {
+        let ids = all_members(self.store.as_ref(), &records::oauth_apps_index(id)).await?;
+        let keys: Vec<_> = ids.iter().map(|a| records::oauth_app(id, a)).collect();
+        let mut slugs = Vec::new();
+        for raw in self.store.get_many(&keys).await?.into_iter().flatten() {
+            let app: OAuthApp = records::from_bytes(&raw)?;
+            slugs.push(app.app);
+        }
+        slugs.sort();
+        slugs.dedup();
+        Ok(slugs)
+    }
+
     /// OAuth apps are project-wide (as in Pipedream): one record serves
     /// both environments, so only a caller valid in every environment may
     /// create, change or delete one (reads are not restricted).

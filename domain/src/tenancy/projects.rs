@@ -249,22 +249,6 @@ impl Tenancy {
         page.page_slice(hits, |p| p.id.clone())
     }
 
-    /// The apps linked to a project (`projects/info`): those it has an
-    /// OAuth app for, by slug. Accounts are per environment and use the
-    /// catalog's apps as they are, so they do not link an app.
-    pub async fn linked_apps(&self, id: &str) -> Result<Vec<String>> {
-        let ids = all_members(self.store.as_ref(), &records::oauth_apps_index(id)).await?;
-        let keys: Vec<_> = ids.iter().map(|a| records::oauth_app(id, a)).collect();
-        let mut slugs = Vec::new();
-        for raw in self.store.get_many(&keys).await?.into_iter().flatten() {
-            let app: crate::accounts::oauth_apps::OAuthApp = records::from_bytes(&raw)?;
-            slugs.push(app.app);
-        }
-        slugs.sort();
-        slugs.dedup();
-        Ok(slugs)
-    }
-
     /// Stores a logo given as a `data:` URI and points the project's
     /// `logo_url` at it; the connect page serves it from this origin.
     pub async fn set_project_logo(&self, id: &str, data_uri: &str) -> Result<Project> {

@@ -155,7 +155,11 @@ pub async fn logo(ctx: Ctx, body: web::Json<LogoBody>) -> ApiResult<HttpResponse
 
 /// `projects/info`: the apps linked to the caller's project.
 pub async fn info(ctx: Ctx) -> ApiResult<HttpResponse> {
-    let slugs = ctx.core.tenancy.linked_apps(&ctx.tenant.project_id).await?;
+    let slugs = ctx
+        .core
+        .accounts
+        .linked_apps(&ctx.tenant.project_id)
+        .await?;
     let apps: Vec<Value> = slugs
         .iter()
         .map(|s| {
