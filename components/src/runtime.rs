@@ -254,12 +254,20 @@ impl<'a> Session<'a> {
             let url = url::Url::parse(&base).map_err(|e| {
                 RunError::Blocked(format!("the account's base URL {base:?} is not a URL: {e}"))
             })?;
+            // Requests that carry the project's OAuth client secret
+            // (`${clientSecret}` in a header) follow the project's rule: a
+            // host the end user picked never gets it.
+            let secret = if self.app.session_client().1 {
+                crate::token::Secret::Project
+            } else {
+                crate::token::Secret::User
+            };
             crate::token::check_url(
                 self.app,
                 "the account's base URL",
                 &api.base_url,
                 &url,
-                crate::token::Secret::User,
+                secret,
             )
             .map_err(RunError::Blocked)?;
         }
@@ -995,5 +1003,16 @@ mod tests {
         assert!(matches!(s.base_url(), Err(RunError::Blocked(_))));
         let s = Session::new(&out, &app, acct("https://acme.my.salesforce.com"), None, t);
         assert!(s.base_url().is_ok());
+
+        // The project's client secret never goes to a host the user picked.
+        app.connect.allowed_domains = Vec::new();
+        app.api.as_mut().unwrap().headers.insert(
+            "x-client".into(),
+            "{{ account.oauth_client_id }}:{{ account.oauth_client_secret }}".into(),
+        );
+        let s = Session::new(&out, &app, acct("https://attacker.example"), None, t);
+        assert!(matches!(s.base_url(), Err(RunError::Blocked(_))));
+        let e = s.check_domain(&url::Url::parse("https://attacker.example/x").unwrap());
+        assert!(matches!(e, Err(RunError::Blocked(_))), "{e:?}");
     }
 }

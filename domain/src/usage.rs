@@ -86,6 +86,14 @@ impl Context {
     /// outwards) that counted anything, oldest first: one read of at most
     /// `MAX_WINDOWS` × 5 counters.
     pub async fn usage(&self, t: &Tenant, start_ts: u64, end_ts: u64) -> Result<Vec<UsageWindow>> {
+        // Seconds since the epoch until the year 9999: anything later is no
+        // time this server has counted (and would overflow the windows).
+        const LAST: u64 = 253_402_300_799;
+        if end_ts > LAST {
+            return Err(invalid(format!(
+                "end_ts must be at most {LAST} (epoch seconds)"
+            )));
+        }
         if end_ts <= start_ts {
             return Err(invalid("end_ts must be after start_ts"));
         }

@@ -44,11 +44,29 @@ fn canonical_path(req: &HttpRequest, service: &str) -> String {
     }
 }
 
+/// `%XX` sequences to bytes (a path may hold `&`, `=` and `+` literally).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn canonical_query(req: &HttpRequest) -> String {
@@ -191,6 +209,12 @@ mod tests {
             "{}",
             auth(&r)
         );
+    }
+
+    /// S3 signs the path as sent, decoded once: `&`, `=` and `+` stay.
+    #[test]
+    fn s3_paths_keep_their_reserved_characters() {
+        assert_eq!(percent_decode("/b/a&b=c+d%20e%2Fx%zz"), "/b/a&b=c+d e/x%zz");
     }
 
     #[test]

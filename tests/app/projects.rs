@@ -46,6 +46,29 @@ async fn project_clients_reach_their_own_project_and_operators_every_one() {
     let td = s.token(&dev_only).await;
     let ctok = s.connect_token(&ta, &a.id, None, "u1").await;
 
+    // An operator client issued narrower keeps its limits: no creating or
+    // deleting projects with a read scope or one environment.
+    for (scope, envs) in [
+        (Some("connect:accounts:read"), &Environment::ALL[..]),
+        (None, &[Environment::Development][..]),
+    ] {
+        let narrow = s
+            .core()
+            .tenancy
+            .issue_client_as(&a.id, scope, envs, true)
+            .await
+            .unwrap();
+        let tn = s.token(&Project::from_credentials(&narrow)).await;
+        let (st, v, _) = s
+            .post("/v1/connect/projects", &tn, json!({"name": "Narrow"}))
+            .await;
+        assert_eq!(st, 403, "{scope:?} {envs:?}: {v}");
+        let (st, v, _) = s
+            .delete(&format!("/v1/connect/projects/{}", b.id), &tn)
+            .await;
+        assert_eq!(st, 403, "{scope:?} {envs:?}: {v}");
+    }
+
     // A project-limited client lists and reads only its own project.
     let (st, v, _) = s.get("/v1/connect/projects", &ta, None).await;
     assert_eq!((st, ids(&v)), (200, vec![a.id.as_str()]), "{v}");

@@ -172,6 +172,11 @@ async fn usage_refuses_each_bad_query() {
             "31 days",
         ),
         (
+            "the last hour of u64",
+            "start_ts=18446744073709551000&end_ts=18446744073709551615".to_string(),
+            "at most",
+        ),
+        (
             "beyond u64",
             "start_ts=1&end_ts=99999999999999999999999".to_string(),
             "invalid query",

@@ -169,7 +169,10 @@ impl Caller {
     pub fn require_operator(&self, what: &str) -> Result<()> {
         self.require_server(what)?;
         if self.is_operator() {
-            return Ok(());
+            // An operator client issued with a narrower scope or one
+            // environment keeps those limits here too.
+            self.require_all_environments(what)?;
+            return self.require_scope("connect:*");
         }
         Err(Error::Forbidden(format!(
             "{what} requires operator credentials (`switchboard admin issue-client --operator`); \

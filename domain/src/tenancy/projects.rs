@@ -160,8 +160,8 @@ impl Tenancy {
     }
 
     /// Deletes an empty project and revokes its clients. A project that
-    /// still has users, accounts, deployed triggers or OAuth apps is
-    /// refused: deleting those is the caller's explicit choice.
+    /// still has users, accounts, deployed triggers, OAuth apps or app
+    /// overrides is refused: deleting those is the caller's explicit choice.
     pub async fn delete_project(&self, id: &str) -> Result<()> {
         self.get_project(id).await?;
         let mut held = Vec::new();
@@ -180,13 +180,13 @@ impl Tenancy {
                 }
             }
         }
-        if self
-            .store
-            .index_count(&records::oauth_apps_index(id))
-            .await?
-            > 0
-        {
-            held.push("OAuth apps");
+        for (what, index) in [
+            ("OAuth apps", records::oauth_apps_index(id)),
+            ("app overrides", records::app_overrides_index(id)),
+        ] {
+            if self.store.index_count(&index).await? > 0 {
+                held.push(what);
+            }
         }
         if !held.is_empty() {
             return Err(Error::Unprocessable(format!(
