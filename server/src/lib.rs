@@ -6,6 +6,7 @@ mod codes;
 mod ctx;
 mod error;
 mod middleware;
+pub mod openapi;
 mod routes;
 mod wire;
 

@@ -10,7 +10,8 @@ use crate::ctx::{Ctx, path_param};
 use crate::error::{ApiError, ApiResult};
 use crate::wire;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     external_user_id: Option<String>,
     app: Option<String>,
@@ -47,6 +48,13 @@ pub(crate) fn user_filter(caller: &Caller, asked: Option<String>) -> ApiResult<O
 
 /// `GET {p}/accounts/export`: every account of the environment with its
 /// credentials, for leaving (or backing up). Server credentials only.
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/accounts/export",
+    tag = "accounts",
+    summary = "Export every connected account of the project (operator backup).",
+    responses((status = 200, description = "The accounts, with credentials.", body = Object))
+)]
 pub async fn export(ctx: Ctx) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("exporting credentials")?;
     ctx.caller.require_scope("connect:accounts:read")?;
@@ -64,6 +72,14 @@ pub async fn export(ctx: Ctx) -> ApiResult<HttpResponse> {
         .json(serde_json::json!({"data": data, "total_count": data.len()})))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/accounts",
+    tag = "accounts",
+    summary = "List connected accounts.",
+    params(ListQuery),
+    responses((status = 200, description = "A page of accounts: `{data, page_info}`.", body = Object))
+)]
 pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:accounts:read")?;
     let q = q.into_inner();
@@ -90,12 +106,21 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
     Ok(HttpResponse::Ok().json(wire::page(p, |v| wire::account(&v, base))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RetrieveQuery {
     #[serde(default)]
     include_credentials: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/accounts/{account_id}",
+    tag = "accounts",
+    summary = "Retrieve a connected account.",
+    params(RetrieveQuery),
+    responses((status = 200, description = "The account.", body = Object))
+)]
 pub async fn retrieve(
     ctx: Ctx,
     req: HttpRequest,
@@ -116,12 +141,13 @@ pub async fn retrieve(
     Ok(HttpResponse::Ok().json(wire::account(&v, &ctx.core.settings.public_base)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CreateQuery {
     external_user_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateBody {
     app_slug: String,
     cfmap_json: String,
@@ -131,6 +157,15 @@ pub struct CreateBody {
     app_override_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/accounts",
+    tag = "accounts",
+    summary = "Connect a key-based account with a connect token.",
+    params(CreateQuery),
+    request_body = CreateBody,
+    responses((status = 200, description = "The new account.", body = Object))
+)]
 pub async fn create(
     ctx: Ctx,
     q: web::Query<CreateQuery>,
@@ -158,6 +193,13 @@ pub async fn create(
     Ok(HttpResponse::Ok().json(wire::account(&v, &ctx.core.settings.public_base)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/{project}/accounts/{account_id}",
+    tag = "accounts",
+    summary = "Delete a connected account.",
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:accounts:write")?;
     let id = path_param(&req, "account_id")?;
@@ -172,6 +214,13 @@ pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/{project}/apps/{app_id}/accounts",
+    tag = "accounts",
+    summary = "Delete every account of an app in the project.",
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete_for_app(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     ctx.caller
         .require_server("deleting all of an app's accounts")?;

@@ -10,7 +10,7 @@ use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::components::{acting_user, props_map};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RunBody {
     id: String,
     external_user_id: Option<String>,
@@ -22,6 +22,14 @@ pub struct RunBody {
     stash_id: Option<Value>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/actions/run",
+    tag = "actions",
+    summary = "Run an action.",
+    request_body = RunBody,
+    responses((status = 200, description = "`{exports, os, ret, stash_id}`.", body = Object))
+)]
 pub async fn run(ctx: Ctx, req: HttpRequest, body: web::Json<RunBody>) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:actions:run")?;
     let b = body.into_inner();

@@ -28,7 +28,7 @@ fn view(ctx: &Ctx, o: &AppOverride) -> ApiResult<Value> {
 }
 
 /// `oauth_app_id: null` clears it on update; absent leaves it.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Body {
     app: Option<String>,
     name: Option<String>,
@@ -56,6 +56,14 @@ fn server(ctx: &Ctx) -> ApiResult<()> {
     Ok(ctx.caller.require_project_admin("managing app overrides")?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/app_overrides",
+    tag = "app overrides",
+    summary = "List the project's app overrides.",
+    params(super::AppPageQuery),
+    responses((status = 200, description = "A page of app overrides.", body = Object))
+)]
 pub async fn list(ctx: Ctx, q: web::Query<AppPageQuery>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let (app, page) = q.into_inner().split();
@@ -78,6 +86,14 @@ pub async fn list(ctx: Ctx, q: web::Query<AppPageQuery>) -> ApiResult<HttpRespon
     Ok(HttpResponse::Ok().json(wire::page(views, |v| v)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/app_overrides",
+    tag = "app overrides",
+    summary = "Create an app override.",
+    request_body = Body,
+    responses((status = 200, description = "The app override.", body = Object))
+)]
 pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let o = ctx
@@ -92,6 +108,13 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     Ok(HttpResponse::Ok().json(view(&ctx, &o)?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/app_overrides/{id}",
+    tag = "app overrides",
+    summary = "Retrieve an app override.",
+    responses((status = 200, description = "The app override.", body = Object))
+)]
 pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let o = ctx
@@ -102,6 +125,14 @@ pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(view(&ctx, &o)?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/connect/{project}/app_overrides/{id}",
+    tag = "app overrides",
+    summary = "Update an app override.",
+    request_body = Body,
+    responses((status = 200, description = "The app override.", body = Object))
+)]
 pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let id = path_param(&req, "id")?;
@@ -118,6 +149,13 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
     Ok(HttpResponse::Ok().json(view(&ctx, &o)?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/{project}/app_overrides/{id}",
+    tag = "app overrides",
+    summary = "Delete an app override.",
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     ctx.core

@@ -37,6 +37,13 @@ fn view(j: &DeliveryJob) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/deliveries/failed",
+    tag = "deliveries",
+    summary = "Failed deliveries.",
+    responses((status = 200, description = "A page of failed deliveries.", body = Object))
+)]
 pub async fn failed(ctx: Ctx, page: web::Query<PageRequest>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let p = ctx
@@ -47,6 +54,13 @@ pub async fn failed(ctx: Ctx, page: web::Query<PageRequest>) -> ApiResult<HttpRe
     Ok(HttpResponse::Ok().json(wire::page(p, |j| view(&j))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/deliveries/{delivery_id}/attempts",
+    tag = "deliveries",
+    summary = "A delivery's attempts.",
+    responses((status = 200, description = "The attempts.", body = Object))
+)]
 pub async fn attempts(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let a = ctx
@@ -57,6 +71,13 @@ pub async fn attempts(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(json!({"data": a})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/deliveries/{delivery_id}/redeliver",
+    tag = "deliveries",
+    summary = "Redeliver one delivery.",
+    responses((status = 202, description = "Queued.", body = Object))
+)]
 pub async fn redeliver(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let j = ctx
@@ -67,7 +88,7 @@ pub async fn redeliver(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(json!({"data": view(&j)})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RangeBody {
     /// Epoch milliseconds, inclusive.
     since: u64,
@@ -75,6 +96,14 @@ pub struct RangeBody {
     until: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/deliveries/redeliver",
+    tag = "deliveries",
+    summary = "Redeliver failed deliveries in a time range.",
+    request_body = RangeBody,
+    responses((status = 202, description = "Queued.", body = Object))
+)]
 pub async fn redeliver_range(ctx: Ctx, body: web::Json<RangeBody>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let b = body.into_inner();

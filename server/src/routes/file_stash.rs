@@ -7,11 +7,20 @@ use serde::Deserialize;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     s3_key: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/file_stash/download",
+    tag = "file stash",
+    summary = "Download a stashed file.",
+    params(DownloadQuery),
+    responses((status = 200, description = "The file.", body = Object))
+)]
 pub async fn download(ctx: Ctx, q: web::Query<DownloadQuery>) -> ApiResult<HttpResponse> {
     // Whoever may run actions may read what they return.
     ctx.caller.require_scope("connect:actions:run")?;

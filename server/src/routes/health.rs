@@ -7,11 +7,15 @@ use crate::ctx::core;
 use crate::error::ApiResult;
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, description = "The process answers.", body = Object, example = json!({"status": "ok"}))))]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Readiness: the store answers.
+#[utoipa::path(get, path = "/readyz", tag = "meta",
+    responses((status = 200, description = "The store answers.", body = Object, example = json!({"status": "ok", "store": "redis"}))))]
 pub async fn readyz(req: HttpRequest) -> ApiResult<HttpResponse> {
     store_ready(&core(&req)).await
 }

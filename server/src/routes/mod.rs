@@ -3,26 +3,26 @@
 //! `/v1/connect/…` the browser client uses with a connect token. One
 //! resource per path, so a wrong method gets 405 rather than 404.
 
-mod accounts;
-mod actions;
-mod app_hooks;
-mod app_overrides;
-mod apps;
-mod components;
-mod connect_page;
-mod deliveries;
-mod file_stash;
+pub(crate) mod accounts;
+pub(crate) mod actions;
+pub(crate) mod app_hooks;
+pub(crate) mod app_overrides;
+pub(crate) mod apps;
+pub(crate) mod components;
+pub(crate) mod connect_page;
+pub(crate) mod deliveries;
+pub(crate) mod file_stash;
 pub(crate) mod health;
-mod oauth;
-mod oauth_apps;
-mod projects;
-mod proxy;
+pub(crate) mod oauth;
+pub(crate) mod oauth_apps;
+pub(crate) mod projects;
+pub(crate) mod proxy;
 pub mod table;
-mod tokens;
-mod triggers;
-mod usage;
-mod users;
-mod webhook;
+pub(crate) mod tokens;
+pub(crate) mod triggers;
+pub(crate) mod usage;
+pub(crate) mod users;
+pub(crate) mod webhook;
 
 use actix_web::web;
 
@@ -70,6 +70,7 @@ fn catalog(cfg: &mut web::ServiceConfig, prefix: Prefix, name: &str) {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(res(["/healthz"]).get(health::healthz))
+        .service(res(["/openapi.json"]).get(crate::openapi::document_json))
         .service(res(["/readyz"]).get(health::readyz))
         .service(res(["/apps/{app}/logo.svg"]).get(apps::logo))
         .service(res(["/v1/oauth/token"]).post(oauth::token))
@@ -219,7 +220,8 @@ fn connect(cfg: &mut web::ServiceConfig) {
 
 /// `?app=&limit=&after=&before=`: a page of a project's per-app records
 /// (OAuth apps, app overrides).
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AppPageQuery {
     app: Option<String>,
     limit: Option<usize>,

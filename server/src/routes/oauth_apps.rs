@@ -59,7 +59,7 @@ fn view(ctx: &Ctx, a: &OAuthApp) -> Value {
     out
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Body {
     app: Option<String>,
     client_id: Option<String>,
@@ -88,6 +88,14 @@ fn server(ctx: &Ctx) -> ApiResult<()> {
     Ok(ctx.caller.require_project_admin("managing OAuth apps")?)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/oauth_apps",
+    tag = "oauth apps",
+    summary = "List the project's OAuth apps.",
+    params(super::AppPageQuery),
+    responses((status = 200, description = "A page of OAuth apps.", body = Object))
+)]
 pub async fn list(ctx: Ctx, q: web::Query<AppPageQuery>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let (app, page) = q.into_inner().split();
@@ -99,6 +107,14 @@ pub async fn list(ctx: Ctx, q: web::Query<AppPageQuery>) -> ApiResult<HttpRespon
     Ok(HttpResponse::Ok().json(wire::page(p, |a| view(&ctx, &a))))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/oauth_apps",
+    tag = "oauth apps",
+    summary = "Register an OAuth app.",
+    request_body = Body,
+    responses((status = 200, description = "The OAuth app.", body = Object))
+)]
 pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let a = ctx
@@ -113,6 +129,13 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     Ok(HttpResponse::Created().json(view(&ctx, &a)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/oauth_apps/{id}",
+    tag = "oauth apps",
+    summary = "Retrieve an OAuth app.",
+    responses((status = 200, description = "The OAuth app.", body = Object))
+)]
 pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let a = ctx
@@ -123,6 +146,14 @@ pub async fn retrieve(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(view(&ctx, &a)))
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/connect/{project}/oauth_apps/{id}",
+    tag = "oauth apps",
+    summary = "Update an OAuth app.",
+    request_body = Body,
+    responses((status = 200, description = "The OAuth app.", body = Object))
+)]
 pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     let id = path_param(&req, "id")?;
@@ -139,6 +170,13 @@ pub async fn update(ctx: Ctx, req: HttpRequest, body: web::Json<Body>) -> ApiRes
     Ok(HttpResponse::Ok().json(view(&ctx, &a)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/{project}/oauth_apps/{id}",
+    tag = "oauth apps",
+    summary = "Delete an OAuth app.",
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     server(&ctx)?;
     ctx.core

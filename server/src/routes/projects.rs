@@ -33,7 +33,8 @@ fn view(p: &Project) -> Value {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     q: Option<String>,
     limit: Option<usize>,
@@ -41,6 +42,14 @@ pub struct ListQuery {
     before: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/projects",
+    tag = "projects",
+    summary = "List projects (operator: all; otherwise the own project).",
+    params(ListQuery),
+    responses((status = 200, description = "A page of projects.", body = Object))
+)]
 pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("listing projects")?;
     let q = q.into_inner();
@@ -65,7 +74,7 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
     Ok(HttpResponse::Ok().json(wire::page(p, |p| view(&p))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Body {
     name: Option<String>,
     app_name: Option<String>,
@@ -73,6 +82,14 @@ pub struct Body {
     connect_require_key_auth_test: Option<bool>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/projects",
+    tag = "projects",
+    summary = "Create a project (operator).",
+    request_body = Body,
+    responses((status = 200, description = "The project.", body = Object))
+)]
 pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     ctx.caller.require_operator("creating a project")?;
     let b = body.into_inner();
@@ -92,6 +109,13 @@ pub async fn create(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     Ok(HttpResponse::Created().json(view(&p)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/projects/{project}",
+    tag = "projects",
+    summary = "Retrieve a project.",
+    responses((status = 200, description = "The project.", body = Object))
+)]
 pub async fn retrieve(ctx: Ctx) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("reading a project")?;
     let p = ctx.core.tenancy.get_project(&ctx.tenant.project_id).await?;
@@ -105,6 +129,14 @@ fn may_change(ctx: &Ctx, what: &str) -> ApiResult<()> {
     Ok(())
 }
 
+#[utoipa::path(
+    patch,
+    path = "/v1/connect/projects/{project}",
+    tag = "projects",
+    summary = "Update a project's settings.",
+    request_body = Body,
+    responses((status = 200, description = "The project.", body = Object))
+)]
 pub async fn update(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> {
     may_change(&ctx, "changing a project")?;
     let b = body.into_inner();
@@ -124,6 +156,13 @@ pub async fn update(ctx: Ctx, body: web::Json<Body>) -> ApiResult<HttpResponse> 
     Ok(HttpResponse::Ok().json(view(&p)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/projects/{project}",
+    tag = "projects",
+    summary = "Delete a project (operator).",
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete(ctx: Ctx) -> ApiResult<HttpResponse> {
     ctx.caller.require_operator("deleting a project")?;
     let id = &ctx.tenant.project_id;
@@ -139,11 +178,19 @@ pub async fn delete(ctx: Ctx) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LogoBody {
     logo: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/projects/{project}/logo",
+    tag = "projects",
+    summary = "Set a project's logo (data URL).",
+    request_body = LogoBody,
+    responses((status = 204, description = "Stored."))
+)]
 pub async fn logo(ctx: Ctx, body: web::Json<LogoBody>) -> ApiResult<HttpResponse> {
     may_change(&ctx, "changing a project's logo")?;
     ctx.core
@@ -154,6 +201,13 @@ pub async fn logo(ctx: Ctx, body: web::Json<LogoBody>) -> ApiResult<HttpResponse
 }
 
 /// `projects/info`: the apps linked to the caller's project.
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/projects/info",
+    tag = "projects",
+    summary = "The project's public info and linked apps.",
+    responses((status = 200, description = "`{apps: [...]}`.", body = Object))
+)]
 pub async fn info(ctx: Ctx) -> ApiResult<HttpResponse> {
     let slugs = ctx
         .core
@@ -174,6 +228,13 @@ pub async fn info(ctx: Ctx) -> ApiResult<HttpResponse> {
 /// sends none). The URL carries a version, so it may be cached. An SVG
 /// logo may hold script: the CSP sandbox keeps it from running even when
 /// the URL is opened directly (`<img>` never runs it).
+#[utoipa::path(
+    get,
+    path = "/_static/connect/logo/{project}",
+    tag = "connect page",
+    summary = "A project's logo image.",
+    responses((status = 200, description = "The image.", body = Object))
+)]
 pub async fn show_logo(req: HttpRequest) -> ApiResult<HttpResponse> {
     let id = path_param(&req, "project")?;
     let (content_type, bytes) = core(&req).tenancy.project_logo(&id).await?;

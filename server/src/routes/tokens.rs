@@ -11,7 +11,7 @@ use crate::ctx::{Ctx, core, path_param};
 use crate::error::ApiResult;
 use crate::wire;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateToken {
     external_user_id: String,
     #[serde(default)]
@@ -23,6 +23,14 @@ pub struct CreateToken {
     scope: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/tokens",
+    tag = "tokens",
+    summary = "Create a connect token for an end user.",
+    request_body = CreateToken,
+    responses((status = 200, description = "`{token, expires_at, connect_link_url}`.", body = Object))
+)]
 pub async fn create(ctx: Ctx, body: web::Json<CreateToken>) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("creating connect tokens")?;
     ctx.caller.require_scope("connect:tokens:create")?;
@@ -51,7 +59,8 @@ pub async fn create(ctx: Ctx, body: web::Json<CreateToken>) -> ApiResult<HttpRes
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ValidateQuery {
     app_id: Option<String>,
     oauth_app_id: Option<String>,
@@ -59,6 +68,14 @@ pub struct ValidateQuery {
 }
 
 /// `GET tokens/{ctok}/validate`: the token in the path is the credential.
+#[utoipa::path(
+    get,
+    path = "/v1/connect/tokens/{ctok}/validate",
+    tag = "tokens",
+    summary = "Validate a connect token (hosted connect page).",
+    params(ValidateQuery),
+    responses((status = 200, description = "Whether the token is valid, and its app and project.", body = Object))
+)]
 pub async fn validate(req: HttpRequest, q: web::Query<ValidateQuery>) -> ApiResult<HttpResponse> {
     let core = core(&req);
     let token = path_param(&req, "ctok")?;

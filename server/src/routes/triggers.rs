@@ -57,7 +57,7 @@ fn target(
     Ok((acting_user(ctx, asked)?, path_param(req, "trigger_id")?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DeployBody {
     id: String,
     external_user_id: Option<String>,
@@ -73,6 +73,14 @@ pub struct DeployBody {
     workflow_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/triggers/deploy",
+    tag = "triggers",
+    summary = "Deploy a trigger.",
+    request_body = DeployBody,
+    responses((status = 200, description = "`{data: DeployedComponent}`.", body = Object))
+)]
 pub async fn deploy(ctx: Ctx, body: web::Json<DeployBody>) -> ApiResult<HttpResponse> {
     ctx.caller
         .require_scope("connect:deployed_triggers:write")?;
@@ -97,7 +105,8 @@ pub async fn deploy(ctx: Ctx, body: web::Json<DeployBody>) -> ApiResult<HttpResp
     Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     external_user_id: Option<String>,
     limit: Option<usize>,
@@ -109,6 +118,14 @@ pub struct UserQuery {
     ignore_hook_errors: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/deployed-triggers",
+    tag = "deployed triggers",
+    summary = "List an end user's deployed triggers.",
+    params(UserQuery),
+    responses((status = 200, description = "A page of deployed triggers.", body = Object))
+)]
 pub async fn list(ctx: Ctx, q: web::Query<UserQuery>) -> ApiResult<HttpResponse> {
     ctx.caller.require_scope("connect:deployed_triggers:read")?;
     let q = q.into_inner();
@@ -144,6 +161,14 @@ pub async fn list(ctx: Ctx, q: web::Query<UserQuery>) -> ApiResult<HttpResponse>
     Ok(HttpResponse::Ok().json(wire::page(page, |v| v)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}",
+    tag = "deployed triggers",
+    summary = "Retrieve a deployed trigger.",
+    params(UserQuery),
+    responses((status = 200, description = "`{data: DeployedComponent}`.", body = Object))
+)]
 pub async fn retrieve(
     ctx: Ctx,
     req: HttpRequest,
@@ -158,7 +183,7 @@ pub async fn retrieve(
     Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateBody {
     active: Option<bool>,
     configured_props: Option<Value>,
@@ -168,6 +193,15 @@ pub struct UpdateBody {
     fifo: Option<bool>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}",
+    tag = "deployed triggers",
+    summary = "Update a deployed trigger.",
+    params(UserQuery),
+    request_body = UpdateBody,
+    responses((status = 200, description = "`{data: DeployedComponent}`.", body = Object))
+)]
 pub async fn update(
     ctx: Ctx,
     req: HttpRequest,
@@ -199,6 +233,14 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(json!({"data": view(&ctx, &v).await?})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}",
+    tag = "deployed triggers",
+    summary = "Delete a deployed trigger.",
+    params(UserQuery),
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete(
     ctx: Ctx,
     req: HttpRequest,
@@ -213,6 +255,14 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}/events",
+    tag = "deployed triggers",
+    summary = "A deployed trigger's recent events.",
+    params(UserQuery),
+    responses((status = 200, description = "`{data: [...]}`.", body = Object))
+)]
 pub async fn events(
     ctx: Ctx,
     req: HttpRequest,
@@ -236,6 +286,14 @@ fn webhooks_reply(ctx: &Ctx, views: &[WebhookView]) -> Value {
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}/webhooks",
+    tag = "deployed triggers",
+    summary = "A deployed trigger's webhooks.",
+    params(UserQuery),
+    responses((status = 200, description = "`{webhook_urls}`.", body = Object))
+)]
 pub async fn webhooks(
     ctx: Ctx,
     req: HttpRequest,
@@ -250,11 +308,20 @@ pub async fn webhooks(
     Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct WebhooksBody {
     webhook_urls: Vec<String>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}/webhooks",
+    tag = "deployed triggers",
+    summary = "Replace a deployed trigger's webhooks.",
+    params(UserQuery),
+    request_body = WebhooksBody,
+    responses((status = 200, description = "`{webhook_urls}`.", body = Object))
+)]
 pub async fn set_webhooks(
     ctx: Ctx,
     req: HttpRequest,
@@ -270,6 +337,14 @@ pub async fn set_webhooks(
     Ok(HttpResponse::Ok().json(webhooks_reply(&ctx, &v)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}/webhooks/{webhook_id}",
+    tag = "deployed triggers",
+    summary = "One webhook of a deployed trigger.",
+    params(UserQuery),
+    responses((status = 200, description = "The webhook.", body = Object))
+)]
 pub async fn webhook(
     ctx: Ctx,
     req: HttpRequest,
@@ -321,6 +396,14 @@ async fn webhook_op(
     Ok(HttpResponse::Ok().json(json!({"data": wire::trigger_webhook(&v, true)})))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}/webhooks/{webhook_id}/regenerate_signing_key",
+    tag = "deployed triggers",
+    summary = "Regenerate a trigger webhook's signing key.",
+    params(UserQuery),
+    responses((status = 200, description = "The webhook with its new key.", body = Object))
+)]
 pub async fn regenerate_key(
     ctx: Ctx,
     req: HttpRequest,
@@ -330,6 +413,14 @@ pub async fn regenerate_key(
 }
 
 /// Re-enables a webhook the delivery state machine deactivated.
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}/webhooks/{webhook_id}/reset_delivery_state",
+    tag = "deployed triggers",
+    summary = "Reset a trigger webhook's delivery state.",
+    params(UserQuery),
+    responses((status = 200, description = "The webhook.", body = Object))
+)]
 pub async fn reset_delivery_state(
     ctx: Ctx,
     req: HttpRequest,
@@ -392,6 +483,13 @@ pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpRespon
 /// Switchboard runs no workflows, so there is nothing to map them to. A
 /// 422 with its own code rather than 404 (the route exists) or 501 (both
 /// SDKs retry 5xx answers).
+#[utoipa::path(
+    method(get, put),
+    path = "/v1/connect/{project}/deployed-triggers/{trigger_id}/pipelines",
+    tag = "deployed triggers",
+    summary = "Workflow pipelines (not supported: always empty).",
+    responses((status = 200, description = "`{data: []}`.", body = Object))
+)]
 pub async fn pipelines(_ctx: Ctx) -> ApiResult<HttpResponse> {
     Err(ApiError::new(
         crate::codes::ErrorCode::WorkflowsNotSupported,

@@ -8,12 +8,21 @@ use serde_json::json;
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     start_ts: Option<u64>,
     end_ts: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/usage",
+    tag = "usage",
+    summary = "Usage records of the project.",
+    params(UsageQuery),
+    responses((status = 200, description = "The usage records.", body = Object))
+)]
 pub async fn list(ctx: Ctx, q: web::Query<UsageQuery>) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("reading usage")?;
     let (Some(start), Some(end)) = (q.start_ts, q.end_ts) else {

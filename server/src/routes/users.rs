@@ -11,13 +11,22 @@ use crate::ctx::{Ctx, path_param};
 use crate::error::ApiResult;
 use crate::wire;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     limit: Option<usize>,
     after: Option<String>,
     before: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/users",
+    tag = "users",
+    summary = "List the project's end users.",
+    params(ListQuery),
+    responses((status = 200, description = "A page of users.", body = Object))
+)]
 pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("listing users")?;
     ctx.caller.require_scope("connect:users:read")?;
@@ -31,6 +40,13 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
     Ok(HttpResponse::Ok().json(wire::page(p, |u| wire::user(&u))))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/{project}/users/{external_user_id}",
+    tag = "users",
+    summary = "Delete an end user and everything of theirs.",
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("deleting users")?;
     ctx.caller.require_scope("connect:users:write")?;
@@ -40,7 +56,8 @@ pub async fn delete(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccountsQuery {
     app: Option<String>,
     #[serde(default)]
@@ -48,6 +65,14 @@ pub struct AccountsQuery {
 }
 
 /// `users/{id}/accounts`: a bare array.
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/users/{external_user_id}/accounts",
+    tag = "users",
+    summary = "An end user's connected accounts.",
+    params(AccountsQuery),
+    responses((status = 200, description = "The accounts.", body = Object))
+)]
 pub async fn accounts(
     ctx: Ctx,
     req: HttpRequest,
