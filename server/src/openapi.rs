@@ -30,6 +30,28 @@ pub struct ErrorBody {
         routes::health::healthz,
         routes::health::readyz,
         document_json,
+        routes::apps::list,
+        routes::apps::retrieve,
+        routes::apps::categories,
+        routes::apps::category,
+        routes::apps::logo,
+        routes::oauth::token,
+        routes::components::list,
+        routes::components::retrieve,
+        routes::components::configure,
+        routes::components::reload_props,
+        routes::components::create_private,
+        routes::components::update_private,
+        routes::components::delete_private,
+        routes::proxy::forward,
+        routes::triggers::inbound,
+        routes::app_hooks::inbound,
+        routes::connect_page::show,
+        routes::connect_page::script,
+        routes::connect_page::submit_keys,
+        routes::connect_page::oauth_start,
+        routes::connect_page::oauth_start_form,
+        routes::connect_page::oauth_callback,
         routes::accounts::export,
         routes::accounts::list,
         routes::accounts::retrieve,
@@ -90,6 +112,27 @@ struct ApiDoc;
 /// Where the project-less twins of project-scoped routes live.
 const CONNECT: &str = "/v1/connect/";
 
+/// Documented paths a routed path shares its handler with: its
+/// project-scoped form, the `components` form of an `actions`/`triggers`
+/// path, the tail-less form of a `{tail}` path.
+fn sources(path: &str) -> Vec<String> {
+    let base = path.strip_suffix("/{tail}").unwrap_or(path);
+    let catalog: Vec<&str> = base
+        .split('/')
+        .map(|seg| match seg {
+            "actions" | "triggers" => "components",
+            seg => seg,
+        })
+        .collect();
+    let mut out = vec![base.to_string(), catalog.join("/")];
+    let scoped: Vec<String> = out
+        .iter()
+        .filter_map(|p| Some(format!("{CONNECT}{{project}}/{}", p.strip_prefix(CONNECT)?)))
+        .collect();
+    out.extend(scoped);
+    out
+}
+
 /// The document as JSON.
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
@@ -99,11 +142,10 @@ pub fn document() -> Value {
         if paths.get(&path).and_then(|p| p.get(&method)).is_some() {
             continue;
         }
-        let Some(rest) = path.strip_prefix(CONNECT) else {
-            continue;
-        };
-        let scoped = format!("{CONNECT}{{project}}/{rest}");
-        if let Some(op) = paths.get(&scoped).and_then(|p| p.get(&method)).cloned() {
+        let op = sources(&path)
+            .iter()
+            .find_map(|src| paths.get(src).and_then(|p| p.get(&method)).cloned());
+        if let Some(op) = op {
             paths.entry(path).or_insert_with(|| json!({}))[&method] = op;
         }
     }

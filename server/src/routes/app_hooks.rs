@@ -10,6 +10,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::error::ApiResult;
 use crate::routes::triggers::inbound_request;
 
+#[utoipa::path(
+    post,
+    path = "/hooks/apps/{ingress_id}/{env}",
+    tag = "hooks",
+    summary = "An app's webhook ingress (events fanned out to its triggers).",
+    responses((status = 200, description = "Accepted.", body = Object))
+)]
 pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let core = crate::ctx::core(&req);
     let ingress_id = req.match_info().get("ingress_id").unwrap_or_default();

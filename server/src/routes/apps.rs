@@ -23,6 +23,13 @@ fn flag(v: &str, name: &str) -> ApiResult<bool> {
         .map_err(|_| ApiError::bad_request(format!("{name} must be true or false")))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/apps",
+    tag = "apps",
+    summary = "List apps.",
+    responses((status = 200, description = "A page of apps: `{data, page_info}`.", body = Object))
+)]
 pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResult<HttpResponse> {
     let params = q.into_inner();
     let search = params
@@ -133,6 +140,13 @@ pub async fn list(auth: Authed, q: web::Query<Vec<(String, String)>>) -> ApiResu
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/apps/{app_id}",
+    tag = "apps",
+    summary = "Retrieve an app.",
+    responses((status = 200, description = "`{data: App}`.", body = Object))
+)]
 pub async fn retrieve(auth: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
     let id = path_param(&req, "app_id")?;
     let app = auth
@@ -159,10 +173,24 @@ fn all_categories(auth: &Authed) -> Vec<Value> {
         .collect()
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/app_categories",
+    tag = "apps",
+    summary = "List app categories.",
+    responses((status = 200, description = "The categories.", body = Object))
+)]
 pub async fn categories(auth: Authed) -> HttpResponse {
     HttpResponse::Ok().json(all_categories(&auth))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/app_categories/{id}",
+    tag = "apps",
+    summary = "Retrieve an app category.",
+    responses((status = 200, description = "The category.", body = Object))
+)]
 pub async fn category(auth: Authed, req: HttpRequest) -> ApiResult<HttpResponse> {
     let id = path_param(&req, "id")?;
     all_categories(&auth)
@@ -173,6 +201,13 @@ pub async fn category(auth: Authed, req: HttpRequest) -> ApiResult<HttpResponse>
 }
 
 /// A generated monogram, so catalog entries need no third-party image.
+#[utoipa::path(
+    get,
+    path = "/apps/{app}/logo.svg",
+    tag = "apps",
+    summary = "An app's logo.",
+    responses((status = 200, description = "The SVG logo.", body = Object))
+)]
 pub async fn logo(req: HttpRequest) -> ApiResult<HttpResponse> {
     let slug = path_param(&req, "app")?;
     let core = core(&req);

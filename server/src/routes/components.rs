@@ -37,7 +37,8 @@ impl Prefix {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     q: Option<String>,
     app: Option<String>,
@@ -48,6 +49,14 @@ pub struct ListQuery {
     before: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/components",
+    tag = "components",
+    summary = "List components (the same under `actions` and `triggers`, filtered to that kind).",
+    params(ListQuery),
+    responses((status = 200, description = "A page of components.", body = Object))
+)]
 pub async fn list(
     ctx: Ctx,
     prefix: web::Data<Prefix>,
@@ -87,11 +96,20 @@ pub async fn list(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RetrieveQuery {
     version: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/connect/{project}/components/{key}",
+    tag = "components",
+    summary = "Retrieve a component.",
+    params(RetrieveQuery),
+    responses((status = 200, description = "`{data: Component}`.", body = Object))
+)]
 pub async fn retrieve(
     ctx: Ctx,
     prefix: web::Data<Prefix>,
@@ -145,7 +163,7 @@ pub(crate) fn props_map(v: Option<Value>) -> ApiResult<Map<String, Value>> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ConfigureBody {
     id: String,
     external_user_id: Option<String>,
@@ -162,6 +180,14 @@ pub struct ConfigureBody {
     blocking: Option<bool>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/components/configure",
+    tag = "components",
+    summary = "Options for one of a component's props.",
+    request_body = ConfigureBody,
+    responses((status = 200, description = "`{options, string_options, errors, ...}`.", body = Object))
+)]
 pub async fn configure(
     ctx: Ctx,
     prefix: web::Data<Prefix>,
@@ -207,7 +233,7 @@ pub async fn configure(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PropsBody {
     id: String,
     external_user_id: Option<String>,
@@ -219,6 +245,14 @@ pub struct PropsBody {
     blocking: Option<bool>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/components/props",
+    tag = "components",
+    summary = "Reload a component's dynamic props.",
+    request_body = PropsBody,
+    responses((status = 200, description = "`{dynamic_props: {id, configurable_props}}`.", body = Object))
+)]
 pub async fn reload_props(
     ctx: Ctx,
     prefix: web::Data<Prefix>,
@@ -245,6 +279,14 @@ pub async fn reload_props(
 }
 
 /// `POST components`: register a private component (a manifest).
+#[utoipa::path(
+    post,
+    path = "/v1/connect/{project}/components",
+    tag = "components",
+    summary = "Create a private (declarative) component.",
+    request_body(content = Object, description = "A component manifest (docs/components.md)."),
+    responses((status = 200, description = "The component.", body = Object))
+)]
 pub async fn create_private(ctx: Ctx, body: web::Json<Value>) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("registering components")?;
     ctx.caller.require_scope("connect:components:write")?;
@@ -257,6 +299,14 @@ pub async fn create_private(ctx: Ctx, body: web::Json<Value>) -> ApiResult<HttpR
 }
 
 /// `PUT components/{key}`: replace a private component's manifest.
+#[utoipa::path(
+    put,
+    path = "/v1/connect/{project}/components/{key}",
+    tag = "components",
+    summary = "Replace a private component.",
+    request_body(content = Object, description = "A component manifest (docs/components.md)."),
+    responses((status = 200, description = "The component.", body = Object))
+)]
 pub async fn update_private(
     ctx: Ctx,
     req: HttpRequest,
@@ -273,6 +323,13 @@ pub async fn update_private(
     Ok(HttpResponse::Ok().json(json!({"data": wire::component(&e.component, true)})))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/connect/{project}/components/{key}",
+    tag = "components",
+    summary = "Delete a private component.",
+    responses((status = 204, description = "Deleted."))
+)]
 pub async fn delete_private(ctx: Ctx, req: HttpRequest) -> ApiResult<HttpResponse> {
     ctx.caller.require_server("deleting components")?;
     ctx.caller.require_scope("connect:components:write")?;

@@ -127,6 +127,13 @@ fn page(status: StatusCode, brand: &Brand, title: &str, body: &str, data: Value)
 const SCRIPT_PATH: &str = "/_static/connect.js";
 
 /// `GET /_static/connect.js`: the page's script (see connect_page.js).
+#[utoipa::path(
+    get,
+    path = "/_static/connect.js",
+    tag = "connect page",
+    summary = "The connect page's script.",
+    responses((status = 200, description = "JavaScript.", body = Object))
+)]
 pub async fn script() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/javascript; charset=utf-8")
@@ -247,7 +254,8 @@ fn problem(brand: &Brand, status: StatusCode, msg: &str) -> HttpResponse {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     #[serde(rename = "hideClose")]
     hide_close: Option<String>,
@@ -622,6 +630,14 @@ fn popup_data(app: &App) -> Value {
 }
 
 /// `GET /_static/connect.html?token=…&app=…[&accountId=…]`.
+#[utoipa::path(
+    get,
+    path = "/_static/connect.html",
+    tag = "connect page",
+    summary = "The hosted connect page.",
+    params(PageQuery),
+    responses((status = 200, description = "HTML.", body = Object))
+)]
 pub async fn show(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
     in_frame(&req, show_page(&req, &q).await)
 }
@@ -710,6 +726,14 @@ fn request_cookie(req: &HttpRequest, name: &str) -> Option<String> {
 
 /// `GET /_static/connect/oauth/start`: off to the provider, with state and
 /// PKCE, leaving the browser-binding cookie behind.
+#[utoipa::path(
+    get,
+    path = "/_static/connect/oauth/start",
+    tag = "connect page",
+    summary = "Start an OAuth connection (redirects to the provider).",
+    params(PageQuery),
+    responses((status = 302, description = "Redirect to the provider."))
+)]
 pub async fn oauth_start(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResponse {
     let core = core(&req);
     match open(&core, Link::of_query(&q)).await {
@@ -721,6 +745,14 @@ pub async fn oauth_start(req: HttpRequest, q: web::Query<PageQuery>) -> HttpResp
 /// `POST /_static/connect/oauth/start`: the same, with the account fields
 /// the page asked for first (`f_<name>`); a refusal shows the form again
 /// with the reason.
+#[utoipa::path(
+    post,
+    path = "/_static/connect/oauth/start",
+    tag = "connect page",
+    summary = "Start an OAuth connection from a form.",
+    request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "The connect page's fields."),
+    responses((status = 302, description = "Redirect to the provider."))
+)]
 pub async fn oauth_start_form(
     req: HttpRequest,
     form: web::Form<Vec<(String, String)>>,
@@ -822,7 +854,8 @@ async fn start_flow(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
@@ -837,6 +870,14 @@ pub struct CallbackQuery {
 /// `GET /_static/connect/oauth/callback`: the provider sends the user back.
 /// Only the browser holding the flow's cookie may finish it; the cookie is
 /// cleared whatever happens.
+#[utoipa::path(
+    get,
+    path = "/_static/connect/oauth/callback",
+    tag = "connect page",
+    summary = "The provider's OAuth redirect back.",
+    params(CallbackQuery),
+    responses((status = 200, description = "HTML result page.", body = Object))
+)]
 pub async fn oauth_callback(req: HttpRequest, q: web::Query<CallbackQuery>) -> HttpResponse {
     let core = core(&req);
     let state = q.state.as_deref().unwrap_or_default();
@@ -893,6 +934,14 @@ async fn callback_answer(
 /// `POST /_static/connect/keys`: the key form. A refusal (including a
 /// failed verification) shows the form again with the reason; the token is
 /// spent only by a saved account.
+#[utoipa::path(
+    post,
+    path = "/_static/connect/keys",
+    tag = "connect page",
+    summary = "Submit key-based credentials from the connect page.",
+    request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "The app's credential fields and the connect token."),
+    responses((status = 200, description = "HTML result page.", body = Object))
+)]
 pub async fn submit_keys(req: HttpRequest, form: web::Form<Vec<(String, String)>>) -> HttpResponse {
     in_frame(&req, keys_answer(&req, &form).await)
 }

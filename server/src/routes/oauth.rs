@@ -18,6 +18,14 @@ struct TokenRequest {
     client_assertion: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/oauth/token",
+    tag = "oauth",
+    summary = "Client-credentials token for a server client.",
+    request_body(content = Object, content_type = "application/x-www-form-urlencoded", description = "`grant_type=client_credentials&client_id=…&client_secret=…` (form or JSON)."),
+    responses((status = 200, description = "`{access_token, token_type, expires_in}`.", body = Object))
+)]
 pub async fn token(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let is_form = req
         .headers()

@@ -10,12 +10,21 @@ use crate::ctx::{Ctx, path_param};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::components::acting_user;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProxyQuery {
     external_user_id: Option<String>,
     account_id: Option<String>,
 }
 
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = "/v1/connect/{project}/proxy/{url_64}",
+    tag = "proxy",
+    summary = "Forward a request to the app's API with the account's credentials.",
+    params(ProxyQuery),
+    responses((status = 200, description = "The upstream response.", body = Object))
+)]
 pub async fn forward(
     ctx: Ctx,
     req: HttpRequest,

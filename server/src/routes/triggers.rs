@@ -458,6 +458,13 @@ pub(crate) fn inbound_request(req: &HttpRequest, path: String, body: &[u8]) -> I
 /// An id that cannot be one (not 27 base62 characters) is a 404 before
 /// anything is read or counted; the per-URL rate limit counts only live
 /// URLs (in the domain, after the route is found).
+#[utoipa::path(
+    method(get, post, put, patch, delete),
+    path = "/hooks/{hook_id}",
+    tag = "hooks",
+    summary = "A deployed trigger's webhook ingress.",
+    responses((status = 200, description = "Accepted.", body = Object))
+)]
 pub async fn inbound(req: HttpRequest, body: web::Bytes) -> ApiResult<HttpResponse> {
     let core = crate::ctx::core(&req);
     let hook_id = req.match_info().get("hook_id").unwrap_or_default();
