@@ -20,6 +20,7 @@ mod eventually;
 mod harness;
 mod hostile;
 mod hostile_expressions;
+mod openapi_doc;
 mod ops;
 mod polling;
 mod polling_catalog;

@@ -29,6 +29,7 @@ fn view(ctx: &Ctx, o: &AppOverride) -> ApiResult<Value> {
 
 /// `oauth_app_id: null` clears it on update; absent leaves it.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AppOverrideBody)]
 pub struct Body {
     app: Option<String>,
     name: Option<String>,

@@ -60,6 +60,7 @@ fn view(ctx: &Ctx, a: &OAuthApp) -> Value {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = OAuthAppBody)]
 pub struct Body {
     app: Option<String>,
     client_id: Option<String>,

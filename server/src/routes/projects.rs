@@ -75,6 +75,7 @@ pub async fn list(ctx: Ctx, q: web::Query<ListQuery>) -> ApiResult<HttpResponse>
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ProjectBody)]
 pub struct Body {
     name: Option<String>,
     app_name: Option<String>,

@@ -30,6 +30,7 @@ pub async fn get(ctx: Ctx) -> ApiResult<HttpResponse> {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookBody)]
 pub struct Body {
     url: String,
 }
